@@ -1,0 +1,150 @@
+import { crc32c } from '@node-rs/crc32';
+
+/** Everything known about one recorded chunk. Computed once, where the chunk is made. */
+export interface ChunkMetadata {
+  sourceId: string;
+  /** Monotonic per source; continues across restarts. */
+  sequence: number;
+  /** UTC start of the chunk's first frame, ISO 8601 with milliseconds. */
+  startTime: string;
+  /** Exact media duration of the chunk's video track, in milliseconds. */
+  durationMs: number;
+  frameCount: number;
+  frameRate: number;
+  bytes: number;
+  /** CRC32C of the bytes, base64 of the big-endian value: the form Cloud Storage uses. */
+  crc32c: string;
+  container: 'mp4';
+  codec: string;
+  width: number;
+  height: number;
+  /** How the chunk was cut: `copy` follows the camera's keyframes, `encode` is exact. */
+  mode: 'copy' | 'encode';
+  /**
+   * Where the start time came from: `host` is this node's clock when ffmpeg received the first
+   * frame; `file` is the creation time written in a video file or, without one, the file's
+   * modification time less its duration.
+   */
+  clock: ChunkClock;
+  /** Whether this node's clock was NTP-synchronised when the chunk was recorded. */
+  clockSync: ClockSync;
+  /** Which edge node recorded it. */
+  recordedBy: string;
+}
+
+export type ChunkClock = 'host' | 'file';
+export type ClockSync = 'synchronised' | 'unsynchronised' | 'unknown';
+
+/** What a queued upload carries. */
+export interface ChunkJobData {
+  metadata: ChunkMetadata;
+  /** Absolute path of the chunk in the spool, as the recorder sees it. */
+  spoolPath: string;
+  /** The chunk's hash-chained (and, with a key, signed) evidence record, as object metadata. */
+  evidence?: Record<string, string>;
+}
+
+export const CHUNK_QUEUE_NAME = 'chunks';
+export const CHUNK_JOB_NAME = 'upload-chunk';
+export const CHUNK_CONTENT_TYPE = 'video/mp4';
+
+/** Source ids end up in file paths, object names and job ids: keep them boring. */
+export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** BullMQ job ids may not contain ':'; the id makes enqueuing the same chunk twice harmless. */
+export function chunkJobId(sourceId: string, sequence: number): string {
+  return `${sourceId}.${sequence}`;
+}
+
+export function crc32cBase64(bytes: Uint8Array): string {
+  const value = crc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value >>> 0, 0);
+  return out.toString('base64');
+}
+
+function pad(value: number, width: number): string {
+  return String(value).padStart(width, '0');
+}
+
+/** `20261123T093249.123Z`: sortable, and legal in every object store and file system. */
+export function compactTimestamp(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) throw new Error(`not a timestamp: ${iso}`);
+  return (
+    `${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1, 2)}${pad(date.getUTCDate(), 2)}` +
+    `T${pad(date.getUTCHours(), 2)}${pad(date.getUTCMinutes(), 2)}${pad(date.getUTCSeconds(), 2)}` +
+    `.${pad(date.getUTCMilliseconds(), 3)}Z`
+  );
+}
+
+/**
+ * The object name of a chunk: `PREFIX/SOURCE/YYYY-MM-DD/SOURCE_START_SEQUENCE.mp4`.
+ * Names sort by source, then day, then start time; the sequence keeps them unique.
+ */
+export function chunkObjectName(prefix: string, metadata: Pick<ChunkMetadata, 'sourceId' | 'sequence' | 'startTime'>): string {
+  const stamp = compactTimestamp(metadata.startTime);
+  const day = `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}`;
+  const cleanPrefix = prefix.replace(/^\/+|\/+$/g, '');
+  const name = `${metadata.sourceId}/${day}/${metadata.sourceId}_${stamp}_${pad(metadata.sequence, 10)}.mp4`;
+  return cleanPrefix === '' ? name : `${cleanPrefix}/${name}`;
+}
+
+/** Custom metadata as stored on the object: every value a string, as Cloud Storage requires. */
+export function toObjectMetadata(metadata: ChunkMetadata): Record<string, string> {
+  return {
+    source: metadata.sourceId,
+    sequence: String(metadata.sequence),
+    startTime: metadata.startTime,
+    durationMs: String(metadata.durationMs),
+    frameCount: String(metadata.frameCount),
+    frameRate: String(metadata.frameRate),
+    bytes: String(metadata.bytes),
+    crc32c: metadata.crc32c,
+    container: metadata.container,
+    codec: metadata.codec,
+    width: String(metadata.width),
+    height: String(metadata.height),
+    mode: metadata.mode,
+    clock: metadata.clock,
+    clockSync: metadata.clockSync,
+    recordedBy: metadata.recordedBy,
+  };
+}
+
+/** Reads chunk metadata back from an object's custom metadata; names what is missing or malformed. */
+export function fromObjectMetadata(custom: Record<string, string | undefined>): ChunkMetadata {
+  const missing: string[] = [];
+  const text = (key: string): string => {
+    const value = custom[key];
+    if (value === undefined || value === '') missing.push(key);
+    return value ?? '';
+  };
+  const num = (key: string): number => {
+    const raw = text(key);
+    const value = Number(raw);
+    if (raw !== '' && !Number.isFinite(value)) missing.push(`${key} (not a number: ${raw})`);
+    return value;
+  };
+  const mode = text('mode');
+  const metadata: ChunkMetadata = {
+    sourceId: text('source'),
+    sequence: num('sequence'),
+    startTime: text('startTime'),
+    durationMs: num('durationMs'),
+    frameCount: num('frameCount'),
+    frameRate: num('frameRate'),
+    bytes: num('bytes'),
+    crc32c: text('crc32c'),
+    container: 'mp4',
+    codec: text('codec'),
+    width: num('width'),
+    height: num('height'),
+    mode: mode === 'encode' ? 'encode' : 'copy',
+    clock: custom.clock === 'file' ? 'file' : 'host',
+    clockSync: custom.clockSync === 'synchronised' || custom.clockSync === 'unsynchronised' ? custom.clockSync : 'unknown',
+    recordedBy: custom.recordedBy ?? '',
+  };
+  if (missing.length > 0) throw new Error(`object metadata is missing or malformed: ${missing.join(', ')}`);
+  return metadata;
+}

@@ -1,0 +1,621 @@
+/**
+ * Minimal, dependency-free MP4 (ISO BMFF, ISO/IEC 14496-12) inspector.
+ *
+ * Why this exists: the chunks we produce are plain (non-fragmented) MP4s written by
+ * ffmpeg's segment muxer. Spawning ffprobe costs ~100 ms per chunk, while everything we
+ * need (duration, frame count, codec, size) sits in the `moov` box, which for a few
+ * seconds of video is 1-5 KiB. So we walk the top-level box headers with small reads,
+ * read only `moov`, and never touch `mdat` (beyond at most one read-ahead window).
+ *
+ * It also answers "is this file finished?": ffmpeg's mov muxer writes
+ * `ftyp` + `free` + an `mdat` header with size 0 first, streams media into the mdat, and
+ * only on a clean exit patches the mdat size and appends `moov`. A file that is still
+ * being written (or whose writer was SIGKILLed) therefore has no moov, and a file that
+ * was cut short has a last box that runs past the end of the file.
+ *
+ * Layout of the box header (14496-12 §4.2):
+ *   uint32 size; uint32 type; [uint64 largesize if size == 1]; [16-byte usertype if 'uuid']
+ *   size == 0 means "extends to the end of the enclosing container" (only valid for the last box).
+ * A "full box" additionally starts its payload with uint8 version + uint24 flags.
+ */
+import { open } from 'node:fs/promises';
+
+/** Reads `length` bytes at `offset`; may return fewer only at end of file. */
+export type RangeReader = (offset: number, length: number) => Promise<Uint8Array>;
+
+export interface Mp4Info {
+  container: 'mp4';
+  /** ftyp major brand, e.g. 'isom'. */
+  brand: string;
+  /** Media duration of the video track: sum of stts deltas / mdhd timescale, in ms (3 decimals max). */
+  durationMs: number;
+  /** Number of video samples (sum of stts sample counts). */
+  frameCount: number;
+  /** frameCount / duration in seconds, rounded to 3 decimals (0 for an empty track). */
+  frameRate: number;
+  /** 'h264' | 'hevc' | 'av1' | 'vp9' | 'mpeg4', else the sample entry fourcc. */
+  codec: string;
+  width: number;
+  height: number;
+  hasAudio: boolean;
+  /** Video track mdhd timescale (ticks per second). */
+  timescale: number;
+  /** Sync samples, from stss; equals frameCount when stss is absent (every sample is sync). */
+  keyframeCount?: number;
+  /**
+   * Presentation duration from mvhd, in ms (3 decimals max). This is what ffprobe reports as
+   * the format duration. It includes edit-list shifts, so it can exceed durationMs: the first
+   * chunk the segment muxer cuts from a stream with B-frames starts with an empty edit as long
+   * as the B-frame delay (e.g. mvhd 4067 ms for 4000 ms of media at 30 fps with -bf 2).
+   */
+  movieDurationMs?: number;
+}
+
+/**
+ * Machine-readable reasons for {@link Mp4IncompleteError}. The first group means "not
+ * finished (yet)"; the second means the bytes are there but inconsistent (corrupt or hostile).
+ */
+export type Mp4IncompleteReason =
+  | 'empty' // zero-length file
+  | 'truncated' // a box (or box header) runs past the end of the file
+  | 'short-read' // the reader returned fewer bytes than `size` promised
+  | 'no-ftyp' // a valid top-level box, but not ftyp, comes first
+  | 'no-moov' // nothing describes the samples: still being written, or the writer died
+  | 'no-mdat'
+  | 'multiple-moov'
+  | 'bad-box-size' // size field smaller than the header itself
+  | 'box-overflows-parent' // nested box claims more bytes than its container has
+  | 'moov-too-large' // above the configured cap; refuse to buffer it
+  | 'missing-sample-table' // video trak without stts/stsd/stsz
+  | 'sample-count-mismatch' // stts and stsz disagree on the number of samples
+  | 'malformed'; // a field runs past its box, unknown version, zero timescale, ...
+
+export class Mp4IncompleteError extends Error {
+  override readonly name = 'Mp4IncompleteError';
+  constructor(
+    readonly reason: Mp4IncompleteReason,
+    message: string,
+  ) {
+    super(`incomplete MP4 (${reason}): ${message}`);
+  }
+}
+
+export class NotMp4Error extends Error {
+  override readonly name = 'NotMp4Error';
+}
+
+export interface InspectMp4Options {
+  /** Refuse (Mp4IncompleteError 'moov-too-large') to buffer a moov larger than this. Default 64 MiB. */
+  maxMoovBytes?: number;
+  /**
+   * Minimum size of each read. A small chunk's moov is a few KiB, so one read at the moov
+   * header usually brings the whole moov too: typically 2 reads per file, which matters when
+   * each read is an HTTP range request. May pull up to this many bytes of a neighbouring box
+   * (e.g. the start of mdat); 0 reads box headers only. Default 16 KiB.
+   */
+  readAheadBytes?: number;
+}
+
+const DEFAULT_MAX_MOOV_BYTES = 64 * 1024 * 1024;
+const DEFAULT_READ_AHEAD_BYTES = 16 * 1024;
+/** Largest size field a box header can need: 8 bytes + 64-bit largesize. */
+const MAX_HEADER_BYTES = 16;
+
+/**
+ * Box types that may legitimately open an ISO BMFF file. Anything else as the first box
+ * (a text file, a PNG, a JPEG...) is not an MP4 at all rather than an unfinished one.
+ */
+const KNOWN_TOP_LEVEL_TYPES = new Set([
+  'ftyp', 'styp', 'moov', 'mdat', 'free', 'skip', 'wide', 'uuid', 'pdin',
+  'moof', 'mfra', 'meta', 'sidx', 'ssix', 'prft', 'emsg', 'pnot',
+]);
+
+const CODEC_BY_FOURCC: Readonly<Record<string, string>> = {
+  avc1: 'h264',
+  avc3: 'h264',
+  hvc1: 'hevc',
+  hev1: 'hevc',
+  av01: 'av1',
+  vp09: 'vp9',
+  mp4v: 'mpeg4',
+};
+
+// ---------------------------------------------------------------------------------------
+// Box headers
+// ---------------------------------------------------------------------------------------
+
+interface BoxHeader {
+  type: string;
+  /** Offset of the box's first byte, in the coordinates of the view it was parsed from. */
+  start: number;
+  /** Offset of the payload (after size/type/largesize). */
+  payload: number;
+  /** Offset one past the last byte. May exceed the container: callers decide what that means. */
+  end: number;
+}
+
+function fourcc(view: DataView, at: number): string {
+  return String.fromCharCode(
+    view.getUint8(at),
+    view.getUint8(at + 1),
+    view.getUint8(at + 2),
+    view.getUint8(at + 3),
+  );
+}
+
+/**
+ * Parses the box header at `at`. `containerEnd` resolves size 0 ("to the end"). The caller
+ * must guarantee 8 readable bytes, and 16 when the 32-bit size is 1 (see headerLength).
+ */
+function parseBoxHeader(view: DataView, at: number, containerEnd: number): BoxHeader {
+  const size32 = view.getUint32(at);
+  const type = fourcc(view, at + 4);
+  if (size32 === 0) return { type, start: at, payload: at + 8, end: containerEnd };
+  if (size32 === 1) {
+    const large = view.getBigUint64(at + 8);
+    // Beyond 2^53 no real file can contain it; report it as running past the end instead
+    // of losing precision.
+    const size = large > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(large);
+    if (size < 16) throw new Mp4IncompleteError('bad-box-size', `'${type}' at ${at} has largesize ${large} < 16`);
+    return { type, start: at, payload: at + 16, end: at + size };
+  }
+  if (size32 < 8) throw new Mp4IncompleteError('bad-box-size', `'${type}' at ${at} has size ${size32} < 8`);
+  return { type, start: at, payload: at + 8, end: at + size32 };
+}
+
+/** How many bytes the header at `at` occupies, given its first 4 bytes. */
+function headerLength(view: DataView, at: number): number {
+  return view.getUint32(at) === 1 ? 16 : 8;
+}
+
+/**
+ * Lists the children of an in-memory container, refusing any child that does not fit:
+ * inside moov every byte is already present, so overflow means corruption, not truncation.
+ */
+function childBoxes(view: DataView, start: number, end: number): BoxHeader[] {
+  const boxes: BoxHeader[] = [];
+  let at = start;
+  while (at < end) {
+    // Fewer than 8 bytes left cannot hold a box. QuickTime writers may end a container with
+    // a 32-bit zero terminator, so tolerate all-zero padding; anything else means a size is
+    // wrong somewhere above.
+    if (end - at < 8 && isZeroPadding(view, at, end)) break;
+    if (end - at < 8 || end - at < headerLength(view, at)) {
+      throw new Mp4IncompleteError('box-overflows-parent', `${end - at} stray bytes at ${at}, too few for a box header`);
+    }
+    const box = parseBoxHeader(view, at, end);
+    if (box.end > end) {
+      throw new Mp4IncompleteError('box-overflows-parent', `'${box.type}' at ${at} ends at ${box.end}, past its container end ${end}`);
+    }
+    boxes.push(box);
+    at = box.end;
+  }
+  return boxes;
+}
+
+function isZeroPadding(view: DataView, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (view.getUint8(i) !== 0) return false;
+  return true;
+}
+
+function findChild(boxes: readonly BoxHeader[], type: string): BoxHeader | undefined {
+  return boxes.find((b) => b.type === type);
+}
+
+/** Asserts that `needed` bytes from `at` lie inside `box`, so DataView reads cannot leak into a sibling. */
+function requireBytes(box: BoxHeader, at: number, needed: number, what: string): void {
+  if (at + needed > box.end) {
+    throw new Mp4IncompleteError('malformed', `'${box.type}' at ${box.start} is too short for ${what}`);
+  }
+}
+
+/** Reads a full box's version byte (flags are never needed here). */
+function fullBoxVersion(view: DataView, box: BoxHeader): number {
+  requireBytes(box, box.payload, 4, 'version/flags');
+  return view.getUint8(box.payload);
+}
+
+// ---------------------------------------------------------------------------------------
+// Top level: walk headers through the reader
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Serves byte ranges out of the last read when it already covers them; otherwise issues one
+ * read of at least `readAhead` bytes. Top-level headers of a typical chunk (ftyp, free, mdat)
+ * all sit in the first window, and the moov body usually arrives with its own header.
+ */
+class WindowedReader {
+  private windowStart = 0;
+  private window: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    private readonly read: RangeReader,
+    readonly size: number,
+    private readonly readAhead: number,
+  ) {}
+
+  /** Returns exactly `length` bytes at `offset` (caller keeps offset + length <= size). */
+  async bytes(offset: number, length: number): Promise<Uint8Array> {
+    const rel = offset - this.windowStart;
+    if (rel >= 0 && rel + length <= this.window.byteLength) return this.window.subarray(rel, rel + length);
+    const want = Math.min(Math.max(length, this.readAhead), this.size - offset);
+    const got = await this.read(offset, want);
+    // The reader may only come up short at end of file, and we never ask past `size`;
+    // so a short read means the file is shorter than the size we were told (it shrank, or
+    // `size` was stale). Either way we cannot vouch for the box layout.
+    if (got.byteLength < want) {
+      throw new Mp4IncompleteError('short-read', `asked for ${want} bytes at ${offset}, got ${got.byteLength}; file shorter than ${this.size}`);
+    }
+    this.windowStart = offset;
+    this.window = got;
+    return got.subarray(0, length);
+  }
+}
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+interface TopLevelLayout {
+  brand: string;
+  moov: { start: number; payload: number; end: number };
+}
+
+/**
+ * Reads just the box header at `at` (8 or 16 bytes), as absolute offsets. A header that does
+ * not fit before `size` is a truncated file.
+ */
+async function readTopLevelHeader(src: WindowedReader, at: number): Promise<BoxHeader> {
+  const left = src.size - at;
+  if (left < 8) throw new Mp4IncompleteError('truncated', `${left} bytes at ${at}, too few for a box header`);
+  const bytes = await src.bytes(at, Math.min(MAX_HEADER_BYTES, left));
+  const view = viewOf(bytes);
+  if (headerLength(view, 0) > bytes.byteLength) {
+    throw new Mp4IncompleteError('truncated', `64-bit box header at ${at} cut short`);
+  }
+  const header = parseBoxHeader(view, 0, left);
+  return { type: header.type, start: at, payload: at + header.payload, end: at + header.end };
+}
+
+/**
+ * Decides whether the first box makes this an ISO BMFF file. Checked before any size
+ * validation: "hell" from "hello world" is a huge size, but the type tells us it is text.
+ */
+async function classifyFirstBox(src: WindowedReader): Promise<void> {
+  if (src.size === 0) throw new Mp4IncompleteError('empty', 'file is empty');
+  const head = await src.bytes(0, Math.min(8, src.size));
+  if (head.byteLength < 8) {
+    // Too short to hold a header. If what is there could start an ftyp box (a size below
+    // 64 KiB, so two zero bytes, then "ftyp"), the writer has simply not flushed yet.
+    const expected = [0, 0, undefined, undefined, ...[...'ftyp'].map((c) => c.charCodeAt(0))];
+    const could = [...head].every((byte, i) => expected[i] === undefined || expected[i] === byte);
+    if (could) throw new Mp4IncompleteError('truncated', `only ${head.byteLength} bytes`);
+    throw new NotMp4Error(`not an MP4: ${head.byteLength}-byte file does not start with an ftyp box`);
+  }
+  const type = fourcc(viewOf(head), 4);
+  if (!KNOWN_TOP_LEVEL_TYPES.has(type)) {
+    throw new NotMp4Error(`not an MP4: first box type is ${JSON.stringify(type)}, expected 'ftyp'`);
+  }
+  if (type !== 'ftyp') throw new Mp4IncompleteError('no-ftyp', `first box is '${type}', expected 'ftyp'`);
+}
+
+/** Reads the ftyp major brand (payload bytes 0-3). */
+async function readFtypBrand(src: WindowedReader, ftyp: BoxHeader): Promise<string> {
+  // major_brand(4) + minor_version(4) is the least a valid ftyp carries.
+  if (ftyp.end - ftyp.payload < 8) throw new Mp4IncompleteError('malformed', `ftyp is only ${ftyp.end - ftyp.start} bytes`);
+  return fourcc(viewOf(await src.bytes(ftyp.payload, 4)), 0);
+}
+
+/**
+ * Walks every top-level box header and checks that they tile the file exactly. Only headers
+ * are read; mdat is skipped by its size.
+ */
+async function walkTopLevel(src: WindowedReader, maxMoovBytes: number): Promise<TopLevelLayout> {
+  await classifyFirstBox(src);
+  let brand = '';
+  let moov: BoxHeader | undefined;
+  let moovCount = 0;
+  let sawMdat = false;
+  for (let at = 0; at < src.size; ) {
+    const box = await readTopLevelHeader(src, at);
+    if (box.end > src.size) {
+      throw new Mp4IncompleteError('truncated', `'${box.type}' at ${at} needs ${box.end - at} bytes, file ends after ${src.size - at}`);
+    }
+    if (box.type === 'ftyp' && at === 0) brand = await readFtypBrand(src, box);
+    else if (box.type === 'mdat') sawMdat = true;
+    else if (box.type === 'moov') {
+      moovCount++;
+      moov = box;
+      if (box.end - box.start > maxMoovBytes) {
+        throw new Mp4IncompleteError('moov-too-large', `moov is ${box.end - box.start} bytes, cap is ${maxMoovBytes}`);
+      }
+    }
+    at = box.end;
+  }
+  // Order matters for the message: a file still being written has mdat but no moov.
+  if (moovCount > 1) throw new Mp4IncompleteError('multiple-moov', `${moovCount} moov boxes`);
+  if (moov === undefined) throw new Mp4IncompleteError('no-moov', 'no moov box: still being written, or the writer did not finish');
+  if (!sawMdat) throw new Mp4IncompleteError('no-mdat', 'no mdat box');
+  return { brand, moov };
+}
+
+// ---------------------------------------------------------------------------------------
+// Inside moov: one small parser per box kind. All offsets are relative to the moov buffer.
+// ---------------------------------------------------------------------------------------
+
+interface MediaHeader {
+  timescale: number;
+}
+
+interface MovieHeader {
+  timescale: number;
+  /** In timescale units; undefined when unknown (all ones). */
+  duration: number | undefined;
+}
+
+interface SampleEntry {
+  fourcc: string;
+  width: number;
+  height: number;
+}
+
+interface TimeToSample {
+  sampleCount: number;
+  /** Sum of all sample deltas, in media timescale units. */
+  totalDelta: number;
+}
+
+interface TrackSummary {
+  handler: string;
+  stbl: BoxHeader | undefined;
+  mdhd: MediaHeader;
+}
+
+/**
+ * mvhd (§8.2.2). v0: creation(4) modification(4) timescale(4) duration(4);
+ * v1: creation(8) modification(8) timescale(4) duration(8).
+ */
+function parseMvhd(view: DataView, box: BoxHeader): MovieHeader {
+  const version = fullBoxVersion(view, box);
+  const p = box.payload + 4;
+  if (version === 0) {
+    requireBytes(box, p, 16, 'mvhd v0 fields');
+    const duration = view.getUint32(p + 12);
+    return { timescale: view.getUint32(p + 8), duration: duration === 0xffffffff ? undefined : duration };
+  }
+  if (version === 1) {
+    requireBytes(box, p, 28, 'mvhd v1 fields');
+    const duration = view.getBigUint64(p + 20);
+    return {
+      timescale: view.getUint32(p + 16),
+      duration: duration === 0xffffffffffffffffn ? undefined : Number(duration),
+    };
+  }
+  throw new Mp4IncompleteError('malformed', `mvhd version ${version}`);
+}
+
+/** mdhd (§8.4.2): same leading layout as mvhd. Only the timescale is used: the duration comes from stts. */
+function parseMdhd(view: DataView, box: BoxHeader): MediaHeader {
+  const version = fullBoxVersion(view, box);
+  const p = box.payload + 4;
+  let timescale: number;
+  if (version === 0) {
+    requireBytes(box, p, 16, 'mdhd v0 fields');
+    timescale = view.getUint32(p + 8);
+  } else if (version === 1) {
+    requireBytes(box, p, 28, 'mdhd v1 fields');
+    timescale = view.getUint32(p + 16);
+  } else {
+    throw new Mp4IncompleteError('malformed', `mdhd version ${version}`);
+  }
+  // Every duration is divided by this; zero would turn them into Infinity/NaN.
+  if (timescale === 0) throw new Mp4IncompleteError('malformed', 'mdhd timescale is 0');
+  return { timescale };
+}
+
+/** hdlr (§8.4.3): pre_defined(4) handler_type(4). 'vide' = video, 'soun' = audio. */
+function parseHdlr(view: DataView, box: BoxHeader): string {
+  requireBytes(box, box.payload, 12, 'handler_type');
+  return fourcc(view, box.payload + 8);
+}
+
+/**
+ * stsd (§8.5.2) with its first VisualSampleEntry (§12.1.3): entry_count(4), then entries.
+ * A visual entry is: box header(8) reserved(6) data_reference_index(2) pre_defined(2)
+ * reserved(2) pre_defined(12) width(2) height(2) ...
+ */
+function parseStsd(view: DataView, box: BoxHeader): SampleEntry {
+  requireBytes(box, box.payload, 8, 'entry_count');
+  const entryCount = view.getUint32(box.payload + 4);
+  if (entryCount === 0) throw new Mp4IncompleteError('malformed', 'stsd has no sample entries');
+  const entries = childBoxes(view, box.payload + 8, box.end);
+  const first = entries[0];
+  if (first === undefined) throw new Mp4IncompleteError('malformed', 'stsd entry_count > 0 but no entry boxes');
+  requireBytes(first, first.payload, 28, `'${first.type}' visual sample entry`);
+  return {
+    fourcc: first.type,
+    width: view.getUint16(first.payload + 24),
+    height: view.getUint16(first.payload + 26),
+  };
+}
+
+/**
+ * stts (§8.6.1.2): entry_count(4), then (sample_count(4), sample_delta(4)) per run.
+ * Summing the deltas gives the exact media duration, independent of edit lists.
+ */
+function parseStts(view: DataView, box: BoxHeader): TimeToSample {
+  requireBytes(box, box.payload, 8, 'entry_count');
+  const entryCount = view.getUint32(box.payload + 4);
+  // Check against the box before looping, so a hostile count cannot make us spin.
+  requireBytes(box, box.payload + 8, entryCount * 8, `${entryCount} stts entries`);
+  let sampleCount = 0;
+  let totalDelta = 0;
+  for (let i = 0, p = box.payload + 8; i < entryCount; i++, p += 8) {
+    const count = view.getUint32(p);
+    sampleCount += count;
+    totalDelta += count * view.getUint32(p + 4);
+  }
+  // Products of two uint32s can exceed 2^53 only in a hostile file; refuse rather than round.
+  if (!Number.isSafeInteger(totalDelta)) throw new Mp4IncompleteError('malformed', 'stts total duration overflows');
+  return { sampleCount, totalDelta };
+}
+
+/** stss (§8.6.2): entry_count(4), then one uint32 sample number per sync sample. */
+function parseStss(view: DataView, box: BoxHeader): number {
+  requireBytes(box, box.payload, 8, 'entry_count');
+  const entryCount = view.getUint32(box.payload + 4);
+  requireBytes(box, box.payload + 8, entryCount * 4, `${entryCount} stss entries`);
+  return entryCount;
+}
+
+/**
+ * stsz (§8.7.3.2): sample_size(4) sample_count(4). stz2 (§8.7.3.3, compact sizes) keeps
+ * sample_count at the same offset, after reserved(3) + field_size(1).
+ */
+function parseSampleSizeCount(view: DataView, box: BoxHeader): number {
+  requireBytes(box, box.payload, 12, 'sample_count');
+  return view.getUint32(box.payload + 8);
+}
+
+/** trak -> mdia -> (mdhd, hdlr, minf -> stbl). */
+function parseTrak(view: DataView, trak: BoxHeader): TrackSummary {
+  const mdia = findChild(childBoxes(view, trak.payload, trak.end), 'mdia');
+  if (mdia === undefined) throw new Mp4IncompleteError('malformed', `trak at ${trak.start} has no mdia`);
+  const mdiaChildren = childBoxes(view, mdia.payload, mdia.end);
+  const mdhd = findChild(mdiaChildren, 'mdhd');
+  const hdlr = findChild(mdiaChildren, 'hdlr');
+  if (mdhd === undefined || hdlr === undefined) {
+    throw new Mp4IncompleteError('malformed', `trak at ${trak.start} lacks mdhd or hdlr`);
+  }
+  const handler = parseHdlr(view, hdlr);
+  const minf = findChild(mdiaChildren, 'minf');
+  const stbl = minf === undefined ? undefined : findChild(childBoxes(view, minf.payload, minf.end), 'stbl');
+  return { handler, stbl, mdhd: parseMdhd(view, mdhd) };
+}
+
+interface VideoTrackInfo {
+  timescale: number;
+  sampleEntry: SampleEntry;
+  timeToSample: TimeToSample;
+  keyframeCount: number;
+}
+
+/** Reads the sample table of the video track; stts, stsd and stsz are required (§8.5.1). */
+function parseVideoStbl(view: DataView, track: TrackSummary): VideoTrackInfo {
+  const children = track.stbl === undefined ? [] : childBoxes(view, track.stbl.payload, track.stbl.end);
+  const stts = findChild(children, 'stts');
+  const stsd = findChild(children, 'stsd');
+  const stsz = findChild(children, 'stsz') ?? findChild(children, 'stz2');
+  if (stts === undefined || stsd === undefined || stsz === undefined) {
+    const missing = [stts ? '' : 'stts', stsd ? '' : 'stsd', stsz ? '' : 'stsz'].filter(Boolean).join(', ');
+    throw new Mp4IncompleteError('missing-sample-table', `video track lacks ${missing}`);
+  }
+  const timeToSample = parseStts(view, stts);
+  const sizedSamples = parseSampleSizeCount(view, stsz);
+  if (sizedSamples !== timeToSample.sampleCount) {
+    throw new Mp4IncompleteError(
+      'sample-count-mismatch',
+      `stts describes ${timeToSample.sampleCount} samples, ${stsz.type} ${sizedSamples}`,
+    );
+  }
+  const stss = findChild(children, 'stss');
+  return {
+    timescale: track.mdhd.timescale,
+    sampleEntry: parseStsd(view, stsd),
+    timeToSample,
+    // No stss means every sample is a sync sample (§8.6.2.1).
+    keyframeCount: stss === undefined ? timeToSample.sampleCount : parseStss(view, stss),
+  };
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/**
+ * moov payload -> mvhd + trak*. Picks the first video track; notes whether any audio track
+ * exists. Offsets inside are relative to the payload buffer.
+ */
+function parseMoov(moovPayload: Uint8Array, brand: string): Mp4Info {
+  const view = viewOf(moovPayload);
+  const children = childBoxes(view, 0, moovPayload.byteLength);
+  const mvhdBox = findChild(children, 'mvhd');
+  if (mvhdBox === undefined) throw new Mp4IncompleteError('malformed', 'moov has no mvhd');
+  const mvhd = parseMvhd(view, mvhdBox);
+  // With mvex the sample tables in moov are empty and the samples live in moof boxes: we
+  // would report 0 frames, so say so instead.
+  if (findChild(children, 'mvex') !== undefined) {
+    throw new Error('fragmented MP4 (moov contains mvex) is not supported: samples are described in moof boxes');
+  }
+  const tracks = children.filter((b) => b.type === 'trak').map((trak) => parseTrak(view, trak));
+  const videoTrack = tracks.find((t) => t.handler === 'vide');
+  if (videoTrack === undefined) {
+    throw new Error(`MP4 has no video track (no trak with hdlr 'vide'; handlers: ${tracks.map((t) => t.handler).join(', ') || 'none'})`);
+  }
+  const video = parseVideoStbl(view, videoTrack);
+  const { sampleCount, totalDelta } = video.timeToSample;
+  const info: Mp4Info = {
+    container: 'mp4',
+    brand,
+    durationMs: round3((totalDelta * 1000) / video.timescale),
+    frameCount: sampleCount,
+    // From the exact tick sum rather than the rounded durationMs.
+    frameRate: totalDelta === 0 ? 0 : round3((sampleCount * video.timescale) / totalDelta),
+    codec: CODEC_BY_FOURCC[video.sampleEntry.fourcc] ?? video.sampleEntry.fourcc,
+    width: video.sampleEntry.width,
+    height: video.sampleEntry.height,
+    hasAudio: tracks.some((t) => t.handler === 'soun'),
+    timescale: video.timescale,
+    keyframeCount: video.keyframeCount,
+  };
+  if (mvhd.duration !== undefined && mvhd.timescale > 0) {
+    info.movieDurationMs = round3((mvhd.duration * 1000) / mvhd.timescale);
+  }
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Inspects an MP4 of `size` bytes through `read`. Throws NotMp4Error when the bytes are not
+ * ISO BMFF, Mp4IncompleteError when the file is unfinished or inconsistent, and a plain
+ * Error when there is no video track or the file is fragmented.
+ */
+export async function inspectMp4(read: RangeReader, size: number, options: InspectMp4Options = {}): Promise<Mp4Info> {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid size ${size}`);
+  const src = new WindowedReader(read, size, options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES);
+  const { brand, moov } = await walkTopLevel(src, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES);
+  // Usually already inside the window fetched with the moov header, so no extra read.
+  const moovPayload = await src.bytes(moov.payload, moov.end - moov.payload);
+  return parseMoov(moovPayload, brand);
+}
+
+/** Convenience over a whole file already in memory. */
+export function inspectMp4Buffer(bytes: Uint8Array, options: InspectMp4Options = {}): Promise<Mp4Info> {
+  const read: RangeReader = async (offset, length) => bytes.subarray(offset, offset + length);
+  return inspectMp4(read, bytes.byteLength, options);
+}
+
+/** Inspects a file on disk with positioned FileHandle reads (typically two). */
+export async function inspectMp4File(path: string, options: InspectMp4Options = {}): Promise<Mp4Info> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const read: RangeReader = async (offset, length) => {
+      const buffer = new Uint8Array(length);
+      let filled = 0;
+      // read() may return fewer bytes than asked even mid-file; loop until full or EOF.
+      while (filled < length) {
+        const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return buffer.subarray(0, filled);
+    };
+    return await inspectMp4(read, size, options);
+  } finally {
+    await handle.close();
+  }
+}

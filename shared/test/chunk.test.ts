@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CHUNK_CONTENT_TYPE,
+  SOURCE_ID_PATTERN,
+  chunkJobId,
+  chunkObjectName,
+  compactTimestamp,
+  crc32cBase64,
+  fromObjectMetadata,
+  toObjectMetadata,
+  type ChunkMetadata,
+} from '../src/chunk.js';
+
+function metadata(overrides: Partial<ChunkMetadata> = {}): ChunkMetadata {
+  return {
+    sourceId: 'cam0',
+    sequence: 42,
+    startTime: '2026-11-23T09:32:49.123Z',
+    durationMs: 3000,
+    frameCount: 90,
+    frameRate: 30,
+    bytes: 123456,
+    crc32c: '4waSgw==',
+    container: 'mp4',
+    codec: 'h264',
+    width: 1280,
+    height: 720,
+    mode: 'copy',
+    clock: 'host',
+    clockSync: 'synchronised',
+    recordedBy: 'edge-1',
+    ...overrides,
+  };
+}
+
+/** The CRC32C as Cloud Storage shows it: base64 of the big-endian 32-bit value. */
+function base64OfUint32(value: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(value, 0);
+  return bytes.toString('base64');
+}
+
+describe('compactTimestamp', () => {
+  it('formats an ISO time as a compact UTC stamp with milliseconds', () => {
+    expect(compactTimestamp('2026-11-23T09:32:49.123Z')).toBe('20261123T093249.123Z');
+    expect(compactTimestamp('2026-01-02T03:04:05Z')).toBe('20260102T030405.000Z');
+  });
+
+  it('converts a time with an offset to UTC', () => {
+    expect(compactTimestamp('2026-11-23T00:30:00.000+01:00')).toBe('20261122T233000.000Z');
+  });
+
+  it('throws naming the input when it is not a time', () => {
+    expect(() => compactTimestamp('yesterday')).toThrow('not a timestamp: yesterday');
+  });
+});
+
+describe('chunkObjectName', () => {
+  it('is SOURCE/DAY/SOURCE_STAMP_SEQUENCE.mp4 without a prefix', () => {
+    expect(chunkObjectName('', metadata())).toBe('cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mp4');
+  });
+
+  it('puts the prefix first, without doubled or trailing slashes', () => {
+    expect(chunkObjectName('recordings/site-a', metadata())).toBe('recordings/site-a/cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mp4');
+    expect(chunkObjectName('/recordings/site-a/', metadata())).toBe('recordings/site-a/cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mp4');
+    expect(chunkObjectName('///', metadata())).toBe('cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mp4');
+  });
+
+  it('zero-pads the sequence to 10 digits', () => {
+    expect(chunkObjectName('', metadata({ sequence: 0 }))).toMatch(/_0000000000\.mp4$/);
+    expect(chunkObjectName('', metadata({ sequence: 1234567890 }))).toMatch(/_1234567890\.mp4$/);
+  });
+
+  it('sorts by start time for one source, across seconds, days, years and sequence widths', () => {
+    const startTimes = [
+      '2026-12-31T23:59:59.999Z',
+      '2026-11-23T09:32:49.123Z',
+      '2027-01-01T00:00:00.000Z',
+      '2026-11-23T09:32:52.123Z',
+      '2026-11-24T00:00:01.000Z',
+      '2026-11-23T10:00:00.000Z',
+    ];
+    const chunks = startTimes.map((startTime, i) => ({ startTime, name: chunkObjectName('p', metadata({ startTime, sequence: 8 + i })) }));
+    const byName = [...chunks].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((c) => c.startTime);
+    const byTime = [...chunks].sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime)).map((c) => c.startTime);
+    expect(byName).toEqual(byTime);
+  });
+
+  it('keeps two chunks with the same start time apart by their sequence', () => {
+    const a = chunkObjectName('', metadata({ sequence: 9 }));
+    const b = chunkObjectName('', metadata({ sequence: 10 }));
+    expect(a).not.toBe(b);
+    expect(a < b).toBe(true);
+  });
+});
+
+describe('chunkJobId', () => {
+  it('is SOURCE.SEQUENCE, with no ":" (BullMQ refuses it in ids)', () => {
+    expect(chunkJobId('cam0', 42)).toBe('cam0.42');
+    expect(chunkJobId('bridge-north_2', 0)).not.toContain(':');
+  });
+});
+
+describe('SOURCE_ID_PATTERN', () => {
+  it('accepts boring ids and refuses path-like or long ones', () => {
+    expect(SOURCE_ID_PATTERN.test('bridge-north_2')).toBe(true);
+    expect(SOURCE_ID_PATTERN.test('a'.repeat(64))).toBe(true);
+    for (const bad of ['', 'a'.repeat(65), '../x', 'a/b', '-cam', 'cam 1', 'cam.1']) expect(SOURCE_ID_PATTERN.test(bad)).toBe(false);
+  });
+});
+
+describe('toObjectMetadata / fromObjectMetadata', () => {
+  it('stores every field as a string', () => {
+    expect(toObjectMetadata(metadata())).toEqual({
+      source: 'cam0',
+      sequence: '42',
+      startTime: '2026-11-23T09:32:49.123Z',
+      durationMs: '3000',
+      frameCount: '90',
+      frameRate: '30',
+      bytes: '123456',
+      crc32c: '4waSgw==',
+      container: 'mp4',
+      codec: 'h264',
+      width: '1280',
+      height: '720',
+      mode: 'copy',
+      clock: 'host',
+      clockSync: 'synchronised',
+      recordedBy: 'edge-1',
+    });
+  });
+
+  it('round-trips, fractional frame rates and encode/file values included', () => {
+    const original = metadata({ frameRate: 29.97, durationMs: 3003.333, mode: 'encode', clock: 'file', clockSync: 'unsynchronised' });
+    expect(fromObjectMetadata(toObjectMetadata(original))).toEqual(original);
+    expect(fromObjectMetadata(toObjectMetadata(metadata()))).toEqual(metadata());
+  });
+
+  it('reads objects stored before clockSync existed as clockSync unknown', () => {
+    const custom: Record<string, string | undefined> = toObjectMetadata(metadata());
+    delete custom.clockSync;
+    expect(fromObjectMetadata(custom).clockSync).toBe('unknown');
+    expect(fromObjectMetadata({ ...custom, clockSync: 'maybe' }).clockSync).toBe('unknown');
+  });
+
+  it('names every missing field in one error', () => {
+    const custom: Record<string, string | undefined> = toObjectMetadata(metadata());
+    delete custom.codec;
+    custom.startTime = '';
+    expect(() => fromObjectMetadata(custom)).toThrow('object metadata is missing or malformed: startTime, codec');
+  });
+
+  it('names a field that is not a number, with its value', () => {
+    const custom = { ...toObjectMetadata(metadata()), width: 'wide' };
+    expect(() => fromObjectMetadata(custom)).toThrow('object metadata is missing or malformed: width (not a number: wide)');
+  });
+
+  it('lists all fields for an object with no chunk metadata at all', () => {
+    expect(() => fromObjectMetadata({})).toThrow(
+      'object metadata is missing or malformed: mode, source, sequence, startTime, durationMs, frameCount, frameRate, bytes, crc32c, codec, width, height',
+    );
+  });
+});
+
+describe('crc32cBase64', () => {
+  it('matches the CRC32C check value of "123456789" (0xE3069283)', () => {
+    expect(crc32cBase64(Buffer.from('123456789'))).toBe(base64OfUint32(0xe3069283));
+    expect(crc32cBase64(Buffer.from('123456789'))).toBe('4waSgw==');
+  });
+
+  it('is 0 for empty input', () => {
+    expect(crc32cBase64(new Uint8Array(0))).toBe('AAAAAA==');
+  });
+
+  it('matches the RFC 3720 vectors (32 zero bytes, 32 0xFF bytes)', () => {
+    expect(crc32cBase64(new Uint8Array(32))).toBe(base64OfUint32(0x8a9136aa));
+    expect(crc32cBase64(new Uint8Array(32).fill(0xff))).toBe(base64OfUint32(0x62a8ab43));
+  });
+
+  it('checksums only the view it is given, not the whole underlying buffer', () => {
+    const view = Buffer.from('xx123456789yy').subarray(2, 11);
+    expect(crc32cBase64(view)).toBe('4waSgw==');
+    expect(crc32cBase64(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))).toBe('4waSgw==');
+  });
+
+  it('the chunk content type is video/mp4', () => {
+    expect(CHUNK_CONTENT_TYPE).toBe('video/mp4');
+  });
+});

@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+
+// Workspace packages export their TypeScript under the "source" condition, so tests
+// run the code as written, with no build step in between.
+const resolve = { conditions: ['source'] };
+
+export default defineConfig({
+  resolve,
+  test: {
+    projects: [
+      {
+        resolve,
+        test: {
+          name: 'unit',
+          include: ['{shared,stream-handle,upload-worker,cloud-function}/test/**/*.test.ts'],
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
+          // Each e2e file starts its own Redis, camera and services; two at once on two
+          // cores would measure contention, not our code. One fork runs the files in turn.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+    ],
+  },
+});
