@@ -1,0 +1,54 @@
+// What ffmpeg's stderr tells us about a recording, read line by line.
+
+/** A failure a person can act on, recognised from ffmpeg's own words. */
+export interface SourceFailure {
+  kind: 'unauthorized' | 'not-found' | 'unreachable' | 'timeout' | 'not-video' | 'no-video-stream' | 'disk-full' | 'unknown';
+  /** Whether trying again later can help. */
+  retryable: boolean;
+  advice: string;
+}
+
+const FAILURE_PATTERNS: { pattern: RegExp; failure: SourceFailure }[] = [
+  { pattern: /401 Unauthorized|authorization failed/i, failure: { kind: 'unauthorized', retryable: true, advice: 'the camera refused the credentials: check the user and password in the URL' } },
+  { pattern: /404 Not Found|Server returned 404|method DESCRIBE failed: 404/i, failure: { kind: 'not-found', retryable: true, advice: 'the camera has no stream at this path: check the path in the URL' } },
+  { pattern: /Connection refused|No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution/i, failure: { kind: 'unreachable', retryable: true, advice: 'cannot reach the camera: check the host, port and network' } },
+  { pattern: /Connection timed out|timed out|Operation timed out/i, failure: { kind: 'timeout', retryable: true, advice: 'the camera stopped answering: check that it is powered and on the network' } },
+  { pattern: /No space left on device/i, failure: { kind: 'disk-full', retryable: true, advice: 'the spool disk is full: free space or lower the upload backlog' } },
+  { pattern: /Output file #0 does not contain any stream|does not contain any stream|Stream map '0:v:0' matches no streams/i, failure: { kind: 'no-video-stream', retryable: false, advice: 'the source has no video stream: point the source at a video' } },
+  { pattern: /Invalid data found when processing input|could not find codec parameters|moov atom not found|EBML header parsing failed/i, failure: { kind: 'not-video', retryable: false, advice: 'ffmpeg cannot read this as video: check that the source is a video file or stream' } },
+  { pattern: /No such file or directory/i, failure: { kind: 'not-found', retryable: false, advice: 'the file does not exist: check the path' } },
+];
+
+export function classifyFfmpegFailure(stderrLines: readonly string[]): SourceFailure {
+  // The last matching line is the one closest to the cause of the exit.
+  for (let i = stderrLines.length - 1; i >= 0; i--) {
+    const line = stderrLines[i] ?? '';
+    for (const { pattern, failure } of FAILURE_PATTERNS) if (pattern.test(line)) return failure;
+  }
+  return { kind: 'unknown', retryable: true, advice: "see ffmpeg's last lines in this log" };
+}
+
+/** ffmpeg prints this once it has its first packet and has opened the output. */
+export function isOutputOpenedLine(line: string): boolean {
+  return line.startsWith('Output #0');
+}
+
+/** `creation_time   : 2024-05-01T10:00:00.000000Z` from the input's metadata, as epoch ms. */
+export function parseCreationTime(line: string): number | undefined {
+  const match = /^\s*creation_time\s*:\s*(\S+)/.exec(line);
+  if (match?.[1] === undefined) return undefined;
+  const ms = Date.parse(match[1]);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** Lines worth a warning rather than debug noise. */
+export function isNoteworthyLine(line: string): boolean {
+  return /error|failed|invalid|refused|unauthori[sz]ed|timed out|corrupt|missing/i.test(line);
+}
+
+/** `  Duration: 00:00:12.00, start: ...` of the input, in ms (absent for live streams: N/A). */
+export function parseInputDuration(line: string): number | undefined {
+  const match = /^\s*Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(line);
+  if (match === null) return undefined;
+  return Math.round((Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3])) * 1000);
+}

@@ -1,0 +1,159 @@
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import {
+  ConfigError,
+  createLogger,
+  createMetricsRegistry,
+  createRecorderMetrics,
+  createRedisConnection,
+  displayUrl,
+  resolveFfmpeg,
+  warnUnlessNoEviction,
+} from '@crispy-streamer/shared';
+import { createChunkQueue } from './chunk-queue.js';
+import { loadStreamHandleConfig } from './config.js';
+import { detectRtspTimeoutOption } from './ffmpeg-capabilities.js';
+import { probeHostClockSync } from './clock-sync.js';
+import { loadEvidenceSigner } from './evidence-signer.js';
+import { startRecorder } from './recorder.js';
+import { SourceRunner, type SourceOutcome } from './source-runner.js';
+import { SourceSpool } from './source-spool.js';
+import { SpoolGuard } from './spool-guard.js';
+import { startStatusServer } from './status-server.js';
+
+function withDeadline(check: Promise<boolean>, ms: number): Promise<boolean> {
+  return Promise.race([check, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
+}
+
+const require = createRequire(import.meta.url);
+
+function bundledFfmpegPath(): string | undefined {
+  try {
+    return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = loadStreamHandleConfig(process.env, process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const logger = createLogger({ service: 'stream-handle', level: config.logLevel });
+  const ffmpeg = resolveFfmpeg(process.env, bundledFfmpegPath);
+  const rtspTimeoutOption = config.sources.some((s) => s.kind === 'rtsp') ? await detectRtspTimeoutOption(ffmpeg.path) : '-timeout';
+  logger.info({ ffmpeg: ffmpeg.path, ffmpegOrigin: ffmpeg.origin, spoolDir: config.spoolDir, redis: displayUrl(config.redisUrl), sources: config.sources.length, nodeId: config.nodeId }, 'stream-handle starting');
+
+  const redis = createRedisConnection(config.redisUrl, 'stream-handle');
+  redis.on('error', (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'Redis connection problem; chunks keep recording to the spool'));
+  void warnUnlessNoEviction(redis, config.redisUrl, logger);
+  const queue = createChunkQueue(redis, { queueName: config.queueName, attempts: config.uploadAttempts, backoffMs: config.uploadBackoffMs });
+
+  let signer;
+  try {
+    signer = loadEvidenceSigner(config.evidencePrivateKey);
+  } catch (error) {
+    process.stderr.write(`stream-handle: invalid configuration:\n  - EVIDENCE_PRIVATE_KEY: ${(error as Error).message}\n`);
+    return 2;
+  }
+  if (signer.keyId === undefined) logger.warn('no EVIDENCE_PRIVATE_KEY: chunks are hashed and chained but UNSIGNED');
+  else logger.info({ keyId: signer.keyId }, 'evidence records are signed');
+  // Start times come from this clock: say when it is not known to be right, and look again now and then.
+  let clockSync = await probeHostClockSync();
+  if (clockSync !== 'synchronised') logger.warn({ clockSync }, 'the host clock is not known to be NTP-synchronised: chunk start times are only as good as this clock');
+  const clockTimer = setInterval(() => void probeHostClockSync().then((state) => (clockSync = state)), 10 * 60_000);
+  clockTimer.unref();
+  const registry = createMetricsRegistry('stream-handle');
+  const metrics = createRecorderMetrics(registry);
+  const runners = config.sources.map(
+    (source) =>
+      new SourceRunner({
+        source,
+        spool: new SourceSpool(config.spoolDir, source.id),
+        queue,
+        logger,
+        ffmpegPath: ffmpeg.path,
+        startRecorder,
+        nodeId: config.nodeId,
+        rtspTimeoutSeconds: config.rtspTimeoutSeconds,
+        rtspTimeoutOption,
+        reconnect: { minDelayMs: config.reconnectMinDelayMs, maxDelayMs: config.reconnectMaxDelayMs, jitter: 0.2 },
+        stopGraceMs: config.stopGraceMs,
+        metrics,
+        signer,
+        clockSync: () => clockSync,
+      }),
+  );
+  const guard = new SpoolGuard({
+    spoolDir: config.spoolDir,
+    limits: config.spoolLimits,
+    sources: runners,
+    queue,
+    logger,
+    metrics,
+    intervalMs: config.spoolCheckMs,
+    reconcileMs: config.spoolReconcileMs,
+  });
+  await mkdir(config.spoolDir, { recursive: true });
+  guard.start();
+  const status = await startStatusServer({
+    host: config.statusHost,
+    port: config.statusPort,
+    registry,
+    spoolDir: config.spoolDir,
+    readiness: [
+      { name: 'redis', check: () => withDeadline(redis.ping().then((reply) => reply === 'PONG'), 1000) },
+      // Ready means every camera is being recorded right now.
+      ...config.sources.flatMap((source, index) => {
+        const runner = runners[index];
+        return source.kind === 'rtsp' && runner !== undefined ? [{ name: `ffmpeg ${source.id}`, check: async () => runner.recording }] : [];
+      }),
+    ],
+  });
+  logger.info({ status: status.url }, 'health at /healthz and /readyz, metrics at /metrics');
+
+  let stopRequested = false;
+  let stopped: Promise<unknown> = Promise.resolve();
+  const stopAll = (signal: string) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    logger.info({ signal }, 'stopping: closing the current chunk of every source');
+    stopped = Promise.all(runners.map((runner) => runner.stop()));
+  };
+  process.on('SIGTERM', () => stopAll('SIGTERM'));
+  process.on('SIGINT', () => stopAll('SIGINT'));
+
+  // One source failing (even throwing) never stops the others.
+  const outcomes = await Promise.all(
+    runners.map((runner, index) =>
+      runner.run().catch((error: unknown): SourceOutcome => {
+        logger.error({ err: error, source: config.sources[index]?.id }, 'source crashed');
+        return { status: 'failed', chunks: 0, reason: (error as Error).message };
+      }),
+    ),
+  );
+  // The last chunks are finalised when run() returns; stop() also waits until they are queued.
+  await stopped;
+  guard.stop();
+  await status.close();
+  await queue.close();
+  redis.disconnect();
+  const failed = outcomes.filter((o) => o.status === 'failed').length;
+  logger.info({ chunks: outcomes.reduce((sum, o) => sum + o.chunks, 0), failedSources: failed }, 'stream-handle finished');
+  return failed > 0 && !stopRequested ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`stream-handle: ${displayUrl(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
+    process.exit(1);
+  },
+);

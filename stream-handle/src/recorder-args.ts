@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import type { SourceConfig } from './source-config.js';
+
+/** Which option sets the RTSP socket timeout depends on the ffmpeg build (see docs/ffmpeg.md). */
+export type RtspTimeoutOption = '-timeout' | '-stimeout';
+
+export interface RecorderArgsInput {
+  source: SourceConfig;
+  segmentDir: string;
+  firstSequence: number;
+  rtspTimeoutSeconds: number;
+  rtspTimeoutOption: RtspTimeoutOption;
+}
+
+export interface RecorderArgs {
+  input: string;
+  inputOptions: string[];
+  outputPattern: string;
+  outputOptions: string[];
+}
+
+/** Chunk files are named by sequence, so a file name alone says which chunk it is. */
+export function segmentFilePattern(sourceId: string): string {
+  return `${sourceId}-%010d.mp4`;
+}
+
+export function segmentFileName(sourceId: string, sequence: number): string {
+  return `${sourceId}-${String(sequence).padStart(10, '0')}.mp4`;
+}
+
+/** The sequence in a chunk file name, or undefined if the name is not one of ours. */
+export function sequenceOfSegmentFile(sourceId: string, fileName: string): number | undefined {
+  const prefix = `${sourceId}-`;
+  if (!fileName.startsWith(prefix) || !fileName.endsWith('.mp4')) return undefined;
+  const digits = fileName.slice(prefix.length, -'.mp4'.length);
+  return /^\d{10,}$/.test(digits) ? Number(digits) : undefined;
+}
+
+function inputOptionsFor(input: RecorderArgsInput): string[] {
+  const { source } = input;
+  if (source.kind === 'rtsp') {
+    return [
+      '-rtsp_transport', 'tcp',
+      input.rtspTimeoutOption, String(input.rtspTimeoutSeconds * 1_000_000),
+      // Cameras send broken packets after glitches; drop them rather than stop.
+      '-fflags', '+genpts+discardcorrupt',
+    ];
+  }
+  const options: string[] = [];
+  if (source.kind === 'http') options.push('-rw_timeout', String(30_000_000));
+  if (source.realtime) options.push('-re');
+  return options;
+}
+
+function codecOptionsFor(source: SourceConfig): string[] {
+  const audio = source.audio ? ['-map', '0:a:0?', '-c:a', 'aac', '-b:a', '64k'] : ['-an'];
+  if (source.mode === 'copy') return ['-map', '0:v:0', ...audio.slice(0, 2), '-c:v', 'copy', ...audio.slice(2)];
+  const n = source.chunkSeconds;
+  const codec = source.encode.codec;
+  return [
+    '-map', '0:v:0', ...audio.slice(0, 2),
+    '-c:v', codec,
+    '-preset', source.encode.preset,
+    '-crf', String(source.encode.crf),
+    '-pix_fmt', 'yuv420p',
+    // A keyframe exactly every N seconds, and none from scene cuts, so every chunk is N seconds.
+    '-force_key_frames', `expr:gte(t,n_forced*${n})`,
+    ...(codec === 'libx264' ? ['-sc_threshold', '0'] : ['-x265-params', 'scenecut=0:log-level=error', '-tag:v', 'hvc1']),
+    ...audio.slice(2),
+    // Forced keyframe times are rounded to the time base; without a little slack the muxer
+    // would skip a boundary keyframe and make a chunk twice as long.
+    '-segment_time_delta', '0.05',
+  ];
+}
+
+/** The ffmpeg command that records one source into sequence-numbered MP4 chunks. */
+export function buildRecorderArgs(input: RecorderArgsInput): RecorderArgs {
+  const { source } = input;
+  return {
+    input: source.url,
+    inputOptions: inputOptionsFor(input),
+    outputPattern: join(input.segmentDir, segmentFilePattern(source.id)),
+    outputOptions: [
+      '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
+      ...codecOptionsFor(source),
+      '-f', 'segment',
+      '-segment_time', String(source.chunkSeconds),
+      '-segment_format', 'mp4',
+      '-reset_timestamps', '1',
+      '-segment_start_number', String(input.firstSequence),
+      // ffmpeg prints "name,start,end" here after it has written a chunk's trailer: our signal
+      // that the chunk is complete.
+      '-segment_list', 'pipe:1',
+      '-segment_list_type', 'csv',
+      '-segment_list_flags', 'live',
+    ],
+  };
+}

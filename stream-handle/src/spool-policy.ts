@@ -1,0 +1,62 @@
+import type { SpoolUsage } from './spool-usage.js';
+
+/** What the decision needs of a measurement. */
+export type SpoolSpace = Pick<SpoolUsage, 'bytes' | 'freeBytes'>;
+
+/**
+ * What to do when the spool fills up (the uplink is down longer than the disk can hold):
+ * - `stop-recording`: stop recording new chunks until uploads make room; nothing recorded is
+ *   ever deleted, and the gap is logged with its length. The default: recorded evidence is kept.
+ * - `drop-oldest`: keep recording and delete the oldest chunks not yet uploaded; each one is
+ *   logged, counted and written to SPOOL/dropped.jsonl.
+ */
+export type SpoolFullPolicy = 'stop-recording' | 'drop-oldest';
+
+export interface SpoolLimits {
+  /** 0: no byte quota. */
+  maxBytes: number;
+  minFreeBytes: number;
+  policy: SpoolFullPolicy;
+}
+
+export type SpoolAction = { kind: 'none' } | { kind: 'pause'; reason: string } | { kind: 'resume' } | { kind: 'drop'; bytesToFree: number; reason: string };
+
+/** Recording resumes, or dropping stops, only once usage is back under this share of the limits. */
+const LOW_WATER = 0.9;
+
+export function spoolFullReason(usage: SpoolSpace, limits: SpoolLimits): string | undefined {
+  if (limits.maxBytes > 0 && usage.bytes >= limits.maxBytes) return `spool holds ${usage.bytes} bytes, quota SPOOL_MAX_BYTES=${limits.maxBytes}`;
+  if (usage.freeBytes < limits.minFreeBytes) return `${usage.freeBytes} bytes free on the spool disk, below SPOOL_MIN_FREE_BYTES=${limits.minFreeBytes}`;
+  return undefined;
+}
+
+function belowLowWater(usage: SpoolSpace, limits: SpoolLimits): boolean {
+  const underQuota = limits.maxBytes === 0 || usage.bytes < limits.maxBytes * LOW_WATER;
+  const enoughFree = usage.freeBytes >= limits.minFreeBytes / LOW_WATER;
+  return underQuota && enoughFree;
+}
+
+export function decideSpoolAction(usage: SpoolSpace, limits: SpoolLimits, recordingPaused: boolean): SpoolAction {
+  const reason = spoolFullReason(usage, limits);
+  if (limits.policy === 'stop-recording') {
+    if (recordingPaused) return belowLowWater(usage, limits) ? { kind: 'resume' } : { kind: 'none' };
+    return reason === undefined ? { kind: 'none' } : { kind: 'pause', reason };
+  }
+  if (reason === undefined) return { kind: 'none' };
+  const overQuota = limits.maxBytes === 0 ? 0 : usage.bytes - limits.maxBytes * LOW_WATER;
+  const underFree = limits.minFreeBytes / LOW_WATER - usage.freeBytes;
+  return { kind: 'drop', bytesToFree: Math.ceil(Math.max(overQuota, underFree, 1)), reason };
+}
+
+/** The oldest chunks whose sizes add up to at least `bytesToFree`. */
+export function chooseChunksToDrop<T extends { startTime: string; bytes: number }>(candidates: T[], bytesToFree: number): T[] {
+  const oldestFirst = [...candidates].sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime));
+  const chosen: T[] = [];
+  let freed = 0;
+  for (const candidate of oldestFirst) {
+    if (freed >= bytesToFree) break;
+    chosen.push(candidate);
+    freed += candidate.bytes;
+  }
+  return chosen;
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { Mp4Info } from '@crispy-streamer/shared';
+import { buildChunkMetadata, timelineOffsetFromFirstChunk, type ChunkFacts } from '../src/chunk-metadata.js';
+import { sourceConfig } from './support.js';
+
+const RECORDING_START_MS = Date.parse('2026-11-23T09:00:00.000Z');
+
+const mp4: Mp4Info = {
+  container: 'mp4',
+  brand: 'isom',
+  durationMs: 3000,
+  frameCount: 90,
+  frameRate: 30,
+  codec: 'h264',
+  width: 1280,
+  height: 720,
+  hasAudio: false,
+  timescale: 15360,
+};
+
+function facts(overrides: Partial<ChunkFacts> = {}): ChunkFacts {
+  return {
+    source: sourceConfig({ id: 'cam0', mode: 'encode' }),
+    sequence: 7,
+    // The list says 3.12 s: off by a few frames from the media, as ffmpeg's list is with B-frames.
+    entry: { fileName: 'cam0-0000000007.mp4', startSeconds: 6, endSeconds: 9.12 },
+    recordingStartMs: RECORDING_START_MS,
+    recordingClock: 'host',
+    clockSync: 'synchronised',
+    timelineOffsetSeconds: 0,
+    mp4,
+    bytes: 654321,
+    crc32c: '4waSgw==',
+    nodeId: 'edge-1',
+    ...overrides,
+  };
+}
+
+describe('buildChunkMetadata', () => {
+  it('starts at the recording start plus the segment start, and takes the duration from the MP4', () => {
+    expect(buildChunkMetadata(facts())).toEqual({
+      sourceId: 'cam0',
+      sequence: 7,
+      startTime: '2026-11-23T09:00:06.000Z',
+      durationMs: 3000,
+      frameCount: 90,
+      frameRate: 30,
+      bytes: 654321,
+      crc32c: '4waSgw==',
+      container: 'mp4',
+      codec: 'h264',
+      width: 1280,
+      height: 720,
+      mode: 'encode',
+      clock: 'host',
+      clockSync: 'synchronised',
+      recordedBy: 'edge-1',
+    });
+  });
+
+  it('rounds fractional segment starts to the millisecond', () => {
+    const metadata = buildChunkMetadata(facts({ entry: { fileName: 'x', startSeconds: 3.0333333, endSeconds: 6 } }));
+    expect(metadata.startTime).toBe('2026-11-23T09:00:03.033Z');
+  });
+
+  it('subtracts the timeline offset learnt from the first chunk', () => {
+    const metadata = buildChunkMetadata(facts({ timelineOffsetSeconds: 0.067 }));
+    expect(metadata.startTime).toBe('2026-11-23T09:00:05.933Z');
+  });
+
+  it('never starts a chunk before the recording', () => {
+    const metadata = buildChunkMetadata(facts({ entry: { fileName: 'x', startSeconds: 0, endSeconds: 3.067 }, timelineOffsetSeconds: 0.067 }));
+    expect(metadata.startTime).toBe('2026-11-23T09:00:00.000Z');
+  });
+
+  it("keeps the clock the start time came from, and the source's mode", () => {
+    const metadata = buildChunkMetadata(facts({ recordingClock: 'file', source: sourceConfig({ mode: 'copy' }) }));
+    expect(metadata.clock).toBe('file');
+    expect(metadata.mode).toBe('copy');
+  });
+});
+
+describe('timelineOffsetFromFirstChunk', () => {
+  it('is the listed length beyond the media length', () => {
+    expect(timelineOffsetFromFirstChunk({ fileName: 'x', startSeconds: 0, endSeconds: 4.066667 }, 4000)).toBeCloseTo(0.066667, 6);
+  });
+
+  it('is 0 when the list is not longer than the media, or is a second or more longer', () => {
+    expect(timelineOffsetFromFirstChunk({ fileName: 'x', startSeconds: 0, endSeconds: 4 }, 4000)).toBe(0);
+    expect(timelineOffsetFromFirstChunk({ fileName: 'x', startSeconds: 0, endSeconds: 3.9 }, 4000)).toBe(0);
+    expect(timelineOffsetFromFirstChunk({ fileName: 'x', startSeconds: 0, endSeconds: 5 }, 4000)).toBe(0);
+  });
+});

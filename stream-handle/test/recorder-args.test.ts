@@ -1,0 +1,158 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildRecorderArgs, segmentFileName, segmentFilePattern, sequenceOfSegmentFile, type RecorderArgsInput } from '../src/recorder-args.js';
+import type { SourceConfig } from '../src/source-config.js';
+import { sourceConfig } from './support.js';
+
+function build(source: Partial<SourceConfig>, input: Partial<Omit<RecorderArgsInput, 'source'>> = {}) {
+  return buildRecorderArgs({
+    source: sourceConfig(source),
+    segmentDir: '/spool/cam0',
+    firstSequence: 17,
+    rtspTimeoutSeconds: 10,
+    rtspTimeoutOption: '-timeout',
+    ...input,
+  });
+}
+
+/** The value after `option`, or undefined when the option is absent. */
+function valueOf(args: string[], option: string): string | undefined {
+  const index = args.indexOf(option);
+  return index < 0 ? undefined : args[index + 1];
+}
+
+/** Whether `option value` appears as a consecutive pair. */
+function hasPair(args: string[], option: string, value: string): boolean {
+  return args.some((arg, i) => arg === option && args[i + 1] === value);
+}
+
+describe('buildRecorderArgs', () => {
+  describe('copy mode', () => {
+    const args = build({ mode: 'copy', chunkSeconds: 4 });
+
+    it('copies the video stream without re-encoding or forcing keyframes', () => {
+      expect(hasPair(args.outputOptions, '-c:v', 'copy')).toBe(true);
+      expect(hasPair(args.outputOptions, '-map', '0:v:0')).toBe(true);
+      expect(args.outputOptions).not.toContain('-force_key_frames');
+      expect(args.outputOptions).not.toContain('-crf');
+      expect(args.outputOptions).not.toContain('-segment_time_delta');
+    });
+
+    it('drops audio unless asked for it', () => {
+      expect(args.outputOptions).toContain('-an');
+      expect(args.outputOptions).not.toContain('-c:a');
+    });
+
+    it('cuts N-second MP4 segments numbered from the first sequence, listed on stdout', () => {
+      const out = args.outputOptions;
+      expect(valueOf(out, '-f')).toBe('segment');
+      expect(valueOf(out, '-segment_time')).toBe('4');
+      expect(valueOf(out, '-segment_format')).toBe('mp4');
+      expect(valueOf(out, '-reset_timestamps')).toBe('1');
+      expect(valueOf(out, '-segment_start_number')).toBe('17');
+      expect(valueOf(out, '-segment_list')).toBe('pipe:1');
+      expect(valueOf(out, '-segment_list_type')).toBe('csv');
+      expect(valueOf(out, '-segment_list_flags')).toBe('live');
+      expect(out.slice(0, 5)).toEqual(['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info']);
+    });
+
+    it('writes SOURCE-%010d.mp4 into the segment directory', () => {
+      expect(args.outputPattern).toBe(join('/spool/cam0', 'cam0-%010d.mp4'));
+      expect(args.input).toBe('/media/clip.mp4');
+    });
+  });
+
+  describe('encode mode', () => {
+    it('forces a keyframe every N seconds with x264 and turns scene cuts off', () => {
+      const args = build({ mode: 'encode', chunkSeconds: 3, encode: { codec: 'libx264', crf: 23, preset: 'veryfast' } });
+      const out = args.outputOptions;
+      expect(valueOf(out, '-c:v')).toBe('libx264');
+      expect(valueOf(out, '-force_key_frames')).toBe('expr:gte(t,n_forced*3)');
+      expect(valueOf(out, '-crf')).toBe('23');
+      expect(valueOf(out, '-preset')).toBe('veryfast');
+      expect(valueOf(out, '-pix_fmt')).toBe('yuv420p');
+      expect(valueOf(out, '-sc_threshold')).toBe('0');
+      expect(valueOf(out, '-segment_time_delta')).toBe('0.05');
+      expect(out).not.toContain('-tag:v');
+      expect(out).not.toContain('copy');
+    });
+
+    it('tags x265 output hvc1 (playable in browsers and QuickTime) and turns scene cuts off', () => {
+      const args = build({ mode: 'encode', chunkSeconds: 5, encode: { codec: 'libx265', crf: 28, preset: 'fast' } });
+      const out = args.outputOptions;
+      expect(valueOf(out, '-c:v')).toBe('libx265');
+      expect(valueOf(out, '-tag:v')).toBe('hvc1');
+      expect(valueOf(out, '-x265-params')).toBe('scenecut=0:log-level=error');
+      expect(valueOf(out, '-force_key_frames')).toBe('expr:gte(t,n_forced*5)');
+      expect(out).not.toContain('-sc_threshold');
+    });
+  });
+
+  describe('audio', () => {
+    it('maps the first audio track if there is one and encodes it to AAC, in copy mode', () => {
+      const out = build({ audio: true }).outputOptions;
+      expect(hasPair(out, '-map', '0:a:0?')).toBe(true);
+      expect(valueOf(out, '-c:a')).toBe('aac');
+      expect(valueOf(out, '-b:a')).toBe('64k');
+      expect(out).not.toContain('-an');
+    });
+
+    it('does the same in encode mode', () => {
+      const out = build({ audio: true, mode: 'encode' }).outputOptions;
+      expect(hasPair(out, '-map', '0:a:0?')).toBe(true);
+      expect(valueOf(out, '-c:a')).toBe('aac');
+      expect(out).not.toContain('-an');
+    });
+  });
+
+  describe('input options', () => {
+    it('reads RTSP over TCP with the socket timeout in microseconds, dropping corrupt packets', () => {
+      const args = build({ url: 'rtsp://admin:secret@10.0.0.5/stream1' }, { rtspTimeoutSeconds: 7 });
+      expect(args.inputOptions).toEqual(['-rtsp_transport', 'tcp', '-timeout', '7000000', '-fflags', '+genpts+discardcorrupt']);
+      expect(args.input).toBe('rtsp://admin:secret@10.0.0.5/stream1');
+    });
+
+    it('uses -stimeout where the ffmpeg build needs it', () => {
+      const args = build({ url: 'rtsp://10.0.0.5/stream1' }, { rtspTimeoutOption: '-stimeout', rtspTimeoutSeconds: 10 });
+      expect(hasPair(args.inputOptions, '-stimeout', '10000000')).toBe(true);
+      expect(args.inputOptions).not.toContain('-timeout');
+    });
+
+    it('reads a file as fast as possible unless realtime', () => {
+      expect(build({ realtime: false }).inputOptions).toEqual([]);
+      expect(build({ realtime: true }).inputOptions).toEqual(['-re']);
+    });
+
+    it('gives HTTP inputs a read timeout', () => {
+      expect(build({ url: 'https://cdn.example/v.mp4' }).inputOptions).toEqual(['-rw_timeout', '30000000']);
+      expect(build({ url: 'https://cdn.example/v.mp4', realtime: true }).inputOptions).toEqual(['-rw_timeout', '30000000', '-re']);
+    });
+  });
+});
+
+describe('segment file names', () => {
+  it('zero-pads the sequence to 10 digits, matching the ffmpeg pattern', () => {
+    expect(segmentFilePattern('cam0')).toBe('cam0-%010d.mp4');
+    expect(segmentFileName('cam0', 42)).toBe('cam0-0000000042.mp4');
+    expect(segmentFileName('cam0', 12345678901)).toBe('cam0-12345678901.mp4');
+  });
+
+  it('round-trips a sequence through its file name', () => {
+    for (const sequence of [0, 1, 42, 9999999999, 12345678901]) {
+      expect(sequenceOfSegmentFile('cam0', segmentFileName('cam0', sequence))).toBe(sequence);
+    }
+  });
+
+  it.each([
+    ['another source', 'cam1-0000000001.mp4'],
+    ['a source whose id starts with ours', 'cam0-b-0000000001.mp4'],
+    ['fewer than 10 digits', 'cam0-1.mp4'],
+    ['a sidecar', 'cam0-0000000001.mp4.json'],
+    ['a temporary file', 'cam0-0000000001.mp4.123.tmp'],
+    ['state', 'state.json'],
+    ['letters in the number', 'cam0-00000000x1.mp4'],
+    ['another extension', 'cam0-0000000001.mkv'],
+  ])('rejects %s', (_label, name) => {
+    expect(sequenceOfSegmentFile('cam0', name)).toBeUndefined();
+  });
+});
