@@ -1,0 +1,80 @@
+import { ConfigError, EnvReader } from '@crispy-streamer/shared';
+import { parseBucketUrl, type BucketLocation } from './storage/bucket-url.js';
+
+export interface UploadWorkerConfig {
+  redisUrl: string;
+  queueName: string;
+  bucket: BucketLocation;
+  concurrency: number;
+  /** GCS JSON API endpoint override (fake-gcs-server or a test server). */
+  gcsApiEndpoint: string | undefined;
+  gcpProject: string | undefined;
+  httpHost: string;
+  httpPort: number;
+  /** Bull Board credentials; required when the HTTP server listens beyond localhost. */
+  boardUser: string | undefined;
+  boardPassword: string | undefined;
+  /** Local bucket only: where to POST OBJECT_FINALIZE notifications (Pub/Sub push format). */
+  notifyUrl: string | undefined;
+  /** Local bucket only: the secret its signed URLs are made with (shared with the function). */
+  localSigningSecret: string | undefined;
+  shutdownGraceMs: number;
+  /** One upload attempt may take this long; then it counts as failed and is retried. */
+  uploadTimeoutMs: number;
+  /** Pauses of the whole queue while storage is unavailable: from min doubling to max. */
+  outageMinPauseMs: number;
+  outageMaxPauseMs: number;
+  /** BullMQ lock and stalled-check timing: how soon a job of a crashed worker runs again. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  logLevel: string;
+}
+
+const SERVICE = 'upload-worker';
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function loadUploadWorkerConfig(env: Record<string, string | undefined>): UploadWorkerConfig {
+  const reader = new EnvReader(env);
+  const bucketUrl = reader.string('BUCKET_URL', 'file://./bucket');
+  let bucket: BucketLocation = { kind: 'local', bucket: 'bucket', prefix: '', dir: './bucket' };
+  try {
+    bucket = parseBucketUrl(bucketUrl);
+  } catch (error) {
+    reader.problem('BUCKET_URL', (error as Error).message);
+  }
+  const config: UploadWorkerConfig = {
+    redisUrl: reader.string('REDIS_URL', 'redis://127.0.0.1:6379'),
+    queueName: reader.string('QUEUE_NAME', 'chunks'),
+    bucket,
+    concurrency: reader.integer('UPLOAD_CONCURRENCY', 8, { min: 1, max: 256 }),
+    gcsApiEndpoint: reader.string('GCS_API_ENDPOINT') ?? reader.string('STORAGE_EMULATOR_HOST'),
+    gcpProject: reader.string('GOOGLE_CLOUD_PROJECT') ?? reader.string('GCP_PROJECT'),
+    httpHost: reader.string('HTTP_HOST', '127.0.0.1'),
+    httpPort: reader.integer('HTTP_PORT', 3000, { min: 0, max: 65535 }),
+    boardUser: reader.string('BOARD_USER'),
+    boardPassword: reader.string('BOARD_PASSWORD'),
+    notifyUrl: reader.string('NOTIFY_URL'),
+    localSigningSecret: reader.string('LOCAL_SIGNING_SECRET'),
+    shutdownGraceMs: reader.integer('SHUTDOWN_GRACE_MS', 30_000, { min: 0, max: 600_000 }),
+    uploadTimeoutMs: reader.integer('UPLOAD_TIMEOUT_MS', 120_000, { min: 1000, max: 3_600_000 }),
+    outageMinPauseMs: reader.integer('OUTAGE_MIN_PAUSE_MS', 1000, { min: 10, max: 600_000 }),
+    outageMaxPauseMs: reader.integer('OUTAGE_MAX_PAUSE_MS', 30_000, { min: 10, max: 3_600_000 }),
+    lockDurationMs: reader.integer('LOCK_DURATION_MS', 30_000, { min: 1000, max: 3_600_000 }),
+    stalledIntervalMs: reader.integer('STALLED_INTERVAL_MS', 30_000, { min: 500, max: 3_600_000 }),
+    logLevel: reader.oneOf('LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
+  };
+  if (!LOOPBACK.has(config.httpHost) && (config.boardUser === undefined || config.boardPassword === undefined)) {
+    reader.problem('BOARD_USER', `HTTP_HOST=${config.httpHost} exposes Bull Board beyond this machine: set BOARD_USER and BOARD_PASSWORD, or bind HTTP_HOST=127.0.0.1`);
+  }
+  if (config.notifyUrl !== undefined && !/^https?:\/\//.test(config.notifyUrl)) {
+    reader.problem('NOTIFY_URL', `"${config.notifyUrl}" is not an http(s) URL: point it at the function, e.g. http://127.0.0.1:8080/projects/local/topics/chunks`);
+  }
+  if (config.notifyUrl !== undefined && bucket.kind === 'gcs') {
+    reader.problem('NOTIFY_URL', 'is for the local bucket only: a gs:// bucket notifies through its own Pub/Sub notification');
+  }
+  if (config.localSigningSecret !== undefined && config.localSigningSecret.length < 16) {
+    reader.problem('LOCAL_SIGNING_SECRET', 'is shorter than 16 characters: use a long random string (openssl rand -hex 32)');
+  }
+  if (reader.problems.length > 0) throw new ConfigError(SERVICE, reader.problems);
+  return config;
+}

@@ -1,0 +1,120 @@
+import { createServer, type Server } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import type { Registry } from 'prom-client';
+import { DASHBOARD_HTML } from './dashboard/dashboard-page.js';
+import type { UploadStats } from './dashboard/upload-stats.js';
+import { checkLocalSignature } from '@crispy-streamer/shared';
+import type { LocalBucket } from './storage/local-bucket.js';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  queue: Queue;
+  board: { user: string; password: string } | undefined;
+  /** The local bucket and its signing secret, when the worker serves its objects. */
+  localBucket: { store: LocalBucket; secret: string } | undefined;
+  health: () => Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+  registry: Registry;
+  stats: UploadStats;
+}
+
+function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** Bull Board has no authentication of its own. */
+function basicAuth(user: string, password: string) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const header = req.headers.authorization ?? '';
+    const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString() : '';
+    const colon = decoded.indexOf(':');
+    if (colon > 0 && sameText(decoded.slice(0, colon), user) && sameText(decoded.slice(colon + 1), password)) {
+      next();
+      return;
+    }
+    res.set('WWW-Authenticate', 'Basic realm="crispy-streamer"').status(401).send('credentials required');
+  };
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', async (_req, res) => {
+    const health = await options.health();
+    res.status(health.ok ? 200 : 503).json(health);
+  });
+
+  const boardAdapter = new ExpressAdapter();
+  boardAdapter.setBasePath('/board');
+  createBullBoard({ queues: [new BullMQAdapter(options.queue, { readOnlyMode: false })], serverAdapter: boardAdapter });
+  // Everything that shows data sits behind the same credentials when they are configured.
+  if (options.board !== undefined) {
+    const auth = basicAuth(options.board.user, options.board.password);
+    for (const path of ['/board', '/dashboard', '/metrics']) app.use(path, auth);
+  }
+  app.use('/board', boardAdapter.getRouter());
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(options.registry.contentType).send(await options.registry.metrics());
+  });
+  app.get('/dashboard', (_req, res) => {
+    res.type('html').send(DASHBOARD_HTML);
+  });
+  app.get('/dashboard/data', async (_req, res) => {
+    const queue = await options.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children');
+    res.json({ stats: options.stats.snapshot(Date.now()), queue });
+  });
+
+  if (options.localBucket !== undefined) {
+    const { store, secret } = options.localBucket;
+    // Signed URLs of the local bucket: /buckets/BUCKET/objects/NAME?expires=..&signature=..
+    app.get(/^\/buckets\/([^/]+)\/objects\/(.+)$/, async (req, res) => {
+      const params = req.params as unknown as Record<string, string>;
+      const bucket = decodeURIComponent(params[0] ?? '');
+      const objectName = (params[1] ?? '').split('/').map(decodeURIComponent).join('/');
+      const check = checkLocalSignature({
+        secret,
+        bucket,
+        objectName,
+        expires: typeof req.query.expires === 'string' ? req.query.expires : undefined,
+        signature: typeof req.query.signature === 'string' ? req.query.signature : undefined,
+      });
+      if (check !== 'valid' || bucket !== store.bucket) {
+        res.status(403).send(check === 'expired' ? 'this signed URL has expired' : 'signature does not match');
+        return;
+      }
+      const found = await store.read(objectName);
+      if (found === undefined) {
+        res.status(404).send('no such object');
+        return;
+      }
+      res.sendFile(found.path, { acceptRanges: true, dotfiles: 'allow', headers: { 'content-type': found.resource.contentType } });
+    });
+  }
+
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    server,
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

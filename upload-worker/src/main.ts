@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import {
+  ConfigError,
+  createLogger,
+  createMetricsRegistry,
+  createUploaderMetrics,
+  createRedisConnection,
+  displayUrl,
+  warnUnlessNoEviction,
+  type ChunkJobData,
+} from '@crispy-streamer/shared';
+import { Gauge } from 'prom-client';
+import { loadUploadWorkerConfig } from './config.js';
+import { UploadStats } from './dashboard/upload-stats.js';
+import { startHttpServer } from './http-server.js';
+import { createPushNotifier } from './storage/finalize-notifier.js';
+import { createGcsStore } from './storage/gcs-store.js';
+import { createLocalBucket, type LocalBucket } from './storage/local-bucket.js';
+import { ObjectConflictError, type ObjectStore } from './storage/object-store.js';
+import { OutageBackoff, isStorageUnavailable } from './storage-outage.js';
+import { withTimeout } from './with-timeout.js';
+import { ChunkCorruptError, SpoolFileMissingError, spoolFiles, uploadChunk, type UploadResult } from './upload-chunk.js';
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = loadUploadWorkerConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const logger = createLogger({ service: 'upload-worker', level: config.logLevel });
+
+  let store: ObjectStore;
+  let localBucket: { store: LocalBucket; secret: string } | undefined;
+  if (config.bucket.kind === 'gcs') {
+    store = createGcsStore({ bucket: config.bucket.bucket, projectId: config.gcpProject, apiEndpoint: config.gcsApiEndpoint });
+  } else {
+    const notifier = config.notifyUrl === undefined ? undefined : createPushNotifier(config.notifyUrl, `projects/local/subscriptions/${config.bucket.bucket}-finalize`);
+    const local = createLocalBucket(config.bucket.dir, config.bucket.bucket, notifier);
+    store = local;
+    const secret = config.localSigningSecret ?? randomBytes(32).toString('hex');
+    if (config.localSigningSecret === undefined) {
+      logger.warn('LOCAL_SIGNING_SECRET is not set: signed URLs of the local bucket will only work until this worker restarts, and the function cannot make them');
+    }
+    localBucket = { store: local, secret };
+  }
+
+  const queueConnection = createRedisConnection(config.redisUrl, 'upload-worker-board');
+  const workerConnection = createRedisConnection(config.redisUrl, 'upload-worker');
+  for (const connection of [queueConnection, workerConnection]) {
+    connection.on('error', (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'Redis connection problem; uploads wait for it'));
+  }
+  void warnUnlessNoEviction(queueConnection, config.redisUrl, logger);
+  const queue = new Queue<ChunkJobData>(config.queueName, { connection: queueConnection });
+
+  const registry = createMetricsRegistry('upload-worker');
+  const metrics = createUploaderMetrics(registry);
+  const stats = new UploadStats();
+  new Gauge({
+    name: 'crispy_queue_jobs',
+    help: 'Upload jobs by state',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+    },
+  });
+
+  const prefix = config.bucket.prefix;
+  const outage = new OutageBackoff(config.outageMinPauseMs, config.outageMaxPauseMs);
+  const worker = new Worker<ChunkJobData, UploadResult>(
+    config.queueName,
+    async (job: Job<ChunkJobData, UploadResult>) => {
+      const attemptStarted = Date.now();
+      try {
+        // A hung storage endpoint must not hold a job forever. A late success is harmless: the
+        // retry finds the same bytes stored and completes.
+        const result = await withTimeout(
+          uploadChunk(job.data, store, prefix, spoolFiles),
+          config.uploadTimeoutMs,
+          `upload did not finish within ${config.uploadTimeoutMs} ms (storage unreachable or hanging)`,
+        );
+        metrics.uploadSeconds.observe({ source: job.data.metadata.sourceId }, (Date.now() - attemptStarted) / 1000);
+        const outageFailures = outage.recovered();
+        if (outageFailures > 0) logger.info({ failedAttempts: outageFailures }, 'storage is back: draining the backlog, oldest first');
+        return result;
+      } catch (error) {
+        if (isStorageUnavailable(error)) {
+          // Pause every worker on the queue and put this job back in line, without spending one
+          // of its attempts: an outage says nothing about the chunk.
+          const { delayMs, started } = outage.next();
+          await queue.rateLimit(delayMs);
+          const fields = { err: error, pauseMs: delayMs, source: job.data.metadata.sourceId, sequence: job.data.metadata.sequence };
+          if (started) logger.error(fields, 'storage unavailable: uploads paused, the backlog waits in the spool');
+          else logger.warn(fields, 'storage still unavailable');
+          throw Worker.RateLimitError();
+        }
+        // Retrying cannot fix these; the file stays on disk and the job in the failed set.
+        if (error instanceof SpoolFileMissingError || error instanceof ChunkCorruptError || error instanceof ObjectConflictError) {
+          throw new UnrecoverableError(error.message);
+        }
+        throw error;
+      }
+    },
+    {
+      connection: workerConnection,
+      concurrency: config.concurrency,
+      autorun: false,
+      lockDuration: config.lockDurationMs,
+      stalledInterval: config.stalledIntervalMs,
+      // A job whose worker died twice mid-upload is worth a look, not a third silent try.
+      maxStalledCount: 2,
+    },
+  );
+
+  worker.on('completed', (job, result) => {
+    const { metadata } = job.data;
+    const now = Date.now();
+    // job.timestamp is when stream-handle queued the chunk, right after ffmpeg closed it.
+    const closedToStoredMs = now - job.timestamp;
+    metrics.chunksUploaded.inc({ source: metadata.sourceId, outcome: result.outcome });
+    metrics.uploadedBytes.inc({ source: metadata.sourceId }, result.bytes);
+    metrics.closedToStoredSeconds.observe({ source: metadata.sourceId }, closedToStoredMs / 1000);
+    stats.record({ source: metadata.sourceId, finishedAtMs: now, closedToStoredMs, bytes: result.bytes });
+    const chunkEndMs = Date.parse(metadata.startTime) + metadata.durationMs;
+    logger.info(
+      {
+        source: metadata.sourceId,
+        sequence: metadata.sequence,
+        object: result.objectName,
+        generation: result.generation,
+        outcome: result.outcome,
+        bytes: result.bytes,
+        attempts: job.attemptsMade,
+        queuedForMs: (job.processedOn ?? now) - job.timestamp,
+        closedToStoredMs,
+        sinceChunkEndMs: Date.now() - chunkEndMs,
+      },
+      result.outcome === 'created' ? 'chunk uploaded' : 'chunk was already in the bucket',
+    );
+  });
+  worker.on('failed', (job, error) => {
+    if (job === undefined) return;
+    const { metadata, spoolPath } = job.data;
+    const attempts = job.opts.attempts ?? 1;
+    const final = error instanceof UnrecoverableError || error.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
+    metrics.uploadFailures.inc({ source: metadata.sourceId, final: String(final) });
+    const fields = { source: metadata.sourceId, sequence: metadata.sequence, file: spoolPath, attempt: job.attemptsMade, attempts, err: error };
+    if (final) logger.error(fields, 'chunk upload gave up: the file stays in the spool and the job in the failed set');
+    else logger.warn(fields, 'chunk upload failed; will retry');
+  });
+  worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+
+  const http = await startHttpServer({
+    host: config.httpHost,
+    port: config.httpPort,
+    queue,
+    board: config.boardUser !== undefined && config.boardPassword !== undefined ? { user: config.boardUser, password: config.boardPassword } : undefined,
+    localBucket,
+    registry,
+    stats,
+    health: async () => {
+      const redisOk = await queueConnection.ping().then(() => true, () => false);
+      return { ok: redisOk && worker.isRunning(), detail: { redis: redisOk, workerRunning: worker.isRunning() } };
+    },
+  });
+  void worker.run();
+  logger.info(
+    { bucket: store.description, prefix, concurrency: config.concurrency, queue: config.queueName, http: http.url, board: `${http.url}/board`, dashboard: `${http.url}/dashboard` },
+    'upload-worker ready',
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping: finishing uploads in flight');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  const closing = worker.close();
+  const timedOut = await Promise.race([
+    closing.then(() => false),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(true), config.shutdownGraceMs).unref()),
+  ]);
+  if (timedOut) {
+    logger.warn({ graceMs: config.shutdownGraceMs }, 'uploads still running after the grace period: they will be retried by the next worker');
+    await worker.close(true);
+  }
+  await http.close();
+  await queue.close();
+  queueConnection.disconnect();
+  workerConnection.disconnect();
+  logger.info('upload-worker stopped');
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`upload-worker: ${displayUrl(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,170 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { crc32cBase64, type StorageObjectResource } from '@crispy-streamer/shared';
+import type { FinalizeNotifier } from './finalize-notifier.js';
+import { ObjectConflictError, type ObjectStore, type PutObjectRequest, type PutObjectResult } from './object-store.js';
+
+// A bucket on local disk, with the same object names as Cloud Storage:
+//   DIR/NAME             the object's bytes
+//   DIR/NAME.meta.json   its resource (metadata, generation, checksums)
+//   DIR/.tmp/            uploads in progress, on the same file system so link() is atomic
+// An object exists once both are there; the bytes are linked into place only if absent, which
+// gives the same create-only semantics as ifGenerationMatch=0.
+
+const META_SUFFIX = '.meta.json';
+
+export interface LocalBucket extends ObjectStore {
+  readonly dir: string;
+  /** The object's resource and the path of its bytes, or undefined if there is no such object. */
+  read(name: string): Promise<{ resource: StorageObjectResource; path: string } | undefined>;
+}
+
+let generationCounter = 0;
+function nextGeneration(): string {
+  // Microseconds like Cloud Storage, made unique within this process.
+  generationCounter = (generationCounter + 1) % 1000;
+  return String(Date.now() * 1000 + generationCounter);
+}
+
+/**
+ * `notifier`, when given, is told of every object stored, like a bucket with a Pub/Sub
+ * notification; also when a retry finds the object already there, in case the first telling failed.
+ */
+export function createLocalBucket(dir: string, bucket: string, notifier?: FinalizeNotifier): LocalBucket {
+  const root = resolve(dir);
+  const tmpDir = join(root, '.tmp');
+
+  const objectPath = (name: string): string => {
+    // Object names are keys, not paths: `a/../b` must not alias `b`.
+    if (name.split('/').some((segment) => segment === '..' || segment === '.' || segment === '')) {
+      throw new Error(`object name "${name}" is not allowed in the local bucket (empty, . or .. segment)`);
+    }
+    const path = resolve(root, name);
+    if (!path.startsWith(root + sep) || name.endsWith(META_SUFFIX) || relative(root, path).startsWith('.tmp')) {
+      throw new Error(`object name "${name}" is not allowed in the local bucket`);
+    }
+    return path;
+  };
+
+  const readResource = async (path: string): Promise<StorageObjectResource | undefined> => {
+    try {
+      return JSON.parse(await readFile(path + META_SUFFIX, 'utf8')) as StorageObjectResource;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const writeResource = async (path: string, resource: StorageObjectResource): Promise<void> => {
+    const temporary = join(tmpDir, `${randomUUID()}.json`);
+    await writeDurably(temporary, Buffer.from(JSON.stringify(resource, null, 2)));
+    await rename(temporary, path + META_SUFFIX);
+  };
+
+  const resourceFor = (request: PutObjectRequest, md5Hash: string): StorageObjectResource => {
+    const now = new Date().toISOString();
+    const generation = nextGeneration();
+    return {
+      kind: 'storage#object',
+      id: `${bucket}/${request.name}/${generation}`,
+      name: request.name,
+      bucket,
+      generation,
+      metageneration: '1',
+      contentType: request.contentType,
+      size: String(request.bytes.byteLength),
+      crc32c: request.crc32c,
+      md5Hash,
+      metadata: request.metadata,
+      timeCreated: now,
+      updated: now,
+      storageClass: 'STANDARD',
+    };
+  };
+
+  return {
+    description: `file://${root}`,
+    bucket,
+    dir: root,
+
+    async put(request) {
+      if (crc32cBase64(request.bytes) !== request.crc32c) {
+        throw new Error(`crc32c of ${request.name} does not match its bytes: refusing to store it`);
+      }
+      const path = objectPath(request.name);
+      await mkdir(dirname(path), { recursive: true });
+      await mkdir(tmpDir, { recursive: true });
+      const temporary = join(tmpDir, randomUUID());
+      await writeDurably(temporary, request.bytes);
+      const md5Hash = createHash('md5').update(request.bytes).digest('base64');
+      try {
+        await link(temporary, path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const settled = await settleExisting(request, path, md5Hash);
+        await notifier?.notify(settled.resource);
+        return settled.result;
+      } finally {
+        await unlink(temporary).catch(() => undefined);
+      }
+      const resource = resourceFor(request, md5Hash);
+      await writeResource(path, resource);
+      await notifier?.notify(resource);
+      return { outcome: 'created', generation: resource.generation };
+    },
+
+    async head(name) {
+      const found = await readObject(name);
+      if (found === undefined) return undefined;
+      return { generation: found.resource.generation, crc32c: found.resource.crc32c, size: Number(found.resource.size) };
+    },
+
+    read: readObject,
+  };
+
+  async function readObject(name: string): Promise<{ resource: StorageObjectResource; path: string } | undefined> {
+    let path: string;
+    try {
+      path = objectPath(name);
+    } catch {
+      return undefined;
+    }
+    const resource = await readResource(path);
+    if (resource === undefined) return undefined;
+    try {
+      await stat(path);
+    } catch {
+      return undefined;
+    }
+    return { resource, path };
+  }
+
+  /** The bytes are there already: the same bytes finish the earlier attempt, other bytes are a conflict. */
+  async function settleExisting(
+    request: PutObjectRequest,
+    path: string,
+    md5Hash: string,
+  ): Promise<{ result: PutObjectResult; resource: StorageObjectResource }> {
+    const existingBytes = await readFile(path);
+    const existingCrc = crc32cBase64(existingBytes);
+    if (existingCrc !== request.crc32c || existingBytes.byteLength !== request.bytes.byteLength) {
+      throw new ObjectConflictError(request.name, `stored crc32c ${existingCrc}, size ${existingBytes.byteLength}`);
+    }
+    const existing = await readResource(path);
+    if (existing !== undefined) return { result: { outcome: 'already-present', generation: existing.generation }, resource: existing };
+    // An earlier attempt stopped between linking the bytes and writing the resource.
+    const resource = resourceFor(request, md5Hash);
+    await writeResource(path, resource);
+    return { result: { outcome: 'created', generation: resource.generation }, resource };
+  }
+}
+
+async function writeDurably(path: string, bytes: Buffer): Promise<void> {
+  const handle = await open(path, 'wx');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

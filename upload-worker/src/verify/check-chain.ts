@@ -1,0 +1,370 @@
+import type { KeyObject } from 'node:crypto';
+import { chunkObjectName, crc32cBase64 } from '@crispy-streamer/shared';
+import { parseChunkObjectName } from './object-names.js';
+import {
+  fromEvidenceMetadata,
+  GENESIS_PREV,
+  recordDurationMs,
+  recordHash,
+  sha256Hex,
+  verifyRecordSignature,
+  type EvidenceMetadata,
+  type EvidenceRecord,
+} from '@crispy-streamer/shared';
+
+// The verifier's decisions, with no storage in sight: given what the bucket holds for a source
+// (names, digests of the bytes, custom metadata), say what is intact and what is not.
+
+/** What an object's bytes actually are, as measured by whoever read them. */
+export interface ContentDigest {
+  sha256: string;
+  crc32c: string;
+  bytes: number;
+}
+
+export function digestBytes(bytes: Uint8Array): ContentDigest {
+  return { sha256: sha256Hex(bytes), crc32c: crc32cBase64(bytes), bytes: bytes.byteLength };
+}
+
+export interface StoredChunk {
+  name: string;
+  /** Undefined when the object's bytes are gone (a local bucket holding only NAME.meta.json). */
+  content: ContentDigest | undefined;
+  /** The object's custom metadata. */
+  metadata: Record<string, string>;
+  /** False for the neighbours of a time range: read for the links at its ends, not checked themselves. */
+  inRange: boolean;
+}
+
+export interface CheckOptions {
+  source: string;
+  /** The bucket prefix the names are under ('' for none). */
+  prefix: string;
+  /** Key id -> public key. Empty: signatures are not checked. */
+  publicKeys: ReadonlyMap<string, KeyObject>;
+  /** Count unsigned records as problems. */
+  requireSigned: boolean;
+}
+
+/** Sequences with no valid record between two chunks that have one. */
+export interface GapFinding {
+  firstMissingSequence: number;
+  lastMissingSequence: number;
+  missingCount: number;
+  /** The chunk before the gap and the one after it. */
+  after: string;
+  before: string;
+  /** Footage not covered: from the end of `after` to the start of `before`. */
+  from: string;
+  to: string;
+  /**
+   * True when the chunk after the gap links straight to the one before it: the recorder never
+   * chained the missing sequences (it skipped them). False: chained chunks went missing.
+   */
+  chainIntact: boolean;
+  /** Objects whose names fall in the gap but that carry no valid record. */
+  presentWithoutRecord: string[];
+}
+
+export interface BrokenLinkFinding {
+  object: string;
+  sequence: number;
+  /** The object holding the record `prev` should have named; undefined when there is none. */
+  previous: string | undefined;
+  previousSequence: number | undefined;
+  reason: string;
+}
+
+export interface BadSignatureFinding {
+  object: string;
+  keyId: string | undefined;
+  /** `invalid`: does not verify; `unknown-key`: no such public key given; `missing`: the record names a key but carries no signature. */
+  problem: 'invalid' | 'unknown-key' | 'missing';
+  detail: string;
+}
+
+export interface TamperFinding {
+  object: string;
+  reasons: string[];
+}
+
+/** Several objects claiming one chunk: the same source+sequence, or the very same bytes. */
+export interface ReplayFinding {
+  kind: 'same-sequence' | 'same-content';
+  objects: string[];
+  sequence?: number;
+  sha256?: string;
+}
+
+export interface ChunkCheckReport {
+  source: string;
+  keyIds: string[];
+  requireSigned: boolean;
+  /** Objects checked (inside the time range). */
+  checked: number;
+  /** Bytes, name and metadata match a record whose signature verifies with a given key. */
+  verified: number;
+  /** Signed records whose signature was not checked because no public key was given. */
+  signatureNotChecked: number;
+  /** Objects whose record matches but carries no signature and names no key. */
+  unsigned: string[];
+  /** Objects without any evidence metadata. */
+  noRecord: string[];
+  gaps: GapFinding[];
+  brokenLinks: BrokenLinkFinding[];
+  badSignatures: BadSignatureFinding[];
+  tampered: TamperFinding[];
+  replays: ReplayFinding[];
+  /** One per finding that counts against the result; 1 also when nothing was there to check. */
+  problems: number;
+  ok: boolean;
+}
+
+interface RecordedChunk {
+  chunk: StoredChunk;
+  record: EvidenceRecord;
+  hash: string;
+}
+
+/** Checks a source's chunks: each object against its record and signature, then the chain. */
+export function checkChunks(chunks: readonly StoredChunk[], options: CheckOptions): ChunkCheckReport {
+  const sorted = [...chunks].sort((a, b) => compareStrings(a.name, b.name));
+  const tampered: TamperFinding[] = [];
+  const badSignatures: BadSignatureFinding[] = [];
+  const unsigned: string[] = [];
+  const noRecord: string[] = [];
+  const recorded: RecordedChunk[] = [];
+  let verified = 0;
+  let signatureNotChecked = 0;
+
+  for (const chunk of sorted) {
+    let evidence: EvidenceMetadata | undefined;
+    try {
+      evidence = fromEvidenceMetadata(chunk.metadata);
+    } catch (error) {
+      if (chunk.inRange) tampered.push({ object: chunk.name, reasons: [(error as Error).message] });
+      continue;
+    }
+    if (evidence === undefined) {
+      if (chunk.inRange) noRecord.push(chunk.name);
+      continue;
+    }
+    const { record, signature } = evidence;
+    recorded.push({ chunk, record, hash: recordHash(record) });
+    if (!chunk.inRange) continue;
+
+    const reasons = objectMismatches(chunk, record, options);
+    if (reasons.length > 0) tampered.push({ object: chunk.name, reasons });
+
+    const signatureFinding = checkSignature(chunk.name, record, signature, options.publicKeys);
+    if (signatureFinding === 'unsigned') unsigned.push(chunk.name);
+    else if (signatureFinding === 'not-checked') signatureNotChecked += 1;
+    else if (signatureFinding !== 'valid') badSignatures.push(signatureFinding);
+    if (signatureFinding === 'valid' && reasons.length === 0) verified += 1;
+  }
+
+  const { gaps, brokenLinks } = checkLinks(recorded, sorted, options);
+  const replays = findReplays(recorded, sorted);
+  const checked = sorted.filter((chunk) => chunk.inRange).length;
+  const problems =
+    (checked === 0 ? 1 : 0) +
+    noRecord.length +
+    gaps.length +
+    brokenLinks.length +
+    badSignatures.length +
+    tampered.length +
+    replays.length +
+    (options.requireSigned ? unsigned.length : 0);
+  return {
+    source: options.source,
+    keyIds: [...options.publicKeys.keys()].sort(),
+    requireSigned: options.requireSigned,
+    checked,
+    verified,
+    signatureNotChecked,
+    unsigned,
+    noRecord,
+    gaps,
+    brokenLinks,
+    badSignatures,
+    tampered,
+    replays,
+    problems,
+    ok: problems === 0,
+  };
+}
+
+/** How the object differs from what its record says: bytes, name, and the chunk metadata beside it. */
+function objectMismatches(chunk: StoredChunk, record: EvidenceRecord, options: CheckOptions): string[] {
+  const reasons: string[] = [];
+  const { content } = chunk;
+  if (content === undefined) {
+    reasons.push('the object has no bytes');
+  } else {
+    if (content.sha256 !== record.sha256) reasons.push(`sha256 of the bytes is ${content.sha256}, the record says ${record.sha256}`);
+    if (content.bytes !== record.bytes) reasons.push(`the object is ${content.bytes} bytes, the record says ${record.bytes}`);
+    if (content.crc32c !== record.crc32c) reasons.push(`crc32c of the bytes is ${content.crc32c}, the record says ${record.crc32c}`);
+  }
+  if (record.source !== options.source) reasons.push(`the record is for source ${record.source}, not ${options.source}`);
+  const expectedName = chunkObjectName(options.prefix, { sourceId: record.source, sequence: record.sequence, startTime: record.startTime });
+  if (expectedName !== chunk.name) reasons.push(`the name does not match the record, which belongs under ${expectedName}`);
+
+  // The chunk metadata written beside the record (toObjectMetadata) must say the same.
+  const expected: [key: string, recorded: string, matches: (value: string) => boolean][] = [
+    ['source', record.source, (value) => value === record.source],
+    ['sequence', String(record.sequence), (value) => value === String(record.sequence)],
+    ['startTime', record.startTime, (value) => value === record.startTime],
+    ['durationMs', String(record.durationMs), (value) => value.trim() !== '' && recordDurationMs(Number(value)) === record.durationMs],
+    ['bytes', String(record.bytes), (value) => value === String(record.bytes)],
+    ['crc32c', record.crc32c, (value) => value === record.crc32c],
+  ];
+  for (const [key, recorded, matches] of expected) {
+    const value = chunk.metadata[key];
+    if (value === undefined) reasons.push(`object metadata has no ${key} (the record says ${recorded})`);
+    else if (!matches(value)) reasons.push(`object metadata says ${key}=${value}, the record says ${recorded}`);
+  }
+  return reasons;
+}
+
+function checkSignature(
+  object: string,
+  record: EvidenceRecord,
+  signature: string | undefined,
+  publicKeys: ReadonlyMap<string, KeyObject>,
+): 'valid' | 'unsigned' | 'not-checked' | BadSignatureFinding {
+  const { keyId } = record;
+  if (signature === undefined) {
+    // The key id is inside the chained record, so a stripped signature cannot pass as unsigned.
+    if (keyId === undefined) return 'unsigned';
+    return { object, keyId, problem: 'missing', detail: `the record names key ${keyId} but the object carries no signature` };
+  }
+  if (publicKeys.size === 0) return 'not-checked';
+  // fromEvidenceMetadata refuses a signature without a key id.
+  const key = keyId === undefined ? undefined : publicKeys.get(keyId);
+  if (key === undefined) {
+    return { object, keyId, problem: 'unknown-key', detail: `signed by key ${keyId ?? '(none)'}, which is not among the public keys given (${[...publicKeys.keys()].join(', ')})` };
+  }
+  if (!verifyRecordSignature(record, signature, key)) {
+    return { object, keyId, problem: 'invalid', detail: `the signature does not verify with key ${keyId}` };
+  }
+  return 'valid';
+}
+
+/** Walks the records in sequence order: every `prev` must be the hash of the record before. */
+function checkLinks(recorded: readonly RecordedChunk[], chunks: readonly StoredChunk[], options: CheckOptions): { gaps: GapFinding[]; brokenLinks: BrokenLinkFinding[] } {
+  const bySequence = new Map<number, RecordedChunk[]>();
+  for (const entry of recorded) {
+    const group = bySequence.get(entry.record.sequence) ?? [];
+    group.push(entry);
+    bySequence.set(entry.record.sequence, group);
+  }
+  const sequences = [...bySequence.keys()].sort((a, b) => a - b);
+  const gaps: GapFinding[] = [];
+  const brokenLinks: BrokenLinkFinding[] = [];
+
+  sequences.forEach((sequence, index) => {
+    const group = bySequence.get(sequence) ?? [];
+    if (index === 0) {
+      // Nothing was read before these: they must open the chain. A neighbour before a time range is
+      // not checked here; the range's first chunk is checked against it.
+      for (const entry of group) {
+        if (!entry.chunk.inRange || entry.record.prev === GENESIS_PREV) continue;
+        brokenLinks.push({
+          object: entry.chunk.name,
+          sequence,
+          previous: undefined,
+          previousSequence: undefined,
+          reason: `links to record ${entry.record.prev}, which is in no object read: the chunks before sequence ${sequence} are missing or carry no valid record`,
+        });
+      }
+      return;
+    }
+    const previousSequence = sequences[index - 1] ?? -1;
+    const previousGroup = bySequence.get(previousSequence) ?? [];
+    // Findings at the range's ends involve a neighbour; links between two neighbours do not occur.
+    if (!group.some((entry) => entry.chunk.inRange) && !previousGroup.some((entry) => entry.chunk.inRange)) return;
+    const previousHashes = new Set(previousGroup.map((entry) => entry.hash));
+    const previousName = firstName(previousGroup);
+    let allLinked = true;
+    for (const entry of group) {
+      if (previousHashes.has(entry.record.prev)) continue;
+      allLinked = false;
+      const restarts = entry.record.prev === GENESIS_PREV;
+      brokenLinks.push({
+        object: entry.chunk.name,
+        sequence,
+        previous: previousName,
+        previousSequence,
+        reason: restarts
+          ? `starts a new chain (prev is all zeros) although ${previousName} (sequence ${previousSequence}) comes before it`
+          : `prev ${entry.record.prev} is not the hash of the record of ${previousName} (sequence ${previousSequence})`,
+      });
+    }
+    if (sequence > previousSequence + 1) {
+      gaps.push({
+        firstMissingSequence: previousSequence + 1,
+        lastMissingSequence: sequence - 1,
+        missingCount: sequence - previousSequence - 1,
+        after: previousName,
+        before: firstName(group),
+        from: new Date(Math.max(...previousGroup.map((entry) => Date.parse(entry.record.startTime) + entry.record.durationMs))).toISOString(),
+        to: new Date(Math.min(...group.map((entry) => Date.parse(entry.record.startTime)))).toISOString(),
+        chainIntact: allLinked,
+        presentWithoutRecord: namesInSequenceRange(chunks, recorded, options, previousSequence + 1, sequence - 1),
+      });
+    }
+  });
+  return { gaps, brokenLinks };
+}
+
+/** Objects that are there, by name, for sequences in [first, last], but whose record is not valid. */
+function namesInSequenceRange(chunks: readonly StoredChunk[], recorded: readonly RecordedChunk[], options: CheckOptions, first: number, last: number): string[] {
+  const withRecord = new Set(recorded.map((entry) => entry.chunk.name));
+  return chunks
+    .filter((chunk) => !withRecord.has(chunk.name))
+    .filter((chunk) => {
+      const parsed = parseChunkObjectName(options.prefix, options.source, chunk.name);
+      return parsed !== undefined && parsed.sequence >= first && parsed.sequence <= last;
+    })
+    .map((chunk) => chunk.name);
+}
+
+/** Two objects for one sequence, or one set of bytes under two names. */
+function findReplays(recorded: readonly RecordedChunk[], chunks: readonly StoredChunk[]): ReplayFinding[] {
+  const replays: ReplayFinding[] = [];
+  const bySequence = groupBy(recorded, (entry) => String(entry.record.sequence));
+  for (const group of bySequence.values()) {
+    if (group.length < 2 || !group.some((entry) => entry.chunk.inRange)) continue;
+    const sequence = group[0]?.record.sequence ?? -1;
+    replays.push({ kind: 'same-sequence', sequence, objects: group.map((entry) => entry.chunk.name) });
+  }
+  const byContent = groupBy(
+    chunks.filter((chunk) => chunk.content !== undefined),
+    (chunk) => chunk.content?.sha256 ?? '',
+  );
+  for (const [sha256, group] of byContent) {
+    if (group.length < 2 || !group.some((chunk) => chunk.inRange)) continue;
+    replays.push({ kind: 'same-content', sha256, objects: group.map((chunk) => chunk.name) });
+  }
+  return replays;
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key) ?? [];
+    group.push(item);
+    groups.set(key, group);
+  }
+  return groups;
+}
+
+function firstName(group: readonly RecordedChunk[]): string {
+  return group.map((entry) => entry.chunk.name).sort(compareStrings)[0] ?? '(none)';
+}
+
+/** Code-unit order, the order Cloud Storage lists names in; independent of the locale. */
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

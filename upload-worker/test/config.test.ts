@@ -1,0 +1,114 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, type ConfigProblem } from '@crispy-streamer/shared';
+import { loadUploadWorkerConfig } from '../src/config.js';
+
+function problemsOf(env: Record<string, string | undefined>): ConfigProblem[] {
+  try {
+    loadUploadWorkerConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  return expect.unreachable('the configuration was accepted');
+}
+
+const BOARD_MESSAGE = 'HTTP_HOST=0.0.0.0 exposes Bull Board beyond this machine: set BOARD_USER and BOARD_PASSWORD, or bind HTTP_HOST=127.0.0.1';
+
+describe('loadUploadWorkerConfig', () => {
+  it('defaults to a local bucket in ./bucket and Bull Board on localhost', () => {
+    expect(loadUploadWorkerConfig({})).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379',
+      queueName: 'chunks',
+      bucket: { kind: 'local', bucket: 'bucket', prefix: '', dir: resolve('bucket') },
+      concurrency: 8,
+      httpHost: '127.0.0.1',
+      httpPort: 3000,
+      boardUser: undefined,
+      boardPassword: undefined,
+      notifyUrl: undefined,
+      localSigningSecret: undefined,
+      shutdownGraceMs: 30_000,
+      uploadTimeoutMs: 120_000,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads a gs:// bucket with its prefix and the emulator endpoint', () => {
+    const config = loadUploadWorkerConfig({ BUCKET_URL: 'gs://evidence/site-a', STORAGE_EMULATOR_HOST: 'http://127.0.0.1:4443', GCP_PROJECT: 'p' });
+    expect(config.bucket).toEqual({ kind: 'gcs', bucket: 'evidence', prefix: 'site-a' });
+    expect(config.gcsApiEndpoint).toBe('http://127.0.0.1:4443');
+    expect(config.gcpProject).toBe('p');
+  });
+
+  it('refuses to expose Bull Board beyond localhost without credentials', () => {
+    expect(problemsOf({ HTTP_HOST: '0.0.0.0' })).toEqual([{ setting: 'BOARD_USER', message: BOARD_MESSAGE }]);
+    expect(problemsOf({ HTTP_HOST: '0.0.0.0', BOARD_USER: 'ops' })).toEqual([{ setting: 'BOARD_USER', message: BOARD_MESSAGE }]);
+    expect(problemsOf({ HTTP_HOST: '0.0.0.0', BOARD_PASSWORD: 'pw' })).toEqual([{ setting: 'BOARD_USER', message: BOARD_MESSAGE }]);
+  });
+
+  it('allows any host with both credentials, and loopback hosts without them', () => {
+    expect(loadUploadWorkerConfig({ HTTP_HOST: '0.0.0.0', BOARD_USER: 'ops', BOARD_PASSWORD: 'pw' }).httpHost).toBe('0.0.0.0');
+    for (const host of ['127.0.0.1', '::1', 'localhost']) expect(loadUploadWorkerConfig({ HTTP_HOST: host }).httpHost).toBe(host);
+  });
+
+  it('refuses NOTIFY_URL with a gs:// bucket, which notifies through Pub/Sub itself', () => {
+    expect(problemsOf({ BUCKET_URL: 'gs://evidence', NOTIFY_URL: 'http://127.0.0.1:8080/projects/local/topics/chunks' })).toEqual([
+      { setting: 'NOTIFY_URL', message: 'is for the local bucket only: a gs:// bucket notifies through its own Pub/Sub notification' },
+    ]);
+  });
+
+  it('refuses a NOTIFY_URL that is not http(s), such as a gs:// URL', () => {
+    expect(problemsOf({ NOTIFY_URL: 'gs://evidence/topic' })).toEqual([
+      {
+        setting: 'NOTIFY_URL',
+        message: '"gs://evidence/topic" is not an http(s) URL: point it at the function, e.g. http://127.0.0.1:8080/projects/local/topics/chunks',
+      },
+    ]);
+  });
+
+  it('accepts an http NOTIFY_URL for a local bucket', () => {
+    expect(loadUploadWorkerConfig({ NOTIFY_URL: 'http://127.0.0.1:8080/projects/local/topics/chunks' }).notifyUrl).toBe('http://127.0.0.1:8080/projects/local/topics/chunks');
+  });
+
+  it('refuses a LOCAL_SIGNING_SECRET shorter than 16 characters', () => {
+    expect(problemsOf({ LOCAL_SIGNING_SECRET: 'short' })).toEqual([
+      { setting: 'LOCAL_SIGNING_SECRET', message: 'is shorter than 16 characters: use a long random string (openssl rand -hex 32)' },
+    ]);
+    expect(loadUploadWorkerConfig({ LOCAL_SIGNING_SECRET: '0123456789abcdef' }).localSigningSecret).toBe('0123456789abcdef');
+  });
+
+  it.each([
+    ['0', '"0" is not a whole number from 1 to 256'],
+    ['257', '"257" is not a whole number from 1 to 256'],
+    ['many', '"many" is not a whole number from 1 to 256'],
+    ['2.5', '"2.5" is not a whole number from 1 to 256'],
+  ])('refuses UPLOAD_CONCURRENCY=%s', (value, message) => {
+    expect(problemsOf({ UPLOAD_CONCURRENCY: value })).toEqual([{ setting: 'UPLOAD_CONCURRENCY', message }]);
+  });
+
+  it('reports a bad BUCKET_URL with the parser message', () => {
+    expect(problemsOf({ BUCKET_URL: 's3://evidence' })).toEqual([
+      { setting: 'BUCKET_URL', message: '"s3://evidence" is not a bucket URL: use gs://BUCKET/PREFIX for Cloud Storage or file:///DIR for a bucket on local disk' },
+    ]);
+  });
+
+  it('reports every problem at once', () => {
+    let caught: unknown;
+    try {
+      loadUploadWorkerConfig({ HTTP_HOST: '0.0.0.0', BUCKET_URL: 'gs://evidence', NOTIFY_URL: 'ftp://x', LOCAL_SIGNING_SECRET: 'x', UPLOAD_CONCURRENCY: '0', LOG_LEVEL: 'loud' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).problems.map((p) => p.setting)).toEqual([
+      'UPLOAD_CONCURRENCY',
+      'LOG_LEVEL',
+      'BOARD_USER',
+      'NOTIFY_URL',
+      'NOTIFY_URL',
+      'LOCAL_SIGNING_SECRET',
+    ]);
+    expect((caught as ConfigError).message).toMatch(/^upload-worker: invalid configuration \(6 problems\):/);
+  });
+});
