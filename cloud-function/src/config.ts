@@ -1,0 +1,37 @@
+import { ConfigError, EnvReader, MAX_SIGNED_URL_SECONDS } from '@crispy-streamer/shared';
+
+export interface FunctionConfig {
+  signedUrlSeconds: number;
+  /** Buckets on local disk, served by the upload-worker: their signed URLs are HMAC URLs. */
+  localBucket: { baseUrl: string; secret: string } | undefined;
+  gcsApiEndpoint: string | undefined;
+  /** How long decoding one frame may take before the notification is retried. */
+  frameTimeoutMs: number;
+  /** Allowed difference between the uploader's duration and the probed one. */
+  durationToleranceMs: number;
+  /** PEM files of the edge nodes' evidence public keys. */
+  evidencePublicKeyFiles: string[];
+  logLevel: string;
+}
+
+export function loadFunctionConfig(env: Record<string, string | undefined>): FunctionConfig {
+  const reader = new EnvReader(env);
+  const signedUrlSeconds = reader.integer('SIGNED_URL_SECONDS', 3600, { min: 1, max: MAX_SIGNED_URL_SECONDS });
+  const baseUrl = reader.string('LOCAL_BUCKET_BASE_URL');
+  const secret = reader.string('LOCAL_SIGNING_SECRET');
+  if ((baseUrl === undefined) !== (secret === undefined)) {
+    reader.problem(baseUrl === undefined ? 'LOCAL_BUCKET_BASE_URL' : 'LOCAL_SIGNING_SECRET', 'set both LOCAL_BUCKET_BASE_URL and LOCAL_SIGNING_SECRET (the upload-worker\'s) to describe chunks of a local bucket, or neither for Cloud Storage');
+  }
+  if (baseUrl !== undefined && !/^https?:\/\//.test(baseUrl)) reader.problem('LOCAL_BUCKET_BASE_URL', `"${baseUrl}" is not an http(s) URL`);
+  const config: FunctionConfig = {
+    signedUrlSeconds,
+    localBucket: baseUrl !== undefined && secret !== undefined ? { baseUrl, secret } : undefined,
+    gcsApiEndpoint: reader.string('GCS_API_ENDPOINT') ?? reader.string('STORAGE_EMULATOR_HOST'),
+    frameTimeoutMs: reader.integer('FRAME_TIMEOUT_MS', 30_000, { min: 1000, max: 540_000 }),
+    durationToleranceMs: reader.integer('DURATION_TOLERANCE_MS', 1, { min: 0, max: 10_000 }),
+    evidencePublicKeyFiles: (reader.string('EVIDENCE_PUBLIC_KEYS') ?? '').split(',').map((path) => path.trim()).filter((path) => path !== ''),
+    logLevel: reader.oneOf('LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
+  };
+  if (reader.problems.length > 0) throw new ConfigError('cloud-function', reader.problems);
+  return config;
+}

@@ -1,0 +1,84 @@
+import { createRequire } from 'node:module';
+import * as functions from '@google-cloud/functions-framework';
+import type { CloudEvent } from '@google-cloud/functions-framework';
+import { createLogger, loadPublicKeys, resolveFfmpeg } from '@crispy-streamer/shared';
+import { checkIntegrity } from './integrity.js';
+import { loadFunctionConfig } from './config.js';
+import { describeChunk } from './describe-chunk.js';
+import { probeFirstFrame } from './frame-probe.js';
+import { probeStoredMp4 } from './object-moov.js';
+import { MalformedNotificationError, RecentKeys, parseStorageNotification } from './notification.js';
+import { gcsUrlSigner, localUrlSigner } from './url-signer.js';
+
+// Configuration errors surface when the instance starts, with the settings to fix.
+const config = loadFunctionConfig(process.env);
+const logger = createLogger({ service: 'cloud-function', level: config.logLevel, pretty: false });
+const require = createRequire(import.meta.url);
+// Cloud Functions has no system ffmpeg: the npm-bundled binary is the fallback.
+const ffmpeg = resolveFfmpeg(process.env, () => {
+  try {
+    return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  } catch {
+    return undefined;
+  }
+});
+const signUrl = config.localBucket !== undefined ? localUrlSigner(config.localBucket) : gcsUrlSigner({ apiEndpoint: config.gcsApiEndpoint });
+const described = new RecentKeys();
+const publicKeys = loadPublicKeys(config.evidencePublicKeyFiles);
+
+/** Pub/Sub-triggered: one Cloud Storage OBJECT_FINALIZE notification per call. */
+export async function describeChunkEvent(event: CloudEvent<unknown>): Promise<void> {
+  let notification;
+  try {
+    notification = parseStorageNotification(event.data);
+  } catch (error) {
+    if (error instanceof MalformedNotificationError) {
+      // Acknowledged: a retry would fail the same way, forever.
+      logger.error({ eventId: event.id, eventType: event.type, reason: error.message }, 'notification ignored: malformed');
+      return;
+    }
+    throw error;
+  }
+  if (notification.action === 'skip') {
+    logger.debug({ bucket: notification.bucket, object: notification.objectName, reason: notification.reason }, 'notification skipped');
+    return;
+  }
+  const { object } = notification;
+  if (!described.add(notification.dedupeKey)) {
+    logger.info({ bucket: object.bucket, object: object.name, generation: object.generation }, 'duplicate notification: chunk already described');
+    return;
+  }
+  try {
+    const outcome = await describeChunk(object, {
+      signUrl,
+      probeFrame: (url) => probeFirstFrame(ffmpeg.path, url, config.frameTimeoutMs),
+      probeMp4: (url, size) => probeStoredMp4(url, size, config.frameTimeoutMs),
+      signedUrlSeconds: config.signedUrlSeconds,
+      durationToleranceMs: config.durationToleranceMs,
+      logger,
+    });
+    if (outcome.status === 'gone') {
+      logger.warn({ bucket: object.bucket, object: object.name, generation: object.generation, reason: outcome.reason }, 'chunk deleted before it could be described');
+      return;
+    }
+    const { description } = outcome;
+    const integrity = checkIntegrity(object, publicKeys);
+    const suspicious = description.durationCheck === 'mismatch' || integrity.integrity === 'INVALID';
+    logger[suspicious ? 'warn' : 'info'](
+      { ...description, ...integrity, 'logging.googleapis.com/labels': { source: description.source ?? '', sequence: String(description.sequence ?? '') } },
+      integrity.integrity === 'INVALID'
+        ? `chunk described: integrity INVALID (${integrity.reason ?? ''})`
+        : description.durationCheck === 'mismatch'
+          ? 'chunk described: duration differs from the probe'
+          : 'chunk described',
+    );
+  } catch (error) {
+    // Let Pub/Sub deliver it again: the failure may pass (network, storage, a cold start).
+    described.forget(notification.dedupeKey);
+    logger.error({ bucket: object.bucket, object: object.name, err: error }, 'chunk could not be described; Pub/Sub will retry');
+    throw error;
+  }
+}
+
+export const FUNCTION_NAME = 'describeChunk';
+functions.cloudEvent(FUNCTION_NAME, describeChunkEvent);

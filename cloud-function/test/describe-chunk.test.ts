@@ -1,0 +1,188 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, toObjectMetadata, type ChunkMetadata, type Mp4Info, type StorageObjectResource } from '@crispy-streamer/shared';
+import { describeChunk, type DescribeDeps } from '../src/describe-chunk.js';
+import { FrameReadError, type FrameFacts } from '../src/frame-probe.js';
+
+const chunk: ChunkMetadata = {
+  sourceId: 'cam0',
+  sequence: 42,
+  startTime: '2026-11-23T09:32:49.123Z',
+  durationMs: 3000,
+  frameCount: 90,
+  frameRate: 30,
+  bytes: 123456,
+  crc32c: '4waSgw==',
+  container: 'mp4',
+  codec: 'h264',
+  width: 1280,
+  height: 720,
+  mode: 'copy',
+  clock: 'host',
+  clockSync: 'synchronised',
+  recordedBy: 'edge-1',
+};
+
+const object: StorageObjectResource = {
+  kind: 'storage#object',
+  id: 'evidence/cam0/x.mp4/1700000000000001',
+  name: 'cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mp4',
+  bucket: 'evidence',
+  generation: '1700000000000001',
+  metageneration: '1',
+  contentType: 'video/mp4',
+  size: '123456',
+  crc32c: '4waSgw==',
+  metadata: toObjectMetadata(chunk),
+  timeCreated: '2026-11-23T09:32:53.000Z',
+  updated: '2026-11-23T09:32:53.000Z',
+};
+
+const frame: FrameFacts = { width: 1280, height: 720, channels: 3, probedDurationMs: 3070 };
+const mp4: Mp4Info = {
+  container: 'mp4',
+  brand: 'isom',
+  durationMs: 3000,
+  frameCount: 90,
+  frameRate: 30,
+  codec: 'h264',
+  width: 1280,
+  height: 720,
+  hasAudio: false,
+  timescale: 15360,
+};
+
+const CREATED_MS = Date.parse(object.timeCreated);
+const SIGNED_URL = 'https://storage.googleapis.com/evidence/cam0/x.mp4?X-Goog-Signature=abc';
+
+function deps(overrides: Partial<DescribeDeps> = {}) {
+  const lines: { severity: string; message: string; [key: string]: unknown }[] = [];
+  const destination = new Writable({
+    write(data: Buffer, _encoding, callback) {
+      for (const text of String(data).split('\n')) if (text !== '') lines.push(JSON.parse(text) as (typeof lines)[number]);
+      callback();
+    },
+  });
+  const signed: { bucket: string; name: string; seconds: number }[] = [];
+  const probed: string[] = [];
+  const clock = [CREATED_MS + 2000, CREATED_MS + 2250];
+  const all: DescribeDeps = {
+    signUrl: async (bucket, name, seconds) => {
+      signed.push({ bucket, name, seconds });
+      return SIGNED_URL;
+    },
+    probeFrame: async (url) => {
+      probed.push(url);
+      return frame;
+    },
+    probeMp4: async (url, size) => {
+      probed.push(`${url} ${size}`);
+      return mp4;
+    },
+    signedUrlSeconds: 3600,
+    durationToleranceMs: 1,
+    logger: createLogger({ service: 'test', destination }),
+    now: () => clock.shift() ?? CREATED_MS + 9999,
+    ...overrides,
+  };
+  return { deps: all, lines, signed, probed };
+}
+
+describe('describeChunk', () => {
+  it("describes a chunk from its metadata, its first frame and its MP4 header, with a signed URL", async () => {
+    const { deps: d, signed, probed } = deps();
+    expect(await describeChunk(object, d)).toEqual({
+      status: 'described',
+      description: {
+        bucket: 'evidence',
+        object: object.name,
+        generation: '1700000000000001',
+        source: 'cam0',
+        sequence: 42,
+        startTime: '2026-11-23T09:32:49.123Z',
+        width: 1280,
+        height: 720,
+        channels: 3,
+        durationMs: 3000,
+        probedDurationMs: 3000,
+        probedFrameCount: 90,
+        containerDurationMs: 3070,
+        codec: 'h264',
+        durationCheck: 'match',
+        bytes: 123456,
+        signedUrl: SIGNED_URL,
+        signedUrlExpires: new Date(CREATED_MS + 2000 + 3600 * 1000).toISOString(),
+        sinceFinalizeMs: 2250,
+        elapsedMs: 250,
+      },
+    });
+    expect(signed).toEqual([{ bucket: 'evidence', name: object.name, seconds: 3600 }]);
+    expect(probed.sort()).toEqual([SIGNED_URL, `${SIGNED_URL} 123456`]);
+  });
+
+  it('calls the durations a match within the tolerance and a mismatch beyond it', async () => {
+    const within = deps({ probeMp4: async () => ({ ...mp4, durationMs: 3001 }) });
+    expect(await describeChunk(object, within.deps)).toMatchObject({ description: { durationCheck: 'match' } });
+    const beyond = deps({ probeMp4: async () => ({ ...mp4, durationMs: 3002 }) });
+    expect(await describeChunk(object, beyond.deps)).toMatchObject({ description: { durationCheck: 'mismatch', durationMs: 3000, probedDurationMs: 3002 } });
+    const strict = deps({ durationToleranceMs: 0, probeMp4: async () => ({ ...mp4, durationMs: 2999 }) });
+    expect(await describeChunk(object, strict.deps)).toMatchObject({ description: { durationCheck: 'mismatch' } });
+  });
+
+  it('describes an object without chunk metadata from the video alone, logging a warning', async () => {
+    const { deps: d, lines } = deps();
+    const { metadata: _none, ...bare } = object;
+    const outcome = await describeChunk(bare, d);
+    expect(outcome).toMatchObject({
+      status: 'described',
+      description: { source: undefined, sequence: undefined, startTime: undefined, durationMs: undefined, durationCheck: 'unchecked', width: 1280, probedDurationMs: 3000 },
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      severity: 'WARNING',
+      message: 'object has no chunk metadata: describing what the video itself says',
+      bucket: 'evidence',
+      object: object.name,
+    });
+    expect(String(lines[0]?.reason)).toMatch(/^object metadata is missing or malformed: mode, source, sequence/);
+  });
+
+  it('leaves sinceFinalizeMs undefined when the creation time is not a time', async () => {
+    const { deps: d } = deps();
+    expect(await describeChunk({ ...object, timeCreated: 'n/a' }, d)).toMatchObject({ description: { sinceFinalizeMs: undefined } });
+  });
+
+  it.each([404, 410])('reports the object gone when reading it answers HTTP %i', async (status) => {
+    const { deps: d } = deps({
+      probeFrame: async () => {
+        throw new FrameReadError(`ffmpeg could not decode a frame (exit 1): Server returned ${status}`, status);
+      },
+    });
+    expect(await describeChunk(object, d)).toEqual({ status: 'gone', reason: `object ${object.name} generation 1700000000000001 no longer exists` });
+  });
+
+  it('reports the object gone when the MP4 header read answers 404', async () => {
+    const { deps: d } = deps({
+      probeMp4: async () => {
+        throw new FrameReadError('reading bytes 0-7 answered HTTP 404', 404);
+      },
+    });
+    expect((await describeChunk(object, d)).status).toBe('gone');
+  });
+
+  it('rethrows other read failures so the notification is retried', async () => {
+    const forbidden = new FrameReadError('ffmpeg could not decode a frame (exit 1): Server returned 403 Forbidden', 403);
+    await expect(
+      describeChunk(object, deps({ probeFrame: async () => Promise.reject(forbidden) }).deps),
+    ).rejects.toBe(forbidden);
+    const noStatus = new FrameReadError('ffmpeg could not decode a frame (exit killed after timeout): ', undefined);
+    await expect(describeChunk(object, deps({ probeFrame: async () => Promise.reject(noStatus) }).deps)).rejects.toBe(noStatus);
+    const network = new Error('fetch failed');
+    await expect(describeChunk(object, deps({ probeMp4: async () => Promise.reject(network) }).deps)).rejects.toBe(network);
+  });
+
+  it('rethrows a signing failure', async () => {
+    const denied = new Error('Permission iam.serviceAccounts.signBlob denied');
+    await expect(describeChunk(object, deps({ signUrl: async () => Promise.reject(denied) }).deps)).rejects.toBe(denied);
+  });
+});
