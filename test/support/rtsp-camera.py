@@ -1,0 +1,342 @@
+#!/usr/bin/python3
+"""A fake RTSP camera for tests, built on GstRtspServer.
+
+Serves one or more mounts on 127.0.0.1, either encoding a live test pattern with x264
+or re-sending the frames of a pre-encoded mp4 in an endless loop (no encoder at all).
+Prints `READY port=N mounts=a,b` on stdout once an internal client receives frames
+from every mount. Exits on SIGTERM/SIGINT, and with --exit-on-stdin-eof also
+when stdin reaches EOF (the parent that started us is gone).
+
+Exit code 3 means GStreamer's Python bindings or the RTSP server library are missing.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+MISSING_BINDINGS_EXIT_CODE = 3
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--port', type=int, required=True)
+    parser.add_argument('--mount', action='append', dest='mounts', help='mount name, repeatable; default cam0')
+    parser.add_argument('--width', type=int, default=1280)
+    parser.add_argument('--height', type=int, default=720)
+    parser.add_argument('--fps', type=int, default=30)
+    parser.add_argument('--gop', type=int, default=60, help='frames between keyframes')
+    parser.add_argument('--user')
+    parser.add_argument('--password')
+    parser.add_argument('--file', help='pre-encoded mp4 to serve in a loop instead of encoding')
+    parser.add_argument('--codec', choices=['h264', 'h265'], default='h264', help='codec of --file')
+    parser.add_argument('--exit-on-stdin-eof', action='store_true', help='quit when the parent closes our stdin')
+    args = parser.parse_args()
+    args.mounts = args.mounts or ['cam0']
+    if (args.user is None) != (args.password is None):
+        parser.error('--user and --password go together')
+    return args
+
+
+def load_gstreamer():
+    try:
+        import gi
+        gi.require_version('Gst', '1.0')
+        gi.require_version('GstRtspServer', '1.0')
+        from gi.repository import GLib, Gst, GstRtspServer
+    except (ImportError, ValueError) as error:
+        print(f'MISSING_BINDINGS {error}', file=sys.stderr, flush=True)
+        sys.exit(MISSING_BINDINGS_EXIT_CODE)
+    Gst.init(None)
+    return GLib, Gst, GstRtspServer
+
+
+GLib, Gst, GstRtspServer = load_gstreamer()
+
+
+def fail(message):
+    print(f'FATAL {message}', file=sys.stderr, flush=True)
+    os._exit(1)
+
+
+class LoopingFileFeeder:
+    """Reads an mp4 at real-time pace, forever, and hands each frame to the appsrc of
+    every media currently built from it, re-timestamped on that media's clock.
+
+    Decoupling the file from the RTSP media avoids both an encoder and the EOS that a
+    plain `filesrc ! qtdemux` media would send to every client at the end of the file.
+    """
+
+    def __init__(self, path, codec):
+        self.attached = {}  # appsrc -> has it seen a keyframe yet
+        self.rewinding = False
+        self.lock = threading.Lock()
+        self.reader = Gst.parse_launch(
+            f'filesrc name=file ! qtdemux ! {codec}parse config-interval=-1 '
+            f'! video/x-{codec},stream-format=byte-stream,alignment=au '
+            '! appsink name=sink sync=true emit-signals=true max-buffers=4'
+        )
+        self.reader.get_by_name('file').set_property('location', path)
+        sink = self.reader.get_by_name('sink')
+        sink.connect('new-sample', self.on_sample)
+        sink.connect('new-preroll', lambda _sink: Gst.FlowReturn.OK)
+        bus = self.reader.get_bus()
+        bus.add_signal_watch()
+        bus.connect('message::eos', self.on_eos)
+        bus.connect('message::error', self.on_error)
+        self.reader.set_state(Gst.State.PAUSED)
+        result, _state, _pending = self.reader.get_state(10 * Gst.SECOND)
+        if result == Gst.StateChangeReturn.FAILURE:
+            fail(f'cannot read {path} as {codec} in mp4')
+        self.caps = sink.get_static_pad('sink').get_current_caps()
+        if self.caps is None:
+            fail(f'no {codec} stream found in {path}')
+        self.reader.set_state(Gst.State.PLAYING)
+
+    def on_eos(self, _bus, _message):
+        self.rewind()
+
+    def rewind(self):
+        # A flushing seek also restarts the reader's running time, so pacing goes on.
+        self.reader.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0)
+        self.rewinding = False
+        return False
+
+    def on_error(self, _bus, message):
+        error, debug = message.parse_error()
+        fail(f'file reader: {error.message} ({debug})')
+
+    def attach(self, appsrc):
+        appsrc.set_property('caps', self.caps)
+        with self.lock:
+            self.attached[appsrc] = False
+
+    def detach(self, appsrc):
+        with self.lock:
+            self.attached.pop(appsrc, None)
+
+    def on_sample(self, sink):
+        sample = sink.emit('pull-sample')
+        source_buffer = sample.get_buffer()
+        is_keyframe = not source_buffer.has_flags(Gst.BufferFlags.DELTA_UNIT)
+        pts, dts = source_buffer.pts, source_buffer.dts
+        reorder_delay = pts - dts if pts != Gst.CLOCK_TIME_NONE and dts != Gst.CLOCK_TIME_NONE else 0
+        with self.lock:
+            targets = [
+                (appsrc, started)
+                for appsrc, started in self.attached.items()
+                if appsrc.get_clock() is not None and appsrc.get_state(0)[1] == Gst.State.PLAYING
+            ]
+        if not targets:
+            return Gst.FlowReturn.OK
+        if not is_keyframe and not any(started for _appsrc, started in targets):
+            if not self.rewinding:
+                # Nobody has had a frame yet: restart the file rather than make the
+                # first client wait most of a GOP for the next keyframe.
+                self.rewinding = True
+                GLib.idle_add(self.rewind)
+            return Gst.FlowReturn.OK
+        for appsrc, started in targets:
+            if not started:
+                if not is_keyframe:
+                    continue  # a decoder could do nothing with frames before the first keyframe
+                with self.lock:
+                    if appsrc in self.attached:
+                        self.attached[appsrc] = True
+            running_time = appsrc.get_clock().get_time() - appsrc.get_base_time()
+            buffer = source_buffer.copy()
+            buffer.dts = running_time
+            buffer.pts = running_time + reorder_delay
+            appsrc.emit('push-buffer', buffer)
+        return Gst.FlowReturn.OK
+
+
+class Camera:
+    def __init__(self, args):
+        self.args = args
+        self.loop = GLib.MainLoop()
+        self.server = GstRtspServer.RTSPServer()
+        self.server.set_address('127.0.0.1')
+        self.server.set_service(str(args.port))
+        self.feeders = {}  # mount -> LoopingFileFeeder; also keeps them from being collected
+        self.keepers = {}  # mount -> internal client pipeline
+        self.ready = False
+        self.live_media = {}  # mount -> its media (one each: they are shared)
+        if args.user is not None:
+            self.install_basic_auth(args.user, args.password)
+        mount_points = self.server.get_mount_points()
+        for mount in args.mounts:
+            mount_points.add_factory(f'/{mount}', self.make_factory(mount))
+
+    def install_basic_auth(self, user, password):
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string('media.factory.role', 'viewer')
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        # No default token: anyone without the right credentials gets 401.
+        self.server.set_auth(auth)
+
+    def make_factory(self, mount):
+        args = self.args
+        factory = GstRtspServer.RTSPMediaFactory()
+        if args.file is None:
+            factory.set_launch(
+                '( videotestsrc is-live=true horizontal-speed=2 '
+                f'! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 '
+                f'! x264enc name=encoder tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} '
+                '! rtph264pay name=pay0 pt=96 config-interval=1 )'
+            )
+        else:
+            feeder = LoopingFileFeeder(args.file, args.codec)
+            self.feeders[mount] = feeder
+            factory.set_launch(
+                f'( appsrc name=src is-live=true format=time ! rtp{args.codec}pay name=pay0 pt=96 config-interval=1 )'
+            )
+            factory.connect('media-configure', self.on_file_media_configure, feeder)
+        factory.connect('media-configure', self.on_media_configure, mount)
+        # One pipeline for all clients, like a real camera.
+        factory.set_shared(True)
+        # Makes the media unseekable: otherwise the `Range: npt=0-` in each new
+        # client's PLAY restarts the timestamps of every client already watching.
+        factory.set_publish_clock_mode(GstRtspServer.RTSPPublishClockMode.CLOCK_AND_OFFSET)
+        if args.user is not None:
+            role = Gst.Structure.from_string(
+                'viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true'
+            )[0]
+            factory.add_role_from_structure(role)
+        return factory
+
+    def on_media_configure(self, _factory, media, mount):
+        self.live_media[mount] = media
+        media.connect('unprepared', lambda _media: self.live_media.pop(mount, None))
+
+    @staticmethod
+    def on_file_media_configure(_factory, media, feeder):
+        appsrc = media.get_element().get_by_name('src')
+        feeder.attach(appsrc)
+        media.connect('unprepared', lambda _media: feeder.detach(appsrc))
+
+    def start_keepers(self, on_all_flowing):
+        """Connects one internal RTSP client to each mount and keeps it connected.
+
+        A real camera encodes whether or not anyone watches. With a watcher always
+        present the shared media stays playing, so clients join a live stream at once
+        (no start-up delay, no backlog burst from a paused pipeline) and many clients
+        arriving together never hit an idle mount (which crashed the server).
+        """
+        waiting = set(self.args.mounts)
+        lock = threading.Lock()
+
+        def on_first_buffer(mount):
+            with lock:
+                waiting.discard(mount)
+                done = not waiting
+            if done:
+                GLib.idle_add(on_all_flowing)
+
+        for mount in self.args.mounts:
+            self.start_keeper(mount, on_first_buffer)
+
+    def start_keeper(self, mount, on_first_buffer=None):
+        keeper = Gst.parse_launch('rtspsrc name=src protocols=tcp latency=0 ! fakesink name=sink sync=false async=false')
+        source = keeper.get_by_name('src')
+        source.set_property('location', f'rtsp://127.0.0.1:{self.args.port}/{mount}')
+        if self.args.user is not None:
+            source.set_property('user-id', self.args.user)
+            source.set_property('user-pw', self.args.password)
+        if on_first_buffer is not None:
+
+            def probe(_pad, _info):
+                on_first_buffer(mount)
+                return Gst.PadProbeReturn.REMOVE
+
+            keeper.get_by_name('sink').get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, probe)
+        bus = keeper.get_bus()
+        bus.add_signal_watch()
+        bus.connect('message::error', self.on_keeper_trouble, keeper, mount)
+        bus.connect('message::eos', self.on_keeper_trouble, keeper, mount)
+        keeper.set_state(Gst.State.PLAYING)
+        self.keepers[mount] = keeper
+        return False
+
+    def on_keeper_trouble(self, bus, message, keeper, mount):
+        if self.keepers.get(mount) is not keeper:
+            return  # a late message from a keeper already replaced
+        if message.type == Gst.MessageType.ERROR:
+            error, debug = message.parse_error()
+            problem = f'{error.message} ({debug})'
+        else:
+            problem = 'stream ended'
+        if not self.ready:
+            fail(f'internal client of mount {mount}: {problem}')
+        # Later trouble (say its session expired while we were SIGSTOPped): replace it.
+        # A fresh pipeline, because parse_launch links rtspsrc's dynamic pad only once.
+        print(f'WARN internal client of mount {mount}: {problem}; reconnecting', file=sys.stderr, flush=True)
+        bus.remove_signal_watch()
+        keeper.set_state(Gst.State.NULL)
+        del self.keepers[mount]
+        GLib.timeout_add(200, self.start_keeper, mount)
+
+    def on_client_connected(self, _server, client):
+        client.connect('play-request', self.on_play_request)
+
+    def on_play_request(self, _client, context):
+        if self.args.file is not None:
+            return  # nothing to ask a keyframe of
+        mount = context.uri.abspath.strip('/') if context.uri is not None else ''
+        # Give the new client's transport a moment to be linked, then have the encoder
+        # start a GOP, so the client need not wait up to a GOP for its first keyframe.
+        # Many cameras do the same on a new session.
+        GLib.timeout_add(50, self.force_keyframe, mount)
+
+    def force_keyframe(self, mount):
+        media = self.live_media.get(mount)
+        encoder = media.get_element().get_by_name('encoder') if media is not None else None
+        if encoder is not None:
+            structure = Gst.Structure.new_from_string('GstForceKeyUnit, all-headers=(boolean)true')
+            encoder.send_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_UPSTREAM, structure))
+        return False
+
+    def run(self):
+        if self.server.attach(None) == 0:
+            fail(f'cannot listen on 127.0.0.1:{self.args.port}')
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, self.quit)
+        if self.args.exit_on_stdin_eof:
+            GLib.io_add_watch(
+                sys.stdin.fileno(), GLib.PRIORITY_DEFAULT, GLib.IOCondition.IN | GLib.IOCondition.HUP, self.on_stdin
+            )
+
+        self.server.connect('client-connected', self.on_client_connected)
+
+        def report_ready():
+            self.ready = True
+            print(f'READY port={self.args.port} mounts={",".join(self.args.mounts)}', flush=True)
+            return False
+
+        self.start_keepers(report_ready)
+        self.loop.run()
+
+    def on_stdin(self, fd, _condition):
+        if os.read(fd, 4096) == b'':
+            self.quit()
+            return False
+        return True
+
+    def quit(self):
+        self.loop.quit()
+        return False
+
+
+def main():
+    args = parse_args()
+    if args.file is not None and not os.path.isfile(args.file):
+        fail(f'no such file: {args.file}')
+    Camera(args).run()
+    # Skip interpreter and GStreamer teardown: nothing to flush, and it can hang.
+    os._exit(0)
+
+
+if __name__ == '__main__':
+    main()

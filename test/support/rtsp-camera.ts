@@ -1,0 +1,164 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runCommandOrThrow, spawnChild, type Child } from './child-process.js';
+import { freePort } from './free-port.js';
+import { FFPROBE_BIN } from './sample-video.js';
+
+export interface RtspCamera {
+  port: number;
+  mounts: readonly string[];
+  /** rtsp://[user:pass@]127.0.0.1:PORT/mount; mount defaults to 'cam0'. */
+  url(mount?: string): string;
+  /** Pid of the current server process (changes on restart). */
+  readonly pid: number;
+  /** SIGTERM, then SIGKILL after a grace period. Safe to call twice. */
+  stop(): Promise<void>;
+  /** SIGKILL: clients see their TCP connections reset at once. */
+  kill(): Promise<void>;
+  /** SIGSTOP: connections stay open and silent, like a hung camera. */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
+  /** Stops the server if it still runs, then starts it again on the same port. */
+  restart(): Promise<void>;
+}
+
+export interface RtspCameraOptions {
+  /** Default ['cam0']. */
+  mounts?: string[];
+  /** Encoded size; ignored with sourceFile. Default 1280x720. */
+  width?: number;
+  height?: number;
+  /** Default 30; ignored with sourceFile. */
+  fps?: number;
+  /** Frames between keyframes; default 2 s worth; ignored with sourceFile. */
+  gopFrames?: number;
+  /** Require RTSP Basic auth with these; anything else gets 401 Unauthorized. */
+  credentials?: { user: string; password: string };
+  /** Serve this pre-encoded mp4 (H.264 or H.265) in an endless loop instead of encoding. */
+  sourceFile?: string;
+}
+
+/** The system interpreter: it has python3-gi, which pyenv interpreters usually lack. */
+export const RTSP_CAMERA_PYTHON = process.env.RTSP_CAMERA_PYTHON ?? '/usr/bin/python3';
+export const RTSP_CAMERA_SCRIPT = fileURLToPath(new URL('./rtsp-camera.py', import.meta.url));
+
+const DEBIAN_PACKAGES =
+  'python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly';
+const MISSING_BINDINGS_EXIT_CODE = 3;
+const READY_TIMEOUT_MS = 20_000;
+
+function missingBindingsError(detail: string): Error {
+  return new Error(
+    `The fake RTSP camera needs GStreamer's RTSP server and its Python bindings for ${RTSP_CAMERA_PYTHON} (${detail}). ` +
+      `On Debian/Ubuntu: sudo apt-get install ${DEBIAN_PACKAGES}`,
+  );
+}
+
+/** True when the camera can run here; lets a test file skip with a clear reason. */
+export function rtspCameraAvailable(): boolean {
+  if (!existsSync(RTSP_CAMERA_PYTHON)) return false;
+  const probe = spawnSync(
+    RTSP_CAMERA_PYTHON,
+    ['-c', "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"],
+    { stdio: 'ignore', timeout: 10_000 },
+  );
+  return probe.status === 0;
+}
+
+export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<RtspCamera> {
+  if (!existsSync(RTSP_CAMERA_PYTHON)) throw missingBindingsError(`${RTSP_CAMERA_PYTHON} does not exist`);
+  const mounts = options.mounts ?? ['cam0'];
+  if (mounts.length === 0) throw new Error('a camera needs at least one mount');
+  for (const mount of mounts) {
+    if (!/^[A-Za-z0-9._-]+$/.test(mount)) throw new Error(`mount names are single path segments, not ${JSON.stringify(mount)}`);
+  }
+  const fps = options.fps ?? 30;
+  const scriptArgs = [
+    '--width', String(options.width ?? 1280),
+    '--height', String(options.height ?? 720),
+    '--fps', String(fps),
+    '--gop', String(options.gopFrames ?? fps * 2),
+    ...mounts.flatMap((mount) => ['--mount', mount]),
+  ];
+  if (options.credentials !== undefined) {
+    scriptArgs.push('--user', options.credentials.user, '--password', options.credentials.password);
+  }
+  if (options.sourceFile !== undefined) {
+    scriptArgs.push('--file', options.sourceFile, '--codec', await probeCodec(options.sourceFile));
+  }
+
+  let port = await freePort();
+  let child: Child | undefined;
+  // freePort() cannot reserve the port: someone may take it before the camera binds it.
+  for (let attempt = 1; child === undefined; attempt += 1) {
+    try {
+      child = await launch(port, scriptArgs);
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('cannot listen')) throw error;
+      port = await freePort();
+    }
+  }
+  let current: Child = child;
+
+  const credentialsPart =
+    options.credentials === undefined
+      ? ''
+      : `${encodeURIComponent(options.credentials.user)}:${encodeURIComponent(options.credentials.password)}@`;
+  return {
+    port,
+    mounts,
+    url: (mount = 'cam0') => `rtsp://${credentialsPart}127.0.0.1:${port}/${mount}`,
+    get pid() {
+      return current.pid;
+    },
+    async stop() {
+      await current.stop(3_000);
+    },
+    async kill() {
+      await current.kill();
+    },
+    freeze() {
+      current.signal('SIGSTOP');
+    },
+    thaw() {
+      current.signal('SIGCONT');
+    },
+    async restart() {
+      await current.stop(3_000);
+      current = await launch(port, scriptArgs);
+    },
+  };
+}
+
+async function launch(port: number, scriptArgs: readonly string[]): Promise<Child> {
+  const child = spawnChild(RTSP_CAMERA_PYTHON, [RTSP_CAMERA_SCRIPT, '--port', String(port), '--exit-on-stdin-eof', ...scriptArgs], {
+    name: `rtsp-camera:${port}`,
+    // GStreamer's own warnings are still printed; the registry cache is shared and fine.
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  });
+  try {
+    await child.waitForLine((line) => line.startsWith('READY '), READY_TIMEOUT_MS, 'READY');
+  } catch (error) {
+    await child.kill();
+    if (child.exitStatus?.code === MISSING_BINDINGS_EXIT_CODE) {
+      const detail = child.lines.find((line) => line.startsWith('MISSING_BINDINGS')) ?? 'import failed';
+      throw missingBindingsError(detail.replace(/^MISSING_BINDINGS\s*/, ''));
+    }
+    throw error;
+  }
+  return child;
+}
+
+async function probeCodec(path: string): Promise<'h264' | 'h265'> {
+  const { stdout } = await runCommandOrThrow(
+    FFPROBE_BIN,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', path],
+    { timeoutMs: 30_000 },
+  );
+  const codec = stdout.trim();
+  if (codec === 'h264') return 'h264';
+  if (codec === 'hevc') return 'h265';
+  throw new Error(`the camera can only serve H.264 or H.265 files, and ${path} holds ${JSON.stringify(codec)}`);
+}
