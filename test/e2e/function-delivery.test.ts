@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pubsubPushBody, type StorageObjectResource } from '@crispy-streamer/shared';
 import { makeSampleVideo } from '../support/sample-video.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import type { LogLine } from '../../scripts/lib/service-process.js';
 
 // Pub/Sub delivers at least once and carries whatever was published: the function must answer
 // every message (a 2xx acknowledges it) with a clear log line, and never crash.
@@ -32,11 +34,20 @@ describe('the function under at-least-once delivery', () => {
     return response.status;
   }
   const logsSince = (count: number) => pipeline.fn.logs.slice(count);
+  // The push is answered before the function's stdout reaches this process: wait for the lines.
+  async function linesSince(count: number, message: string, expected: number): Promise<LogLine[]> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const lines = logsSince(count).filter((l) => l.message === message);
+      if (lines.length >= expected || Date.now() > deadline) return lines;
+      await delay(20);
+    }
+  }
 
   it('a duplicate notification is acknowledged and not described twice', async () => {
     const before = pipeline.fn.logs.length;
     expect(await push(pubsubPushBody('OBJECT_FINALIZE', stored, 'projects/local/subscriptions/s'))).toBe(204);
-    expect(logsSince(before).map((l) => l.message)).toContain('duplicate notification: chunk already described');
+    expect(await linesSince(before, 'duplicate notification: chunk already described', 1)).toHaveLength(1);
     expect(logsSince(before).filter((l) => l.message === 'chunk described')).toHaveLength(0);
   });
 
@@ -44,7 +55,7 @@ describe('the function under at-least-once delivery', () => {
     const before = pipeline.fn.logs.length;
     expect(await push({ message: { data: Buffer.from('not json').toString('base64'), attributes: { eventType: 'OBJECT_FINALIZE' }, messageId: '1' }, subscription: 's' })).toBe(204);
     expect(await push({ message: { data: Buffer.from('{}').toString('base64'), messageId: '2' }, subscription: 's' })).toBe(204);
-    const reasons = logsSince(before).filter((l) => l.message === 'notification ignored: malformed').map((l) => String(l.reason));
+    const reasons = (await linesSince(before, 'notification ignored: malformed', 2)).map((l) => String(l.reason));
     expect(reasons).toEqual([
       'malformed storage notification: the message data is not base64-encoded JSON',
       'malformed storage notification: the message has no eventType attribute: is the topic fed by a bucket notification?',
@@ -56,7 +67,7 @@ describe('the function under at-least-once delivery', () => {
     const text = { ...stored, name: 'notes/readme.txt', contentType: 'text/plain', generation: '1' };
     expect(await push(pubsubPushBody('OBJECT_FINALIZE', text, 's'))).toBe(204);
     expect(await push(pubsubPushBody('OBJECT_DELETE', stored, 's'))).toBe(204);
-    const skipped = logsSince(before).filter((l) => l.message === 'notification skipped').map((l) => String(l.reason));
+    const skipped = (await linesSince(before, 'notification skipped', 2)).map((l) => String(l.reason));
     expect(skipped).toEqual(['text/plain is not a video', 'event OBJECT_DELETE is not a new object']);
   });
 
@@ -64,7 +75,7 @@ describe('the function under at-least-once delivery', () => {
     const before = pipeline.fn.logs.length;
     const ghost = { ...stored, name: 'delivery/2026-01-01/delivery_20260101T000000.000Z_0000009999.mp4', generation: '42' };
     expect(await push(pubsubPushBody('OBJECT_FINALIZE', ghost, 's'))).toBe(204);
-    const warning = logsSince(before).find((l) => l.message === 'chunk deleted before it could be described');
+    const [warning] = await linesSince(before, 'chunk deleted before it could be described', 1);
     expect(warning?.object).toBe(ghost.name);
   });
 });
