@@ -77,6 +77,12 @@ describe('resolveFfmpeg', () => {
     expect(resolveFfmpeg({ PATH: '' }, () => executable)).toEqual({ path: executable, origin: 'bundled' });
   });
 
+  it('takes the bundled binary before PATH when asked to prefer it, and PATH when there is none', () => {
+    expect(resolveFfmpeg({ PATH: binDir }, () => executable, 'bundled')).toEqual({ path: executable, origin: 'bundled' });
+    expect(resolveFfmpeg({ PATH: binDir }, () => undefined, 'bundled')).toEqual({ path: join(binDir, 'ffmpeg'), origin: 'PATH' });
+    expect(resolveFfmpeg({ FFMPEG_PATH: executable, PATH: binDir }, () => notExecutable, 'bundled')).toEqual({ path: executable, origin: 'FFMPEG_PATH' });
+  });
+
   it('says how to install ffmpeg when there is none anywhere', () => {
     const message = 'no ffmpeg found: install it (apt-get install ffmpeg), or set FFMPEG_PATH';
     expect(() => resolveFfmpeg({ PATH: '' }, () => undefined)).toThrow(message);

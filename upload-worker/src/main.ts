@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import {
   ConfigError,
@@ -14,9 +15,10 @@ import { Gauge } from 'prom-client';
 import { loadUploadWorkerConfig } from './config.js';
 import { UploadStats } from './dashboard/upload-stats.js';
 import { startHttpServer } from './http-server.js';
-import { createPushNotifier } from './storage/finalize-notifier.js';
+import { pushDelivery } from './storage/finalize-notifier.js';
+import { createNotificationOutbox, type NotificationOutbox } from './storage/notification-outbox.js';
 import { createGcsStore } from './storage/gcs-store.js';
-import { createLocalBucket, type LocalBucket } from './storage/local-bucket.js';
+import { NOTIFICATION_OUTBOX_DIR, createLocalBucket, type LocalBucket } from './storage/local-bucket.js';
 import { ObjectConflictError, type ObjectStore } from './storage/object-store.js';
 import { OutageBackoff, isStorageUnavailable } from './storage-outage.js';
 import { withTimeout } from './with-timeout.js';
@@ -37,11 +39,19 @@ async function main(): Promise<number> {
 
   let store: ObjectStore;
   let localBucket: { store: LocalBucket; secret: string } | undefined;
+  let outbox: NotificationOutbox | undefined;
   if (config.bucket.kind === 'gcs') {
     store = createGcsStore({ bucket: config.bucket.bucket, projectId: config.gcpProject, apiEndpoint: config.gcsApiEndpoint });
   } else {
-    const notifier = config.notifyUrl === undefined ? undefined : createPushNotifier(config.notifyUrl, `projects/local/subscriptions/${config.bucket.bucket}-finalize`);
-    const local = createLocalBucket(config.bucket.dir, config.bucket.bucket, notifier);
+    if (config.notifyUrl !== undefined) {
+      outbox = createNotificationOutbox({
+        dir: join(config.bucket.dir, NOTIFICATION_OUTBOX_DIR),
+        deliver: pushDelivery(config.notifyUrl, `projects/local/subscriptions/${config.bucket.bucket}-finalize`),
+        logger: logger.child({ notifyUrl: config.notifyUrl }),
+      });
+      await outbox.start();
+    }
+    const local = createLocalBucket(config.bucket.dir, config.bucket.bucket, outbox);
     store = local;
     const secret = config.localSigningSecret ?? randomBytes(32).toString('hex');
     if (config.localSigningSecret === undefined) {
@@ -184,6 +194,7 @@ async function main(): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  const graceEndsAt = Date.now() + config.shutdownGraceMs;
   const closing = worker.close();
   const timedOut = await Promise.race([
     closing.then(() => false),
@@ -192,6 +203,10 @@ async function main(): Promise<number> {
   if (timedOut) {
     logger.warn({ graceMs: config.shutdownGraceMs }, 'uploads still running after the grace period: they will be retried by the next worker');
     await worker.close(true);
+  }
+  if (outbox !== undefined) {
+    const { pending } = await outbox.close(Math.max(1_000, graceEndsAt - Date.now()));
+    if (pending > 0) logger.warn({ notifications: pending }, 'finalize notifications not delivered yet: they stay in the outbox and the next worker delivers them');
   }
   await http.close();
   await queue.close();

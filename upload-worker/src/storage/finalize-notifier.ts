@@ -1,36 +1,34 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pubsubPushBody, type StorageObjectResource } from '@crispy-streamer/shared';
 
 /**
- * What a Cloud Storage bucket does through Pub/Sub, for the local bucket: POST the
- * OBJECT_FINALIZE notification to a push endpoint (the function's /projects/P/topics/T path).
+ * What a Cloud Storage bucket does through Pub/Sub, for the local bucket: tell of every object
+ * stored. The outbox (notification-outbox.ts) records each notification and delivers it.
  */
 export interface FinalizeNotifier {
   notify(object: StorageObjectResource): Promise<void>;
 }
 
-export function createPushNotifier(endpoint: string, subscription: string, attempts = 4): FinalizeNotifier {
-  return {
-    async notify(object) {
-      const body = JSON.stringify(pubsubPushBody('OBJECT_FINALIZE', object, subscription));
-      let lastError = '';
-      for (let attempt = 1; attempt <= attempts; attempt++) {
-        try {
-          const response = await fetch(endpoint, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body,
-            signal: AbortSignal.timeout(30_000),
-          });
-          // Pub/Sub treats 102, 200, 201, 202 and 204 as acknowledged.
-          if ([102, 200, 201, 202, 204].includes(response.status)) return;
-          lastError = `HTTP ${response.status}`;
-        } catch (error) {
-          lastError = (error as Error).message;
-        }
-        if (attempt < attempts) await sleep(200 * 2 ** attempt);
-      }
-      throw new Error(`notification for ${object.name} not accepted by ${endpoint}: ${lastError}`);
-    },
+/** Pub/Sub treats these push responses as an acknowledgement. */
+const ACKNOWLEDGED = new Set([102, 200, 201, 202, 204]);
+
+/**
+ * One push delivery of the OBJECT_FINALIZE notification to `endpoint` (the function's
+ * /projects/P/topics/T path), as a Pub/Sub push subscription would make it. Throws unless acknowledged.
+ */
+export function pushDelivery(endpoint: string, subscription: string, timeoutMs = 30_000): (object: StorageObjectResource) => Promise<void> {
+  return async (object) => {
+    let response: Response;
+    try {
+      response = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(pubsubPushBody('OBJECT_FINALIZE', object, subscription)),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      throw new Error(`notification for ${object.name} not accepted by ${endpoint}: ${(error as Error).message}`);
+    }
+    await response.body?.cancel();
+    if (!ACKNOWLEDGED.has(response.status)) throw new Error(`notification for ${object.name} not accepted by ${endpoint}: HTTP ${response.status}`);
   };
 }

@@ -9,10 +9,12 @@ import { ObjectConflictError, type ObjectStore, type PutObjectRequest, type PutO
 //   DIR/NAME             the object's bytes
 //   DIR/NAME.meta.json   its resource (metadata, generation, checksums)
 //   DIR/.tmp/            uploads in progress, on the same file system so link() is atomic
+//   DIR/.notifications/  finalize notifications waiting for delivery (notification-outbox.ts)
 // An object exists once both are there; the bytes are linked into place only if absent, which
 // gives the same create-only semantics as ifGenerationMatch=0.
 
 const META_SUFFIX = '.meta.json';
+export const NOTIFICATION_OUTBOX_DIR = '.notifications';
 
 export interface LocalBucket extends ObjectStore {
   readonly dir: string;
@@ -41,7 +43,8 @@ export function createLocalBucket(dir: string, bucket: string, notifier?: Finali
       throw new Error(`object name "${name}" is not allowed in the local bucket (empty, . or .. segment)`);
     }
     const path = resolve(root, name);
-    if (!path.startsWith(root + sep) || name.endsWith(META_SUFFIX) || relative(root, path).startsWith('.tmp')) {
+    const top = relative(root, path).split(sep)[0];
+    if (!path.startsWith(root + sep) || name.endsWith(META_SUFFIX) || top === '.tmp' || top === NOTIFICATION_OUTBOX_DIR) {
       throw new Error(`object name "${name}" is not allowed in the local bucket`);
     }
     return path;

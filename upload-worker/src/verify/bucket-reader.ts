@@ -101,7 +101,7 @@ export function createLocalReader(dir: string): ChunkBucketReader {
       const names = new Set<string>();
       for (const path of await filesUnder(folder)) {
         const name = relative(dir, path).split(sep).join('/');
-        if (name.startsWith('.tmp/')) continue;
+        if (name.startsWith('.tmp/') || name.startsWith('.notifications/')) continue; // the local bucket's own housekeeping
         names.add(name.endsWith(META_SUFFIX) ? name.slice(0, -META_SUFFIX.length) : name);
       }
       return [...names].sort();
