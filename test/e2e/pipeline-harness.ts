@@ -132,7 +132,8 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
   return pipeline;
 }
 
-async function walk(dir: string): Promise<string[]> {
+/** Every file below `dir`, skipping dot folders (the local bucket's .tmp and .notifications). */
+export async function walk(dir: string): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
