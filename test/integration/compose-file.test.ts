@@ -602,7 +602,7 @@ describe('compose files', () => {
 
     const dockerfileMutations: { name: string; edit: (text: string) => string; problem: RegExp }[] = [
       { name: 'USER root', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker[\s\S]*?)USER node/, '$1USER root'), problem: /stage upload-worker runs as USER root/ },
-      { name: 'USER 0:0', edit: (text) => text.replace(/(FROM runtime-ffmpeg AS cloud-function[\s\S]*?)USER node/, '$1USER 0:0'), problem: /stage cloud-function runs as USER 0:0/ },
+      { name: 'USER 0:0', edit: (text) => text.replace(/(AS cloud-function[\s\S]*?)USER node/, '$1USER 0:0'), problem: /stage cloud-function runs as USER 0:0/ },
       { name: 'no USER', edit: (text) => text.replace(/(FROM runtime-ffmpeg AS stream-handle[\s\S]*?)USER node\n/, '$1'), problem: /stage stream-handle sets no USER/ },
       { name: 'a key file copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY config/sa-key.json /app/\n'), problem: /copies config\/sa-key\.json/ },
       { name: 'a PEM copied into the shared runtime stage', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS runtime-ffmpeg\n)/, '$1COPY --chown=node certs/camera.pem /etc/\n'), problem: /stage stream-handle copies certs\/camera\.pem/ },
