@@ -55,8 +55,12 @@ const DEFAULT_GRACE_MS = 5_000;
 const DEFAULT_MAX_LINES = 5_000;
 
 /** Process groups we started and have not yet seen exit. */
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
+// Shared by every evaluation of this module in one process (vitest re-evaluates it per test file),
+// so one exit hook covers them all.
+const GROUPS_KEY = Symbol.for('crispy-streamer.live-process-groups');
+const groupsHolder = globalThis as { [GROUPS_KEY]?: { groups: Set<number>; hooked: boolean } };
+const liveState = (groupsHolder[GROUPS_KEY] ??= { groups: new Set<number>(), hooked: false });
+const liveGroups = liveState.groups;
 let watchdog: ChildProcess | undefined;
 
 // Runs as `node -e`: remembers groups announced on stdin ("+PGID" / "-PGID") and kills
@@ -100,8 +104,8 @@ function tellWatchdog(message: string): void {
 }
 
 function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
+  if (liveState.hooked) return;
+  liveState.hooked = true;
   process.on('exit', () => {
     for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
   });

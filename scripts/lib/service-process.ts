@@ -20,11 +20,19 @@ export interface ServiceProcess {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-const live = new Set<ChildProcess>();
-// A test run or the demo that dies must not leave our services behind.
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
+// A test run or the demo that dies must not leave our services behind. One set and one exit hook per
+// process: vitest re-evaluates this module for every test file in the same worker.
+const LIVE_KEY = Symbol.for('crispy-streamer.live-services');
+const holder = globalThis as { [LIVE_KEY]?: Set<ChildProcess> };
+const live: Set<ChildProcess> =
+  holder[LIVE_KEY] ??
+  (() => {
+    const children = new Set<ChildProcess>();
+    process.once('exit', () => {
+      for (const child of children) child.kill('SIGKILL');
+    });
+    return (holder[LIVE_KEY] = children);
+  })();
 
 /** Node with our workspace packages resolved to their TypeScript, compiled on the fly by tsx. */
 export function nodeArgsForSource(entry: string, args: string[] = []): string[] {
