@@ -63,6 +63,19 @@ function cpuSeconds(): number {
   return (usage.user + usage.system) / 1e6;
 }
 
+/** Reads each file and hands it to `store`, `concurrency` at a time, timing the whole and its CPU. */
+async function timedUploads(files: string[], concurrency: number, how: string, store: (file: string, data: Buffer) => Promise<void>): Promise<RawUploadResult> {
+  const cpu0 = cpuSeconds();
+  const started = performance.now();
+  let bytes = 0;
+  await inParallel(files, concurrency, async (file) => {
+    const data = await readFile(file);
+    await store(file, data);
+    bytes += data.byteLength;
+  });
+  return { files: files.length, bytes, wallMs: performance.now() - started, clientCpuSeconds: cpuSeconds() - cpu0, concurrency, how };
+}
+
 function toInfo(name: string, size: number, created: string, metadata: Record<string, string> | undefined): StoredObjectInfo {
   const number = (key: string) => (metadata?.[key] === undefined ? undefined : Number(metadata[key]));
   return {
@@ -99,12 +112,8 @@ export function localStorage(): BenchStorage {
     async rawUpload(files, concurrency) {
       // The least a durable local store must do: read the chunk, write it to a new file, fsync.
       const dir = await mkdtemp(join(tmpdir(), 'crispy-bench-raw-'));
-      const cpu0 = cpuSeconds();
-      const started = performance.now();
-      let bytes = 0;
       try {
-        await inParallel(files, concurrency, async (file) => {
-          const data = await readFile(file);
+        return await timedUploads(files, concurrency, 'readFile + write + fsync into a folder on the same disk', async (file, data) => {
           const handle = await open(join(dir, basename(file)), 'wx');
           try {
             await handle.writeFile(data);
@@ -112,16 +121,7 @@ export function localStorage(): BenchStorage {
           } finally {
             await handle.close();
           }
-          bytes += data.byteLength;
         });
-        return {
-          files: files.length,
-          bytes,
-          wallMs: performance.now() - started,
-          clientCpuSeconds: cpuSeconds() - cpu0,
-          concurrency,
-          how: 'readFile + write + fsync into a folder on the same disk',
-        };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -220,28 +220,15 @@ export async function gcsStorage(): Promise<BenchStorage> {
       // create-only precondition and CRC32C validation the worker asks for, and no queue.
       const storage = new Storage({ apiEndpoint: url, projectId: PROJECT, retryOptions: { autoRetry: false } });
       const bucket = storage.bucket(BUCKET);
-      const cpu0 = cpuSeconds();
-      const started = performance.now();
-      let bytes = 0;
       const run = `raw-${Date.now()}`;
-      await inParallel(files, concurrency, async (file) => {
-        const data = await readFile(file);
+      return timedUploads(files, concurrency, "@google-cloud/storage file.save, resumable: false, validation: 'crc32c', ifGenerationMatch: 0", async (file, data) => {
         await bucket.file(`${run}/${basename(file)}`).save(data, {
           resumable: false,
           validation: 'crc32c',
           contentType: 'video/mp4',
           preconditionOpts: { ifGenerationMatch: 0 },
         });
-        bytes += data.byteLength;
       });
-      return {
-        files: files.length,
-        bytes,
-        wallMs: performance.now() - started,
-        clientCpuSeconds: cpuSeconds() - cpu0,
-        concurrency,
-        how: "@google-cloud/storage file.save, resumable: false, validation: 'crc32c', ifGenerationMatch: 0",
-      };
     },
     async injectFault(status, count) {
       await call('fault', { status, count });
