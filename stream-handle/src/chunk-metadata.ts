@@ -56,3 +56,15 @@ export function timelineOffsetFromFirstChunk(entry: SegmentListEntry, mediaDurat
   // Only a small positive shift is an edit delay; anything else is not ours to correct.
   return offset > 0 && offset < 1 ? offset : 0;
 }
+
+/**
+ * Wall-clock time of a live recording's media time 0, measured on its first chunk. ffmpeg lists a
+ * chunk when the packet that ends it arrives, so the chunk's media end cannot be later than the
+ * moment it was listed: listing time minus the chunk's media length bounds the start from above,
+ * within ffmpeg's listing delay (milliseconds). The other bound, the moment ffmpeg opened its output,
+ * is late by however long ffmpeg probed the stream first (0.9 s measured on the test camera).
+ */
+export function liveRecordingStartMs(outputOpenedMs: number, listedAtMs: number, firstEntry: SegmentListEntry, timelineOffsetSeconds: number): number {
+  const mediaEndSeconds = Math.max(0, firstEntry.endSeconds - timelineOffsetSeconds);
+  return Math.min(outputOpenedMs, Math.round(listedAtMs - mediaEndSeconds * 1000));
+}

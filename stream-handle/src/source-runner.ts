@@ -18,7 +18,7 @@ import {
   type RecorderMetrics,
 } from '@crispy-streamer/shared';
 import { reconnectDelayMs, type BackoffPolicy } from './backoff.js';
-import { buildChunkMetadata, timelineOffsetFromFirstChunk, type ChunkFacts } from './chunk-metadata.js';
+import { buildChunkMetadata, liveRecordingStartMs, timelineOffsetFromFirstChunk, type ChunkFacts } from './chunk-metadata.js';
 import type { ChunkQueue } from './chunk-queue.js';
 import { classifyFfmpegFailure, isNoteworthyLine, isOutputOpenedLine, parseCreationTime, parseInputDuration } from './ffmpeg-log.js';
 import { buildRecorderArgs, segmentFilePattern, sequenceOfSegmentFile, type RtspTimeoutOption } from './recorder-args.js';
@@ -215,7 +215,7 @@ export class SourceRunner {
     // started its duration before that. Ingest time would say nothing about the footage.
     const fileModifiedMs = source.kind === 'file' ? await stat(source.url).then((info) => info.mtimeMs, () => undefined) : undefined;
     const spawnedAtMs = Date.now();
-    const timeline: RecordingTimeline = { offsetSeconds: undefined };
+    const timeline: RecordingTimeline = { offsetSeconds: undefined, liveStartMs: undefined };
 
     this.deps.metrics?.sourceUp.set({ source: source.id }, 1);
     this.current = this.deps.startRecorder(this.deps.ffmpegPath, args, {
@@ -227,9 +227,10 @@ export class SourceRunner {
         else this.log.trace({ ffmpeg: line }, 'ffmpeg');
       },
       onSegment: (entry) => {
+        const listedAtMs = Date.now();
         const fileStartMs = fileCreationMs ?? (fileModifiedMs !== undefined && fileDurationMs !== undefined ? fileModifiedMs - fileDurationMs : undefined);
         const [startMs, clock]: [number, ChunkClock] = fileStartMs !== undefined ? [fileStartMs, 'file'] : [recordingStartMs ?? spawnedAtMs, 'host'];
-        this.finalising = this.finalising.then(() => this.finaliseChunk(entry, startMs, clock, timeline));
+        this.finalising = this.finalising.then(() => this.finaliseChunk(entry, startMs, clock, timeline, listedAtMs));
       },
     });
     const exit = await this.current.exited;
@@ -242,7 +243,13 @@ export class SourceRunner {
     return this.current !== undefined && this.current.running;
   }
 
-  private async finaliseChunk(entry: SegmentListEntry, recordingStartMs: number, clock: ChunkClock, timeline: RecordingTimeline): Promise<void> {
+  private async finaliseChunk(
+    entry: SegmentListEntry,
+    outputOpenedMs: number,
+    clock: ChunkClock,
+    timeline: RecordingTimeline,
+    listedAtMs: number,
+  ): Promise<void> {
     const { source, spool } = this.deps;
     const sequence = sequenceOfSegmentFile(source.id, entry.fileName);
     const path = spool.chunkPath(entry.fileName);
@@ -253,6 +260,12 @@ export class SourceRunner {
     try {
       const { bytes, mp4 } = await readCompleteChunk(path);
       timeline.offsetSeconds ??= timelineOffsetFromFirstChunk(entry, mp4.durationMs);
+      let recordingStartMs = outputOpenedMs;
+      if (clock === 'host' && source.kind === 'rtsp') {
+        // Decided on the recording's first chunk, then shared, so its chunks tile the timeline.
+        timeline.liveStartMs ??= liveRecordingStartMs(outputOpenedMs, listedAtMs, entry, timeline.offsetSeconds);
+        recordingStartMs = timeline.liveStartMs;
+      }
       const job = await this.writeJobData(path, sequence, bytes, mp4, { entry, recordingStartMs, recordingClock: clock, timelineOffsetSeconds: timeline.offsetSeconds });
       const { metadata } = job;
       this.nextSequence = Math.max(this.nextSequence, sequence + 1);
@@ -382,6 +395,8 @@ export class SourceRunner {
 /** Per ffmpeg run: the shift between its segment times and the media, learnt from its first chunk. */
 interface RecordingTimeline {
   offsetSeconds: number | undefined;
+  /** A live recording's media time 0 on the host clock, from its first chunk. */
+  liveStartMs: number | undefined;
 }
 
 /** Reads a listed chunk and proves it is a whole MP4 before anything trusts it. */

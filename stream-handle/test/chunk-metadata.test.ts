@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Mp4Info } from '@crispy-streamer/shared';
-import { buildChunkMetadata, timelineOffsetFromFirstChunk, type ChunkFacts } from '../src/chunk-metadata.js';
+import { buildChunkMetadata, liveRecordingStartMs, timelineOffsetFromFirstChunk, type ChunkFacts } from '../src/chunk-metadata.js';
 import { sourceConfig } from './support.js';
 
 const RECORDING_START_MS = Date.parse('2026-11-23T09:00:00.000Z');
@@ -89,5 +89,23 @@ describe('timelineOffsetFromFirstChunk', () => {
     expect(timelineOffsetFromFirstChunk({ fileName: 'x', startSeconds: 0, endSeconds: 4 }, 4000)).toBe(0);
     expect(timelineOffsetFromFirstChunk({ fileName: 'x', startSeconds: 0, endSeconds: 3.9 }, 4000)).toBe(0);
     expect(timelineOffsetFromFirstChunk({ fileName: 'x', startSeconds: 0, endSeconds: 5 }, 4000)).toBe(0);
+  });
+});
+
+describe('liveRecordingStartMs', () => {
+  const opened = Date.parse('2026-11-23T09:00:02.500Z');
+  it('puts the first chunk\'s end at the moment ffmpeg listed it, when that is earlier than the output opening', () => {
+    // ffmpeg probed for 0.9 s before opening its output; the first 4 s chunk was listed 4.0 s after
+    // its first packet arrived at 09:00:01.600.
+    const listed = Date.parse('2026-11-23T09:00:05.600Z');
+    expect(new Date(liveRecordingStartMs(opened, listed, { fileName: 'c', startSeconds: 0, endSeconds: 4 }, 0)).toISOString()).toBe('2026-11-23T09:00:01.600Z');
+  });
+  it('takes the edit shift of the first chunk off its listed end', () => {
+    const listed = Date.parse('2026-11-23T09:00:05.600Z');
+    expect(liveRecordingStartMs(opened, listed, { fileName: 'c', startSeconds: 0, endSeconds: 4.1 }, 0.1)).toBe(Date.parse('2026-11-23T09:00:01.600Z'));
+  });
+  it('keeps the output opening when the chunk was listed late (it ended while ffmpeg was still probing)', () => {
+    const listedLate = Date.parse('2026-11-23T09:00:07.000Z');
+    expect(liveRecordingStartMs(opened, listedLate, { fileName: 'c', startSeconds: 0, endSeconds: 1 }, 0)).toBe(opened);
   });
 });

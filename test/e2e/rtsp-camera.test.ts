@@ -49,6 +49,16 @@ describe('live RTSP cameras through all three services', () => {
       expect(Math.abs(Date.parse(String(chunks[i]?.startTime)) - end)).toBeLessThanOrEqual(40);
     }
 
+    // Start times are wall-clock times of the footage: a chunk cannot end after stream-handle
+    // logged it recorded, and is logged within a second of its end (ffmpeg lists it when the
+    // keyframe after it arrives). The last one was closed early by SIGTERM and is left out.
+    for (const chunk of chunks.slice(0, -1)) {
+      const endMs = Date.parse(String(chunk.startTime)) + Number(chunk.durationMs);
+      const loggedMs = Date.parse(String(chunk.time));
+      expect(endMs).toBeLessThanOrEqual(loggedMs + 5);
+      expect(loggedMs - endMs).toBeLessThan(1_000);
+    }
+
     const described = await pipeline.waitForDescriptions('live', sequences);
     for (const line of described) expect(line).toMatchObject({ width: 1280, height: 720, channels: 3, durationCheck: 'match' });
     const objects = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'live');
