@@ -117,6 +117,39 @@ describe('the notification outbox', () => {
     expect((await readdir(dir)).some((name) => name === '.1-garbage.json.bad')).toBe(true);
   });
 
+  it('treats a file holding JSON that is no notification as unreadable, and removes half-written files', async () => {
+    await rm(dir, { recursive: true, force: true });
+    const seed = createNotificationOutbox({ dir, logger: logger(), deliver: () => new Promise(() => undefined) });
+    await seed.notify(object('cam/i.mp4'));
+    await writeFile(join(dir, '2-null.json'), 'null');
+    await writeFile(join(dir, '.3-x.json.tmp'), '{"na');
+    const delivered: string[] = [];
+    const outbox = createNotificationOutbox({ dir, logger: logger(), deliver: async (o) => void delivered.push(o.name) });
+    await outbox.start();
+    await until(() => delivered.length === 1, 'the good one');
+    const names = await readdir(dir);
+    expect(names).toContain('.2-null.json.bad');
+    expect(names).not.toContain('.3-x.json.tmp');
+  });
+
+  it('waits at close for a delivery in flight, and then has nothing pending', async () => {
+    const outbox = createNotificationOutbox({ dir, logger: logger(), deliver: () => delay(100) });
+    await outbox.notify(object('cam/j.mp4'));
+    expect(await outbox.close(5_000)).toEqual({ pending: 0 });
+    expect(await filesIn()).toEqual([]);
+  });
+
+  it('moves a notification refused for longer than its maximum age aside, with an error naming it', async () => {
+    const outbox = createNotificationOutbox({ dir, logger: logger(), minRetryMs: 5, maxAgeMs: 50, deliver: () => Promise.reject(new Error('HTTP 500')) });
+    await outbox.notify(object('cam/k.mp4'));
+    await until(() => outbox.pending() === 0, 'the notification to be given up');
+    expect(await filesIn()).toEqual([]);
+    expect(await readdir(join(dir, '.dead'))).toHaveLength(1);
+    const error = logLines.find((l) => l.severity === 'ERROR');
+    expect(error?.object).toBe('cam/k.mp4');
+    expect(String(error?.message)).toContain('moved aside');
+  });
+
   it('backs off exponentially up to a cap', () => {
     expect([1, 2, 3, 4, 10].map((n) => redeliveryDelayMs(n, 250, 30_000))).toEqual([250, 500, 1000, 2000, 30_000]);
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger, StorageObjectResource } from '@crispy-streamer/shared';
@@ -12,6 +12,11 @@ import type { FinalizeNotifier } from './finalize-notifier.js';
  * and a notification survives a worker restart: the next worker delivers what is left on disk.
  *
  *   DIR/<generation>-<uuid>.json   one notification waiting for delivery (deleted once accepted)
+ *   DIR/.dead/                      notifications refused for longer than `maxAgeMs`, kept for a person
+ *
+ * Delivery is at least once, as with Pub/Sub: a worker that starts delivers every notification it
+ * finds, also one that another worker sharing the bucket folder is delivering at that moment; the
+ * function acknowledges such a duplicate without describing the chunk again.
  */
 export interface NotificationOutbox extends FinalizeNotifier {
   /** Delivers the notifications an earlier worker left behind. */
@@ -31,6 +36,26 @@ export interface OutboxOptions {
   concurrency?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** After this long refused, a notification is moved to DIR/.dead (Pub/Sub keeps messages 7 days). */
+  maxAgeMs?: number;
+}
+
+type Entry = { file: string; object: StorageObjectResource; failures: number; createdAtMs: number };
+
+/** What a notification file must hold to be delivered. */
+function isStorageObject(value: unknown): value is StorageObjectResource {
+  const object = value as Partial<StorageObjectResource> | null;
+  return typeof object === 'object' && object !== null && typeof object.name === 'string' && typeof object.bucket === 'string' && typeof object.generation === 'string';
+}
+
+/** fsync a folder, so a rename into it survives a power loss. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Exponential backoff for the n-th failed delivery (1-based), capped. */
@@ -43,7 +68,8 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
   const concurrency = options.concurrency ?? 4;
   const minRetryMs = options.minRetryMs ?? 250;
   const maxRetryMs = options.maxRetryMs ?? 30_000;
-  const waiting: { file: string; object: StorageObjectResource; failures: number }[] = [];
+  const maxAgeMs = options.maxAgeMs ?? 7 * 24 * 3600_000;
+  const waiting: Entry[] = [];
   const known = new Set<string>();
   const inFlight = new Set<Promise<void>>();
   let closed = false;
@@ -53,15 +79,17 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
     while (!closed && inFlight.size < concurrency && waiting.length > 0) {
       const entry = waiting.shift();
       if (entry === undefined) break;
-      const delivery = attempt(entry).finally(() => {
-        inFlight.delete(delivery);
-        pump();
-      });
+      const delivery = attempt(entry)
+        .catch((error: unknown) => logger.error({ object: entry.object.name, err: error }, 'finalize notification delivery failed unexpectedly; it stays on disk for the next worker'))
+        .finally(() => {
+          inFlight.delete(delivery);
+          pump();
+        });
       inFlight.add(delivery);
     }
   };
 
-  async function attempt(entry: { file: string; object: StorageObjectResource; failures: number }): Promise<void> {
+  async function attempt(entry: Entry): Promise<void> {
     try {
       await deliver(entry.object);
       known.delete(entry.file);
@@ -77,6 +105,16 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
         );
       }
     }
+    if (Date.now() - entry.createdAtMs > maxAgeMs) {
+      known.delete(entry.file);
+      await mkdir(join(dir, '.dead'), { recursive: true });
+      await rename(join(dir, entry.file), join(dir, '.dead', entry.file)).catch(() => undefined);
+      logger.error(
+        { object: entry.object.name, failures: entry.failures, file: join(dir, '.dead', entry.file) },
+        `finalize notification refused for over ${Math.round(maxAgeMs / 3_600_000)} h: moved aside; the object is stored, describe it by re-publishing this notification`,
+      );
+      return;
+    }
     const delayMs = redeliveryDelayMs(entry.failures, minRetryMs, maxRetryMs);
     // Retrying does not hold a delivery slot; closing cancels the wait and leaves the file on disk.
     void sleep(delayMs, undefined, { signal: stopRetrying.signal }).then(
@@ -88,10 +126,10 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
     );
   }
 
-  const enqueue = (file: string, object: StorageObjectResource): void => {
+  const enqueue = (file: string, object: StorageObjectResource, createdAtMs: number): void => {
     if (known.has(file)) return;
     known.add(file);
-    waiting.push({ file, object, failures: 0 });
+    waiting.push({ file, object, failures: 0, createdAtMs });
     pump();
   };
 
@@ -101,34 +139,60 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
       await mkdir(dir, { recursive: true });
       const file = `${object.generation}-${randomUUID()}.json`;
       const temporary = join(dir, `.${file}.tmp`);
-      const handle = await open(temporary, 'wx');
       try {
-        await handle.writeFile(JSON.stringify(object));
-        await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await open(temporary, 'wx');
+        try {
+          await handle.writeFile(JSON.stringify(object));
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await rename(temporary, join(dir, file));
+      } catch (error) {
+        await unlink(temporary).catch(() => undefined);
+        throw error;
       }
-      await rename(temporary, join(dir, file));
-      enqueue(file, object);
+      // The upload job is acknowledged once this returns: the rename itself must be on disk.
+      await syncDir(dir);
+      enqueue(file, object, Date.now());
     },
 
     async start() {
-      let files: string[];
+      let names: string[];
       try {
-        files = (await readdir(dir)).filter((name) => name.endsWith('.json') && !name.startsWith('.')).sort();
+        names = (await readdir(dir)).sort();
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw error;
       }
+      // Half-written files of a worker that died in notify(): their upload job was not acknowledged.
+      for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.json.tmp'))) await unlink(join(dir, name)).catch(() => undefined);
       let resumed = 0;
-      for (const file of files) {
+      for (const file of names.filter((name) => name.endsWith('.json') && !name.startsWith('.'))) {
+        const path = join(dir, file);
+        let text: string;
+        let createdAtMs: number;
         try {
-          enqueue(file, JSON.parse(await readFile(join(dir, file), 'utf8')) as StorageObjectResource);
-          resumed += 1;
+          text = await readFile(path, 'utf8');
+          createdAtMs = (await stat(path)).mtimeMs;
         } catch (error) {
-          logger.error({ file: join(dir, file), err: error }, 'unreadable notification left in the outbox: moved aside as .bad; re-run the chunk upload to notify again');
-          await rename(join(dir, file), join(dir, `.${file}.bad`)).catch(() => undefined);
+          // Gone: another worker sharing the folder delivered it meanwhile. Anything else: leave it.
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ file: path, err: error }, 'could not read a notification left in the outbox; it stays there');
+          continue;
         }
+        let object: unknown;
+        try {
+          object = JSON.parse(text);
+        } catch {
+          object = undefined;
+        }
+        if (!isStorageObject(object)) {
+          logger.error({ file: path }, 'unreadable notification left in the outbox: moved aside as .bad; re-run the chunk upload to notify again');
+          await rename(path, join(dir, `.${file}.bad`)).catch(() => undefined);
+          continue;
+        }
+        enqueue(file, object, createdAtMs);
+        resumed += 1;
       }
       if (resumed > 0) logger.info({ notifications: resumed }, 'delivering finalize notifications left by an earlier worker');
     },
