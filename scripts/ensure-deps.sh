@@ -32,9 +32,14 @@ fi
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "crispy-streamer: installing npm packages"
   ci_log=$(mktemp)
+  trap 'rm -f "$ci_log"' EXIT
   if ! npm ci --no-audit --no-fund --loglevel=error 2>"$ci_log"; then
-    echo "crispy-streamer: npm ci refused the lock file ($(grep -m1 -o 'Missing: [^ ]*' "$ci_log" || tail -n1 "$ci_log")); installing the locked versions with npm install"
-    npm install --no-audit --no-fund --loglevel=error
+    # Only the missing-platform-packages refusal falls back; any other failure is real.
+    if ! grep -q 'Missing: @' "$ci_log"; then
+      cat "$ci_log" >&2
+      exit 1
+    fi
+    echo "crispy-streamer: npm ci refused the lock file ($(grep -m1 -o 'Missing: [^ ]*' "$ci_log")); installing the locked versions with npm install"
+    npm install --no-save --no-audit --no-fund --loglevel=error
   fi
-  rm -f "$ci_log"
 fi

@@ -8,6 +8,9 @@ bash scripts/ensure-deps.sh test
 npx tsc -b
 npx tsc -p bench # the benchmark harness is not run by the tests, but it must keep compiling
 rm -f test-output/fault-summary.jsonl
-npx vitest run "$@"
-# The end-to-end fault tests each appended a line: recorded, stored, reported, lost.
-node --conditions=source --import ./node_modules/tsx/dist/loader.mjs scripts/fault-summary.ts
+status=0
+npx vitest run "$@" || status=$?
+# The end-to-end fault tests each appended a line (also when they failed): recorded, stored once,
+# reported, lost. The table is printed either way, and a lost chunk fails the run.
+node --conditions=source --import ./node_modules/tsx/dist/loader.mjs scripts/fault-summary.ts || status=1
+exit "$status"

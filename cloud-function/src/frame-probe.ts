@@ -40,9 +40,10 @@ function httpStatusIn(stderr: string): number | undefined {
  */
 export async function probeFirstFrame(ffmpegPath: string, url: string, timeoutMs: number): Promise<FrameFacts> {
   // PNG without compression: deflating a 1080p frame costs more than decoding it, and the PNG only
-  // travels through a pipe to sharp. A small probe: the MP4 header already gives the codec
-  // parameters, so ffmpeg need not read and decode seconds of packets before the first frame.
-  const args = ['-hide_banner', '-nostdin', '-probesize', '32768', '-analyzeduration', '0', '-i', url, '-map', '0:v:0', '-frames:v', '1', '-an', '-c:v', 'png', '-compression_level', '0', '-f', 'image2pipe', 'pipe:1'];
+  // travels through a pipe to sharp. A small probe size: the MP4 header already gives the codec
+  // parameters, so ffmpeg need not read seconds of packets before the first frame. (An
+  // analyzeduration of 0 would mean its default, 5 s, so it is left alone.)
+  const args = ['-hide_banner', '-nostdin', '-probesize', '32768', '-i', url, '-map', '0:v:0', '-frames:v', '1', '-an', '-c:v', 'png', '-compression_level', '0', '-f', 'image2pipe', 'pipe:1'];
   const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const frame: Buffer[] = [];
   let stderr = '';

@@ -58,10 +58,9 @@ const DEFAULT_MAX_LINES = 5_000;
 // Shared by every evaluation of this module in one process (vitest re-evaluates it per test file),
 // so one exit hook covers them all.
 const GROUPS_KEY = Symbol.for('crispy-streamer.live-process-groups');
-const groupsHolder = globalThis as { [GROUPS_KEY]?: { groups: Set<number>; hooked: boolean } };
+const groupsHolder = globalThis as { [GROUPS_KEY]?: { groups: Set<number>; hooked: boolean; watchdog?: ChildProcess } };
 const liveState = (groupsHolder[GROUPS_KEY] ??= { groups: new Set<number>(), hooked: false });
 const liveGroups = liveState.groups;
-let watchdog: ChildProcess | undefined;
 
 // Runs as `node -e`: remembers groups announced on stdin ("+PGID" / "-PGID") and kills
 // those left once stdin ends, i.e. once the test process is gone for whatever reason.
@@ -86,10 +85,11 @@ process.stdin.on('end', () => {
 `;
 
 function tellWatchdog(message: string): void {
+  let watchdog = liveState.watchdog;
   if (watchdog === undefined) {
     const env = { ...process.env };
     delete env.NODE_OPTIONS; // vitest's loaders have no business in the watchdog
-    watchdog = spawn(process.execPath, ['-e', WATCHDOG_SOURCE], {
+    watchdog = liveState.watchdog = spawn(process.execPath, ['-e', WATCHDOG_SOURCE], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
       env,

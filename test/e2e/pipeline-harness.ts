@@ -160,13 +160,17 @@ export function probeVideoDurationMs(path: string): number {
 }
 
 /**
- * One fault test's outcome, appended to test-output/fault-summary.jsonl for the README's figures:
- * chunks recorded, stored once, not stored but reported (dropped by policy, or kept in quarantine), and
- * lost (the rest: must be 0).
+ * One fault test's outcome, appended to test-output/fault-summary.jsonl for the README's figures.
+ * Given sequence numbers: recorded by stream-handle, found in the bucket (one entry per object), and
+ * reported (dropped by policy, or kept in quarantine). A chunk counts as stored once only if exactly
+ * one object holds it; lost is whatever is neither stored once nor reported, so a duplicate or a
+ * missing object both show. Call it before asserting, so a failing test still leaves its line.
  */
-export function recordFaultOutcome(fault: string, counts: { recorded: number; stored: number; reported?: number }): void {
-  const reported = counts.reported ?? 0;
-  const line = { fault, recorded: counts.recorded, stored: counts.stored, reported, lost: counts.recorded - counts.stored - reported, at: new Date().toISOString() };
+export function recordFaultOutcome(fault: string, sequences: { recorded: number[]; stored: number[]; reported?: number[] }): void {
+  const recorded = [...new Set(sequences.recorded)];
+  const storedOnce = recorded.filter((sequence) => sequences.stored.filter((s) => s === sequence).length === 1).length;
+  const reported = recorded.filter((sequence) => (sequences.reported ?? []).includes(sequence) && !sequences.stored.includes(sequence)).length;
+  const line = { fault, recorded: recorded.length, stored: storedOnce, reported, lost: recorded.length - storedOnce - reported, at: new Date().toISOString() };
   mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
   appendFileSync(join(REPO_ROOT, 'test-output', 'fault-summary.jsonl'), `${JSON.stringify(line)}\n`);
 }

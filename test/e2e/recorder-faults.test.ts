@@ -55,14 +55,15 @@ describe('recorder, Redis and camera faults', () => {
     expect(await second.stop()).toBe(0);
 
     const sequences = [...sequencesIn(first.logs, 'killed'), ...sequencesIn(second.logs, 'killed')];
-    const lost = await quarantined('killed');
-    // Everything recorded is accounted for: queued (before or after the crash) or reported in quarantine.
-    expect(contiguousFromZero([...sequences, ...lost.map((name) => Number(/(\d{10})\.mp4$/.exec(name)?.[1]))])).toBe(true);
+    const lost = (await quarantined('killed')).map((name) => Number(/(\d{10})\.mp4$/.exec(name)?.[1]));
     const unique = [...new Set(sequences)].sort((a, b) => a - b);
-    await pipeline.waitForDescriptions('killed', unique);
-    const stored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'killed');
-    expect(stored.map((o) => Number(o.resource.metadata.sequence))).toEqual(unique);
-    recordFaultOutcome('stream-handle SIGKILLed mid-recording', { recorded: unique.length + lost.length, stored: stored.length, reported: lost.length });
+    const described = await pipeline.waitForDescriptions('killed', unique).catch((error: unknown) => error);
+    const stored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'killed').map((o) => Number(o.resource.metadata.sequence));
+    recordFaultOutcome('stream-handle SIGKILLed mid-recording', { recorded: [...unique, ...lost], stored, reported: lost });
+    // Everything recorded is accounted for: queued (before or after the crash) or reported in quarantine.
+    expect(contiguousFromZero([...sequences, ...lost])).toBe(true);
+    if (described instanceof Error) throw described;
+    expect(stored).toEqual(unique);
   });
 
   it('Redis crashes while a camera records: recording goes on, and the backlog is queued when Redis is back', async () => {
@@ -85,10 +86,11 @@ describe('recorder, Redis and camera faults', () => {
 
     const sequences = [...new Set(sequencesIn(recorder.logs, 'redis-down'))].sort((a, b) => a - b);
     expect(contiguousFromZero(sequences)).toBe(true);
-    await pipeline.waitForDescriptions('redis-down', sequences, 90_000);
-    const stored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'redis-down');
-    expect(stored.map((o) => Number(o.resource.metadata.sequence))).toEqual(sequences);
-    recordFaultOutcome('Redis SIGKILLed and restarted', { recorded: sequences.length, stored: stored.length });
+    const described = await pipeline.waitForDescriptions('redis-down', sequences, 90_000).catch((error: unknown) => error);
+    const stored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'redis-down').map((o) => Number(o.resource.metadata.sequence));
+    recordFaultOutcome('Redis SIGKILLed and restarted', { recorded: sequences, stored });
+    if (described instanceof Error) throw described;
+    expect(stored).toEqual(sequences);
   });
 
   it('a frozen camera times out and is reconnected; a camera that was never there is retried without stopping the other', async () => {

@@ -86,10 +86,12 @@ describe('live RTSP cameras through all three services', () => {
     expect(await recorder.stop()).toBe(0);
 
     const sequences = recordedChunks(recorder.logs, 'flaky').map((l) => Number(l.sequence));
+    const described = await pipeline.waitForDescriptions('flaky', sequences).catch((error: unknown) => error);
+    const flakyStored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'flaky').map((o) => Number(o.resource.metadata.sequence));
+    recordFaultOutcome('camera killed and restarted', { recorded: sequences, stored: flakyStored });
     expect(sequences).toEqual(sequences.map((_, i) => i));
-    await pipeline.waitForDescriptions('flaky', sequences);
-    const flakyStored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'flaky');
-    recordFaultOutcome('camera killed and restarted', { recorded: sequences.length, stored: flakyStored.length });
+    if (described instanceof Error) throw described;
+    expect(flakyStored).toEqual(sequences);
 
     const everything = [...pipeline.allLogs().map((l) => JSON.stringify(l)), ...recorder.otherOutput, ...pipeline.worker.otherOutput, ...pipeline.fn.otherOutput].join('\n');
     expect(everything).toContain('viewer:***@');

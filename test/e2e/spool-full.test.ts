@@ -44,11 +44,12 @@ describe('when the spool fills up', () => {
     expect(await recorder.exited).toBe(0);
 
     const sequences = recorder.logs.filter((l) => l.message === 'chunk recorded').map((l) => Number(l.sequence));
+    const described = await pipeline.waitForDescriptions('full-stop', sequences).catch((error: unknown) => error);
+    const stored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'full-stop').map((o) => Number(o.resource.metadata.sequence));
+    recordFaultOutcome('spool full, stop-recording', { recorded: sequences, stored });
     expect(sequences).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    await pipeline.waitForDescriptions('full-stop', sequences);
-    const stored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'full-stop');
-    expect(stored.map((o) => Number(o.resource.metadata.sequence))).toEqual(sequences);
-    recordFaultOutcome('spool full, stop-recording', { recorded: sequences.length, stored: stored.length });
+    if (described instanceof Error) throw described;
+    expect(stored).toEqual(sequences);
   });
 
   it('drop-oldest: recording goes on, the oldest waiting chunks are dropped, and each drop is reported', async () => {
@@ -80,9 +81,10 @@ describe('when the spool fills up', () => {
     expect(droppedLogged).toEqual([...droppedLogged].sort((a, b) => a - b));
 
     const kept = recorded.filter((sequence) => !droppedLogged.includes(sequence));
-    await pipeline.waitForDescriptions('full-drop', kept);
-    const stored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'full-drop');
-    expect(stored.map((o) => Number(o.resource.metadata.sequence))).toEqual(kept);
-    recordFaultOutcome('spool full, drop-oldest', { recorded: recorded.length, stored: stored.length, reported: droppedLogged.length });
+    const described = await pipeline.waitForDescriptions('full-drop', kept).catch((error: unknown) => error);
+    const stored = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'full-drop').map((o) => Number(o.resource.metadata.sequence));
+    recordFaultOutcome('spool full, drop-oldest', { recorded, stored, reported: droppedLogged });
+    if (described instanceof Error) throw described;
+    expect(stored).toEqual(kept);
   });
 });

@@ -65,9 +65,10 @@ describe('storage faults', () => {
   it('503s for a while: uploads pause, then the backlog drains oldest first, each chunk once', async () => {
     gcs.injectFault({ status: 503, count: 12, match: isUpload });
     const recorded = await recordAll('outage-503');
+    const stored = await storedSequences('outage-503', recorded.length);
+    recordFaultOutcome('storage answers 503 (outage, then recovery)', { recorded, stored });
     expect(recorded).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(await storedSequences('outage-503', recorded.length)).toEqual(recorded);
-    recordFaultOutcome('storage answers 503 (outage, then recovery)', { recorded: recorded.length, stored: recorded.length });
+    expect(stored).toEqual(recorded);
     await pipeline.worker.waitForLog((l) => l.message === 'storage is back: draining the backlog, oldest first', 10_000, 'the recovery');
     expect(pipeline.worker.logs.some((l) => l.message === 'storage unavailable: uploads paused, the backlog waits in the spool')).toBe(true);
     // Oldest first: objects were created in sequence order.
@@ -81,8 +82,9 @@ describe('storage faults', () => {
   it('storage hangs: the attempt times out and the chunk is stored once when storage answers', async () => {
     gcs.injectFault({ status: 'hang', count: 2, match: isUpload });
     const recorded = await recordAll('outage-hang');
-    expect(await storedSequences('outage-hang', recorded.length)).toEqual(recorded);
-    recordFaultOutcome('storage hangs (timeouts)', { recorded: recorded.length, stored: recorded.length });
+    const stored = await storedSequences('outage-hang', recorded.length);
+    recordFaultOutcome('storage hangs (timeouts)', { recorded, stored });
+    expect(stored).toEqual(recorded);
     expect(pipeline.worker.logs.some((l) => String(l.err && (l.err as { message?: string }).message).includes('did not finish within 3000 ms'))).toBe(true);
   });
 
@@ -100,10 +102,11 @@ describe('storage faults', () => {
     victim.child.kill('SIGKILL');
     await victim.exited;
     await pipeline.startWorker();
-    expect(await storedSequences('killed-worker', recorded.length)).toEqual(recorded);
+    const stored = await storedSequences('killed-worker', recorded.length);
+    recordFaultOutcome('worker SIGKILLed mid-upload', { recorded, stored });
+    expect(stored).toEqual(recorded);
     // No duplicates: exactly one object per sequence.
     const names = gcs.objects(BUCKET).filter((o) => o.metadata.source === 'killed-worker').map((o) => o.name);
     expect(new Set(names).size).toBe(recorded.length);
-    recordFaultOutcome('worker SIGKILLed mid-upload', { recorded: recorded.length, stored: names.length });
   });
 });
