@@ -1,6 +1,6 @@
 // npm run bench [-- --quick] [-- --only file-copy,queue] ...
 // Runs real workloads through the real services on this machine, prints tables, writes
-// bench/results/latest.json (+ a dated copy), latest.md and latest.svg. See docs/BENCHMARKS.md.
+// bench/results/DATE-KIND.{json,md,svg}, and for a full run latest.{json,md,svg}. See docs/BENCHMARKS.md.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -295,13 +295,18 @@ async function main(): Promise<number> {
     );
     const kind = options.quick ? 'quick' : options.only.length === WORKLOADS.length ? 'full' : options.only.join('+');
     const dated = `${stamp(startedAt)}-${kind}`;
-    await writeFile(join(dir, 'latest.json'), `${json}\n`);
-    await writeFile(join(dir, `${dated}.json`), `${json}\n`);
     const svg = chart(records, machine, options.quick, startedAt);
-    await writeFile(join(dir, 'latest.svg'), svg);
+    const report = markdownReport(records, machine, options, startedAt, targets);
+    await writeFile(join(dir, `${dated}.json`), `${json}\n`);
     await writeFile(join(dir, `${dated}.svg`), svg);
-    await writeFile(join(dir, 'latest.md'), markdownReport(records, machine, options, startedAt, targets));
-    log(`\nwrote bench/results/latest.json, latest.svg, latest.md and ${dated}.json/.svg`);
+    await writeFile(join(dir, `${dated}.md`), report);
+    // latest.* is the last full run: a partial or quick run must not replace it with less.
+    if (kind === 'full') {
+      await writeFile(join(dir, 'latest.json'), `${json}\n`);
+      await writeFile(join(dir, 'latest.svg'), svg);
+      await writeFile(join(dir, 'latest.md'), report);
+    }
+    log(`\nwrote bench/results/${dated}.json/.svg/.md${kind === 'full' ? ' and latest.json, latest.svg, latest.md' : ''}`);
   }
   return records.some((r) => r.error !== undefined) ? 1 : 0;
 }

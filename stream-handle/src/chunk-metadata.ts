@@ -58,13 +58,24 @@ export function timelineOffsetFromFirstChunk(entry: SegmentListEntry, mediaDurat
 }
 
 /**
- * Wall-clock time of a live recording's media time 0, measured on its first chunk. ffmpeg lists a
- * chunk when the packet that ends it arrives, so the chunk's media end cannot be later than the
- * moment it was listed: listing time minus the chunk's media length bounds the start from above,
- * within ffmpeg's listing delay (milliseconds). The other bound, the moment ffmpeg opened its output,
- * is late by however long ffmpeg probed the stream first (0.9 s measured on the test camera).
+ * Where a live recording's chunk sits on the host clock. ffmpeg's segment list counts from the
+ * stream's first packet, and lists a chunk the moment the packet that ends it arrives; so the
+ * recording's time 0 is at most the first chunk's listing time less its listed end (and at most
+ * the moment ffmpeg opened its output, which comes after probing). The first chunk begins at the
+ * first keyframe, which can arrive seconds after the first packet while the list still says 0: it
+ * started its media length before its end. Later chunks start where the list says.
+ * `recordingStartMs` is undefined for the recording's first chunk and the returned value after.
  */
-export function liveRecordingStartMs(outputOpenedMs: number, listedAtMs: number, firstEntry: SegmentListEntry, timelineOffsetSeconds: number): number {
-  const mediaEndSeconds = Math.max(0, firstEntry.endSeconds - timelineOffsetSeconds);
-  return Math.min(outputOpenedMs, Math.round(listedAtMs - mediaEndSeconds * 1000));
+export function liveChunkTiming(
+  recordingStartMs: number | undefined,
+  entry: SegmentListEntry,
+  mediaDurationMs: number,
+  outputOpenedMs: number,
+  listedAtMs: number,
+): { recordingStartMs: number; entry: SegmentListEntry } {
+  if (recordingStartMs !== undefined) return { recordingStartMs, entry };
+  return {
+    recordingStartMs: Math.min(outputOpenedMs, Math.round(listedAtMs - entry.endSeconds * 1000)),
+    entry: { ...entry, startSeconds: Math.max(entry.startSeconds, entry.endSeconds - mediaDurationMs / 1000) },
+  };
 }

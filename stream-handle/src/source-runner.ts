@@ -18,7 +18,7 @@ import {
   type RecorderMetrics,
 } from '@crispy-streamer/shared';
 import { reconnectDelayMs, type BackoffPolicy } from './backoff.js';
-import { buildChunkMetadata, liveRecordingStartMs, timelineOffsetFromFirstChunk, type ChunkFacts } from './chunk-metadata.js';
+import { buildChunkMetadata, liveChunkTiming, timelineOffsetFromFirstChunk, type ChunkFacts } from './chunk-metadata.js';
 import type { ChunkQueue } from './chunk-queue.js';
 import { classifyFfmpegFailure, isNoteworthyLine, isOutputOpenedLine, parseCreationTime, parseInputDuration } from './ffmpeg-log.js';
 import { buildRecorderArgs, segmentFilePattern, sequenceOfSegmentFile, type RtspTimeoutOption } from './recorder-args.js';
@@ -259,14 +259,17 @@ export class SourceRunner {
     }
     try {
       const { bytes, mp4 } = await readCompleteChunk(path);
-      timeline.offsetSeconds ??= timelineOffsetFromFirstChunk(entry, mp4.durationMs);
-      let recordingStartMs = outputOpenedMs;
+      let timing = { entry, recordingStartMs: outputOpenedMs, timelineOffsetSeconds: 0 };
       if (clock === 'host' && source.kind === 'rtsp') {
-        // Decided on the recording's first chunk, then shared, so its chunks tile the timeline.
-        timeline.liveStartMs ??= liveRecordingStartMs(outputOpenedMs, listedAtMs, entry, timeline.offsetSeconds);
-        recordingStartMs = timeline.liveStartMs;
+        // Anchored on the recording's first chunk, then shared, so its chunks tile the timeline.
+        const live = liveChunkTiming(timeline.liveStartMs, entry, mp4.durationMs, outputOpenedMs, listedAtMs);
+        timeline.liveStartMs = live.recordingStartMs;
+        timing = { ...timing, ...live };
+      } else {
+        timeline.offsetSeconds ??= timelineOffsetFromFirstChunk(entry, mp4.durationMs);
+        timing.timelineOffsetSeconds = timeline.offsetSeconds;
       }
-      const job = await this.writeJobData(path, sequence, bytes, mp4, { entry, recordingStartMs, recordingClock: clock, timelineOffsetSeconds: timeline.offsetSeconds });
+      const job = await this.writeJobData(path, sequence, bytes, mp4, { ...timing, recordingClock: clock });
       const { metadata } = job;
       this.nextSequence = Math.max(this.nextSequence, sequence + 1);
       await spool.saveState(this.nextSequence, this.chain);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Mp4Info } from '@crispy-streamer/shared';
-import { buildChunkMetadata, liveRecordingStartMs, timelineOffsetFromFirstChunk, type ChunkFacts } from '../src/chunk-metadata.js';
+import { buildChunkMetadata, liveChunkTiming, timelineOffsetFromFirstChunk, type ChunkFacts } from '../src/chunk-metadata.js';
 import { sourceConfig } from './support.js';
 
 const RECORDING_START_MS = Date.parse('2026-11-23T09:00:00.000Z');
@@ -92,20 +92,30 @@ describe('timelineOffsetFromFirstChunk', () => {
   });
 });
 
-describe('liveRecordingStartMs', () => {
+describe('liveChunkTiming', () => {
   const opened = Date.parse('2026-11-23T09:00:02.500Z');
-  it('puts the first chunk\'s end at the moment ffmpeg listed it, when that is earlier than the output opening', () => {
-    // ffmpeg probed for 0.9 s before opening its output; the first 4 s chunk was listed 4.0 s after
-    // its first packet arrived at 09:00:01.600.
-    const listed = Date.parse('2026-11-23T09:00:05.600Z');
-    expect(new Date(liveRecordingStartMs(opened, listed, { fileName: 'c', startSeconds: 0, endSeconds: 4 }, 0)).toISOString()).toBe('2026-11-23T09:00:01.600Z');
+  const listed = Date.parse('2026-11-23T09:00:05.600Z');
+  it('puts time 0 at the first chunk\'s listing less its listed end, when that is earlier than the output opening', () => {
+    // The first packet arrived at 09:00:01.600; ffmpeg probed until 09:00:02.500; the first chunk
+    // (4 s of list time, all of it media) was listed at 09:00:05.600.
+    const timing = liveChunkTiming(undefined, { fileName: 'c', startSeconds: 0, endSeconds: 4 }, 4000, opened, listed);
+    expect(new Date(timing.recordingStartMs).toISOString()).toBe('2026-11-23T09:00:01.600Z');
+    expect(timing.entry.startSeconds).toBe(0);
   });
-  it('takes the edit shift of the first chunk off its listed end', () => {
-    const listed = Date.parse('2026-11-23T09:00:05.600Z');
-    expect(liveRecordingStartMs(opened, listed, { fileName: 'c', startSeconds: 0, endSeconds: 4.1 }, 0.1)).toBe(Date.parse('2026-11-23T09:00:01.600Z'));
+  it('starts the first chunk at its first keyframe, its media length before its end', () => {
+    // The stream was joined mid-GOP: the list says 0-3.5 s, the chunk holds 2 s from the keyframe.
+    const timing = liveChunkTiming(undefined, { fileName: 'c', startSeconds: 0, endSeconds: 3.5 }, 2000, opened, listed);
+    expect(timing.entry.startSeconds).toBe(1.5);
+    const metadata = buildChunkMetadata(facts({ recordingStartMs: timing.recordingStartMs, entry: timing.entry, mp4: { ...mp4, durationMs: 2000 } }));
+    // It ends when it was listed, so the next chunk (list 3.5 s) follows it without a gap.
+    expect(Date.parse(metadata.startTime) + metadata.durationMs).toBe(listed);
   });
-  it('keeps the output opening when the chunk was listed late (it ended while ffmpeg was still probing)', () => {
+  it('keeps the recording\'s start for later chunks, which start where the list says', () => {
+    const later = liveChunkTiming(opened - 900, { fileName: 'd', startSeconds: 3.5, endSeconds: 5.5 }, 1900, opened, listed + 2000);
+    expect(later).toEqual({ recordingStartMs: opened - 900, entry: { fileName: 'd', startSeconds: 3.5, endSeconds: 5.5 } });
+  });
+  it('keeps the output opening when the first chunk was listed late (it ended while ffmpeg was still probing)', () => {
     const listedLate = Date.parse('2026-11-23T09:00:07.000Z');
-    expect(liveRecordingStartMs(opened, listedLate, { fileName: 'c', startSeconds: 0, endSeconds: 1 }, 0)).toBe(opened);
+    expect(liveChunkTiming(undefined, { fileName: 'c', startSeconds: 0, endSeconds: 1 }, 1000, opened, listedLate).recordingStartMs).toBe(opened);
   });
 });

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import type { LogLine } from '../../scripts/lib/service-process.js';
 import { startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
+import { makeSampleVideo } from '../support/sample-video.js';
 import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
 
 const PASSWORD = 's3cret-Pa55';
@@ -63,6 +64,29 @@ describe('live RTSP cameras through all three services', () => {
     for (const line of described) expect(line).toMatchObject({ width: 1280, height: 720, channels: 3, durationCheck: 'match' });
     const objects = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === 'live');
     expect(objects.map((o) => Number(o.resource.metadata.sequence))).toEqual(sequences);
+  });
+
+  it('joining a camera mid-GOP: the first chunk starts at its keyframe, with no false gap after it', async () => {
+    // The looping camera runs from its start, so a reader joins wherever the stream is: usually
+    // between keyframes (4 s GOP here), where ffmpeg drops packets until the next keyframe.
+    const video = join(pipeline.dir, 'gop4.mp4');
+    await makeSampleVideo(video, { seconds: 20, width: 640, height: 360, gopSeconds: 4 });
+    const camera = await startRtspCamera({ sourceFile: video });
+    cameras.push(camera);
+    const recorder = pipeline.runStreamHandle({ SOURCE_URL: camera.url('cam0'), SOURCE_ID: 'midgop', CHUNK_SECONDS: '4' });
+    await recorder.waitForLog((l) => l.message === 'chunk recorded' && Number(l.sequence) >= 2, 40_000, 'three chunks');
+    expect(await recorder.stop()).toBe(0);
+    const chunks = recordedChunks(recorder.logs, 'midgop');
+    expect(recorder.logs.filter((l) => String(l.message).startsWith('recording gap'))).toEqual([]);
+    for (let i = 1; i < chunks.length; i++) {
+      const previous = chunks[i - 1] as LogLine;
+      expect(Math.abs(Date.parse(String(chunks[i]?.startTime)) - (Date.parse(String(previous.startTime)) + Number(previous.durationMs)))).toBeLessThanOrEqual(40);
+    }
+    const first = chunks[0] as LogLine;
+    const firstEndMs = Date.parse(String(first.startTime)) + Number(first.durationMs);
+    expect(firstEndMs).toBeLessThanOrEqual(Date.parse(String(first.time)) + 5);
+    expect(Date.parse(String(first.time)) - firstEndMs).toBeLessThan(1_000);
+    await pipeline.waitForDescriptions('midgop', chunks.map((l) => Number(l.sequence)));
   });
 
   it('reconnects when the camera dies, reports the gap, and never logs the password', async () => {
