@@ -35,7 +35,7 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   trap 'rm -f "$ci_log"' EXIT
   if ! npm ci --no-audit --no-fund --loglevel=error 2>"$ci_log"; then
     # Only the missing-platform-packages refusal falls back; any other failure is real.
-    if ! grep -q 'Missing: @' "$ci_log"; then
+    if ! grep -q 'Missing: ' "$ci_log"; then
       cat "$ci_log" >&2
       exit 1
     fi
