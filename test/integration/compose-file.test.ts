@@ -447,6 +447,8 @@ describe('compose files', () => {
   let base: JsonObject;
   let gcs: JsonObject;
   let merged: JsonObject;
+  let emulators: JsonObject;
+  let mergedEmulators: JsonObject;
   let dockerfile: DockerStage[];
   let dockerfileText: string;
 
@@ -455,6 +457,8 @@ describe('compose files', () => {
     base = readYaml(join(REPO_ROOT, 'docker-compose.yml'));
     gcs = readYaml(join(REPO_ROOT, 'docker-compose.gcs.yml'));
     merged = mergeCompose(base, gcs) as JsonObject;
+    emulators = readYaml(join(REPO_ROOT, 'docker-compose.emulators.yml'));
+    mergedEmulators = mergeCompose(base, emulators) as JsonObject;
     dockerfileText = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
     dockerfile = parseDockerfile(dockerfileText);
   });
@@ -472,6 +476,11 @@ describe('compose files', () => {
 
     it('the override alone is a valid compose fragment', () => {
       expect(schemaErrors(gcs)).toEqual([]);
+    });
+
+    it('docker-compose.yml + docker-compose.emulators.yml, and that override alone', () => {
+      expect(schemaErrors(mergedEmulators)).toEqual([]);
+      expect(schemaErrors(emulators)).toEqual([]);
     });
 
     it('catches what the schema forbids', () => {
@@ -540,6 +549,45 @@ describe('compose files', () => {
     });
   });
 
+  describe('the emulators and the demo camera', () => {
+    it('send the bucket\'s notifications through the Pub/Sub emulator to the function', () => {
+      const all = objectAt(mergedEmulators['services']);
+      const worker = environmentOf(objectAt(all['upload-worker']));
+      expect(worker['BUCKET_URL']).toBe('gs://chunks');
+      expect(worker['GCS_API_ENDPOINT']).toBe('http://fake-gcs:4443');
+      expect(worker['NOTIFY_URL']).toBe('');
+      const fakeGcs = objectAt(all['fake-gcs']);
+      const tokens = commandTokens(fakeGcs);
+      expect(hasFlag(tokens, '-event.pubsub-topic', 'chunks')).toBe(true);
+      expect(hasFlag(tokens, '-event.list', 'finalize')).toBe(true);
+      expect(environmentOf(fakeGcs)['PUBSUB_EMULATOR_HOST']).toBe('pubsub:8085');
+      // The push subscription targets the function's Pub/Sub push path on its port.
+      const setupCommand = objectAt(all['pubsub-setup'])['command'];
+      const setup = Array.isArray(setupCommand) ? setupCommand.map(String).join(' ') : String(setupCommand);
+      expect(setup).toContain('"pushEndpoint":"http://cloud-function:8080/projects/local/topics/chunks"');
+      expect(setup).toContain('/v1/projects/local/topics/chunks');
+      const fn = environmentOf(objectAt(all['cloud-function']));
+      expect(fn['GCS_API_ENDPOINT']).toBe('http://fake-gcs:4443');
+      expect(fn['LOCAL_BUCKET_BASE_URL']).toBe('');
+      expect(String(fn['GOOGLE_APPLICATION_CREDENTIALS'])).toMatch(/^\/keys\//);
+      expect(composeProblems(mergedEmulators, EXPECTATIONS)).toEqual([]);
+      expect(targetProblems(mergedEmulators, dockerfile)).toEqual([]);
+    });
+
+    it('runs a demo camera only with --profile demo, fed by ffmpeg from the stream-handle image', () => {
+      const all = objectAt(base['services']);
+      for (const name of ['demo-camera', 'demo-feed']) expect(objectAt(all[name])['profiles']).toEqual(['demo']);
+      const feed = objectAt(all['demo-feed']);
+      expect(objectAt(feed['build'])['target']).toBe('stream-handle');
+      expect(JSON.stringify(feed['command'])).toContain('rtsp://demo-camera:8554/demo');
+      expect(objectAt(all['stream-handle'])['profiles']).toBeUndefined();
+    });
+
+    it('lets the worker scale: its published port is a range on loopback', () => {
+      expect(objectAt(objectAt(base['services'])['upload-worker'])['ports']).toEqual(['127.0.0.1:3000-3009:3000']);
+    });
+  });
+
   describe('project invariants', () => {
     it('hold for docker-compose.yml and for it merged with docker-compose.gcs.yml', () => {
       expect(composeProblems(base, EXPECTATIONS)).toEqual([]);
@@ -575,7 +623,8 @@ describe('compose files', () => {
 
   describe('the Dockerfile', () => {
     it('has a stage for every target compose builds, and every build names one', () => {
-      expect(buildTargets(base).map(({ target }) => target)).toEqual(['stream-handle', 'upload-worker', 'cloud-function']);
+      // demo-feed reuses the stream-handle image for its ffmpeg.
+      expect(buildTargets(base).map(({ target }) => target)).toEqual(['stream-handle', 'upload-worker', 'cloud-function', 'stream-handle']);
       expect(targetProblems(base, dockerfile)).toEqual([]);
       expect(targetProblems(merged, dockerfile)).toEqual([]);
     });
