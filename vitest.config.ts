@@ -1,15 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages export their TypeScript under the "source" condition, so tests
-// run the code as written, with no build step in between.
+// run the code as written, with no build step in between. Vitest resolves test imports as
+// server-side code: `resolve.conditions` alone does not reach them, `ssr.resolve.conditions` does
+// (without it, the packages' compiled dist/ was tested, stale whenever it had not been rebuilt).
 const resolve = { conditions: ['source'] };
+const ssr = { resolve: { conditions: ['source'] } };
 
 export default defineConfig({
   resolve,
+  ssr,
   test: {
     projects: [
       {
         resolve,
+        ssr,
         test: {
           name: 'unit',
           include: ['{shared,stream-handle,upload-worker,cloud-function}/test/**/*.test.ts'],
@@ -17,6 +22,7 @@ export default defineConfig({
       },
       {
         resolve,
+        ssr,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
@@ -26,6 +32,7 @@ export default defineConfig({
       },
       {
         resolve,
+        ssr,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

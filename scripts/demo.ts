@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     const worker = startUploadWorker({
       env: {
         REDIS_URL: redis.url,
+        SPOOL_DIR: join(outputDir, 'spool'),
         BUCKET_URL: `file://${join(outputDir, 'bucket')}`,
         HTTP_PORT: String(workerPort),
         NOTIFY_URL: `http://127.0.0.1:${functionPort}/projects/local/topics/chunks`,

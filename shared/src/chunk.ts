@@ -14,7 +14,7 @@ export interface ChunkMetadata {
   bytes: number;
   /** CRC32C of the bytes, base64 of the big-endian value: the form Cloud Storage uses. */
   crc32c: string;
-  container: 'mp4';
+  container: ChunkContainer;
   codec: string;
   width: number;
   height: number;
@@ -34,17 +34,9 @@ export interface ChunkMetadata {
 
 export type ChunkClock = 'host' | 'file';
 export type ClockSync = 'synchronised' | 'unsynchronised' | 'unknown';
+/** The file format of a chunk: it decides the file extension, the object name and the content type. */
+export type ChunkContainer = 'mp4';
 
-/** What a queued upload carries. */
-export interface ChunkJobData {
-  metadata: ChunkMetadata;
-  /** Absolute path of the chunk in the spool, as the recorder sees it. */
-  spoolPath: string;
-  /** The chunk's hash-chained (and, with a key, signed) evidence record, as object metadata. */
-  evidence?: Record<string, string>;
-}
-
-export const CHUNK_QUEUE_NAME = 'chunks';
 export const CHUNK_JOB_NAME = 'upload-chunk';
 export const CHUNK_CONTENT_TYPE = 'video/mp4';
 
@@ -147,4 +139,41 @@ export function fromObjectMetadata(custom: Record<string, string | undefined>): 
   };
   if (missing.length > 0) throw new Error(`object metadata is missing or malformed: ${missing.join(', ')}`);
   return metadata;
+}
+
+const ISO_MILLIS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** 4 bytes in canonical base64: the sixth character carries 2 bits, so its low 4 bits are zero. */
+export const CRC32C_BASE64_PATTERN = /^[A-Za-z0-9+/]{5}[AQgw]==$/;
+
+/**
+ * Every way `value` falls short of chunk metadata as this version writes it; empty when it is
+ * valid. For metadata read back from somewhere another process could write (a job, a spool file).
+ */
+export function chunkMetadataProblems(value: unknown): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return ['metadata is not an object'];
+  const m = value as Record<string, unknown>;
+  const problems: string[] = [];
+  const check = (key: string, ok: (v: unknown) => boolean, what: string) => {
+    if (!ok(m[key])) problems.push(`${key} must be ${what}, not ${JSON.stringify(m[key]) ?? 'missing'}`);
+  };
+  const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const finiteNonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  const text = (v: unknown) => typeof v === 'string';
+  check('sourceId', (v) => typeof v === 'string' && SOURCE_ID_PATTERN.test(v), 'a source id');
+  check('sequence', count, 'a whole number >= 0');
+  check('startTime', (v) => typeof v === 'string' && ISO_MILLIS_UTC.test(v) && new Date(v).toISOString() === v, 'a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ');
+  check('durationMs', finiteNonNegative, 'a number of milliseconds >= 0');
+  check('frameCount', count, 'a whole number >= 0');
+  check('frameRate', finiteNonNegative, 'a number >= 0');
+  check('bytes', count, 'a whole number of bytes');
+  check('crc32c', (v) => typeof v === 'string' && CRC32C_BASE64_PATTERN.test(v), 'base64 of 4 bytes');
+  check('container', (v) => v === 'mp4', '"mp4"');
+  check('codec', text, 'a string');
+  check('width', count, 'a whole number >= 0');
+  check('height', count, 'a whole number >= 0');
+  check('mode', (v) => v === 'copy' || v === 'encode', '"copy" or "encode"');
+  check('clock', (v) => v === 'host' || v === 'file', '"host" or "file"');
+  check('clockSync', (v) => v === 'synchronised' || v === 'unsynchronised' || v === 'unknown', 'synchronised, unsynchronised or unknown');
+  check('recordedBy', text, 'a string');
+  return problems;
 }

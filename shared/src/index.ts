@@ -9,3 +9,7 @@ export * from './storage-notification.js';
 export * from './local-signed-url.js';
 export * from './metrics.js';
 export * from './evidence.js';
+export * from './backoff.js';
+export * from './fs/atomic-write.js';
+export * from './spool/spool-layout.js';
+export * from './spool/job-data.js';

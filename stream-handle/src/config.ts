@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, EnvReader, type ConfigProblem } from '@crispy-streamer/shared';
-import { parseSource, type SourceConfig } from './source-config.js';
-import type { SpoolLimits } from './spool-policy.js';
+import { parseSource, type SourceConfig } from './source/source-config.js';
+import type { SpoolLimits } from './spool/spool-policy.js';
 
 export interface StreamHandleConfig {
   spoolDir: string;

@@ -1,4 +1,4 @@
 export { loadStreamHandleConfig, type StreamHandleConfig } from './config.js';
-export { buildRecorderArgs, segmentFileName, sequenceOfSegmentFile } from './recorder-args.js';
-export { parseSegmentListLine } from './segment-list.js';
-export { buildChunkMetadata } from './chunk-metadata.js';
+export { buildRecorderArgs } from './recorder/recorder-args.js';
+export { parseSegmentListLine } from './recorder/segment-list.js';
+export { buildChunkMetadata } from './source/chunk-metadata.js';

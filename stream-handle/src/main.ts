@@ -10,16 +10,16 @@ import {
   resolveFfmpeg,
   warnUnlessNoEviction,
 } from '@crispy-streamer/shared';
-import { createChunkQueue } from './chunk-queue.js';
+import { createChunkQueue } from './queue/chunk-queue.js';
 import { loadStreamHandleConfig } from './config.js';
-import { detectRtspTimeoutOption } from './ffmpeg-capabilities.js';
-import { probeHostClockSync } from './clock-sync.js';
-import { loadEvidenceSigner } from './evidence-signer.js';
-import { startRecorder } from './recorder.js';
-import { SourceRunner, type SourceOutcome } from './source-runner.js';
-import { SourceSpool } from './source-spool.js';
-import { SpoolGuard } from './spool-guard.js';
-import { startStatusServer } from './status-server.js';
+import { detectRtspTimeoutOption } from './recorder/ffmpeg-capabilities.js';
+import { probeHostClockSync } from './clock/host-clock-sync.js';
+import { loadEvidenceSigner } from './source/evidence-signer.js';
+import { startRecorder } from './recorder/recorder.js';
+import { SourceRunner, type SourceOutcome } from './source/source-runner.js';
+import { SourceSpool } from './spool/source-spool.js';
+import { SpoolGuard } from './spool/spool-guard.js';
+import { startStatusServer } from './status/status-server.js';
 
 function withDeadline(check: Promise<boolean>, ms: number): Promise<boolean> {
   return Promise.race([check, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { createLogger, displayUrl, type Logger } from '@crispy-streamer/shared';
-import { SOURCE_DEFAULTS, sourceKindOf, type SourceConfig } from '../src/source-config.js';
+import { SOURCE_DEFAULTS, sourceKindOf, type SourceConfig } from '../src/source/source-config.js';
 
 /** A valid source as parseSource would return it; the URL decides the kind. */
 export function sourceConfig(overrides: Partial<SourceConfig> = {}): SourceConfig {

@@ -66,7 +66,7 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
   const fn = startFunctionService({ port: functionPort, env: { LOG_LEVEL: 'debug', ...storage.functionEnv } });
   await fn.waitForLog((l) => l.message === 'function listening', 30_000, 'that it listens');
   await options.onFunctionListening?.(functionPort);
-  const workerEnv = { REDIS_URL: redisUrl, HTTP_PORT: String(workerPort), ...storage.workerEnv, ...options.workerEnv };
+  const workerEnv = { REDIS_URL: redisUrl, SPOOL_DIR: spoolDir, HTTP_PORT: String(workerPort), ...storage.workerEnv, ...options.workerEnv };
   const launchWorker = async () => {
     const worker = startUploadWorker({ env: workerEnv });
     await worker.waitForLog((l) => l.message === 'upload-worker ready', 30_000, 'that it is ready');

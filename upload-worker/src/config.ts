@@ -1,8 +1,11 @@
+import { resolve } from 'node:path';
 import { ConfigError, EnvReader } from '@crispy-streamer/shared';
 import { parseBucketUrl, type BucketLocation } from './storage/bucket-url.js';
 
 export interface UploadWorkerConfig {
   redisUrl: string;
+  /** The recorders' spool, at whatever path this worker sees it: the only folder it reads chunks from. */
+  spoolDir: string;
   queueName: string;
   bucket: BucketLocation;
   concurrency: number;
@@ -44,6 +47,7 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
   }
   const config: UploadWorkerConfig = {
     redisUrl: reader.string('REDIS_URL', 'redis://127.0.0.1:6379'),
+    spoolDir: resolve(reader.string('SPOOL_DIR', './spool')),
     queueName: reader.string('QUEUE_NAME', 'chunks'),
     bucket,
     concurrency: reader.integer('UPLOAD_CONCURRENCY', 8, { min: 1, max: 256 }),

@@ -7,7 +7,10 @@ import {
   createMetricsRegistry,
   createUploaderMetrics,
   createRedisConnection,
+  chunkFilePath,
+  chunkMetadataProblems,
   displayUrl,
+  parseJobData,
   warnUnlessNoEviction,
   type ChunkJobData,
 } from '@crispy-streamer/shared';
@@ -88,11 +91,19 @@ async function main(): Promise<number> {
     config.queueName,
     async (job: Job<ChunkJobData, UploadResult>) => {
       const attemptStarted = Date.now();
+      // Anyone who can write to Redis can add a job: only valid chunk job data is acted on, and the
+      // file is the spool's own chunk of that source and sequence, wherever the job says it is.
+      let chunkPath: string;
+      try {
+        chunkPath = chunkFilePath(config.spoolDir, parseJobData(job.data, `job ${job.id ?? '?'}`).metadata);
+      } catch (error) {
+        throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
+      }
       try {
         // A hung storage endpoint must not hold a job forever. A late success is harmless: the
         // retry finds the same bytes stored and completes.
         const result = await withTimeout(
-          uploadChunk(job.data, store, prefix, spoolFiles),
+          uploadChunk(job.data, chunkPath, store, prefix, spoolFiles),
           config.uploadTimeoutMs,
           `upload did not finish within ${config.uploadTimeoutMs} ms (storage unreachable or hanging)`,
         );
@@ -157,11 +168,16 @@ async function main(): Promise<number> {
   });
   worker.on('failed', (job, error) => {
     if (job === undefined) return;
-    const { metadata, spoolPath } = job.data;
+    // A job that failed validation carries data nobody vouches for: name it by its id only.
+    const data: unknown = job.data;
+    const metadata = chunkMetadataProblems((data as { metadata?: unknown } | null)?.metadata).length === 0 ? (data as ChunkJobData).metadata : undefined;
     const attempts = job.opts.attempts ?? 1;
     const final = error instanceof UnrecoverableError || error.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
-    metrics.uploadFailures.inc({ source: metadata.sourceId, final: String(final) });
-    const fields = { source: metadata.sourceId, sequence: metadata.sequence, file: spoolPath, attempt: job.attemptsMade, attempts, err: error };
+    metrics.uploadFailures.inc({ source: metadata?.sourceId ?? 'invalid-job', final: String(final) });
+    const fields =
+      metadata === undefined
+        ? { jobId: job.id, attempt: job.attemptsMade, attempts, err: error }
+        : { source: metadata.sourceId, sequence: metadata.sequence, file: chunkFilePath(config.spoolDir, metadata), attempt: job.attemptsMade, attempts, err: error };
     if (final) logger.error(fields, 'chunk upload gave up: the file stays in the spool and the job in the failed set');
     else logger.warn(fields, 'chunk upload failed; will retry');
   });

@@ -52,11 +52,12 @@ export const spoolFiles: SpoolFiles = {
 };
 
 /**
- * Uploads one chunk exactly once. The bytes are checked against the recorded size and CRC32C,
+ * Uploads one chunk exactly once, from `spoolPath` (derived from the chunk by the spool layout,
+ * never taken from the job). The bytes are checked against the recorded size and CRC32C,
  * stored create-only, and deleted from the spool only after the bucket confirmed them.
  */
-export async function uploadChunk(job: ChunkJobData, store: ObjectStore, prefix: string, files: SpoolFiles): Promise<UploadResult> {
-  const { metadata, spoolPath } = job;
+export async function uploadChunk(job: ChunkJobData, spoolPath: string, store: ObjectStore, prefix: string, files: SpoolFiles): Promise<UploadResult> {
+  const { metadata } = job;
   const objectName = chunkObjectName(prefix, metadata);
   const bytes = await files.read(spoolPath);
 

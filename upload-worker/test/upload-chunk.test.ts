@@ -8,7 +8,7 @@ const SPOOL_PATH = '/spool/cam0/cam0-0000000042.mp4';
 
 function job(bytes: Buffer = BYTES): ChunkJobData {
   return {
-    spoolPath: SPOOL_PATH,
+    v: 1,
     metadata: {
       sourceId: 'cam0',
       sequence: 42,
@@ -83,7 +83,7 @@ describe('uploadChunk', () => {
     const store = new FakeStore();
     const spool = new FakeSpool(BYTES);
 
-    const result = await uploadChunk(job(), store, 'site-a', spool);
+    const result = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
 
     expect(result).toEqual({ objectName: OBJECT_NAME, generation: '1000', outcome: 'created', bytes: BYTES.byteLength });
     expect(OBJECT_NAME).toBe(chunkObjectName('site-a', job().metadata));
@@ -101,21 +101,21 @@ describe('uploadChunk', () => {
   it("stores the chunk's evidence entries beside its metadata, as the recorder made them", async () => {
     const store = new FakeStore();
     const evidence = { evidenceRecord: '{"v":1}', evidenceSignature: 'sig' };
-    await uploadChunk({ ...job(), evidence }, store, 'site-a', new FakeSpool(BYTES));
+    await uploadChunk({ ...job(), evidence }, SPOOL_PATH, store, 'site-a', new FakeSpool(BYTES));
     expect(store.puts[0]?.metadata).toEqual({ ...toObjectMetadata(job().metadata), ...evidence });
   });
 
   it('uses the bare object name without a prefix', async () => {
-    const result = await uploadChunk(job(), new FakeStore(), '', new FakeSpool(BYTES));
+    const result = await uploadChunk(job(), SPOOL_PATH, new FakeStore(), '', new FakeSpool(BYTES));
     expect(result.objectName).toBe('cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mp4');
   });
 
   it('treats an object already stored with the same bytes as done, and removes the spool file', async () => {
     const store = new FakeStore();
-    await uploadChunk(job(), store, 'site-a', new FakeSpool(BYTES));
+    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool(BYTES));
     const spool = new FakeSpool(BYTES);
 
-    const result = await uploadChunk(job(), store, 'site-a', spool);
+    const result = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
 
     expect(result).toEqual({ objectName: OBJECT_NAME, generation: '1000', outcome: 'already-present', bytes: BYTES.byteLength });
     expect(spool.removed).toEqual([SPOOL_PATH]);
@@ -123,10 +123,10 @@ describe('uploadChunk', () => {
 
   it('treats a missing spool file as done when the bucket holds the object with the same CRC32C and size', async () => {
     const store = new FakeStore();
-    await uploadChunk(job(), store, 'site-a', new FakeSpool(BYTES));
+    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool(BYTES));
     store.puts.length = 0;
 
-    const result = await uploadChunk(job(), store, 'site-a', new FakeSpool());
+    const result = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool());
 
     expect(result).toEqual({ objectName: OBJECT_NAME, generation: '1000', outcome: 'already-present', bytes: BYTES.byteLength });
     expect(store.puts).toEqual([]);
@@ -139,15 +139,15 @@ describe('uploadChunk', () => {
   // as DROPPED before upload). Fix: call files.remove(spoolPath) there too (it tolerates ENOENT).
   it('removes leftover job data when the spool file is gone but the object is stored', async () => {
     const store = new FakeStore();
-    await uploadChunk(job(), store, 'site-a', new FakeSpool(BYTES));
+    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool(BYTES));
     const spool = new FakeSpool();
-    await uploadChunk(job(), store, 'site-a', spool);
+    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
     expect(spool.removed).toEqual([SPOOL_PATH]);
   });
 
   it('fails with SpoolFileMissingError, saying to share the spool, when neither file nor object exists', async () => {
     const store = new FakeStore();
-    const error = await uploadChunk(job(), store, 'site-a', new FakeSpool()).catch((e: unknown) => e);
+    const error = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SpoolFileMissingError);
     expect((error as SpoolFileMissingError).spoolPath).toBe(SPOOL_PATH);
     expect((error as Error).message).toBe(
@@ -161,13 +161,13 @@ describe('uploadChunk', () => {
     const store = new FakeStore();
     const other = Buffer.from('pretend this is an MP4 chunK');
     store.objects.set(OBJECT_NAME, { bytes: other, crc32c: crc32cBase64(other), generation: '7' });
-    await expect(uploadChunk(job(), store, 'site-a', new FakeSpool())).rejects.toBeInstanceOf(SpoolFileMissingError);
+    await expect(uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool())).rejects.toBeInstanceOf(SpoolFileMissingError);
   });
 
   it('refuses a file whose size differs from the recorded size: nothing uploaded, nothing removed', async () => {
     const store = new FakeStore();
     const spool = new FakeSpool(Buffer.concat([BYTES, Buffer.from('!')]));
-    const error = await uploadChunk(job(), store, 'site-a', spool).catch((e: unknown) => e);
+    const error = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChunkCorruptError);
     expect((error as Error).message).toBe(
       `chunk file ${SPOOL_PATH} no longer matches what was recorded (${BYTES.byteLength + 1} bytes, recorded ${BYTES.byteLength}): not uploaded, left on disk`,
@@ -181,7 +181,7 @@ describe('uploadChunk', () => {
     const flipped = Buffer.from(BYTES);
     flipped[3] = (flipped[3] ?? 0) ^ 0x01;
     const spool = new FakeSpool(flipped);
-    const error = await uploadChunk(job(), store, 'site-a', spool).catch((e: unknown) => e);
+    const error = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChunkCorruptError);
     expect((error as Error).name).toBe('ChunkCorruptError');
     expect((error as Error).message).toBe(
@@ -195,7 +195,7 @@ describe('uploadChunk', () => {
     const store = new FakeStore();
     store.failWith = new Error('503 Service Unavailable');
     const spool = new FakeSpool(BYTES);
-    await expect(uploadChunk(job(), store, 'site-a', spool)).rejects.toThrow('503 Service Unavailable');
+    await expect(uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool)).rejects.toThrow('503 Service Unavailable');
     expect(spool.removed).toEqual([]);
     expect(spool.files.has(SPOOL_PATH)).toBe(true);
   });
@@ -205,7 +205,7 @@ describe('uploadChunk', () => {
     const other = Buffer.from('x'.repeat(BYTES.byteLength));
     store.objects.set(OBJECT_NAME, { bytes: other, crc32c: crc32cBase64(other), generation: '7' });
     const spool = new FakeSpool(BYTES);
-    await expect(uploadChunk(job(), store, 'site-a', spool)).rejects.toBeInstanceOf(ObjectConflictError);
+    await expect(uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool)).rejects.toBeInstanceOf(ObjectConflictError);
     expect(spool.removed).toEqual([]);
   });
 });

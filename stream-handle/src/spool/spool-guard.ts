@@ -1,7 +1,17 @@
 import { appendFile, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChunkJobData, Logger, RecorderMetrics } from '@crispy-streamer/shared';
-import type { ChunkQueue } from './chunk-queue.js';
+import {
+  DROPPED_LOG_FILE,
+  SOURCE_ID_PATTERN,
+  chunkFilePath,
+  chunkOfJobDataFile,
+  jobDataPath,
+  parseJobDataText,
+  type ChunkJobData,
+  type Logger,
+  type RecorderMetrics,
+} from '@crispy-streamer/shared';
+import type { ChunkQueue } from '../queue/chunk-queue.js';
 import { chooseChunksToDrop, decideSpoolAction, type SpoolLimits } from './spool-policy.js';
 import { measureSpool, type SpoolUsage } from './spool-usage.js';
 
@@ -11,8 +21,12 @@ export interface PausableSource {
   readonly paused: boolean;
 }
 
-/** Every chunk the policy deletes is written here, one JSON line each, besides being logged. */
-export const DROPPED_LOG = 'dropped.jsonl';
+/** A chunk waiting in the spool, as the guard finds it. */
+interface WaitingChunk {
+  job: ChunkJobData;
+  chunkPath: string;
+  jobDataPath: string;
+}
 
 /** Checks the spool every few seconds and applies the configured policy when it is full. */
 export class SpoolGuard {
@@ -58,8 +72,8 @@ export class SpoolGuard {
     try {
       const olderThan = Date.now() - this.deps.reconcileMs;
       let requeued = 0;
-      for (const job of await this.pendingChunks()) {
-        const queuedAt = await stat(`${job.spoolPath}.json`).then((info) => info.mtimeMs, () => Date.now());
+      for (const { job, jobDataPath: path } of await this.waitingChunks()) {
+        const queuedAt = await stat(path).then((info) => info.mtimeMs, () => Date.now());
         if (queuedAt > olderThan) continue;
         if ((await this.deps.queue.enqueue(job)) === 'added') requeued++;
       }
@@ -86,30 +100,38 @@ export class SpoolGuard {
     }
   }
 
-  private async pendingChunks(): Promise<ChunkJobData[]> {
-    const jobs: ChunkJobData[] = [];
+  /** Every chunk with readable job data in every source folder; the recorder deals with the rest. */
+  private async waitingChunks(): Promise<WaitingChunk[]> {
+    const chunks: WaitingChunk[] = [];
     for (const entry of await readdir(this.deps.spoolDir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
+      if (!entry.isDirectory() || !SOURCE_ID_PATTERN.test(entry.name)) continue;
       const dir = join(this.deps.spoolDir, entry.name);
       for (const name of await readdir(dir)) {
-        if (!name.endsWith('.mp4.json')) continue;
-        const text = await readFile(join(dir, name), 'utf8').catch(() => undefined);
-        if (text !== undefined) jobs.push(JSON.parse(text) as ChunkJobData);
+        if (chunkOfJobDataFile(entry.name, name) === undefined) continue;
+        const path = join(dir, name);
+        const text = await readFile(path, 'utf8').catch(() => undefined);
+        if (text === undefined) continue;
+        try {
+          const job = parseJobDataText(text, path);
+          chunks.push({ job, jobDataPath: path, chunkPath: chunkFilePath(this.deps.spoolDir, job.metadata) });
+        } catch {
+          // Unreadable job data is the source's to put right when it next starts.
+        }
       }
     }
-    return jobs;
+    return chunks;
   }
 
   private async dropOldest(bytesToFree: number, reason: string): Promise<void> {
-    const candidates = (await this.pendingChunks()).map((job) => ({ job, startTime: job.metadata.startTime, bytes: job.metadata.bytes }));
-    for (const { job } of chooseChunksToDrop(candidates, bytesToFree)) {
-      const { metadata, spoolPath } = job;
+    const candidates = (await this.waitingChunks()).map((chunk) => ({ ...chunk, startTime: chunk.job.metadata.startTime, bytes: chunk.job.metadata.bytes }));
+    for (const { job, chunkPath } of chooseChunksToDrop(candidates, bytesToFree)) {
+      const { metadata } = job;
       // A chunk being uploaded right now is about to leave the spool anyway.
       if ((await this.deps.queue.removeUnlessActive(metadata.sourceId, metadata.sequence)) === 'active') continue;
-      await unlink(spoolPath).catch(() => undefined);
-      await unlink(`${spoolPath}.json`).catch(() => undefined);
+      await unlink(chunkPath).catch(() => undefined);
+      await unlink(jobDataPath(chunkPath)).catch(() => undefined);
       const record = { ...metadata, droppedAt: new Date().toISOString(), reason, policy: 'drop-oldest' };
-      await appendFile(join(this.deps.spoolDir, DROPPED_LOG), `${JSON.stringify(record)}\n`);
+      await appendFile(join(this.deps.spoolDir, DROPPED_LOG_FILE), `${JSON.stringify(record)}\n`);
       this.deps.metrics?.chunksDropped.inc({ source: metadata.sourceId, reason: 'spool-full' });
       this.deps.logger.error(
         { source: metadata.sourceId, sequence: metadata.sequence, startTime: metadata.startTime, durationMs: metadata.durationMs, bytes: metadata.bytes, reason },

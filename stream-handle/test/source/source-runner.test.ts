@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GENESIS_PREV, crc32cBase64, fromEvidenceMetadata, inspectMp4Buffer, recordHash, type ChunkJobData, type EvidenceRecord, type Mp4Info } from '@crispy-streamer/shared';
-import type { ChunkQueue } from '../src/chunk-queue.js';
-import { segmentFileName, type RecorderArgs } from '../src/recorder-args.js';
-import type { RecorderExit, RecorderHandlers, StartRecorder } from '../src/recorder.js';
-import type { SourceConfig } from '../src/source-config.js';
-import { SourceRunner, type SourceRunnerDeps } from '../src/source-runner.js';
-import { SourceSpool } from '../src/source-spool.js';
-import { captureLogger, sourceConfig, type LogLine } from './support.js';
+import { GENESIS_PREV, chunkFileName, chunkFilePath, crc32cBase64, fromEvidenceMetadata, inspectMp4Buffer, recordHash, type ChunkJobData, type EvidenceRecord, type Mp4Info } from '@crispy-streamer/shared';
+import type { ChunkQueue } from '../../src/queue/chunk-queue.js';
+import type { RecorderArgs } from '../../src/recorder/recorder-args.js';
+import type { RecorderExit, RecorderHandlers, StartRecorder } from '../../src/recorder/recorder.js';
+import type { SourceConfig } from '../../src/source/source-config.js';
+import { SourceRunner, type SourceRunnerDeps } from '../../src/source/source-runner.js';
+import { SourceSpool } from '../../src/spool/source-spool.js';
+import { captureLogger, sourceConfig, type LogLine } from '../support.js';
 
 const run = promisify(execFile);
 
@@ -118,7 +118,7 @@ function chunks(files: Buffer[], options: { sourceId?: string; code?: number; st
     handlers.onStderrLine(`Output #0, segment, to '${segmentDir}/cam0-%010d.mp4':`);
     let at = 0;
     for (const [i, bytes] of files.entries()) {
-      const fileName = segmentFileName(options.sourceId ?? 'cam0', firstSequence + i);
+      const fileName = chunkFileName(options.sourceId ?? 'cam0', firstSequence + i, 'mp4');
       await writeFile(join(segmentDir, fileName), bytes);
       const seconds = (await inspectMp4Buffer(bytes)).durationMs / 1000;
       handlers.onSegment({ fileName, startSeconds: at, endSeconds: at + seconds });
@@ -152,7 +152,8 @@ class FakeQueue implements ChunkQueue {
 
   async enqueue(job: ChunkJobData): Promise<'added' | 'exists'> {
     this.attempts++;
-    this.seenOnDisk.push({ chunk: existsSync(job.spoolPath), jobData: existsSync(`${job.spoolPath}.json`) });
+    const path = chunkFilePath(root, job.metadata);
+    this.seenOnDisk.push({ chunk: existsSync(path), jobData: existsSync(`${path}.json`) });
     if (this.failures > 0) {
       this.failures--;
       throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
@@ -194,13 +195,14 @@ function makeRunner(options: {
     rtspTimeoutOption: '-timeout',
     reconnect: options.reconnect ?? { minDelayMs: 30, maxDelayMs: 1000, jitter: 0 },
     stopGraceMs: options.stopGraceMs ?? 200,
+    enqueueRetry: { minDelayMs: 1000, maxDelayMs: 30_000, jitter: 0 },
     ...(options.clockSync === undefined ? {} : { clockSync: options.clockSync }),
   });
   return { runner, lines };
 }
 
 const spoolDir = (): string => join(root, 'cam0');
-const chunkPath = (sequence: number): string => join(spoolDir(), segmentFileName('cam0', sequence));
+const chunkPath = (sequence: number): string => join(spoolDir(), chunkFileName('cam0', sequence, 'mp4'));
 const readJson = async (path: string): Promise<unknown> => JSON.parse(await readFile(path, 'utf8'));
 /** The evidence record a queued chunk carries. */
 function recordOf(job: ChunkJobData | undefined): EvidenceRecord {
@@ -229,7 +231,7 @@ describe('SourceRunner', () => {
       expect(twoSecondsInfo.durationMs).toBe(2000);
       const expected: ChunkJobData[] = [
         {
-          spoolPath: chunkPath(0),
+          v: 1,
           metadata: {
             sourceId: 'cam0',
             sequence: 0,
@@ -250,7 +252,7 @@ describe('SourceRunner', () => {
           },
         },
         {
-          spoolPath: chunkPath(1),
+          v: 1,
           metadata: {
             sourceId: 'cam0',
             sequence: 1,
@@ -271,7 +273,7 @@ describe('SourceRunner', () => {
           },
         },
       ];
-      expect(queue.jobs.map(({ metadata, spoolPath }) => ({ metadata, spoolPath }))).toEqual(expected);
+      expect(queue.jobs.map(({ v, metadata }) => ({ v, metadata }))).toEqual(expected);
       // What was queued is exactly what was written beside each chunk.
       expect(await readJson(`${chunkPath(0)}.json`)).toEqual(queue.jobs[0]);
       expect(await readJson(`${chunkPath(1)}.json`)).toEqual(queue.jobs[1]);
@@ -319,8 +321,8 @@ describe('SourceRunner', () => {
     it('leaves a listed chunk that is not a whole MP4 in the spool without job data', async () => {
       const queue = new FakeQueue();
       const broken: Script = async ({ handlers, segmentDir }) => {
-        await writeFile(join(segmentDir, segmentFileName('cam0', 0)), twoSeconds.subarray(0, twoSeconds.byteLength / 2));
-        handlers.onSegment({ fileName: segmentFileName('cam0', 0), startSeconds: 0, endSeconds: 2 });
+        await writeFile(join(segmentDir, chunkFileName('cam0', 0, 'mp4')), twoSeconds.subarray(0, twoSeconds.byteLength / 2));
+        handlers.onSegment({ fileName: chunkFileName('cam0', 0, 'mp4'), startSeconds: 0, endSeconds: 2 });
         return { code: 0, signal: null, stderrTail: [] };
       };
       const { runner, lines } = makeRunner({ queue, start: fakeRecorder([broken]).start });
@@ -470,8 +472,11 @@ describe('SourceRunner', () => {
       expect(await runner.run()).toEqual({ status: 'completed', chunks: 1 });
 
       expect(existsSync(chunkPath(4))).toBe(false);
-      const quarantined = await readdir(join(spoolDir(), 'quarantine'));
+      const inQuarantine = await readdir(join(spoolDir(), 'quarantine'));
+      // Each file moved aside has a note of why beside it.
+      const quarantined = inQuarantine.filter((name) => !name.endsWith('.why.json'));
       expect(quarantined).toHaveLength(2);
+      expect(inQuarantine.filter((name) => name.endsWith('.why.json'))).toHaveLength(2);
       const garbage = quarantined.find((name) => name.endsWith('-cam0-0000000004.mp4')) ?? '';
       expect(garbage).toMatch(/^\d+-cam0-0000000004\.mp4$/);
       expect(await readFile(join(spoolDir(), 'quarantine', garbage), 'utf8')).toBe('half a chunk, killed mid-write');
@@ -527,7 +532,7 @@ describe('SourceRunner', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(settled).toBe(false);
       expect(existsSync(chunkPath(0))).toBe(true);
-      expect(await readJson(`${chunkPath(0)}.json`)).toMatchObject({ spoolPath: chunkPath(0), metadata: { sequence: 0 } });
+      expect(await readJson(`${chunkPath(0)}.json`)).toMatchObject({ v: 1, metadata: { sequence: 0 } });
 
       await runner.stop();
       expect(messages(lines, 'WARNING')).toContain(

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigProblem } from '@crispy-streamer/shared';
-import { X264_PRESETS, parseSource, sourceKindOf } from '../src/source-config.js';
+import { X264_PRESETS, parseSource, sourceKindOf } from '../../src/source/source-config.js';
 
 let dir = '';
 

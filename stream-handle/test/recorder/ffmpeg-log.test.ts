@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFfmpegFailure, isNoteworthyLine, isOutputOpenedLine, parseCreationTime } from '../src/ffmpeg-log.js';
+import { classifyFfmpegFailure, isNoteworthyLine, isOutputOpenedLine, parseCreationTime } from '../../src/recorder/ffmpeg-log.js';
 
 // Tails as ffmpeg 5.1 prints them (passwords already redacted by the recorder).
 const UNAUTHORIZED = [

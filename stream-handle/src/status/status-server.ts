@@ -1,7 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
-import { measureSpool } from './spool-usage.js';
+import { measureSpool } from '../spool/spool-usage.js';
 
 export interface ReadinessCheck {
   name: string;

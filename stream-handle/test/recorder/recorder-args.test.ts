@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildRecorderArgs, segmentFileName, segmentFilePattern, sequenceOfSegmentFile, type RecorderArgsInput } from '../src/recorder-args.js';
-import type { SourceConfig } from '../src/source-config.js';
-import { sourceConfig } from './support.js';
+import { buildRecorderArgs, type RecorderArgsInput } from '../../src/recorder/recorder-args.js';
+import type { SourceConfig } from '../../src/source/source-config.js';
+import { sourceConfig } from '../support.js';
 
 function build(source: Partial<SourceConfig>, input: Partial<Omit<RecorderArgsInput, 'source'>> = {}) {
   return buildRecorderArgs({
@@ -127,32 +127,5 @@ describe('buildRecorderArgs', () => {
       expect(build({ url: 'https://cdn.example/v.mp4' }).inputOptions).toEqual(['-rw_timeout', '30000000']);
       expect(build({ url: 'https://cdn.example/v.mp4', realtime: true }).inputOptions).toEqual(['-rw_timeout', '30000000', '-re']);
     });
-  });
-});
-
-describe('segment file names', () => {
-  it('zero-pads the sequence to 10 digits, matching the ffmpeg pattern', () => {
-    expect(segmentFilePattern('cam0')).toBe('cam0-%010d.mp4');
-    expect(segmentFileName('cam0', 42)).toBe('cam0-0000000042.mp4');
-    expect(segmentFileName('cam0', 12345678901)).toBe('cam0-12345678901.mp4');
-  });
-
-  it('round-trips a sequence through its file name', () => {
-    for (const sequence of [0, 1, 42, 9999999999, 12345678901]) {
-      expect(sequenceOfSegmentFile('cam0', segmentFileName('cam0', sequence))).toBe(sequence);
-    }
-  });
-
-  it.each([
-    ['another source', 'cam1-0000000001.mp4'],
-    ['a source whose id starts with ours', 'cam0-b-0000000001.mp4'],
-    ['fewer than 10 digits', 'cam0-1.mp4'],
-    ['a sidecar', 'cam0-0000000001.mp4.json'],
-    ['a temporary file', 'cam0-0000000001.mp4.123.tmp'],
-    ['state', 'state.json'],
-    ['letters in the number', 'cam0-00000000x1.mp4'],
-    ['another extension', 'cam0-0000000001.mkv'],
-  ])('rejects %s', (_label, name) => {
-    expect(sequenceOfSegmentFile('cam0', name)).toBeUndefined();
   });
 });

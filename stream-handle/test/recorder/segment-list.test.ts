@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, parseSegmentListLine } from '../src/segment-list.js';
+import { LineSplitter, parseSegmentListLine } from '../../src/recorder/segment-list.js';
 
 describe('parseSegmentListLine', () => {
   it('parses a plain name,start,end line', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseChunksToDrop, decideSpoolAction, spoolFullReason, type SpoolLimits } from '../src/spool-policy.js';
+import { chooseChunksToDrop, decideSpoolAction, spoolFullReason, type SpoolLimits } from '../../src/spool/spool-policy.js';
 
 const MB = 1024 * 1024;
 const stopRecording: SpoolLimits = { maxBytes: 100 * MB, minFreeBytes: 10 * MB, policy: 'stop-recording' };

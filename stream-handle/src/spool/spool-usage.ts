@@ -1,5 +1,6 @@
 import { readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SOURCE_ID_PATTERN, isSpoolChunkOrJobData, parseChunkFileName } from '@crispy-streamer/shared';
 
 export interface SpoolUsage {
   /** Bytes of chunk files (and their job data) waiting in the spool. */
@@ -15,14 +16,14 @@ export async function measureSpool(spoolDir: string): Promise<SpoolUsage> {
   let chunkFiles = 0;
   const sources = await readdir(spoolDir, { withFileTypes: true }).catch(() => []);
   for (const source of sources) {
-    if (!source.isDirectory()) continue;
+    if (!source.isDirectory() || !SOURCE_ID_PATTERN.test(source.name)) continue;
     const dir = join(spoolDir, source.name);
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (!name.endsWith('.mp4') && !name.endsWith('.mp4.json')) continue;
+      if (!isSpoolChunkOrJobData(source.name, name)) continue;
       const info = await stat(join(dir, name)).catch(() => undefined);
       if (info === undefined) continue;
       bytes += info.size;
-      if (name.endsWith('.mp4')) chunkFiles++;
+      if (parseChunkFileName(source.name, name) !== undefined) chunkFiles++;
     }
   }
   const fs = await statfs(spoolDir);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { SourceConfig } from './source-config.js';
+import { chunkFilePattern } from '@crispy-streamer/shared';
+import type { SourceConfig } from '../source/source-config.js';
 
 /** Which option sets the RTSP socket timeout depends on the ffmpeg build (see docs/ffmpeg.md). */
 export type RtspTimeoutOption = '-timeout' | '-stimeout';
@@ -17,23 +18,6 @@ export interface RecorderArgs {
   inputOptions: string[];
   outputPattern: string;
   outputOptions: string[];
-}
-
-/** Chunk files are named by sequence, so a file name alone says which chunk it is. */
-export function segmentFilePattern(sourceId: string): string {
-  return `${sourceId}-%010d.mp4`;
-}
-
-export function segmentFileName(sourceId: string, sequence: number): string {
-  return `${sourceId}-${String(sequence).padStart(10, '0')}.mp4`;
-}
-
-/** The sequence in a chunk file name, or undefined if the name is not one of ours. */
-export function sequenceOfSegmentFile(sourceId: string, fileName: string): number | undefined {
-  const prefix = `${sourceId}-`;
-  if (!fileName.startsWith(prefix) || !fileName.endsWith('.mp4')) return undefined;
-  const digits = fileName.slice(prefix.length, -'.mp4'.length);
-  return /^\d{10,}$/.test(digits) ? Number(digits) : undefined;
 }
 
 function inputOptionsFor(input: RecorderArgsInput): string[] {
@@ -79,7 +63,7 @@ export function buildRecorderArgs(input: RecorderArgsInput): RecorderArgs {
   return {
     input: source.url,
     inputOptions: inputOptionsFor(input),
-    outputPattern: join(input.segmentDir, segmentFilePattern(source.id)),
+    outputPattern: join(input.segmentDir, chunkFilePattern(source.id, 'mp4')),
     outputOptions: [
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
       ...codecOptionsFor(source),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rtspTimeoutOptionFromHelp } from '../src/ffmpeg-capabilities.js';
+import { rtspTimeoutOptionFromHelp } from '../../src/recorder/ffmpeg-capabilities.js';
 
 // Excerpts of `ffmpeg -hide_banner -h demuxer=rtsp`.
 const FFMPEG_5_1_HELP = `Demuxer rtsp [RTSP input]:

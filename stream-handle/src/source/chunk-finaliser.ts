@@ -1,0 +1,143 @@
+import { readFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  GENESIS_CHAIN_STATE,
+  Mp4IncompleteError,
+  NotMp4Error,
+  crc32cBase64,
+  inspectMp4Buffer,
+  makeJobData,
+  nextRecord,
+  sha256Hex,
+  syncFile,
+  toEvidenceMetadata,
+  type ChainState,
+  type ChunkJobData,
+  type ClockSync,
+  type Logger,
+  type Mp4Info,
+} from '@crispy-streamer/shared';
+import type { ChunkPlacement } from '../clock/recording-clock.js';
+import type { SourceSpool, SpoolChunkFile, SpoolState } from '../spool/source-spool.js';
+import { buildChunkMetadata } from './chunk-metadata.js';
+import type { EvidenceSigner } from './evidence-signer.js';
+import type { SourceConfig } from './source-config.js';
+
+export interface ChunkFinaliserDeps {
+  source: SourceConfig;
+  spool: SourceSpool;
+  nodeId: string;
+  logger: Logger;
+  /** Signs each chunk's evidence record; without a key, records are hashed and chained only. */
+  signer?: EvidenceSigner;
+  /** Whether the host clock is NTP-synchronised, as last probed. */
+  clockSync?: () => ClockSync;
+}
+
+/** ffmpeg lists a chunk after writing its trailer but before closing it; give the close a moment. */
+const INCOMPLETE_RETRIES = 20;
+const INCOMPLETE_RETRY_MS = 25;
+
+/**
+ * Turns a chunk file into a chunk: proves it whole, measures it, makes its metadata and evidence
+ * record, and writes its job data and the source's state durably. It owns the source's sequence
+ * numbers and evidence chain: a number, once a file holds it, is never handed out again.
+ */
+export class ChunkFinaliser {
+  private next = 0;
+  private chain: ChainState = { ...GENESIS_CHAIN_STATE };
+  private readonly log: Logger;
+
+  constructor(private readonly deps: ChunkFinaliserDeps) {
+    this.log = deps.logger.child({ source: deps.source.id });
+  }
+
+  restore(state: SpoolState): void {
+    this.next = state.nextSequence;
+    this.chain = state.chain;
+  }
+
+  /** The first sequence the next recording may use. */
+  get nextSequence(): number {
+    return this.next;
+  }
+
+  /** A file holds this sequence (ffmpeg listed it, or it lies in the spool): it is taken for good. */
+  reserve(sequence: number): void {
+    this.next = Math.max(this.next, sequence + 1);
+  }
+
+  /**
+   * A chunk ffmpeg listed: it was closed just now. `place` says where it starts, given its media
+   * length (which only its own boxes know).
+   */
+  async finaliseListed(chunk: SpoolChunkFile, place: (mediaDurationMs: number) => ChunkPlacement): Promise<ChunkJobData> {
+    this.reserve(chunk.sequence);
+    const { bytes, mp4 } = await readCompleteChunk(chunk.path);
+    return this.finalise(chunk, bytes, mp4, place(mp4.durationMs));
+  }
+
+  /**
+   * A whole chunk file nobody finalised (the recorder stopped abruptly, or its job data was lost):
+   * described again from its own bytes. It was closed when its last frame was written, so it
+   * started its media length before its modification time.
+   */
+  async recoverUnlisted(chunk: SpoolChunkFile): Promise<ChunkJobData> {
+    this.reserve(chunk.sequence);
+    const bytes = await readFile(chunk.path);
+    const mp4 = await inspectMp4Buffer(bytes);
+    const { mtimeMs } = await stat(chunk.path);
+    return this.finalise(chunk, bytes, mp4, { startMs: Math.round(mtimeMs - mp4.durationMs), clock: 'host' });
+  }
+
+  private async finalise(chunk: SpoolChunkFile, bytes: Buffer, mp4: Mp4Info, placement: ChunkPlacement): Promise<ChunkJobData> {
+    const { source, spool, signer } = this.deps;
+    const metadata = buildChunkMetadata({
+      source,
+      sequence: chunk.sequence,
+      placement,
+      mp4,
+      bytes: bytes.byteLength,
+      crc32c: crc32cBase64(bytes),
+      nodeId: this.deps.nodeId,
+      clockSync: this.deps.clockSync?.() ?? 'unknown',
+    });
+    // The chunk's evidence record links to the one before it; a chunk that cannot follow the
+    // chain (its sequence is behind it) still goes up, without a record, and says so.
+    let evidence: Record<string, string> | undefined;
+    let chain = this.chain;
+    try {
+      const next = nextRecord(this.chain, { ...metadata, sha256: sha256Hex(bytes), keyId: signer?.keyId });
+      evidence = toEvidenceMetadata(next.record, signer?.sign(next.record));
+      chain = next.state;
+    } catch (error) {
+      this.log.error({ err: error, sequence: chunk.sequence }, 'chunk has no evidence record: it does not follow the chain');
+    }
+    const job = makeJobData(metadata, evidence);
+    // ffmpeg does not sync its output: the chunk's bytes reach the disk before anything says the
+    // chunk exists. The job data goes to disk before the queue: the spool can always rebuild it.
+    await syncFile(chunk.path);
+    await spool.writeJobData(job);
+    await spool.saveState({ nextSequence: this.next, chain });
+    this.chain = chain;
+    return job;
+  }
+}
+
+/** Whether a finalisation failed because of what the file holds (retrying cannot help) or of the disk. */
+export function isChunkContentError(error: unknown): boolean {
+  return error instanceof Mp4IncompleteError || error instanceof NotMp4Error;
+}
+
+/** Reads a listed chunk and proves it is a whole MP4 before anything trusts it. */
+async function readCompleteChunk(path: string): Promise<{ bytes: Buffer; mp4: Mp4Info }> {
+  for (let attempt = 0; ; attempt++) {
+    const bytes = await readFile(path);
+    try {
+      return { bytes, mp4: await inspectMp4Buffer(bytes) };
+    } catch (error) {
+      if (!(error instanceof Mp4IncompleteError) || attempt >= INCOMPLETE_RETRIES) throw error;
+      await sleep(INCOMPLETE_RETRY_MS);
+    }
+  }
+}

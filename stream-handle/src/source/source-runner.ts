@@ -1,0 +1,272 @@
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics } from '@crispy-streamer/shared';
+import { RecordingClock, type ChunkPlacement } from '../clock/recording-clock.js';
+import type { ChunkQueue } from '../queue/chunk-queue.js';
+import { classifyFfmpegFailure, isNoteworthyLine, isOutputOpenedLine, parseCreationTime, parseInputDuration } from '../recorder/ffmpeg-log.js';
+import { buildRecorderArgs, type RtspTimeoutOption } from '../recorder/recorder-args.js';
+import type { RecorderExit, RunningRecorder, StartRecorder } from '../recorder/recorder.js';
+import type { SegmentListEntry } from '../recorder/segment-list.js';
+import type { SourceSpool } from '../spool/source-spool.js';
+import { ChunkFinaliser, isChunkContentError } from './chunk-finaliser.js';
+import { EnqueuePipeline } from './enqueue-pipeline.js';
+import type { EvidenceSigner } from './evidence-signer.js';
+import type { SourceConfig } from './source-config.js';
+import { recoverSourceSpool } from './spool-recovery.js';
+
+export type SourceOutcome =
+  | { status: 'completed'; chunks: number }
+  | { status: 'failed'; chunks: number; reason: string }
+  | { status: 'stopped'; chunks: number };
+
+export interface SourceRunnerDeps {
+  source: SourceConfig;
+  spool: SourceSpool;
+  queue: ChunkQueue;
+  logger: Logger;
+  ffmpegPath: string;
+  startRecorder: StartRecorder;
+  nodeId: string;
+  rtspTimeoutSeconds: number;
+  rtspTimeoutOption: RtspTimeoutOption;
+  reconnect: BackoffPolicy;
+  stopGraceMs: number;
+  metrics?: RecorderMetrics;
+  /** Signs each chunk's evidence record; without a key, records are hashed and chained only. */
+  signer?: EvidenceSigner;
+  /** Whether the host clock is NTP-synchronised, as last probed. */
+  clockSync?: () => ClockSync;
+  /** Retrying a chunk whose finalisation failed for a reason of the disk (full, I/O error). */
+  finaliseRetry?: BackoffPolicy;
+  /** Retrying a chunk Redis did not take. */
+  enqueueRetry?: BackoffPolicy;
+}
+
+/** A recording that lasted this long without a chunk still counts as a failure to connect. */
+const HEALTHY_RUN_MS = 30_000;
+const FINALISE_RETRY: BackoffPolicy = { minDelayMs: 250, maxDelayMs: 5000, jitter: 0.2 };
+
+/**
+ * Records one source for as long as it should run: a file until its end, a camera until stopped,
+ * reconnecting with backoff whenever ffmpeg exits. Chunks are finalised and queued in order.
+ */
+export class SourceRunner {
+  private stopping = false;
+  private current: RunningRecorder | undefined;
+  private wakeUp: AbortController | undefined;
+  private chunks = 0;
+  private lastChunkEndMs: number | undefined;
+  /** Chunks are finalised one after another, in the order ffmpeg listed them. */
+  private finalising: Promise<void> = Promise.resolve();
+  /** Why recording is paused (the spool is full), or undefined while it runs. */
+  private pausedFor: string | undefined;
+  private unpause: (() => void) | undefined;
+  private readonly finaliser: ChunkFinaliser;
+  private readonly enqueue: EnqueuePipeline;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: SourceRunnerDeps) {
+    this.log = deps.logger.child({ source: deps.source.id });
+    this.finaliser = new ChunkFinaliser(deps);
+    this.enqueue = new EnqueuePipeline({ queue: deps.queue, logger: deps.logger, metrics: deps.metrics, retry: deps.enqueueRetry, onQueued: (job, message) => this.logQueued(job, message) });
+  }
+
+  async run(): Promise<SourceOutcome> {
+    const { source, spool } = this.deps;
+    await spool.prepare();
+    const { pending, recovered } = await recoverSourceSpool({ sourceId: source.id, spool, finaliser: this.finaliser, logger: this.deps.logger, metrics: this.deps.metrics, stopGraceMs: this.deps.stopGraceMs });
+    for (const job of recovered) this.enqueue.schedule(job, 'recovered chunk queued');
+    for (const job of pending) this.enqueue.schedule(job, 'requeued from spool');
+    this.log.info({ url: source.displayUrl, kind: source.kind, mode: source.mode, chunkSeconds: source.chunkSeconds, firstSequence: this.finaliser.nextSequence }, 'source starting');
+
+    let failuresInARow = 0;
+    for (;;) {
+      await this.waitWhilePaused();
+      if (this.stopping) return { status: 'stopped', chunks: this.chunks };
+      const runStartChunks = this.chunks;
+      const exit = await this.recordOnce();
+      await this.finalising;
+      if (this.stopping) return { status: 'stopped', chunks: this.chunks };
+      if (this.pausedFor !== undefined && source.kind === 'rtsp') continue;
+      if (source.kind !== 'rtsp') {
+        await this.enqueue.drained();
+        if (this.stopping) return { status: 'stopped', chunks: this.chunks };
+      }
+
+      const producedChunks = this.chunks > runStartChunks;
+      const cleanExit = exit.code === 0;
+      if (source.kind !== 'rtsp') {
+        if (cleanExit && producedChunks) {
+          this.log.info({ chunks: this.chunks }, 'source finished: every chunk queued');
+          return { status: 'completed', chunks: this.chunks };
+        }
+        const failure = classifyFfmpegFailure(exit.stderrTail);
+        const reason = cleanExit ? 'ffmpeg produced no chunks from this source' : `${failure.advice} (ffmpeg exit ${exit.code ?? exit.signal})`;
+        this.log.error({ url: source.displayUrl, failure: failure.kind, ffmpeg: exit.stderrTail.slice(-5) }, `source failed: ${reason}`);
+        return { status: 'failed', chunks: this.chunks, reason };
+      }
+
+      // A live camera: every exit, even a clean one, means the stream ended. Try again.
+      const ranLongEnough = Date.now() - (this.current?.startedAtMs ?? Date.now()) > HEALTHY_RUN_MS;
+      failuresInARow = producedChunks || ranLongEnough ? 1 : failuresInARow + 1;
+      const failure = classifyFfmpegFailure(exit.stderrTail);
+      this.deps.metrics?.ffmpegRestarts.inc({ source: source.id, reason: failure.kind });
+      const delayMs = backoffDelayMs(failuresInARow, this.deps.reconnect);
+      this.log.warn(
+        { url: source.displayUrl, exitCode: exit.code, signal: exit.signal, failure: failure.kind, attempt: failuresInARow, retryInMs: delayMs, ffmpeg: exit.stderrTail.slice(-3) },
+        `camera stream ended: ${failure.kind === 'unknown' ? 'reconnecting' : failure.advice}`,
+      );
+      this.wakeUp = new AbortController();
+      await sleep(delayMs, undefined, { signal: this.wakeUp.signal }).catch(() => undefined);
+      if (this.stopping) return { status: 'stopped', chunks: this.chunks };
+    }
+  }
+
+  /**
+   * Stops recording new chunks until `resume()`: a camera's ffmpeg closes its chunk and exits (the
+   * time until resume is reported as a gap); a file's ffmpeg is frozen where it is.
+   */
+  async pause(reason: string): Promise<void> {
+    if (this.pausedFor !== undefined || this.stopping) return;
+    this.pausedFor = reason;
+    this.log.error({ reason }, 'recording paused: the spool is full (policy stop-recording); it resumes when uploads make room');
+    if (this.deps.source.kind === 'rtsp') await this.current?.stop(this.deps.stopGraceMs);
+    else this.current?.suspend();
+  }
+
+  resume(): void {
+    if (this.pausedFor === undefined) return;
+    this.pausedFor = undefined;
+    this.log.info('recording resumed: the spool has room again');
+    if (this.deps.source.kind !== 'rtsp') this.current?.resume();
+    this.unpause?.();
+  }
+
+  get paused(): boolean {
+    return this.pausedFor !== undefined;
+  }
+
+  private async waitWhilePaused(): Promise<void> {
+    if (this.pausedFor === undefined || this.deps.source.kind !== 'rtsp') return;
+    await new Promise<void>((resolve) => {
+      this.unpause = resolve;
+    });
+    this.unpause = undefined;
+  }
+
+  /**
+   * Asks ffmpeg to close its current chunk and waits until it is finalised and, within the grace
+   * period, queued. What Redis could not take by then stays in the spool for the next start.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeUp?.abort();
+    this.unpause?.();
+    await this.current?.stop(this.deps.stopGraceMs);
+    await this.finalising;
+    this.enqueue.stop();
+    await Promise.race([this.enqueue.drained(), sleep(this.deps.stopGraceMs)]);
+    if (this.enqueue.waiting > 0) {
+      this.log.warn({ waitingToQueue: this.enqueue.waiting }, 'stopping with chunks not yet queued (Redis unreachable?): they stay in the spool and are queued at the next start');
+    }
+  }
+
+  /** Whether ffmpeg is running for this source right now (readiness). */
+  get recording(): boolean {
+    return this.current !== undefined && this.current.running;
+  }
+
+  private async recordOnce(): Promise<RecorderExit> {
+    const { source, spool } = this.deps;
+    // A number a file holds is never handed to ffmpeg again, whatever happened to its chunk: ffmpeg
+    // would overwrite it.
+    this.finaliser.reserve(await spool.highestSequenceOnDisk());
+    const args = buildRecorderArgs({
+      source,
+      segmentDir: spool.dir,
+      firstSequence: this.finaliser.nextSequence,
+      rtspTimeoutSeconds: this.deps.rtspTimeoutSeconds,
+      rtspTimeoutOption: this.deps.rtspTimeoutOption,
+    });
+    const fileModifiedMs = source.kind === 'file' ? await stat(source.url).then((info) => info.mtimeMs, () => undefined) : undefined;
+    const clock = new RecordingClock(source.kind, Date.now(), fileModifiedMs);
+
+    this.deps.metrics?.sourceUp.set({ source: source.id }, 1);
+    this.current = this.deps.startRecorder(this.deps.ffmpegPath, args, {
+      onStderrLine: (line) => {
+        if (isOutputOpenedLine(line)) clock.noteOutputOpened(Date.now());
+        const creation = parseCreationTime(line);
+        if (creation !== undefined) clock.noteFileCreationTime(creation);
+        const duration = parseInputDuration(line);
+        if (duration !== undefined) clock.noteFileDuration(duration);
+        if (isNoteworthyLine(line)) this.log.warn({ ffmpeg: line }, 'ffmpeg reported a problem');
+        else this.log.trace({ ffmpeg: line }, 'ffmpeg');
+      },
+      onSegment: (entry) => {
+        const listedAtMs = Date.now();
+        this.finalising = this.finalising.then(() => this.finaliseChunk(entry, clock, listedAtMs));
+      },
+    });
+    const exit = await this.current.exited;
+    this.deps.metrics?.sourceUp.set({ source: source.id }, 0);
+    return exit;
+  }
+
+  private async finaliseChunk(entry: SegmentListEntry, clock: RecordingClock, listedAtMs: number): Promise<void> {
+    const chunk = this.deps.spool.chunkFile(entry.fileName);
+    if (chunk === undefined) {
+      this.log.error({ file: entry.fileName }, 'ffmpeg listed a file that is not one of our chunks; left alone');
+      return;
+    }
+    this.finaliser.reserve(chunk.sequence);
+    // Placed once: a live recording is anchored on its first chunk, and a retry must not move it.
+    let placement: ChunkPlacement | undefined;
+    const place = (mediaDurationMs: number) => (placement ??= clock.placeChunk(entry, mediaDurationMs, listedAtMs));
+    for (let failures = 1; ; failures++) {
+      try {
+        const job = await this.finaliser.finaliseListed(chunk, place);
+        this.chunkRecorded(job);
+        return;
+      } catch (error) {
+        // A broken file stays as it is until the next start quarantines it; a disk that failed
+        // (full, I/O error) may recover: the chunk is tried again, in its place in the order.
+        const retry = !isChunkContentError(error) && !this.stopping;
+        if (failures === 1 || !retry || failures % 10 === 0) {
+          this.log.error(
+            { err: error, file: chunk.path, sequence: chunk.sequence, failures },
+            retry ? 'chunk could not be finalised; it stays in the spool and is tried again' : 'chunk could not be finalised; it stays in the spool',
+          );
+        }
+        if (!retry) return;
+        await sleep(backoffDelayMs(failures, this.deps.finaliseRetry ?? FINALISE_RETRY));
+      }
+    }
+  }
+
+  private chunkRecorded(job: ChunkJobData): void {
+    const { metadata } = job;
+    this.reportGap(metadata.startTime);
+    this.lastChunkEndMs = Date.parse(metadata.startTime) + metadata.durationMs;
+    this.chunks++;
+    this.deps.metrics?.chunksRecorded.inc({ source: this.deps.source.id });
+    this.enqueue.schedule(job, 'chunk recorded');
+  }
+
+  private reportGap(startTime: string): void {
+    if (this.lastChunkEndMs === undefined) return;
+    const gapMs = Date.parse(startTime) - this.lastChunkEndMs;
+    // A few frames of jitter between chunks is not a gap worth a warning.
+    if (gapMs > 500) {
+      this.deps.metrics?.gapSeconds.inc({ source: this.deps.source.id }, gapMs / 1000);
+      this.log.warn({ gapMs, gapFrom: new Date(this.lastChunkEndMs).toISOString(), gapTo: startTime }, `recording gap of ${(gapMs / 1000).toFixed(1)} s`);
+    }
+  }
+
+  private logQueued(job: ChunkJobData, message: string): void {
+    const { metadata } = job;
+    this.log.info(
+      { sequence: metadata.sequence, startTime: metadata.startTime, durationMs: metadata.durationMs, bytes: metadata.bytes, width: metadata.width, height: metadata.height },
+      message,
+    );
+  }
+}

@@ -1,0 +1,60 @@
+import { join } from 'node:path';
+import { chunkFilePattern, type ChunkJobData, type Logger, type RecorderMetrics } from '@crispy-streamer/shared';
+import { findStaleRecorders, stopProcesses } from '../recorder/stale-recorders.js';
+import type { SourceSpool } from '../spool/source-spool.js';
+import type { ChunkFinaliser } from './chunk-finaliser.js';
+
+export interface SpoolRecoveryDeps {
+  sourceId: string;
+  spool: SourceSpool;
+  finaliser: ChunkFinaliser;
+  logger: Logger;
+  metrics?: RecorderMetrics;
+  stopGraceMs: number;
+}
+
+/**
+ * What a source's spool folder holds when its recorder starts, put right before anything records:
+ * an ffmpeg orphaned by a killed predecessor is stopped, numbering and the chain continue after
+ * everything found, unreadable job data is moved aside (its chunk is described again from its own
+ * bytes), whole chunks nobody finalised are finalised, and broken ones quarantined.
+ * Returns the chunks that wait for the queue: those finalised before, and those recovered now.
+ */
+export async function recoverSourceSpool(deps: SpoolRecoveryDeps): Promise<{ pending: ChunkJobData[]; recovered: ChunkJobData[] }> {
+  const { sourceId, spool, finaliser, metrics } = deps;
+  const log = deps.logger.child({ source: sourceId });
+  // An ffmpeg orphaned by a killed predecessor would keep writing chunks under our feet.
+  const stale = await findStaleRecorders(join(spool.dir, chunkFilePattern(sourceId, 'mp4')));
+  if (stale.length > 0) {
+    log.warn({ pids: stale }, 'an ffmpeg from a previous run is still recording this source: stopping it before starting again');
+    await stopProcesses(stale, deps.stopGraceMs);
+  }
+  const scan = await spool.scan();
+  finaliser.restore(await spool.restoreState(scan));
+
+  for (const invalid of scan.invalidJobData) {
+    const movedTo = await spool.quarantine(invalid.path, invalid.reason);
+    metrics?.chunksQuarantined.inc({ source: sourceId });
+    log.error({ file: invalid.path, movedTo, reason: invalid.reason }, 'job data of a chunk is unreadable (cut short by a power loss?): moved to quarantine; the chunk is described again from its own bytes');
+    scan.unlisted.push(invalid.chunk);
+  }
+  scan.unlisted.sort((a, b) => a.sequence - b.sequence);
+
+  const recovered: ChunkJobData[] = [];
+  for (const chunk of scan.unlisted) {
+    try {
+      const job = await finaliser.recoverUnlisted(chunk);
+      log.warn(
+        { file: chunk.path, sequence: chunk.sequence, startTime: job.metadata.startTime },
+        'recovered a complete chunk that was never queued (the recorder stopped abruptly); start time estimated from the file time',
+      );
+      recovered.push(job);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const movedTo = await spool.quarantine(chunk.path, reason);
+      metrics?.chunksQuarantined.inc({ source: sourceId });
+      log.error({ file: chunk.path, movedTo, reason }, 'chunk file was never completed by ffmpeg (killed mid-chunk?) and cannot be repaired: moved to quarantine');
+    }
+  }
+  return { pending: scan.pending, recovered };
+}
