@@ -44,7 +44,9 @@ export interface SourceRunnerDeps {
 
 /** A recording that lasted this long without a chunk still counts as a failure to connect. */
 const HEALTHY_RUN_MS = 30_000;
-const FINALISE_RETRY: BackoffPolicy = { minDelayMs: 250, maxDelayMs: 5000, jitter: 0.2 };
+/** Finalising a chunk is tried this often (0.25 s doubling to 4 s between: about 8 s in all). */
+const FINALISE_ATTEMPTS = 6;
+const FINALISE_RETRY: BackoffPolicy = { minDelayMs: 250, maxDelayMs: 4000, jitter: 0.2 };
 
 /**
  * Records one source for as long as it should run: a file until its end, a camera until stopped,
@@ -228,15 +230,15 @@ export class SourceRunner {
         this.chunkRecorded(job);
         return;
       } catch (error) {
-        // A broken file stays as it is until the next start quarantines it; a disk that failed
-        // (full, I/O error) may recover: the chunk is tried again, in its place in the order.
-        const retry = !isChunkContentError(error) && !this.stopping;
-        if (failures === 1 || !retry || failures % 10 === 0) {
-          this.log.error(
-            { err: error, file: chunk.path, sequence: chunk.sequence, failures },
-            retry ? 'chunk could not be finalised; it stays in the spool and is tried again' : 'chunk could not be finalised; it stays in the spool',
-          );
-        }
+        // A disk that failed (full, an I/O error) may recover: the chunk is tried again in its
+        // place in the order, for a while. A broken file, or a failure that lasts, must not hold up
+        // the chunks behind it: it stays in the spool, its number is never reused, and the next
+        // start describes it again from its own bytes (or quarantines it).
+        const retry = !isChunkContentError(error) && !this.stopping && failures < FINALISE_ATTEMPTS;
+        this.log.error(
+          { err: error, file: chunk.path, sequence: chunk.sequence, attempt: failures },
+          retry ? 'chunk could not be finalised; it stays in the spool and is tried again' : 'chunk could not be finalised; it stays in the spool until the next start',
+        );
         if (!retry) return;
         await sleep(backoffDelayMs(failures, this.deps.finaliseRetry ?? FINALISE_RETRY));
       }

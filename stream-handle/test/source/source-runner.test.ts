@@ -196,6 +196,7 @@ function makeRunner(options: {
     reconnect: options.reconnect ?? { minDelayMs: 30, maxDelayMs: 1000, jitter: 0 },
     stopGraceMs: options.stopGraceMs ?? 200,
     enqueueRetry: { minDelayMs: 1000, maxDelayMs: 30_000, jitter: 0 },
+    finaliseRetry: { minDelayMs: 5, maxDelayMs: 5, jitter: 0 },
     ...(options.clockSync === undefined ? {} : { clockSync: options.clockSync }),
   });
   return { runner, lines };
@@ -330,7 +331,7 @@ describe('SourceRunner', () => {
       expect(queue.attempts).toBe(0);
       expect(existsSync(chunkPath(0))).toBe(true);
       expect(existsSync(`${chunkPath(0)}.json`)).toBe(false);
-      expect(messages(lines, 'ERROR')).toContain('chunk could not be finalised; it stays in the spool');
+      expect(messages(lines, 'ERROR')).toContain('chunk could not be finalised; it stays in the spool until the next start');
     }, 10_000);
 
     it('ignores a listed file that is not one of its chunk names', async () => {
@@ -501,6 +502,57 @@ describe('SourceRunner', () => {
       expect(queue.jobs[0]?.metadata).toMatchObject({ startTime: '2026-11-23T09:00:09.000Z', durationMs: 1000, clock: 'host', bytes: oneSecond.byteLength });
       expect(await readJson(`${chunkPath(4)}.json`)).toEqual(queue.jobs[0]);
       expect(recorder.calls[0]?.firstSequence).toBe(5);
+    });
+  });
+
+  // Found by an adversarial run; each failed before its fix.
+  describe('what a broken spool must not do', () => {
+    it('never reuses a sequence a file holds: a chunk whose job data could not be written is kept, and the next recording starts after it', async () => {
+      const queue = new FakeQueue();
+      const dropsAfterABrokenChunk: Script = async ({ handlers, firstSequence, segmentDir }) => {
+        handlers.onStderrLine(`Output #0, segment, to '${segmentDir}/cam0-%010d.mp4':`);
+        const [good, broken] = [firstSequence, firstSequence + 1].map((n) => chunkFileName('cam0', n, 'mp4')) as [string, string];
+        await writeFile(join(segmentDir, good), oneSecond);
+        handlers.onSegment({ fileName: good, startSeconds: 0, endSeconds: 1 });
+        // Something holds the place of the second chunk's job data: writing it fails.
+        await mkdir(join(segmentDir, `${broken}.json`, 'in-the-way'), { recursive: true });
+        await writeFile(join(segmentDir, broken), twoSeconds);
+        handlers.onSegment({ fileName: broken, startSeconds: 1, endSeconds: 3 });
+        return { code: 0, signal: null, stderrTail: [] }; // then the camera dropped
+      };
+      const recorder = fakeRecorder([dropsAfterABrokenChunk, chunks([oneSecond])]);
+      const { runner, lines } = makeRunner({ source: CAMERA, queue, start: recorder.start });
+      const outcome = runner.run();
+      await vi.waitFor(() => expect(queue.jobs).toHaveLength(2), { timeout: 5000 });
+      await runner.stop();
+      expect(await outcome).toEqual({ status: 'stopped', chunks: 2 });
+
+      // The fault happened: chunk 1's job data could not be written, every time it was tried.
+      expect(messages(lines, 'ERROR').filter((m) => m.startsWith('chunk could not be finalised'))).toHaveLength(6);
+      expect(recorder.calls[1]?.firstSequence).toBe(2);
+      expect(queue.jobs.map((j) => j.metadata.sequence)).toEqual([0, 2]);
+      // The recorded chunk is still there, untouched, for the next start to describe.
+      expect((await readFile(chunkPath(1))).equals(twoSeconds)).toBe(true);
+    });
+
+    it('describes a chunk whose job data is empty (cut short by a power loss) again from its own bytes, quarantines the job data and records on', async () => {
+      await mkdir(spoolDir(), { recursive: true });
+      await writeFile(chunkPath(3), twoSeconds);
+      await writeFile(`${chunkPath(3)}.json`, '');
+      const queue = new FakeQueue();
+      const recorder = fakeRecorder([chunks([oneSecond])]);
+      const { runner, lines } = makeRunner({ queue, start: recorder.start });
+
+      expect(await runner.run()).toEqual({ status: 'completed', chunks: 1 });
+
+      expect(queue.jobs.map((j) => j.metadata.sequence)).toEqual([3, 4]);
+      expect(queue.jobs[0]?.metadata).toMatchObject({ bytes: twoSeconds.byteLength, durationMs: 2000, crc32c: crc32cBase64(twoSeconds) });
+      expect(messages(lines, 'ERROR')).toContain(
+        'job data of a chunk is unreadable (cut short by a power loss?): moved to quarantine; the chunk is described again from its own bytes',
+      );
+      const quarantined = await readdir(join(spoolDir(), 'quarantine'));
+      expect(quarantined.filter((name) => /^\d+-cam0-0000000003\.mp4\.json$/.test(name))).toHaveLength(1);
+      expect(await readJson(`${chunkPath(3)}.json`)).toMatchObject({ v: 1, metadata: { sequence: 3 } });
     });
   });
 
