@@ -6,6 +6,8 @@ import type { SourceKind } from '../source/source-config.js';
 export interface ChunkPlacement {
   startMs: number;
   clock: ChunkClock;
+  /** Where its first frame sits in the source's media, in seconds from the start (files: from the file's start). */
+  mediaStartSeconds?: number;
 }
 
 /**
@@ -62,8 +64,8 @@ export class RecordingClock {
     if (fileStartMs === undefined && this.kind === 'rtsp') return this.placeLiveChunk(entry, mediaDurationMs, listedAtMs);
     this.listOffsetSeconds ??= listOffsetFromFirstChunk(entry, mediaDurationMs);
     const mediaStartSeconds = this.mediaOffsetSeconds + Math.max(0, entry.startSeconds - this.listOffsetSeconds);
-    if (fileStartMs !== undefined) return { startMs: Math.round(fileStartMs + mediaStartSeconds * 1000), clock: 'file' };
-    return { startMs: Math.round((this.outputOpenedMs ?? this.spawnedAtMs) + mediaStartSeconds * 1000), clock: 'host' };
+    if (fileStartMs !== undefined) return { startMs: Math.round(fileStartMs + mediaStartSeconds * 1000), clock: 'file', mediaStartSeconds };
+    return { startMs: Math.round((this.outputOpenedMs ?? this.spawnedAtMs) + mediaStartSeconds * 1000), clock: 'host', mediaStartSeconds };
   }
 
   /**
@@ -79,7 +81,7 @@ export class RecordingClock {
       this.liveStartMs = Math.min(this.outputOpenedMs ?? this.spawnedAtMs, Math.round(listedAtMs - entry.endSeconds * 1000));
       startSeconds = Math.max(entry.startSeconds, entry.endSeconds - mediaDurationMs / 1000);
     }
-    return { startMs: Math.round(this.liveStartMs + startSeconds * 1000), clock: 'host' };
+    return { startMs: Math.round(this.liveStartMs + startSeconds * 1000), clock: 'host', mediaStartSeconds: startSeconds };
   }
 }
 

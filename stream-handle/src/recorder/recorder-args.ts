@@ -9,6 +9,8 @@ export interface RecorderArgsInput {
   source: SourceConfig;
   segmentDir: string;
   firstSequence: number;
+  /** A file resumed where an earlier run stopped: media seconds from its start. */
+  resumeAtSeconds?: number;
   rtspTimeoutSeconds: number;
   rtspTimeoutOption: RtspTimeoutOption;
 }
@@ -32,8 +34,19 @@ function inputOptionsFor(input: RecorderArgsInput): string[] {
   }
   const options: string[] = [];
   if (source.kind === 'http') options.push('-rw_timeout', String(30_000_000));
+  if (input.resumeAtSeconds !== undefined && input.resumeAtSeconds > 0) options.push('-ss', resumeSeekSeconds(source, input.resumeAtSeconds));
   if (source.realtime) options.push('-re');
   return options;
+}
+
+/**
+ * Where to seek to resume at `atSeconds`, the end of the last chunk (so the start of a keyframe).
+ * Copying, ffmpeg starts at the last keyframe at or before the seek point: a millisecond past it
+ * lands on that keyframe despite rounding. Encoding, it drops every frame before the seek point:
+ * a millisecond before it keeps the frame that starts there.
+ */
+export function resumeSeekSeconds(source: Pick<SourceConfig, 'mode'>, atSeconds: number): string {
+  return Math.max(0, atSeconds + (source.mode === 'copy' ? 0.001 : -0.001)).toFixed(6);
 }
 
 function codecOptionsFor(source: SourceConfig): string[] {

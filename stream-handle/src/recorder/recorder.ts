@@ -26,6 +26,8 @@ export interface RunningRecorder {
   readonly exited: Promise<RecorderExit>;
   /** SIGTERM (ffmpeg closes its chunk and lists it), then SIGKILL after the grace period. */
   stop(graceMs: number): Promise<RecorderExit>;
+  /** SIGKILL: the chunk being written is left unfinished, never listed. */
+  abort(): Promise<RecorderExit>;
   /** Freezes ffmpeg where it is (SIGSTOP), for a file that must wait for room in the spool. */
   suspend(): void;
   /** Lets a suspended ffmpeg carry on (SIGCONT). */
@@ -104,6 +106,11 @@ export const startRecorder: StartRecorder = (ffmpegPath, args, handlers) => {
       const exit = await exited;
       clearTimeout(timer);
       return exit;
+    },
+    async abort() {
+      if (child === undefined || child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGKILL');
+      return exited;
     },
     suspend() {
       child?.kill('SIGSTOP');

@@ -40,3 +40,16 @@ export async function stopProcesses(pids: number[], graceMs: number): Promise<vo
   while (pids.some(alive) && Date.now() < deadline) await sleep(50);
   for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
 }
+
+/** SIGKILL at once, and wait until they are gone: for a file's recorder, whose footage can be read again. */
+export async function killProcesses(pids: number[]): Promise<void> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  const deadline = Date.now() + 5000;
+  while (pids.some(alive) && Date.now() < deadline) await sleep(20);
+}

@@ -21,6 +21,7 @@ import type { ChunkPlacement } from '../clock/recording-clock.js';
 import type { SourceSpool, SpoolChunkFile, SpoolState } from '../spool/source-spool.js';
 import { buildChunkMetadata } from './chunk-metadata.js';
 import type { EvidenceSigner } from './evidence-signer.js';
+import type { FileIdentity, FileIngestPlan, FileIngestState } from './file-ingest.js';
 import type { SourceConfig } from './source-config.js';
 
 export interface ChunkFinaliserDeps {
@@ -46,6 +47,8 @@ const INCOMPLETE_RETRY_MS = 25;
 export class ChunkFinaliser {
   private next = 0;
   private chain: ChainState = { ...GENESIS_CHAIN_STATE };
+  /** A file source's ingest progress, saved with every chunk. */
+  private file: FileIngestState | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: ChunkFinaliserDeps) {
@@ -55,6 +58,29 @@ export class ChunkFinaliser {
   restore(state: SpoolState): void {
     this.next = state.nextSequence;
     this.chain = state.chain;
+    this.file = state.file;
+  }
+
+  /** What an earlier run recorded of this source's file, if anything. */
+  get fileIngest(): FileIngestState | undefined {
+    return this.file;
+  }
+
+  /** From now on, chunks are of this file, starting where the plan says. */
+  beginFile(file: FileIdentity, plan: FileIngestPlan): void {
+    if (plan.action === 'resume') this.file = { ...plan.after };
+    else this.file = { ...file, ingestedSeconds: 0, complete: false, firstSequence: this.next, lastSequence: this.next - 1 };
+  }
+
+  /** Every chunk of the file was finalised and queued: a later run must not ingest it again. */
+  async completeFile(): Promise<void> {
+    if (this.file === undefined) return;
+    this.file = { ...this.file, complete: true };
+    await this.deps.spool.saveState(this.state(this.chain));
+  }
+
+  private state(chain: ChainState): SpoolState {
+    return this.file === undefined ? { nextSequence: this.next, chain } : { nextSequence: this.next, chain, file: this.file };
   }
 
   /** The first sequence the next recording may use. */
@@ -114,13 +140,30 @@ export class ChunkFinaliser {
       this.log.error({ err: error, sequence: chunk.sequence }, 'chunk has no evidence record: it does not follow the chain');
     }
     const job = makeJobData(metadata, evidence);
+    const file = this.fileAfter(chunk, placement, mp4.durationMs);
     // ffmpeg does not sync its output: the chunk's bytes reach the disk before anything says the
     // chunk exists. The job data goes to disk before the queue: the spool can always rebuild it.
     await syncFile(chunk.path);
     await spool.writeJobData(job);
-    await spool.saveState({ nextSequence: this.next, chain });
+    this.file = file;
+    await spool.saveState(this.state(chain));
     this.chain = chain;
     return job;
+  }
+
+  /**
+   * A file's progress after this chunk: its media end, when the clock placed it in the file, or,
+   * for a chunk recovered from the spool, its length after the chunk before it (a recording's
+   * chunks are contiguous).
+   */
+  private fileAfter(chunk: SpoolChunkFile, placement: ChunkPlacement, durationMs: number): FileIngestState | undefined {
+    const file = this.file;
+    if (file === undefined || file.complete) return file;
+    let endSeconds: number | undefined;
+    if (placement.mediaStartSeconds !== undefined) endSeconds = placement.mediaStartSeconds + durationMs / 1000;
+    else if (chunk.sequence === file.lastSequence + 1) endSeconds = file.ingestedSeconds + durationMs / 1000;
+    if (endSeconds === undefined) return file;
+    return { ...file, ingestedSeconds: Math.max(file.ingestedSeconds, Math.round(endSeconds * 1e6) / 1e6), lastSequence: Math.max(file.lastSequence, chunk.sequence) };
   }
 }
 

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics } from '@crispy-streamer/shared';
 import { RecordingClock, type ChunkPlacement } from '../clock/recording-clock.js';
@@ -12,6 +12,7 @@ import { ChunkFinaliser, isChunkContentError } from './chunk-finaliser.js';
 import { EnqueuePipeline } from './enqueue-pipeline.js';
 import type { EvidenceSigner } from './evidence-signer.js';
 import type { SourceConfig } from './source-config.js';
+import { planFileIngest } from './file-ingest.js';
 import { recoverSourceSpool } from './spool-recovery.js';
 
 export type SourceOutcome =
@@ -63,6 +64,8 @@ export class SourceRunner {
   /** Why recording is paused (the spool is full), or undefined while it runs. */
   private pausedFor: string | undefined;
   private unpause: (() => void) | undefined;
+  /** A file resumed where an earlier run stopped: media seconds already ingested. */
+  private resumeAtSeconds: number | undefined;
   private readonly finaliser: ChunkFinaliser;
   private readonly enqueue: EnqueuePipeline;
   private readonly log: Logger;
@@ -76,9 +79,21 @@ export class SourceRunner {
   async run(): Promise<SourceOutcome> {
     const { source, spool } = this.deps;
     await spool.prepare();
-    const { pending, recovered } = await recoverSourceSpool({ sourceId: source.id, spool, finaliser: this.finaliser, logger: this.deps.logger, metrics: this.deps.metrics, stopGraceMs: this.deps.stopGraceMs });
+    const { pending, recovered } = await recoverSourceSpool({
+      sourceId: source.id,
+      spool,
+      finaliser: this.finaliser,
+      logger: this.deps.logger,
+      metrics: this.deps.metrics,
+      stopGraceMs: this.deps.stopGraceMs,
+      orphans: source.kind === 'file' ? 'kill' : 'close-chunk',
+    });
     for (const job of recovered) this.enqueue.schedule(job, 'recovered chunk queued');
     for (const job of pending) this.enqueue.schedule(job, 'requeued from spool');
+    if (source.kind === 'file' && !(await this.planFile())) {
+      await this.enqueue.drained();
+      return { status: 'completed', chunks: 0 };
+    }
     this.log.info({ url: source.displayUrl, kind: source.kind, mode: source.mode, chunkSeconds: source.chunkSeconds, firstSequence: this.finaliser.nextSequence }, 'source starting');
 
     let failuresInARow = 0;
@@ -98,7 +113,9 @@ export class SourceRunner {
       const producedChunks = this.chunks > runStartChunks;
       const cleanExit = exit.code === 0;
       if (source.kind !== 'rtsp') {
-        if (cleanExit && producedChunks) {
+        // A resumed file may have had nothing left to cut: the earlier run had finished it.
+        if (cleanExit && (producedChunks || this.resumeAtSeconds !== undefined)) {
+          await this.finaliser.completeFile();
           this.log.info({ chunks: this.chunks }, 'source finished: every chunk queued');
           return { status: 'completed', chunks: this.chunks };
         }
@@ -157,20 +174,63 @@ export class SourceRunner {
   }
 
   /**
-   * Asks ffmpeg to close its current chunk and waits until it is finalised and, within the grace
-   * period, queued. What Redis could not take by then stays in the spool for the next start.
+   * A camera's ffmpeg is asked to close its current chunk; a file's is stopped at its last whole
+   * chunk (the next run resumes there, on a keyframe, so no footage is cut twice). Then waits until
+   * every listed chunk is finalised and, within the grace period, queued. What Redis could not take
+   * by then stays in the spool for the next start.
    */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wakeUp?.abort();
     this.unpause?.();
-    await this.current?.stop(this.deps.stopGraceMs);
+    if (this.deps.source.kind === 'file') await this.current?.abort();
+    else await this.current?.stop(this.deps.stopGraceMs);
     await this.finalising;
+    if (this.deps.source.kind === 'file') await this.discardUnfinishedChunk();
     this.enqueue.stop();
     await Promise.race([this.enqueue.drained(), sleep(this.deps.stopGraceMs)]);
     if (this.enqueue.waiting > 0) {
       this.log.warn({ waitingToQueue: this.enqueue.waiting }, 'stopping with chunks not yet queued (Redis unreachable?): they stay in the spool and are queued at the next start');
     }
+  }
+
+  /** The chunk a stopped file's ffmpeg was writing: its footage is read again from the file by the next run. */
+  private async discardUnfinishedChunk(): Promise<void> {
+    const { spool } = this.deps;
+    for (const chunk of (await spool.scan().catch(() => undefined))?.unlisted ?? []) {
+      if (chunk.sequence < this.finaliser.nextSequence) continue; // not this run's: the next start sees to it
+      await unlink(chunk.path).catch(() => undefined);
+      this.log.info({ file: chunk.path, sequence: chunk.sequence }, 'stopped mid-chunk: the unfinished chunk is discarded, the next run records that part of the file again');
+    }
+  }
+
+  /**
+   * A file an earlier run ingested part of is resumed where it stopped; one it ingested whole is
+   * not ingested again (the same footage would reach the bucket twice). False: nothing to record.
+   */
+  private async planFile(): Promise<boolean> {
+    const { source } = this.deps;
+    const info = await stat(source.url).catch(() => undefined);
+    if (info === undefined) return true; // ffmpeg names the problem
+    const identity = { path: source.url, size: info.size, mtimeMs: info.mtimeMs };
+    const plan = planFileIngest(this.finaliser.fileIngest, identity);
+    if (plan.action === 'skip') {
+      const { firstSequence, lastSequence } = plan.already;
+      this.log.warn(
+        { file: source.url, firstSequence, lastSequence },
+        `file already ingested whole (chunks ${firstSequence}-${lastSequence}): not ingested again. To ingest it again on purpose, give the source a new id, or delete ${this.deps.spool.dir}/state.json`,
+      );
+      return false;
+    }
+    if (plan.action === 'resume') {
+      this.resumeAtSeconds = plan.atSeconds;
+      this.log.warn(
+        { file: source.url, resumeAtSeconds: plan.atSeconds, afterSequence: plan.after.lastSequence },
+        `an earlier run stopped part-way through this file: resuming at ${plan.atSeconds.toFixed(3)} s, after chunk ${plan.after.lastSequence}`,
+      );
+    }
+    this.finaliser.beginFile(identity, plan);
+    return true;
   }
 
   /** Whether ffmpeg is running for this source right now (readiness). */
@@ -189,9 +249,10 @@ export class SourceRunner {
       firstSequence: this.finaliser.nextSequence,
       rtspTimeoutSeconds: this.deps.rtspTimeoutSeconds,
       rtspTimeoutOption: this.deps.rtspTimeoutOption,
+      ...(this.resumeAtSeconds === undefined ? {} : { resumeAtSeconds: this.resumeAtSeconds }),
     });
     const fileModifiedMs = source.kind === 'file' ? await stat(source.url).then((info) => info.mtimeMs, () => undefined) : undefined;
-    const clock = new RecordingClock(source.kind, Date.now(), fileModifiedMs);
+    const clock = new RecordingClock(source.kind, Date.now(), fileModifiedMs, this.resumeAtSeconds);
 
     this.deps.metrics?.sourceUp.set({ source: source.id }, 1);
     this.current = this.deps.startRecorder(this.deps.ffmpegPath, args, {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { chunkFilePattern, type ChunkJobData, type Logger, type RecorderMetrics } from '@crispy-streamer/shared';
-import { findStaleRecorders, stopProcesses } from '../recorder/stale-recorders.js';
+import { findStaleRecorders, killProcesses, stopProcesses } from '../recorder/stale-recorders.js';
 import type { SourceSpool } from '../spool/source-spool.js';
 import type { ChunkFinaliser } from './chunk-finaliser.js';
 
@@ -11,6 +11,12 @@ export interface SpoolRecoveryDeps {
   logger: Logger;
   metrics?: RecorderMetrics;
   stopGraceMs: number;
+  /**
+   * How an orphaned ffmpeg is ended: a camera's is asked to close its chunk (that footage exists
+   * nowhere else); a file's is killed, so its last chunk is never cut short mid-GOP: the run that
+   * follows reads that part of the file again, from the last keyframe a whole chunk ended on.
+   */
+  orphans: 'close-chunk' | 'kill';
 }
 
 /**
@@ -27,7 +33,8 @@ export async function recoverSourceSpool(deps: SpoolRecoveryDeps): Promise<{ pen
   const stale = await findStaleRecorders(join(spool.dir, chunkFilePattern(sourceId, 'mp4')));
   if (stale.length > 0) {
     log.warn({ pids: stale }, 'an ffmpeg from a previous run is still recording this source: stopping it before starting again');
-    await stopProcesses(stale, deps.stopGraceMs);
+    if (deps.orphans === 'kill') await killProcesses(stale);
+    else await stopProcesses(stale, deps.stopGraceMs);
   }
   const scan = await spool.scan();
   finaliser.restore(await spool.restoreState(scan));

@@ -20,13 +20,18 @@ import {
   type ChunkJobData,
 } from '@crispy-streamer/shared';
 
+import { readFileIngestState, type FileIngestState } from '../source/file-ingest.js';
+
 // One source's folder in the spool (layout: shared/src/spool/spool-layout.ts). This adapter reads
-// and writes it; the decisions about what to do with what it finds are the caller's.
+// and writes it; the decisions about what to do with what it finds are the caller's. Its
+// state.json is read by nobody else.
 
 export interface SpoolState {
   nextSequence: number;
   /** The evidence chain's last link for this source. */
   chain: ChainState;
+  /** A file source: how far its file has been ingested. */
+  file?: FileIngestState;
 }
 
 /** A chunk file in the spool, named by its sequence. */
@@ -120,7 +125,8 @@ export class SourceSpool {
     try {
       const state = JSON.parse(text) as Partial<SpoolState>;
       if (!Number.isSafeInteger(state.nextSequence) || (state.nextSequence ?? -1) < 0) return undefined;
-      return { nextSequence: state.nextSequence ?? 0, chain: state.chain ?? { ...GENESIS_CHAIN_STATE } };
+      const file = readFileIngestState(state.file);
+      return { nextSequence: state.nextSequence ?? 0, chain: state.chain ?? { ...GENESIS_CHAIN_STATE }, ...(file === undefined ? {} : { file }) };
     } catch {
       // Unreadable: the chunk files and job data still say where numbering stands.
       return undefined;
@@ -141,7 +147,8 @@ export class SourceSpool {
         chain = { lastRecordHash: recordHash(evidence.record), lastSequence: evidence.record.sequence };
       }
     }
-    return { nextSequence: Math.max(saved?.nextSequence ?? 0, scan.highestSequence + 1), chain };
+    const nextSequence = Math.max(saved?.nextSequence ?? 0, scan.highestSequence + 1);
+    return saved?.file === undefined ? { nextSequence, chain } : { nextSequence, chain, file: saved.file };
   }
 
   // Both durable: after a power cut the state must not fall behind sequences whose chunks were

@@ -123,6 +123,12 @@ describe('buildRecorderArgs', () => {
       expect(build({ realtime: true }).inputOptions).toEqual(['-re']);
     });
 
+    it('resumes a file a millisecond past the keyframe copying, and a millisecond before the frame encoding', () => {
+      expect(build({}, { resumeAtSeconds: 12.5 }).inputOptions).toEqual(['-ss', '12.501000']);
+      expect(build({ mode: 'encode' }, { resumeAtSeconds: 12.5 }).inputOptions).toEqual(['-ss', '12.499000']);
+      expect(build({}, { resumeAtSeconds: 0 }).inputOptions).toEqual([]);
+    });
+
     it('gives HTTP inputs a read timeout', () => {
       expect(build({ url: 'https://cdn.example/v.mp4' }).inputOptions).toEqual(['-rw_timeout', '30000000']);
       expect(build({ url: 'https://cdn.example/v.mp4', realtime: true }).inputOptions).toEqual(['-rw_timeout', '30000000', '-re']);

@@ -61,6 +61,7 @@ interface RecorderCall {
   startedAtMs: number;
   exitedAtMs: number | undefined;
   stopCalls: number;
+  abortCalls: number;
 }
 
 function optionValue(options: string[], name: string): string | undefined {
@@ -78,6 +79,7 @@ function fakeRecorder(scripts: Script[]): { start: StartRecorder; calls: Recorde
       startedAtMs: Date.now(),
       exitedAtMs: undefined,
       stopCalls: 0,
+      abortCalls: 0,
     };
     calls.push(call);
     let requestStop: () => void = () => undefined;
@@ -100,6 +102,11 @@ function fakeRecorder(scripts: Script[]): { start: StartRecorder; calls: Recorde
       exited,
       async stop() {
         call.stopCalls++;
+        requestStop();
+        return exited;
+      },
+      async abort() {
+        call.abortCalls++;
         requestStop();
         return exited;
       },
