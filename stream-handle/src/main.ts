@@ -19,7 +19,13 @@ import { startRecorder } from './recorder/recorder.js';
 import { SourceRunner, type SourceOutcome } from './source/source-runner.js';
 import { SourceSpool } from './spool/source-spool.js';
 import { SpoolGuard } from './spool/spool-guard.js';
+import { measureSpool } from './spool/spool-usage.js';
 import { startStatusServer } from './status/status-server.js';
+
+/** How long stopping may take in all: ffmpeg's grace, then queueing's, and a margin. */
+function shutdownDeadlineMs(stopGraceMs: number): number {
+  return 3 * stopGraceMs + 10_000;
+}
 
 function withDeadline(check: Promise<boolean>, ms: number): Promise<boolean> {
   return Promise.race([check, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
@@ -54,7 +60,12 @@ async function main(): Promise<number> {
   const redis = createRedisConnection(config.redisUrl, 'stream-handle');
   redis.on('error', (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'Redis connection problem; chunks keep recording to the spool'));
   void warnUnlessNoEviction(redis, config.redisUrl, logger);
-  const queue = createChunkQueue(redis, { queueName: config.queueName, attempts: config.uploadAttempts, backoffMs: config.uploadBackoffMs });
+  const queue = createChunkQueue(redis, {
+    queueName: config.queueName,
+    attempts: config.uploadAttempts,
+    backoffMs: config.uploadBackoffMs,
+    onError: (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'upload queue problem; chunks keep recording to the spool'),
+  });
 
   let signer;
   try {
@@ -126,6 +137,11 @@ async function main(): Promise<number> {
     stopRequested = true;
     logger.info({ signal }, 'stopping: closing the current chunk of every source');
     stopped = Promise.all(runners.map((runner) => runner.stop()));
+    // Every step of stopping is bounded; this is the bound on them all, should one still hang.
+    setTimeout(() => {
+      logger.error({ afterMs: shutdownDeadlineMs(config.stopGraceMs) }, 'stopping took too long: exiting now; what was recorded stays in the spool for the next start');
+      process.exit(1);
+    }, shutdownDeadlineMs(config.stopGraceMs)).unref();
   };
   process.on('SIGTERM', () => stopAll('SIGTERM'));
   process.on('SIGINT', () => stopAll('SIGINT'));
@@ -139,14 +155,22 @@ async function main(): Promise<number> {
       }),
     ),
   );
-  // The last chunks are finalised when run() returns; stop() also waits until they are queued.
+  // The last chunks are finalised when run() returns; stop() also waits (a while) until they are queued.
   await stopped;
   guard.stop();
   await status.close();
-  await queue.close();
+  // Closing the queue waits for Redis; Redis may be gone.
+  await withDeadline(queue.close().then(() => true), 2000);
   redis.disconnect();
   const failed = outcomes.filter((o) => o.status === 'failed').length;
-  logger.info({ chunks: outcomes.reduce((sum, o) => sum + o.chunks, 0), failedSources: failed }, 'stream-handle finished');
+  const notQueued = runners.reduce((sum, runner) => sum + runner.waitingToQueue, 0);
+  const spool = await measureSpool(config.spoolDir).catch(() => undefined);
+  logger[notQueued > 0 ? 'warn' : 'info'](
+    { chunks: outcomes.reduce((sum, o) => sum + o.chunks, 0), failedSources: failed, chunksInSpool: spool?.chunkFiles, bytesInSpool: spool?.bytes, notQueued },
+    notQueued > 0
+      ? `stream-handle finished: ${notQueued} chunk(s) could not be queued (Redis unreachable?); they stay in the spool and are queued at the next start`
+      : 'stream-handle finished',
+  );
   return failed > 0 && !stopRequested ? 1 : 0;
 }
 

@@ -14,11 +14,17 @@ export interface ChunkQueueSettings {
   queueName: string;
   attempts: number;
   backoffMs: number;
+  /**
+   * The queue's own errors (Redis refusing the password, connection lost). Without a listener
+   * BullMQ prints them to the console itself, the Redis AUTH command's arguments included.
+   */
+  onError: (error: Error) => void;
 }
 
 /** BullMQ queue of chunks to upload. The job id makes a second enqueue of a chunk a no-op. */
 export function createChunkQueue(connection: Redis, settings: ChunkQueueSettings): ChunkQueue {
   const queue = new Queue<ChunkJobData>(settings.queueName, { connection });
+  queue.on('error', settings.onError);
   return {
     async enqueue(job) {
       const jobId = chunkJobId(job.metadata.sourceId, job.metadata.sequence);

@@ -68,11 +68,17 @@ export class SourceRunner {
   private resumeAtSeconds: number | undefined;
   private readonly finaliser: ChunkFinaliser;
   private readonly enqueue: EnqueuePipeline;
+  /** Resolves when stop() is called: nothing run() waits for may outlast it. */
+  private readonly stopRequested: Promise<void>;
+  private requestStop: () => void = () => undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: SourceRunnerDeps) {
     this.log = deps.logger.child({ source: deps.source.id });
     this.finaliser = new ChunkFinaliser(deps);
+    this.stopRequested = new Promise((resolve) => {
+      this.requestStop = resolve;
+    });
     this.enqueue = new EnqueuePipeline({ queue: deps.queue, logger: deps.logger, metrics: deps.metrics, retry: deps.enqueueRetry, onQueued: (job, message) => this.logQueued(job, message) });
   }
 
@@ -91,8 +97,8 @@ export class SourceRunner {
     for (const job of recovered) this.enqueue.schedule(job, 'recovered chunk queued');
     for (const job of pending) this.enqueue.schedule(job, 'requeued from spool');
     if (source.kind === 'file' && !(await this.planFile())) {
-      await this.enqueue.drained();
-      return { status: 'completed', chunks: 0 };
+      await this.queuedOrStopped();
+      return { status: this.stopping ? 'stopped' : 'completed', chunks: 0 };
     }
     this.log.info({ url: source.displayUrl, kind: source.kind, mode: source.mode, chunkSeconds: source.chunkSeconds, firstSequence: this.finaliser.nextSequence }, 'source starting');
 
@@ -106,7 +112,7 @@ export class SourceRunner {
       if (this.stopping) return { status: 'stopped', chunks: this.chunks };
       if (this.pausedFor !== undefined && source.kind === 'rtsp') continue;
       if (source.kind !== 'rtsp') {
-        await this.enqueue.drained();
+        await this.queuedOrStopped();
         if (this.stopping) return { status: 'stopped', chunks: this.chunks };
       }
 
@@ -181,6 +187,7 @@ export class SourceRunner {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.requestStop();
     this.wakeUp?.abort();
     this.unpause?.();
     if (this.deps.source.kind === 'file') await this.current?.abort();
@@ -192,6 +199,16 @@ export class SourceRunner {
     if (this.enqueue.waiting > 0) {
       this.log.warn({ waitingToQueue: this.enqueue.waiting }, 'stopping with chunks not yet queued (Redis unreachable?): they stay in the spool and are queued at the next start');
     }
+  }
+
+  /** A file's chunks wait for the queue before the source counts as done; a stop ends the wait (Redis may be gone). */
+  private async queuedOrStopped(): Promise<void> {
+    await Promise.race([this.enqueue.drained(), this.stopRequested]);
+  }
+
+  /** Chunks finalised that the queue has not taken: they wait in the spool for the next start. */
+  get waitingToQueue(): number {
+    return this.enqueue.waiting;
   }
 
   /** The chunk a stopped file's ffmpeg was writing: its footage is read again from the file by the next run. */
