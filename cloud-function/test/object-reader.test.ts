@@ -71,8 +71,9 @@ describe("the function's read path over HTTP", () => {
     const frame = await probeFirstFrame(STATIC_FFMPEG, readout.input, 20_000);
     expect(frame).toEqual({ width: 1280, height: 720, channels: 3, pixelFormat: 'yuv420p' });
     expect(readout.info).toMatchObject({ codec: 'h264', width: 1280, height: 720 });
-    // The first window (ftyp, free, mdat header, media start), the moov, and the keyframe if it did not fit: never the whole chunk.
-    expect(reader.requests()).toBeLessThanOrEqual(3);
+    // Two requests: the first 256 KiB (ftyp, free, the mdat header and the whole first keyframe), then the moov at the end.
+    expect(reader.requests()).toBe(2);
+    expect(seen.map((r) => r.range)).toEqual([`bytes=0-${256 * 1024 - 1}`, expect.stringMatching(new RegExp(`^bytes=\\d+-${chunk.byteLength - 1}$`))]);
     expect(seen.every((r) => r.range !== undefined)).toBe(true);
     const bytes = seen.reduce((sum, r) => {
       const [, start, end] = /bytes=(\d+)-(\d+)/.exec(r.range ?? '') ?? [];
