@@ -21,10 +21,10 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** 12 s of testsrc2 with x264 (veryfast, CRF 20, 2 s GOP), cut by the segment muxer into 4 s chunks; returns the second. */
+/** 12 s of testsrc2 with x264 (veryfast, CRF 20, 2 s GOP), cut by the segment muxer into 4, 2, 4 and 2 s chunks; returns the third (4 s). */
 function chunkFor(label: string, size: string): string {
   mkdirSync(CHUNK_DIR, { recursive: true });
-  const chunk = join(CHUNK_DIR, `${label}-001.mp4`);
+  const chunk = join(CHUNK_DIR, `${label}-002.mp4`);
   if (existsSync(chunk)) return chunk;
   log(`  generating the ${label} chunks with Debian's ffmpeg (once; kept in bench/.cache) ...`);
   const source = join(CHUNK_DIR, `${label}-source.mp4`);
@@ -102,7 +102,7 @@ try {
     if (!inProcess && (candidate.name.startsWith('node-av') || candidate.name.includes('WASM'))) continue;
     for (const chunk of chunks) {
       const size = (await readFile(chunk.path)).byteLength;
-      const url = `http://${candidate.name.startsWith('before') ? '127.0.0.1' : 'localhost'}:${server.port}/${chunk.label}-001.mp4`;
+      const url = `http://${candidate.name.startsWith('before') ? '127.0.0.1' : 'localhost'}:${server.port}/${chunk.label}-002.mp4`;
       log(`  ${candidate.name}, ${chunk.label} ...`);
       try {
         const result = await measure(candidate.name, url, size, WARM_CALLS);

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { DecoderInput } from './decoder-input/decoder-input.js';
-import { decodeFirstFrame, NoFrameDecodedError } from './frame-decoder.js';
+import { NoFrameDecodedError, withDecodedFrame } from './frame-decoder.js';
 
 export interface FrameFacts {
   width: number;
@@ -11,8 +11,8 @@ export interface FrameFacts {
   pixelFormat: string | undefined;
 }
 
-/** Size and channels of a PNG, from its header. */
-export async function measurePng(png: Buffer): Promise<Pick<FrameFacts, 'width' | 'height' | 'channels'>> {
+/** Size and channels of a PNG (a file or its bytes), from its header. */
+export async function measurePng(png: Buffer | string): Promise<Pick<FrameFacts, 'width' | 'height' | 'channels'>> {
   const meta = await sharp(png).metadata();
   if (meta.width === undefined || meta.height === undefined || meta.channels === undefined) {
     throw new NoFrameDecodedError('the decoded frame has no size');
@@ -22,6 +22,5 @@ export async function measurePng(png: Buffer): Promise<Pick<FrameFacts, 'width' 
 
 /** Decodes the keyframe with ffmpeg and measures the picture with sharp. */
 export async function probeFirstFrame(ffmpegPath: string, input: DecoderInput, timeoutMs: number): Promise<FrameFacts> {
-  const frame = await decodeFirstFrame(ffmpegPath, input, timeoutMs);
-  return { ...(await measurePng(frame.png)), pixelFormat: frame.pixelFormat };
+  return withDecodedFrame(ffmpegPath, input, timeoutMs, async (frame) => ({ ...(await measurePng(frame.pngPath)), pixelFormat: frame.pixelFormat }));
 }

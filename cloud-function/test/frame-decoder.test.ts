@@ -12,10 +12,11 @@ import {
   DecoderTimedOutError,
   DecoderUnavailableError,
   NoFrameDecodedError,
-  decodeFirstFrame,
   decoderArgs,
   parsePixelFormat,
+  withDecodedFrame,
 } from '../src/frame-decoder.js';
+import type { DecoderInput } from '../src/decoder-input/decoder-input.js';
 import { measurePng } from '../src/frame-probe.js';
 import { DEBIAN_FFMPEG, STATIC_FFMPEG } from './chunks.js';
 
@@ -24,6 +25,9 @@ let dir = '';
 let server: Server;
 const requests: string[] = [];
 let playlist: Uint8Array;
+
+/** Decodes and hands back what ffmpeg said, the file already removed. */
+const decodeFirstFrame = (ffmpeg: string, input: DecoderInput, timeoutMs: number) => withDecodedFrame(ffmpeg, input, timeoutMs, async (frame) => frame);
 
 /** A stand-in decoder: a real process that dies the way we name. */
 async function script(name: string, body: string): Promise<string> {
@@ -59,11 +63,12 @@ afterAll(async () => {
 
 describe('decoderArgs', () => {
   it('reads only a pipe, as a raw elementary stream, and forces no pixel format', () => {
-    const args = decoderArgs({ format: 'h264' });
+    const args = decoderArgs({ format: 'h264' }, '/tmp/x.png');
+    expect(args.at(-1)).toBe('/tmp/x.png');
     expect(args.slice(args.indexOf('-protocol_whitelist'), args.indexOf('-protocol_whitelist') + 2)).toEqual(['-protocol_whitelist', 'pipe']);
     expect(args.slice(args.indexOf('-f'), args.indexOf('-i') + 2)).toEqual(['-f', 'h264', '-i', 'pipe:0']);
     expect(args).not.toContain('-pix_fmt');
-    expect(decoderArgs({ format: 'hevc' })).toContain('hevc');
+    expect(decoderArgs({ format: 'hevc' }, '/tmp/x.png')).toContain('hevc');
   });
 });
 
@@ -85,13 +90,11 @@ describe('the PNG keeps the source channels (no forced pixel format)', () => {
     ['yuv420p', 3],
   ])('a %s frame: sharp reads %i channels', async (pixelFormat, channels) => {
     // The output half of decoderArgs, fed a frame of that pixel format.
-    const args = decoderArgs({ format: 'h264' });
+    const png = join(dir, `${pixelFormat}.png`);
+    const args = decoderArgs({ format: 'h264' }, png);
     const output = args.slice(args.indexOf('-c:v'));
-    const { stdout } = await run(DEBIAN_FFMPEG, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=64x48,format=${pixelFormat}`, '-frames:v', '1', ...output], {
-      encoding: 'buffer',
-      maxBuffer: 1 << 24,
-    });
-    expect(await measurePng(stdout)).toEqual({ width: 64, height: 48, channels });
+    await run(DEBIAN_FFMPEG, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=64x48,format=${pixelFormat}`, '-frames:v', '1', ...output]);
+    expect(await measurePng(png)).toEqual({ width: 64, height: 48, channels });
   });
 });
 
@@ -120,6 +123,16 @@ describe('each way the decoder fails is its own error', () => {
     expect((error as DecoderExitedError).exitCode).toBe(3);
     expect(error.message).toMatch(/^ffmpeg exited with code 3: opening /);
     expect(error.message).not.toContain('abcdef0123');
+  });
+
+  it('the PNG file is gone afterwards, decoded or not', async () => {
+    const failing = await script('fail2.sh', 'exit 1');
+    await failure(decodeFirstFrame(failing, { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
+    const { readdir } = await import('node:fs/promises');
+    const frameDirs = (await readdir(tmpdir())).filter((name) => name.startsWith('crispy-frames-'));
+    for (const frameDir of frameDirs) {
+      expect((await readdir(join(tmpdir(), frameDir))).filter((name) => name.startsWith(`frame-${process.pid}-`))).toEqual([]);
+    }
   });
 
   it('exit 0 without a picture is no frame', async () => {

@@ -2,7 +2,7 @@
 // per-chunk path for that decoder: read the chunk through its URL, decode the first frame, measure
 // it. `load` does the imports, so a fresh process's first call shows the cold start.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -50,7 +50,7 @@ async function functionModules() {
 }
 
 /** Runs an ffmpeg that writes one PNG to stdout; returns it with the stderr text. */
-function ffmpegPng(ffmpeg: string, args: string[], stdin?: Uint8Array, acceptFailureWithFrame = false): Promise<{ png: Buffer; stderr: string }> {
+function ffmpegPng(ffmpeg: string, args: string[], stdin?: Uint8Array, acceptFailureWithFrame = false, pngPath?: string): Promise<{ png: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -62,7 +62,8 @@ function ffmpegPng(ffmpeg: string, args: string[], stdin?: Uint8Array, acceptFai
     child.once('error', reject);
     child.once('close', (code, signal) => {
       const png = Buffer.concat(out);
-      if (code !== 0 && !(acceptFailureWithFrame && png.byteLength > 0)) reject(new Error(`ffmpeg exit ${code ?? signal}: ${stderr.slice(-300)}`));
+      const wrote = png.byteLength > 0 || (pngPath !== undefined && existsSync(pngPath));
+      if (code !== 0 && !(acceptFailureWithFrame && wrote)) reject(new Error(`ffmpeg exit ${code ?? signal}: ${stderr.slice(-300)}`));
       else resolve({ png, stderr });
     });
   });
@@ -115,11 +116,15 @@ function sparseMp4Candidate(name: string, ffmpeg: string, what: string): Candida
           await file.close();
           // ffmpeg goes on to the zero-filled samples after the keyframe and exits 69 ("Conversion
           // failed!") after writing the frame: accepted here only to measure what this input costs.
-          const { png, stderr } = await ffmpegPng(ffmpeg, ['-hide_banner', '-nostdin', '-protocol_whitelist', 'file', '-threads', '1', '-f', 'mp4', '-i', path, ...PNG_OUT], undefined, true);
-          return { ...(await m.probe.measurePng(png)), pixelFormat: m.decoder.parsePixelFormat(stderr) };
+          // The same output as the function's: an uncompressed PNG file that sharp reads the header of.
+          const pngPath = `${path}.png`;
+          const chosen = m.decoder.decoderArgs({ format: 'h264' }, pngPath);
+          const { stderr } = await ffmpegPng(ffmpeg, ['-hide_banner', '-nostdin', '-protocol_whitelist', 'file', '-threads', '1', '-f', 'mp4', '-i', path, ...chosen.slice(chosen.indexOf('-map'))], undefined, true, pngPath);
+          return { ...(await m.probe.measurePng(pngPath)), pixelFormat: m.decoder.parsePixelFormat(stderr) };
         } finally {
           await file.close().catch(() => {});
           await rm(path, { force: true });
+          await rm(`${path}.png`, { force: true });
         }
       };
     },
