@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { inspectMp4Buffer, readMp4Layout } from '@crispy-streamer/shared';
 import { REPO_ROOT } from '../scripts/lib/service-process.js';
@@ -95,6 +95,7 @@ try {
   inProcess = false;
   log(`  the in-process candidates could not be installed: ${(error as Error).message}`);
 }
+const loadBefore = loadavg()[0] ?? 0;
 const server = await startRangeServer();
 const rows: { candidate: string; chunk: string; result?: Measured; coldWallMs?: number; coldCpuMs?: number; error?: string }[] = [];
 try {
@@ -139,7 +140,7 @@ for (const chunk of chunks) {
 }
 
 const lines = [
-  `Function frame decode per chunk, ${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; static ffmpeg ${STATIC_FFMPEG.split('/node_modules/')[1] ?? ''}.`,
+  `Function frame decode per chunk, ${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load average ${loadBefore.toFixed(1)} at the start and ${(loadavg()[0] ?? 0).toFixed(1)} at the end; static ffmpeg ${STATIC_FFMPEG.split('/node_modules/')[1] ?? ''}.`,
   `Chunks: ${keyframes.join('; ')}. Warm figures are means of ${WARM_CALLS} calls in one process; cold is the first call in a fresh process (imports included), median of ${COLD_RUNS}. CPU = node (all threads) + the decoder child, target <= ${TARGET_CPU_MS} ms per 720p chunk.`,
   '',
   '| candidate | chunk | CPU ms (node + decoder) | wall ms | cold start: wall ms / CPU ms | frame | node RSS | deploy size |',
