@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   try {
     const fn = startFunctionService({
       port: functionPort,
-      env: { LOCAL_BUCKET_BASE_URL: workerUrl, LOCAL_SIGNING_SECRET: secret },
+      env: { LOCAL_BUCKET_BASE_URL: workerUrl, LOCAL_SIGNING_SECRET: secret, BUCKETS: 'bucket' },
       logFile: join(outputDir, 'logs/cloud-function.log'),
     });
     services.push(fn);

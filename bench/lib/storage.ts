@@ -201,7 +201,7 @@ export async function gcsStorage(): Promise<BenchStorage> {
     pid: child.pid,
     pipelineOptions: (logLevel) => ({
       storage: () => ({
-        functionEnv: { GCS_API_ENDPOINT: url, GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: logLevel },
+        functionEnv: { BUCKETS: BUCKET, GCS_API_ENDPOINT: url, GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: logLevel },
         workerEnv: { BUCKET_URL: `gs://${BUCKET}/chunks`, GCS_API_ENDPOINT: url, GOOGLE_CLOUD_PROJECT: PROJECT, METADATA_SERVER_DETECTION: 'none' },
       }),
       onFunctionListening: async (functionPort) => {

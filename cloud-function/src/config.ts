@@ -1,6 +1,8 @@
 import { ConfigError, EnvReader, MAX_SIGNED_URL_SECONDS } from '@crispy-streamer/shared';
 
 export interface FunctionConfig {
+  /** The only buckets whose notifications are described; any other is refused. */
+  buckets: ReadonlySet<string>;
   signedUrlSeconds: number;
   /** Buckets on local disk, served by the upload-worker: their signed URLs are HMAC URLs. */
   localBucket: { baseUrl: string; secret: string } | undefined;
@@ -14,8 +16,27 @@ export interface FunctionConfig {
   logLevel: string;
 }
 
+/** Cloud Storage's bucket names: 3-63 characters (222 with dots), lowercase, digits, - _ and dots, letter or digit at both ends. */
+const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9._-]{1,220})[a-z0-9]$/;
+
+export const BUCKETS_HINT =
+  'the comma-separated names of the buckets whose chunks this function describes, e.g. BUCKETS=my-evidence (for a local bucket, the name of its folder: BUCKET_URL=file:///bucket is bucket `bucket`); a notification from any other bucket is refused';
+
+function readBuckets(reader: EnvReader): Set<string> {
+  const raw = reader.required('BUCKETS', BUCKETS_HINT);
+  const names = raw.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (raw !== '' && names.length === 0) reader.problem('BUCKETS', `"${raw}" names no bucket: ${BUCKETS_HINT}`);
+  for (const name of names) {
+    if (!BUCKET_NAME.test(name) || (name.length > 63 && !name.includes('.'))) {
+      reader.problem('BUCKETS', `"${name}" is not a bucket name (lowercase letters, digits, -, _ and ., 3-63 characters): give names without gs:// or a path`);
+    }
+  }
+  return new Set(names);
+}
+
 export function loadFunctionConfig(env: Record<string, string | undefined>): FunctionConfig {
   const reader = new EnvReader(env);
+  const buckets = readBuckets(reader);
   const signedUrlSeconds = reader.integer('SIGNED_URL_SECONDS', 3600, { min: 1, max: MAX_SIGNED_URL_SECONDS });
   const baseUrl = reader.string('LOCAL_BUCKET_BASE_URL');
   const secret = reader.string('LOCAL_SIGNING_SECRET');
@@ -24,6 +45,7 @@ export function loadFunctionConfig(env: Record<string, string | undefined>): Fun
   }
   if (baseUrl !== undefined && !/^https?:\/\//.test(baseUrl)) reader.problem('LOCAL_BUCKET_BASE_URL', `"${baseUrl}" is not an http(s) URL`);
   const config: FunctionConfig = {
+    buckets,
     signedUrlSeconds,
     localBucket: baseUrl !== undefined && secret !== undefined ? { baseUrl, secret } : undefined,
     gcsApiEndpoint: reader.string('GCS_API_ENDPOINT') ?? reader.string('STORAGE_EMULATOR_HOST'),

@@ -1,12 +1,15 @@
-import { fromObjectMetadata, type Logger, type Mp4Info, type StorageObjectResource } from '@crispy-streamer/shared';
-import { FrameReadError, type FrameFacts } from './frame-probe.js';
+import { fromObjectMetadata, type Logger, type StorageObjectResource } from '@crispy-streamer/shared';
+import type { ChunkReadout, DecoderInput } from './decoder-input/decoder-input.js';
+import { judgeFailure } from './failures.js';
+import type { FrameFacts } from './frame-probe.js';
 import type { UrlSigner } from './url-signer.js';
 
 export interface DescribeDeps {
   signUrl: UrlSigner;
-  probeFrame: (url: string) => Promise<FrameFacts>;
-  /** Reads the stored object's MP4 header (moov) through the URL. */
-  probeMp4: (url: string, size: number) => Promise<Mp4Info>;
+  /** Reads the stored chunk through its signed URL: its container's account (moov) and its first keyframe. */
+  readChunk: (url: string, size: number) => Promise<ChunkReadout>;
+  /** Decodes the keyframe and measures the picture. */
+  probeFrame: (input: DecoderInput) => Promise<FrameFacts>;
   signedUrlSeconds: number;
   durationToleranceMs: number;
   logger: Logger;
@@ -24,12 +27,14 @@ export interface ChunkDescription {
   width: number;
   height: number;
   channels: number;
+  /** The decoded frame's pixel format as the decoder names it (yuv420p, gray, yuva420p...). */
+  pixelFormat: string | undefined;
   /** From the uploader's metadata. */
   durationMs: number | undefined;
   /** Measured on the stored object: its video track's frames and frame durations. */
   probedDurationMs: number;
   probedFrameCount: number;
-  /** What ffmpeg reports for the container (includes edit delays; 10 ms resolution). */
+  /** The container's presentation duration (the moov's mvhd: includes edit delays, as ffprobe reports it). */
   containerDurationMs: number | undefined;
   codec: string;
   durationCheck: 'match' | 'mismatch' | 'unchecked';
@@ -59,15 +64,17 @@ export async function describeChunk(object: StorageObjectResource, deps: Describ
 
   const signedUrl = await deps.signUrl(object.bucket, object.name, deps.signedUrlSeconds);
   let frame: FrameFacts;
-  let mp4: Mp4Info;
+  let readout: ChunkReadout;
   try {
-    [frame, mp4] = await Promise.all([deps.probeFrame(signedUrl), deps.probeMp4(signedUrl, Number(object.size))]);
+    readout = await deps.readChunk(signedUrl, Number(object.size));
+    frame = await deps.probeFrame(readout.input);
   } catch (error) {
-    if (error instanceof FrameReadError && (error.httpStatus === 404 || error.httpStatus === 410)) {
+    if (judgeFailure(error).action === 'gone') {
       return { status: 'gone', reason: `object ${object.name} generation ${object.generation} no longer exists` };
     }
     throw error;
   }
+  const mp4 = readout.info;
 
   const durationMs = chunk?.durationMs;
   let durationCheck: ChunkDescription['durationCheck'] = 'unchecked';
@@ -88,10 +95,11 @@ export async function describeChunk(object: StorageObjectResource, deps: Describ
       width: frame.width,
       height: frame.height,
       channels: frame.channels,
+      pixelFormat: frame.pixelFormat,
       durationMs,
       probedDurationMs: mp4.durationMs,
       probedFrameCount: mp4.frameCount,
-      containerDurationMs: frame.probedDurationMs,
+      containerDurationMs: mp4.movieDurationMs,
       codec: mp4.codec,
       durationCheck,
       bytes: Number(object.size),

@@ -5,8 +5,10 @@ import { createLogger, loadPublicKeys, resolveFfmpeg } from '@crispy-streamer/sh
 import { checkIntegrity } from './integrity.js';
 import { loadFunctionConfig } from './config.js';
 import { describeChunk } from './describe-chunk.js';
+import { readChunk } from './decoder-input/read-chunk.js';
+import { judgeFailure } from './failures.js';
 import { probeFirstFrame } from './frame-probe.js';
-import { probeStoredMp4 } from './object-moov.js';
+import { cachingRangeReader, httpRangeReader } from './object-reader.js';
 import { MalformedNotificationError, RecentKeys, parseStorageNotification } from './notification.js';
 import { gcsUrlSigner, localUrlSigner } from './url-signer.js';
 
@@ -16,6 +18,7 @@ const logger = createLogger({ service: 'cloud-function', level: config.logLevel,
 const require = createRequire(import.meta.url);
 // Cloud Functions has no system ffmpeg: the npm-bundled static binary is the one it deploys with,
 // and it is preferred everywhere (FFMPEG_PATH aside) since it starts faster for a one-frame decode.
+// It only ever reads a pipe (see frame-decoder.ts): the 2018 build crashes resolving host names.
 const ffmpeg = resolveFfmpeg(
   process.env,
   () => {
@@ -35,7 +38,7 @@ const publicKeys = loadPublicKeys(config.evidencePublicKeyFiles);
 export async function describeChunkEvent(event: CloudEvent<unknown>): Promise<void> {
   let notification;
   try {
-    notification = parseStorageNotification(event.data);
+    notification = parseStorageNotification(event.data, { buckets: config.buckets });
   } catch (error) {
     if (error instanceof MalformedNotificationError) {
       // Acknowledged: a retry would fail the same way, forever.
@@ -43,6 +46,11 @@ export async function describeChunkEvent(event: CloudEvent<unknown>): Promise<vo
       return;
     }
     throw error;
+  }
+  if (notification.action === 'refuse') {
+    // Acknowledged: no URL is signed and nothing is read for a bucket this function does not serve.
+    logger.error({ eventId: event.id, bucket: notification.bucket, object: notification.objectName, reason: notification.reason }, 'notification refused: bucket not configured');
+    return;
   }
   if (notification.action === 'skip') {
     logger.debug({ bucket: notification.bucket, object: notification.objectName, reason: notification.reason }, 'notification skipped');
@@ -56,8 +64,8 @@ export async function describeChunkEvent(event: CloudEvent<unknown>): Promise<vo
   try {
     const outcome = await describeChunk(object, {
       signUrl,
-      probeFrame: (url) => probeFirstFrame(ffmpeg.path, url, config.frameTimeoutMs),
-      probeMp4: (url, size) => probeStoredMp4(url, size, config.frameTimeoutMs),
+      readChunk: (url, size) => readChunk(cachingRangeReader(httpRangeReader(url, config.frameTimeoutMs), size), size),
+      probeFrame: (input) => probeFirstFrame(ffmpeg.path, input, config.frameTimeoutMs),
       signedUrlSeconds: config.signedUrlSeconds,
       durationToleranceMs: config.durationToleranceMs,
       logger,
@@ -78,9 +86,16 @@ export async function describeChunkEvent(event: CloudEvent<unknown>): Promise<vo
           : 'chunk described',
     );
   } catch (error) {
-    // Let Pub/Sub deliver it again: the failure may pass (network, storage, a cold start).
+    const verdict = judgeFailure(error);
+    const where = { bucket: object.bucket, object: object.name, generation: object.generation };
+    if (verdict.action === 'refuse') {
+      // Acknowledged: these bytes will never describe, and a redelivery would read them again for ever.
+      logger.error({ ...where, kind: verdict.kind, reason: (error as Error).message }, 'chunk refused: not a chunk that can be described');
+      return;
+    }
+    // Let Pub/Sub deliver it again: the failure may pass (network, storage, load, a cold start).
     described.forget(notification.dedupeKey);
-    logger.error({ bucket: object.bucket, object: object.name, err: error }, 'chunk could not be described; Pub/Sub will retry');
+    logger.error({ ...where, err: error }, 'chunk could not be described; Pub/Sub will retry');
     throw error;
   }
 }

@@ -3,7 +3,9 @@ import type { StorageObjectResource } from '@crispy-streamer/shared';
 /** What a Pub/Sub CloudEvent from a Cloud Storage notification asks of us. */
 export type StorageNotification =
   | { action: 'describe'; object: StorageObjectResource; eventTime: string | undefined; dedupeKey: string }
-  | { action: 'skip'; reason: string; bucket: string | undefined; objectName: string | undefined };
+  | { action: 'skip'; reason: string; bucket: string | undefined; objectName: string | undefined }
+  /** Not ours: a bucket outside BUCKETS. Acknowledged with an error line, never read or signed. */
+  | { action: 'refuse'; reason: string; bucket: string; objectName: string };
 
 /** The message cannot be understood; retrying will not change that, so it is acknowledged. */
 export class MalformedNotificationError extends Error {
@@ -25,7 +27,7 @@ const VIDEO_NAME = /\.(mp4|m4v|mov)$/i;
  * Reads the CloudEvent's `data` (a `{ message, subscription }` from Pub/Sub) holding a Cloud
  * Storage notification in JSON_API_V1 format. Decides whether the chunk is ours to describe.
  */
-export function parseStorageNotification(eventData: unknown): StorageNotification {
+export function parseStorageNotification(eventData: unknown, options: { buckets: ReadonlySet<string> }): StorageNotification {
   const message = (eventData as { message?: PubsubMessage } | undefined)?.message;
   if (message === undefined || typeof message !== 'object' || message === null) throw new MalformedNotificationError('no Pub/Sub message in the event');
   const attributes = message.attributes ?? {};
@@ -51,7 +53,12 @@ export function parseStorageNotification(eventData: unknown): StorageNotificatio
   for (const field of ['bucket', 'name', 'generation', 'size'] as const) {
     if (typeof object[field] !== 'string' || object[field] === '') throw new MalformedNotificationError(`the object resource has no ${field}`);
   }
+  if (!/^\d{1,15}$/.test(object.size)) throw new MalformedNotificationError(`the object resource's size ${JSON.stringify(object.size)} is not a byte count`);
   if (bucket !== undefined && bucket !== object.bucket) throw new MalformedNotificationError(`bucketId ${bucket} differs from the resource's bucket ${object.bucket}`);
+  if (!options.buckets.has(object.bucket)) {
+    const configured = [...options.buckets].join(', ');
+    return { action: 'refuse', reason: `bucket ${object.bucket} is not one this function describes (BUCKETS=${configured}): check the bucket's notification topic, or add it to BUCKETS`, bucket: object.bucket, objectName: object.name };
+  }
 
   const isVideo = (object.contentType ?? '').startsWith('video/') || VIDEO_NAME.test(object.name);
   if (!isVideo) return { action: 'skip', reason: `${object.contentType || 'unknown type'} is not a video`, bucket: object.bucket, objectName: object.name };

@@ -2,7 +2,10 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, toObjectMetadata, type ChunkMetadata, type Mp4Info, type StorageObjectResource } from '@crispy-streamer/shared';
 import { describeChunk, type DescribeDeps } from '../src/describe-chunk.js';
-import { FrameReadError, type FrameFacts } from '../src/frame-probe.js';
+import type { ChunkReadout, DecoderInput } from '../src/decoder-input/decoder-input.js';
+import type { FrameFacts } from '../src/frame-probe.js';
+import { DecoderExitedError, DecoderTimedOutError } from '../src/frame-decoder.js';
+import { ObjectReadError } from '../src/object-reader.js';
 
 const chunk: ChunkMetadata = {
   sourceId: 'cam0',
@@ -38,7 +41,7 @@ const object: StorageObjectResource = {
   updated: '2026-11-23T09:32:53.000Z',
 };
 
-const frame: FrameFacts = { width: 1280, height: 720, channels: 3, probedDurationMs: 3070 };
+const frame: FrameFacts = { width: 1280, height: 720, channels: 3, pixelFormat: 'yuv420p' };
 const mp4: Mp4Info = {
   container: 'mp4',
   brand: 'isom',
@@ -50,7 +53,10 @@ const mp4: Mp4Info = {
   height: 720,
   hasAudio: false,
   timescale: 15360,
+  movieDurationMs: 3070,
 };
+const input: DecoderInput = { format: 'h264', bytes: Uint8Array.of(0, 0, 0, 1, 0x67) };
+const readout: ChunkReadout = { container: 'mp4', info: mp4, input };
 
 const CREATED_MS = Date.parse(object.timeCreated);
 const SIGNED_URL = 'https://storage.googleapis.com/evidence/cam0/x.mp4?X-Goog-Signature=abc';
@@ -71,13 +77,13 @@ function deps(overrides: Partial<DescribeDeps> = {}) {
       signed.push({ bucket, name, seconds });
       return SIGNED_URL;
     },
-    probeFrame: async (url) => {
-      probed.push(url);
-      return frame;
+    readChunk: async (url, size) => {
+      probed.push(`read ${url} ${size}`);
+      return readout;
     },
-    probeMp4: async (url, size) => {
-      probed.push(`${url} ${size}`);
-      return mp4;
+    probeFrame: async (given) => {
+      probed.push(`decode ${given === input ? 'the readout input' : 'something else'}`);
+      return frame;
     },
     signedUrlSeconds: 3600,
     durationToleranceMs: 1,
@@ -103,6 +109,7 @@ describe('describeChunk', () => {
         width: 1280,
         height: 720,
         channels: 3,
+        pixelFormat: 'yuv420p',
         durationMs: 3000,
         probedDurationMs: 3000,
         probedFrameCount: 90,
@@ -117,15 +124,15 @@ describe('describeChunk', () => {
       },
     });
     expect(signed).toEqual([{ bucket: 'evidence', name: object.name, seconds: 3600 }]);
-    expect(probed.sort()).toEqual([SIGNED_URL, `${SIGNED_URL} 123456`]);
+    expect(probed).toEqual([`read ${SIGNED_URL} 123456`, 'decode the readout input']);
   });
 
   it('calls the durations a match within the tolerance and a mismatch beyond it', async () => {
-    const within = deps({ probeMp4: async () => ({ ...mp4, durationMs: 3001 }) });
+    const within = deps({ readChunk: async () => ({ ...readout, info: { ...mp4, durationMs: 3001 } }) });
     expect(await describeChunk(object, within.deps)).toMatchObject({ description: { durationCheck: 'match' } });
-    const beyond = deps({ probeMp4: async () => ({ ...mp4, durationMs: 3002 }) });
+    const beyond = deps({ readChunk: async () => ({ ...readout, info: { ...mp4, durationMs: 3002 } }) });
     expect(await describeChunk(object, beyond.deps)).toMatchObject({ description: { durationCheck: 'mismatch', durationMs: 3000, probedDurationMs: 3002 } });
-    const strict = deps({ durationToleranceMs: 0, probeMp4: async () => ({ ...mp4, durationMs: 2999 }) });
+    const strict = deps({ durationToleranceMs: 0, readChunk: async () => ({ ...readout, info: { ...mp4, durationMs: 2999 } }) });
     expect(await describeChunk(object, strict.deps)).toMatchObject({ description: { durationCheck: 'mismatch' } });
   });
 
@@ -154,31 +161,20 @@ describe('describeChunk', () => {
 
   it.each([404, 410])('reports the object gone when reading it answers HTTP %i', async (status) => {
     const { deps: d } = deps({
-      probeFrame: async () => {
-        throw new FrameReadError(`ffmpeg could not decode a frame (exit 1): Server returned ${status}`, status);
+      readChunk: async () => {
+        throw new ObjectReadError(`reading bytes=0-16383 of https://storage.googleapis.com/evidence/x answered HTTP ${status}`, status);
       },
     });
     expect(await describeChunk(object, d)).toEqual({ status: 'gone', reason: `object ${object.name} generation 1700000000000001 no longer exists` });
   });
 
-  it('reports the object gone when the MP4 header read answers 404', async () => {
-    const { deps: d } = deps({
-      probeMp4: async () => {
-        throw new FrameReadError('reading bytes 0-7 answered HTTP 404', 404);
-      },
-    });
-    expect((await describeChunk(object, d)).status).toBe('gone');
-  });
-
-  it('rethrows other read failures so the notification is retried', async () => {
-    const forbidden = new FrameReadError('ffmpeg could not decode a frame (exit 1): Server returned 403 Forbidden', 403);
-    await expect(
-      describeChunk(object, deps({ probeFrame: async () => Promise.reject(forbidden) }).deps),
-    ).rejects.toBe(forbidden);
-    const noStatus = new FrameReadError('ffmpeg could not decode a frame (exit killed after timeout): ', undefined);
-    await expect(describeChunk(object, deps({ probeFrame: async () => Promise.reject(noStatus) }).deps)).rejects.toBe(noStatus);
-    const network = new Error('fetch failed');
-    await expect(describeChunk(object, deps({ probeMp4: async () => Promise.reject(network) }).deps)).rejects.toBe(network);
+  it('rethrows other failures for index.ts to judge (refuse or retry)', async () => {
+    const forbidden = new ObjectReadError('reading bytes=0-16383 answered HTTP 403', 403);
+    await expect(describeChunk(object, deps({ readChunk: async () => Promise.reject(forbidden) }).deps)).rejects.toBe(forbidden);
+    const timeout = new DecoderTimedOutError(30_000, '');
+    await expect(describeChunk(object, deps({ probeFrame: async () => Promise.reject(timeout) }).deps)).rejects.toBe(timeout);
+    const refused = new DecoderExitedError(1, 'Invalid data found when processing input');
+    await expect(describeChunk(object, deps({ probeFrame: async () => Promise.reject(refused) }).deps)).rejects.toBe(refused);
   });
 
   it('rethrows a signing failure', async () => {

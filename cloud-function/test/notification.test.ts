@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { pubsubPushBody, type StorageObjectResource } from '@crispy-streamer/shared';
-import { MalformedNotificationError, RecentKeys, parseStorageNotification } from '../src/notification.js';
+import { MalformedNotificationError, RecentKeys, parseStorageNotification as parseWith } from '../src/notification.js';
+
+const BUCKETS = { buckets: new Set(['evidence', 'other-evidence']) };
+const parseStorageNotification = (eventData: unknown) => parseWith(eventData, BUCKETS);
 
 const object: StorageObjectResource = {
   kind: 'storage#object',
@@ -162,5 +165,23 @@ describe('RecentKeys', () => {
     // Adding a again evicted b, the oldest.
     expect(keys.add('c')).toBe(false);
     expect(keys.add('b')).toBe(true);
+  });
+});
+
+describe('only configured buckets are described', () => {
+  it('refuses a notification from a bucket outside BUCKETS, naming both', () => {
+    const foreign = { ...object, bucket: 'someone-elses' };
+    expect(parseStorageNotification(event(foreign, { bucketId: 'someone-elses' }))).toEqual({
+      action: 'refuse',
+      reason: "bucket someone-elses is not one this function describes (BUCKETS=evidence, other-evidence): check the bucket's notification topic, or add it to BUCKETS",
+      bucket: 'someone-elses',
+      objectName: object.name,
+    });
+    expect(parseStorageNotification(event({ ...object, bucket: 'other-evidence' }, { bucketId: 'other-evidence' })).action).toBe('describe');
+  });
+
+  it('refuses a size that is not a byte count as malformed', () => {
+    expect(malformed(event({ ...object, size: '-1' }))).toBe('malformed storage notification: the object resource\'s size "-1" is not a byte count');
+    expect(malformed(event({ ...object, size: '12abc' }))).toMatch(/is not a byte count/);
   });
 });

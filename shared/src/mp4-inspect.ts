@@ -98,6 +98,8 @@ export interface InspectMp4Options {
 
 const DEFAULT_MAX_MOOV_BYTES = 64 * 1024 * 1024;
 const DEFAULT_READ_AHEAD_BYTES = 16 * 1024;
+/** An ftyp lists a few brands; anything near this is not one. */
+const MAX_FTYP_BYTES = 4096;
 /** Largest size field a box header can need: 8 bytes + 64-bit largesize. */
 const MAX_HEADER_BYTES = 16;
 
@@ -258,7 +260,10 @@ function viewOf(bytes: Uint8Array): DataView {
 
 interface TopLevelLayout {
   brand: string;
+  ftyp: { start: number; end: number; bytes: Uint8Array };
   moov: { start: number; payload: number; end: number };
+  /** Payload ranges of every mdat box: where samples may lie. */
+  mdats: { payload: number; end: number }[];
 }
 
 /**
@@ -315,14 +320,19 @@ async function walkTopLevel(src: WindowedReader, maxMoovBytes: number): Promise<
   let brand = '';
   let moov: BoxHeader | undefined;
   let moovCount = 0;
-  let sawMdat = false;
+  let ftyp: TopLevelLayout['ftyp'] | undefined;
+  const mdats: { payload: number; end: number }[] = [];
   for (let at = 0; at < src.size; ) {
     const box = await readTopLevelHeader(src, at);
     if (box.end > src.size) {
       throw new Mp4IncompleteError('truncated', `'${box.type}' at ${at} needs ${box.end - at} bytes, file ends after ${src.size - at}`);
     }
-    if (box.type === 'ftyp' && at === 0) brand = await readFtypBrand(src, box);
-    else if (box.type === 'mdat') sawMdat = true;
+    if (box.type === 'ftyp' && at === 0) {
+      brand = await readFtypBrand(src, box);
+      if (box.end - box.start > MAX_FTYP_BYTES) throw new Mp4IncompleteError('malformed', `ftyp is ${box.end - box.start} bytes`);
+      // Copied now, while the first window holds it: no read later.
+      ftyp = { start: box.start, end: box.end, bytes: new Uint8Array(await src.bytes(box.start, box.end - box.start)) };
+    } else if (box.type === 'mdat') mdats.push({ payload: box.payload, end: box.end });
     else if (box.type === 'moov') {
       moovCount++;
       moov = box;
@@ -335,8 +345,10 @@ async function walkTopLevel(src: WindowedReader, maxMoovBytes: number): Promise<
   // Order matters for the message: a file still being written has mdat but no moov.
   if (moovCount > 1) throw new Mp4IncompleteError('multiple-moov', `${moovCount} moov boxes`);
   if (moov === undefined) throw new Mp4IncompleteError('no-moov', 'no moov box: still being written, or the writer did not finish');
-  if (!sawMdat) throw new Mp4IncompleteError('no-mdat', 'no mdat box');
-  return { brand, moov };
+  if (mdats.length === 0) throw new Mp4IncompleteError('no-mdat', 'no mdat box');
+  // classifyFirstBox has already refused a file whose first box is not ftyp.
+  if (ftyp === undefined) throw new Mp4IncompleteError('no-ftyp', 'no ftyp box at offset 0');
+  return { brand, ftyp, moov, mdats };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -357,6 +369,7 @@ interface SampleEntry {
   fourcc: string;
   width: number;
   height: number;
+  box: BoxHeader;
 }
 
 interface TimeToSample {
@@ -436,6 +449,7 @@ function parseStsd(view: DataView, box: BoxHeader): SampleEntry {
     fourcc: first.type,
     width: view.getUint16(first.payload + 24),
     height: view.getUint16(first.payload + 26),
+    box: first,
   };
 }
 
@@ -498,6 +512,7 @@ interface VideoTrackInfo {
   sampleEntry: SampleEntry;
   timeToSample: TimeToSample;
   keyframeCount: number;
+  stblChildren: BoxHeader[];
 }
 
 /** Reads the sample table of the video track; stts, stsd and stsz are required (§8.5.1). */
@@ -525,6 +540,7 @@ function parseVideoStbl(view: DataView, track: TrackSummary): VideoTrackInfo {
     timeToSample,
     // No stss means every sample is a sync sample (§8.6.2.1).
     keyframeCount: stss === undefined ? timeToSample.sampleCount : parseStss(view, stss),
+    stblChildren: children,
   };
 }
 
@@ -537,6 +553,16 @@ function round3(x: number): number {
  * exists. Offsets inside are relative to the payload buffer.
  */
 function parseMoov(moovPayload: Uint8Array, brand: string): Mp4Info {
+  return parseMoovParts(moovPayload, brand).info;
+}
+
+interface MoovParts {
+  info: Mp4Info;
+  view: DataView;
+  video: VideoTrackInfo;
+}
+
+function parseMoovParts(moovPayload: Uint8Array, brand: string): MoovParts {
   const view = viewOf(moovPayload);
   const children = childBoxes(view, 0, moovPayload.byteLength);
   const mvhdBox = findChild(children, 'mvhd');
@@ -571,7 +597,152 @@ function parseMoov(moovPayload: Uint8Array, brand: string): Mp4Info {
   if (mvhd.duration !== undefined && mvhd.timescale > 0) {
     info.movieDurationMs = round3((mvhd.duration * 1000) / mvhd.timescale);
   }
-  return info;
+  return { info, view, video };
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the first keyframe lies: what a decoder needs to show the chunk's first picture
+// ---------------------------------------------------------------------------------------
+
+/** A byte range of the file. */
+export interface Mp4ByteRange {
+  offset: number;
+  size: number;
+}
+
+/** The video track's first sync sample (keyframe), located through stss, stsc, stco/co64 and stsz. */
+export interface Mp4SyncSample extends Mp4ByteRange {
+  /** 1-based sample number, as stss counts. */
+  sampleNumber: number;
+}
+
+/** A sample entry's codec configuration box (avcC, hvcC, av1C, vpcC), its payload as stored. */
+export interface Mp4CodecConfig {
+  type: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * What {@link readMp4Layout} learns besides {@link Mp4Info}: enough to decode the first picture
+ * without reading anything else. `ftyp` and `moov` hold the boxes' bytes, header included, as
+ * read for the inspection (no second read).
+ */
+export interface Mp4Layout {
+  info: Mp4Info;
+  ftyp: Mp4ByteRange & { bytes: Uint8Array };
+  moov: Mp4ByteRange & { bytes: Uint8Array };
+  /** The video sample entry's fourcc ('avc1', 'hvc1', ...). */
+  sampleEntry: string;
+  /** Undefined when the sample entry carries none (e.g. 'mp4v'). */
+  codecConfig: Mp4CodecConfig | undefined;
+  firstSyncSample: Mp4SyncSample;
+}
+
+const CODEC_CONFIG_TYPES = new Set(['avcC', 'hvcC', 'av1C', 'vpcC']);
+/** VisualSampleEntry fields before its child boxes (§12.1.3): 6+2+16+2+2+4+4+4+2+32+2+2. */
+const VISUAL_SAMPLE_ENTRY_FIELDS = 78;
+
+function parseCodecConfig(view: DataView, entry: BoxHeader): Mp4CodecConfig | undefined {
+  const childrenStart = entry.payload + VISUAL_SAMPLE_ENTRY_FIELDS;
+  if (childrenStart > entry.end) throw new Mp4IncompleteError('malformed', `'${entry.type}' sample entry is too short`);
+  const config = childBoxes(view, childrenStart, entry.end).find((box) => CODEC_CONFIG_TYPES.has(box.type));
+  if (config === undefined) return undefined;
+  const start = view.byteOffset + config.payload;
+  // A copy: the caller may keep it longer than the moov buffer.
+  return { type: config.type, bytes: new Uint8Array(view.buffer.slice(start, view.byteOffset + config.end)) };
+}
+
+/** stss's first entry, or 1 when there is no stss (every sample is sync). */
+function firstSyncSampleNumber(view: DataView, stss: BoxHeader | undefined, sampleCount: number): number {
+  if (stss === undefined) return 1;
+  requireBytes(stss, stss.payload, 8, 'entry_count');
+  if (view.getUint32(stss.payload + 4) === 0) throw new Mp4IncompleteError('malformed', 'stss lists no sync sample: the track has no keyframe');
+  requireBytes(stss, stss.payload + 8, 4, 'the first stss entry');
+  const sample = view.getUint32(stss.payload + 8);
+  if (sample < 1 || sample > sampleCount) throw new Mp4IncompleteError('malformed', `stss names sample ${sample} of ${sampleCount}`);
+  return sample;
+}
+
+/** stco (§8.7.5): entry_count, uint32 offsets; co64: uint64 offsets. Returns chunk `index` (1-based). */
+function chunkOffset(view: DataView, box: BoxHeader, index: number): { offset: number; chunkCount: number } {
+  requireBytes(box, box.payload, 8, 'entry_count');
+  const chunkCount = view.getUint32(box.payload + 4);
+  if (index < 1 || index > chunkCount) throw new Mp4IncompleteError('malformed', `${box.type} has ${chunkCount} chunks, sample is in chunk ${index}`);
+  const width = box.type === 'co64' ? 8 : 4;
+  const at = box.payload + 8 + (index - 1) * width;
+  requireBytes(box, at, width, `${box.type} entry ${index}`);
+  const offset = width === 8 ? Number(view.getBigUint64(at)) : view.getUint32(at);
+  if (!Number.isSafeInteger(offset)) throw new Mp4IncompleteError('malformed', `${box.type} offset overflows`);
+  return { offset, chunkCount };
+}
+
+/** stsc (§8.7.4): runs of (first_chunk, samples_per_chunk, description index). Finds the chunk holding `sample`. */
+function chunkOfSample(view: DataView, stsc: BoxHeader, sample: number, chunkCount: number): { chunk: number; firstSampleInChunk: number } {
+  requireBytes(stsc, stsc.payload, 8, 'entry_count');
+  const entries = view.getUint32(stsc.payload + 4);
+  requireBytes(stsc, stsc.payload + 8, entries * 12, `${entries} stsc entries`);
+  let firstSampleOfRun = 1;
+  for (let i = 0; i < entries; i++) {
+    const p = stsc.payload + 8 + i * 12;
+    const firstChunk = view.getUint32(p);
+    const perChunk = view.getUint32(p + 4);
+    const nextFirstChunk = i + 1 < entries ? view.getUint32(p + 12) : chunkCount + 1;
+    if (firstChunk < 1 || nextFirstChunk <= firstChunk || perChunk === 0) {
+      throw new Mp4IncompleteError('malformed', `stsc entry ${i + 1} (first chunk ${firstChunk}, ${perChunk} samples) is out of order`);
+    }
+    const runSamples = (nextFirstChunk - firstChunk) * perChunk;
+    if (sample < firstSampleOfRun + runSamples) {
+      const chunkInRun = Math.floor((sample - firstSampleOfRun) / perChunk);
+      return { chunk: firstChunk + chunkInRun, firstSampleInChunk: firstSampleOfRun + chunkInRun * perChunk };
+    }
+    firstSampleOfRun += runSamples;
+  }
+  throw new Mp4IncompleteError('malformed', `stsc places only ${firstSampleOfRun - 1} samples, not sample ${sample}`);
+}
+
+/** Size of sample `n` (1-based) from stsz or stz2 (§8.7.3). */
+function sampleSize(view: DataView, box: BoxHeader, n: number): number {
+  requireBytes(box, box.payload, 12, 'sample_size/sample_count');
+  if (box.type === 'stsz') {
+    const constant = view.getUint32(box.payload + 4);
+    if (constant !== 0) return constant;
+    const at = box.payload + 12 + (n - 1) * 4;
+    requireBytes(box, at, 4, `stsz entry ${n}`);
+    return view.getUint32(at);
+  }
+  const fieldBits = view.getUint8(box.payload + 7);
+  if (fieldBits !== 4 && fieldBits !== 8 && fieldBits !== 16) throw new Mp4IncompleteError('malformed', `stz2 field size ${fieldBits}`);
+  const bitAt = (n - 1) * fieldBits;
+  const at = box.payload + 12 + Math.floor(bitAt / 8);
+  requireBytes(box, at, Math.max(1, fieldBits / 8), `stz2 entry ${n}`);
+  if (fieldBits === 16) return view.getUint16(at);
+  if (fieldBits === 8) return view.getUint8(at);
+  const byte = view.getUint8(at);
+  return bitAt % 8 === 0 ? byte >> 4 : byte & 0x0f;
+}
+
+function locateFirstSyncSample(view: DataView, video: VideoTrackInfo, layout: TopLevelLayout): Mp4SyncSample {
+  const children = video.stblChildren;
+  const stsc = findChild(children, 'stsc');
+  const stco = findChild(children, 'stco') ?? findChild(children, 'co64');
+  const stsz = findChild(children, 'stsz') ?? findChild(children, 'stz2');
+  if (stsc === undefined || stco === undefined || stsz === undefined) {
+    const missing = [stsc ? '' : 'stsc', stco ? '' : 'stco/co64', stsz ? '' : 'stsz'].filter(Boolean).join(', ');
+    throw new Mp4IncompleteError('missing-sample-table', `video track lacks ${missing}`);
+  }
+  const sampleCount = video.timeToSample.sampleCount;
+  const sampleNumber = firstSyncSampleNumber(view, findChild(children, 'stss'), sampleCount);
+  const { chunkCount } = chunkOffset(view, stco, 1);
+  const { chunk, firstSampleInChunk } = chunkOfSample(view, stsc, sampleNumber, chunkCount);
+  let offset = chunkOffset(view, stco, chunk).offset;
+  for (let n = firstSampleInChunk; n < sampleNumber; n++) offset += sampleSize(view, stsz, n);
+  const size = sampleSize(view, stsz, sampleNumber);
+  if (size === 0) throw new Mp4IncompleteError('malformed', `sample ${sampleNumber} is empty`);
+  // A sample must lie inside media data: never hand a decoder the moov, or bytes past the file.
+  if (!layout.mdats.some((mdat) => offset >= mdat.payload && offset + size <= mdat.end)) {
+    throw new Mp4IncompleteError('malformed', `sample ${sampleNumber} (${size} bytes at ${offset}) lies outside every mdat box`);
+  }
+  return { sampleNumber, offset, size };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -590,6 +761,28 @@ export async function inspectMp4(read: RangeReader, size: number, options: Inspe
   // Usually already inside the window fetched with the moov header, so no extra read.
   const moovPayload = await src.bytes(moov.payload, moov.end - moov.payload);
   return parseMoov(moovPayload, brand);
+}
+
+/**
+ * Like {@link inspectMp4}, with the same reads, and also the ftyp and moov bytes, the video
+ * codec configuration and where the first keyframe lies (checked to sit inside an mdat).
+ * Throws as inspectMp4 does, and Mp4IncompleteError when the sample tables cannot place it.
+ */
+export async function readMp4Layout(read: RangeReader, size: number, options: InspectMp4Options = {}): Promise<Mp4Layout> {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid size ${size}`);
+  const src = new WindowedReader(read, size, options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES);
+  const layout = await walkTopLevel(src, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES);
+  const { ftyp, moov } = layout;
+  const moovBytes = new Uint8Array(await src.bytes(moov.start, moov.end - moov.start));
+  const parts = parseMoovParts(moovBytes.subarray(moov.payload - moov.start), layout.brand);
+  return {
+    info: parts.info,
+    ftyp: { offset: ftyp.start, size: ftyp.end - ftyp.start, bytes: ftyp.bytes },
+    moov: { offset: moov.start, size: moov.end - moov.start, bytes: moovBytes },
+    sampleEntry: parts.video.sampleEntry.fourcc,
+    codecConfig: parseCodecConfig(parts.view, parts.video.sampleEntry.box),
+    firstSyncSample: locateFirstSyncSample(parts.view, parts.video, layout),
+  };
 }
 
 /** Convenience over a whole file already in memory. */

@@ -12,6 +12,7 @@ import {
   Mp4IncompleteError,
   NotMp4Error,
   type RangeReader,
+  readMp4Layout,
 } from '../src/mp4-inspect.js';
 
 const run = promisify(execFile);
@@ -455,5 +456,134 @@ describe('not MP4 / no video', () => {
 
   it('an audio-only file has no video track', async () => {
     await expect(inspectMp4File(path('audio-only.m4a'))).rejects.toThrow(/no video track.*soun/);
+  });
+});
+
+// --- the first keyframe's place, against ffprobe's packet positions ------------------------
+
+interface ProbedPacket {
+  pos: number;
+  size: number;
+  keyframe: boolean;
+}
+
+/** The video packets in file order as ffprobe reports them: byte position, size, key flag. */
+async function ffprobePackets(file: string): Promise<ProbedPacket[]> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,size,flags', '-of', 'json', file], { maxBuffer: 16 << 20 });
+  const parsed = JSON.parse(stdout) as { packets: { pos: string; size: string; flags: string }[] };
+  return parsed.packets.map((p) => ({ pos: Number(p.pos), size: Number(p.size), keyframe: p.flags.startsWith('K') }));
+}
+
+async function layoutOf(bytes: Uint8Array) {
+  return readMp4Layout(async (offset, length) => bytes.subarray(offset, offset + length), bytes.byteLength);
+}
+
+/** Replaces the video track's stco by a co64 with the same offsets, growing its ancestors (moov is last, so no offset moves). */
+function stcoToCo64(bytes: Uint8Array): Uint8Array {
+  const stco = boxOffset(bytes, [...STBL, 'stco']);
+  const count = u32(bytes, stco + 12);
+  const co64 = new Uint8Array(16 + count * 8);
+  setU32(co64, 0, co64.byteLength);
+  co64.set(new TextEncoder().encode('co64'), 4);
+  setU32(co64, 12, count);
+  for (let i = 0; i < count; i++) setU32(co64, 16 + i * 8 + 4, u32(bytes, stco + 16 + i * 4));
+  const grow = co64.byteLength - u32(bytes, stco);
+  const out = new Uint8Array(bytes.byteLength + grow);
+  out.set(bytes.subarray(0, stco));
+  out.set(co64, stco);
+  out.set(bytes.subarray(stco + u32(bytes, stco)), stco + co64.byteLength);
+  for (let depth = STBL.length; depth >= 1; depth--) {
+    const at = boxOffset(bytes, STBL.slice(0, depth));
+    setU32(out, at, u32(bytes, at) + grow);
+  }
+  return out;
+}
+
+describe('readMp4Layout: the first keyframe, the codec configuration, the boxes as read', () => {
+  it.each(['clip.mp4', 'bframes.mp4', 'audio.mp4', 'faststart.mp4', 'hevc.mp4', 'seg/seg001.mp4', 'chunk/seg000.mp4'])(
+    '%s: the first sync sample is where ffprobe finds the first keyframe',
+    async (name) => {
+      const bytes = await copyOf(name);
+      const layout = await layoutOf(bytes);
+      const first = (await ffprobePackets(path(name))).find((p) => p.keyframe);
+      expect(layout.firstSyncSample).toEqual({ sampleNumber: 1, offset: first?.pos, size: first?.size });
+      expect(layout.info).toEqual(await inspectMp4Buffer(bytes));
+    },
+  );
+
+  it('finds a keyframe past the first chunk of an interleaved file (audio chunks between)', async () => {
+    const bytes = await copyOf('audio.mp4');
+    const stss = boxOffset(bytes, [...STBL, 'stss']);
+    expect(u32(bytes, stss + 12)).toBe(2);
+    // The second keyframe becomes the first sync sample: sample 61, two seconds in.
+    setU32(bytes, stss + 16, u32(bytes, stss + 20));
+    const layout = await layoutOf(bytes);
+    const keyframes = (await ffprobePackets(path('audio.mp4'))).filter((p) => p.keyframe);
+    expect(layout.firstSyncSample).toEqual({ sampleNumber: 61, offset: keyframes[1]?.pos, size: keyframes[1]?.size });
+  });
+
+  it('reads co64 chunk offsets like stco', async () => {
+    const bytes = await copyOf('audio.mp4');
+    const plain = await layoutOf(bytes);
+    const wide = stcoToCo64(bytes);
+    expect(() => boxOffset(wide, [...STBL, 'co64'])).not.toThrow();
+    expect((await layoutOf(wide)).firstSyncSample).toEqual(plain.firstSyncSample);
+  });
+
+  it('without stss the first sample is the first keyframe', async () => {
+    const bytes = await copyOf('clip.mp4');
+    renameBox(bytes, boxOffset(bytes, [...STBL, 'stss']), 'free');
+    expect((await layoutOf(bytes)).firstSyncSample.sampleNumber).toBe(1);
+  });
+
+  it('hands back the ftyp and moov bytes and the codec configuration box', async () => {
+    const bytes = await copyOf('chunk/seg000.mp4');
+    const layout = await layoutOf(bytes);
+    const moov = boxOffset(bytes, ['moov']);
+    expect(layout.ftyp).toMatchObject({ offset: 0, size: u32(bytes, 0) });
+    expect(Buffer.from(layout.ftyp.bytes).equals(Buffer.from(bytes.subarray(0, u32(bytes, 0))))).toBe(true);
+    expect(layout.moov).toMatchObject({ offset: moov, size: u32(bytes, moov) });
+    expect(Buffer.from(layout.moov.bytes).equals(Buffer.from(bytes.subarray(moov, moov + u32(bytes, moov))))).toBe(true);
+    expect(layout.sampleEntry).toBe('avc1');
+    const avcC = boxOffset(bytes, [...STBL, 'stsd']);
+    expect(layout.codecConfig?.type).toBe('avcC');
+    // avcC: configurationVersion 1, then the SPS's profile/compat/level bytes.
+    expect(layout.codecConfig?.bytes[0]).toBe(1);
+    expect(avcC).toBeGreaterThan(moov);
+    expect((await layoutOf(await copyOf('hevc.mp4'))).codecConfig?.type).toBe('hvcC');
+  });
+
+  it('makes the same reads as inspectMp4: no second read of the moov', async () => {
+    const bytes = await copyOf('chunk/seg001.mp4');
+    const plain = countingReader(bytes);
+    await inspectMp4(plain.read, bytes.byteLength);
+    const layout = countingReader(bytes);
+    await readMp4Layout(layout.read, bytes.byteLength);
+    expect(layout.calls).toBe(plain.calls);
+    expect(layout.bytes).toBe(plain.bytes);
+  });
+
+  it('refuses a keyframe the tables place outside the media data, or that does not exist', async () => {
+    const outside = await copyOf('clip.mp4');
+    const stco = boxOffset(outside, [...STBL, 'stco']);
+    setU32(outside, stco + 16, boxOffset(outside, ['moov']));
+    await expect(layoutOf(outside)).rejects.toThrow(/lies outside every mdat box/);
+    expect(await incompleteReason(layoutOf(outside))).toBe('malformed');
+
+    const beyond = await copyOf('clip.mp4');
+    setU32(beyond, boxOffset(beyond, [...STBL, 'stss']) + 16, 121);
+    await expect(layoutOf(beyond)).rejects.toThrow(/stss names sample 121 of 120/);
+
+    const none = await copyOf('clip.mp4');
+    setU32(none, boxOffset(none, [...STBL, 'stss']) + 12, 0);
+    await expect(layoutOf(none)).rejects.toThrow(/no keyframe/);
+
+    const noStsc = await copyOf('clip.mp4');
+    renameBox(noStsc, boxOffset(noStsc, [...STBL, 'stsc']), 'free');
+    expect(await incompleteReason(layoutOf(noStsc))).toBe('missing-sample-table');
+  });
+
+  it('refuses what is not an MP4 as inspectMp4 does', async () => {
+    await expect(layoutOf(new TextEncoder().encode('#EXTM3U\n#EXT-X-VERSION:3\nhttp://127.0.0.1:9/x.ts\n'))).rejects.toBeInstanceOf(NotMp4Error);
   });
 });

@@ -28,6 +28,7 @@ describe.skipIf(!emulatorInstalled)('chunks into a gs:// bucket, notified throug
   let pipeline: LocalPipeline;
   let samplePath: string;
   let keyDir: string | undefined;
+  let storageByName = '';
 
   beforeAll(async () => {
     redis = await startRedisServer();
@@ -46,13 +47,17 @@ describe.skipIf(!emulatorInstalled)('chunks into a gs:// bucket, notified throug
       keyFile,
       JSON.stringify({ type: 'service_account', project_id: PROJECT, private_key_id: 'test', private_key: privatePem, client_email: `signer@${PROJECT}.iam.gserviceaccount.com`, client_id: '1', token_uri: `${gcs.url}/token` }),
     );
+    // Every endpoint by host name, as in production (storage.googleapis.com): the worker uploads to,
+    // and the function signs URLs for and reads from, http://localhost:PORT; the emulator pushes to
+    // http://localhost:FN_PORT. The test server checks each V4 signature against the Host header.
+    storageByName = `http://localhost:${gcs.port}`;
     pipeline = await startLocalPipeline(redis.url, {
       storage: () => ({
-        functionEnv: { GCS_API_ENDPOINT: gcs.url, GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none' },
-        workerEnv: { BUCKET_URL: `gs://${BUCKET}/chunks`, GCS_API_ENDPOINT: gcs.url, GOOGLE_CLOUD_PROJECT: PROJECT, METADATA_SERVER_DETECTION: 'none' },
+        functionEnv: { BUCKETS: BUCKET, GCS_API_ENDPOINT: storageByName, GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none' },
+        workerEnv: { BUCKET_URL: `gs://${BUCKET}/chunks`, GCS_API_ENDPOINT: storageByName, GOOGLE_CLOUD_PROJECT: PROJECT, METADATA_SERVER_DETECTION: 'none' },
       }),
       onFunctionListening: async (functionPort) => {
-        await emulator.createPushSubscription('describe-chunks', TOPIC, `http://127.0.0.1:${functionPort}/projects/${PROJECT}/topics/${TOPIC}`);
+        await emulator.createPushSubscription('describe-chunks', TOPIC, `http://localhost:${functionPort}/projects/${PROJECT}/topics/${TOPIC}`);
       },
     });
     samplePath = join(pipeline.dir, 'sample.mp4');
@@ -83,9 +88,14 @@ describe.skipIf(!emulatorInstalled)('chunks into a gs:// bucket, notified throug
       expect(object.metadata).toMatchObject({ source: 'gcs-cam', bytes: String(object.bytes.byteLength), crc32c: object.crc32c, width: '1280', height: '720' });
     }
     for (const line of described) {
-      expect(line).toMatchObject({ bucket: BUCKET, width: 1280, height: 720, channels: 3, durationCheck: 'match' });
+      expect(line).toMatchObject({ bucket: BUCKET, width: 1280, height: 720, channels: 3, pixelFormat: 'yuv420p', durationCheck: 'match' });
       expect(String(line.signedUrl)).toContain('X-Goog-Signature=');
+      expect(String(line.signedUrl).startsWith(`${storageByName}/${BUCKET}/`)).toBe(true);
     }
+    // The function read its chunks through those signed URLs, by range, and never whole.
+    const signedReads = gcs.requests.filter((r) => r.method === 'GET' && r.path.startsWith(`/${BUCKET}/`) && r.path.includes('X-Goog-Signature='));
+    expect(signedReads.length).toBeGreaterThanOrEqual(described.length * 2);
+    expect(signedReads.every((r) => r.status === 206)).toBe(true);
     const first = described[0];
     const response = await fetch(String(first?.signedUrl));
     expect(response.status).toBe(200);

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { freePort } from '../../scripts/lib/free-port.js';
 import { startFunctionService, startStreamHandle, startUploadWorker } from '../../scripts/lib/local-stack.js';
 import { REPO_ROOT, type LogLine, type ServiceProcess } from '../../scripts/lib/service-process.js';
@@ -23,6 +23,8 @@ export interface LocalPipeline {
   workerUrl: string;
   /** The function's Pub/Sub push endpoint. */
   functionPushUrl: string;
+  /** The local bucket's HMAC key, shared by the worker and the function (undefined with other storage). */
+  signingSecret: string | undefined;
   runStreamHandle(env: Record<string, string>, args?: string[]): ServiceProcess;
   /** Waits until the function has described each of these sequences of a source. */
   waitForDescriptions(sourceId: string, sequences: number[], timeoutMs?: number): Promise<LogLine[]>;
@@ -51,10 +53,11 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
   const bucketDir = join(dir, 'bucket');
   const functionPort = await freePort();
   const workerPort = await freePort();
+  const secret = randomBytes(32).toString('hex');
   const localStorage = () => {
-    const secret = randomBytes(32).toString('hex');
     return {
-      functionEnv: { LOCAL_BUCKET_BASE_URL: `http://127.0.0.1:${workerPort}`, LOCAL_SIGNING_SECRET: secret },
+      // By host name: the function must read its chunks from any host, not only from an IP.
+      functionEnv: { LOCAL_BUCKET_BASE_URL: `http://localhost:${workerPort}`, LOCAL_SIGNING_SECRET: secret },
       workerEnv: {
         BUCKET_URL: `file://${bucketDir}`,
         NOTIFY_URL: `http://127.0.0.1:${functionPort}/projects/local/topics/chunks`,
@@ -63,7 +66,8 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
     };
   };
   const storage = (options.storage ?? localStorage)({ functionPort, workerPort, bucketDir });
-  const fn = startFunctionService({ port: functionPort, env: { LOG_LEVEL: 'debug', ...storage.functionEnv } });
+  // The local bucket is named after its folder; other storage names its buckets in functionEnv.
+  const fn = startFunctionService({ port: functionPort, env: { LOG_LEVEL: 'debug', BUCKETS: basename(bucketDir), ...storage.functionEnv } });
   await fn.waitForLog((l) => l.message === 'function listening', 30_000, 'that it listens');
   await options.onFunctionListening?.(functionPort);
   const workerEnv = { REDIS_URL: redisUrl, SPOOL_DIR: spoolDir, HTTP_PORT: String(workerPort), ...storage.workerEnv, ...options.workerEnv };
@@ -91,6 +95,7 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
     redisUrl,
     workerUrl: `http://127.0.0.1:${workerPort}`,
     functionPushUrl: `http://127.0.0.1:${functionPort}/projects/local/topics/chunks`,
+    signingSecret: options.storage === undefined ? secret : storage.functionEnv.LOCAL_SIGNING_SECRET,
     runStreamHandle(env, args) {
       const recorder = startStreamHandle({ env: { REDIS_URL: redisUrl, SPOOL_DIR: spoolDir, STATUS_PORT: '0', ...env }, args });
       recorders.push(recorder);

@@ -21,7 +21,7 @@ describe('storage faults', () => {
     gcs = await startGcsTestServer();
     pipeline = await startLocalPipeline(redis.url, {
       storage: () => ({
-        functionEnv: { GCS_API_ENDPOINT: gcs.url },
+        functionEnv: { GCS_API_ENDPOINT: gcs.url, BUCKETS: BUCKET },
         workerEnv: {
           BUCKET_URL: `gs://${BUCKET}/faults`,
           GCS_API_ENDPOINT: gcs.url,

@@ -1,0 +1,162 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DecoderCrashedError,
+  DecoderExitedError,
+  DecoderTimedOutError,
+  DecoderUnavailableError,
+  NoFrameDecodedError,
+  decoderArgs,
+  parsePixelFormat,
+  withDecodedFrame,
+} from '../src/frame-decoder.js';
+import type { DecoderInput } from '../src/decoder-input/decoder-input.js';
+import { measurePng } from '../src/frame-probe.js';
+import { DEBIAN_FFMPEG, STATIC_FFMPEG } from './chunks.js';
+
+const run = promisify(execFile);
+let dir = '';
+let server: Server;
+const requests: string[] = [];
+let playlist: Uint8Array;
+
+/** Decodes and hands back what ffmpeg said, the file already removed. */
+const decodeFirstFrame = (ffmpeg: string, input: DecoderInput, timeoutMs: number) => withDecodedFrame(ffmpeg, input, timeoutMs, async (frame) => frame);
+
+/** A stand-in decoder: a real process that dies the way we name. */
+async function script(name: string, body: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, `#!/bin/sh\n${body}\n`);
+  await chmod(path, 0o755);
+  return path;
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(Error);
+  return error as Error;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'frame-decoder-'));
+  server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    res.end('#EXTM3U\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  playlist = new TextEncoder().encode(`#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nhttp://127.0.0.1:${port}/seg.ts\nhttp://localhost:${port}/seg2.ts\n#EXT-X-ENDLIST\n`);
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (dir !== '') await rm(dir, { recursive: true, force: true });
+});
+
+describe('decoderArgs', () => {
+  it('reads only a pipe, as a raw elementary stream, and forces no pixel format', () => {
+    const args = decoderArgs({ format: 'h264' }, '/tmp/x.png');
+    expect(args.at(-1)).toBe('/tmp/x.png');
+    expect(args.slice(args.indexOf('-protocol_whitelist'), args.indexOf('-protocol_whitelist') + 2)).toEqual(['-protocol_whitelist', 'pipe']);
+    expect(args.slice(args.indexOf('-f'), args.indexOf('-i') + 2)).toEqual(['-f', 'h264', '-i', 'pipe:0']);
+    expect(args).not.toContain('-pix_fmt');
+    expect(decoderArgs({ format: 'hevc' }, '/tmp/x.png')).toContain('hevc');
+  });
+});
+
+describe('parsePixelFormat', () => {
+  it("reads the input stream's pixel format from ffmpeg's stderr, old and new", () => {
+    expect(parsePixelFormat('    Stream #0:0: Video: h264 (High), yuv420p(progressive), 1280x720, 25 fps')).toBe('yuv420p');
+    expect(parsePixelFormat('  Stream #0:0: Video: hevc (Main), yuv420p(tv, progressive), 640x360')).toBe('yuv420p');
+    expect(parsePixelFormat('    Stream #0:0: Video: hevc (Rext), gray(pc, progressive), 320x240')).toBe('gray');
+    expect(parsePixelFormat('  Stream #0:0: Video: h264 (High 4:4:4 Predictive), yuv444p(progressive), 64x64')).toBe('yuv444p');
+    expect(parsePixelFormat('Input #0, h264, from pipe:0:\n  Stream #0:0: Video: vp9 (Profile 0), yuva420p(tv), 64x64')).toBe('yuva420p');
+    expect(parsePixelFormat('no stream line')).toBeUndefined();
+  });
+});
+
+describe('the PNG keeps the source channels (no forced pixel format)', () => {
+  it.each([
+    ['yuva420p', 4],
+    ['gray', 1],
+    ['yuv420p', 3],
+  ])('a %s frame: sharp reads %i channels', async (pixelFormat, channels) => {
+    // The output half of decoderArgs, fed a frame of that pixel format.
+    const png = join(dir, `${pixelFormat}.png`);
+    const args = decoderArgs({ format: 'h264' }, png);
+    const output = args.slice(args.indexOf('-c:v'));
+    await run(DEBIAN_FFMPEG, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=64x48,format=${pixelFormat}`, '-frames:v', '1', ...output]);
+    expect(await measurePng(png)).toEqual({ width: 64, height: 48, channels });
+  });
+});
+
+describe('each way the decoder fails is its own error', () => {
+  it('a decoder killed by SIGSEGV is a crash with its signal', async () => {
+    const crashing = await script('segv.sh', 'kill -SEGV $$');
+    const error = await failure(decodeFirstFrame(crashing, { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
+    expect(error).toBeInstanceOf(DecoderCrashedError);
+    expect((error as DecoderCrashedError).signal).toBe('SIGSEGV');
+    expect(error.message).toMatch(/^ffmpeg crashed with SIGSEGV/);
+  });
+
+  it('a decoder still running after the timeout is a timeout, not a crash', async () => {
+    const hanging = await script('hang.sh', 'exec sleep 30');
+    const started = Date.now();
+    const error = await failure(decodeFirstFrame(hanging, { format: 'h264', bytes: new Uint8Array(10) }, 1000));
+    expect(error).toBeInstanceOf(DecoderTimedOutError);
+    expect(error.message).toMatch(/^ffmpeg did not decode a frame within 1000 ms and was killed/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('a non-zero exit carries the code and ffmpeg\'s last lines, redacted', async () => {
+    const failing = await script('fail.sh', 'echo "opening https://user:abcdef0123@x.invalid/o?token=abcdef0123 failed" >&2; exit 3');
+    const error = await failure(decodeFirstFrame(failing, { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
+    expect(error).toBeInstanceOf(DecoderExitedError);
+    expect((error as DecoderExitedError).exitCode).toBe(3);
+    expect(error.message).toMatch(/^ffmpeg exited with code 3: opening /);
+    expect(error.message).not.toContain('abcdef0123');
+  });
+
+  it('the PNG file is gone afterwards, decoded or not', async () => {
+    const failing = await script('fail2.sh', 'exit 1');
+    await failure(decodeFirstFrame(failing, { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
+    const { readdir } = await import('node:fs/promises');
+    const frameDirs = (await readdir(tmpdir())).filter((name) => name.startsWith('crispy-frames-'));
+    for (const frameDir of frameDirs) {
+      expect((await readdir(join(tmpdir(), frameDir))).filter((name) => name.startsWith(`frame-${process.pid}-`))).toEqual([]);
+    }
+  });
+
+  it('exit 0 without a picture is no frame', async () => {
+    const silent = await script('silent.sh', 'cat >/dev/null; exit 0');
+    expect(await failure(decodeFirstFrame(silent, { format: 'h264', bytes: new Uint8Array(10) }, 10_000))).toBeInstanceOf(NoFrameDecodedError);
+  });
+
+  it('a missing binary is unavailable', async () => {
+    const error = await failure(decodeFirstFrame(join(dir, 'no-such-ffmpeg'), { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
+    expect(error).toBeInstanceOf(DecoderUnavailableError);
+    expect(error.message).toMatch(/ENOENT/);
+  });
+});
+
+describe('an HLS playlist handed to the real decoders fetches nothing', () => {
+  it.each([
+    ['static 2018', STATIC_FFMPEG],
+    ['Debian 5.1', DEBIAN_FFMPEG],
+  ])('%s ffmpeg refuses it as H.264 and HEVC, and the playlist URLs get no request', async (_name, ffmpeg) => {
+    for (const format of ['h264', 'hevc'] as const) {
+      const error = await failure(decodeFirstFrame(ffmpeg, { format, bytes: playlist }, 20_000));
+      expect(error).toBeInstanceOf(DecoderExitedError);
+    }
+    // Any request would have arrived before ffmpeg exited.
+    expect(requests).toEqual([]);
+  });
+});

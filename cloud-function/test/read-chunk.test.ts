@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inspectMp4File } from '@crispy-streamer/shared';
+import { UnreadableChunkError } from '../src/decoder-input/decoder-input.js';
+import { readChunk } from '../src/decoder-input/read-chunk.js';
+import { probeFirstFrame } from '../src/frame-probe.js';
+import { DEBIAN_FFMPEG, STATIC_FFMPEG, fileRangeReader, makeChunk } from './chunks.js';
+
+let dir = '';
+const chunks: Record<string, string> = {};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'read-chunk-'));
+  const made = await Promise.all([
+    makeChunk(dir, 'h264-720p'),
+    makeChunk(dir, 'h264-1080p', { size: '1920x1080' }),
+    makeChunk(dir, 'hevc', { size: '640x360', codec: 'libx265' }),
+    makeChunk(dir, 'gray', { size: '320x240', codec: 'libx265', pixFmt: 'gray' }),
+    makeChunk(dir, 'gray-h264', { size: '320x240', pixFmt: 'gray' }),
+    makeChunk(dir, 'mpeg4', { size: '320x240', codec: 'mpeg4' }),
+  ]);
+  [chunks.h264, chunks.h264Big, chunks.hevc, chunks.gray, chunks.grayH264, chunks.mpeg4] = made;
+}, 120_000);
+afterAll(async () => {
+  if (dir !== '') await rm(dir, { recursive: true, force: true });
+});
+
+async function readFile_(path: string) {
+  const file = await fileRangeReader(path);
+  try {
+    return { readout: await readChunk(file.read, file.size), bytesRead: file.bytesRead(), size: file.size };
+  } finally {
+    await file.close();
+  }
+}
+
+async function refusal(bytes: Uint8Array): Promise<UnreadableChunkError> {
+  const error = await readChunk(async (offset, length) => bytes.subarray(offset, offset + length), bytes.byteLength).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UnreadableChunkError);
+  return error as UnreadableChunkError;
+}
+
+describe('readChunk: the MP4 reader hands the decoder one keyframe', () => {
+  it('reads the moov and the first keyframe of a 720p chunk, not the chunk', async () => {
+    const { readout, bytesRead, size } = await readFile_(chunks.h264 ?? '');
+    expect(readout.container).toBe('mp4');
+    expect(readout.info).toEqual(await inspectMp4File(chunks.h264 ?? ''));
+    expect(readout.input.format).toBe('h264');
+    expect(Array.from(readout.input.bytes.subarray(0, 5))).toEqual([0, 0, 0, 1, 0x67]);
+    // A 4 s chunk with a 2 s GOP holds two keyframes and 118 other frames: we read one keyframe.
+    expect(bytesRead).toBeLessThan(size / 2);
+  });
+
+  it.each([
+    ['h264', 1280, 720, 'yuv420p', 3],
+    ['h264Big', 1920, 1080, 'yuv420p', 3],
+    ['hevc', 640, 360, 'yuv420p', 3],
+    ['gray', 320, 240, 'gray', 1],
+    // ffmpeg's H.264 decoder has no grey output: it presents 4:0:0 as full-range 4:2:0 with flat chroma.
+    ['grayH264', 320, 240, 'yuvj420p', 3],
+  ])('%s: both ffmpegs decode it to %ix%i %s with %i channels', async (name, width, height, pixelFormat, channels) => {
+    const { readout } = await readFile_(chunks[name] ?? '');
+    for (const ffmpeg of [STATIC_FFMPEG, DEBIAN_FFMPEG]) {
+      expect(await probeFirstFrame(ffmpeg, readout.input, 20_000)).toEqual({ width, height, channels, pixelFormat });
+    }
+  });
+
+  it('refuses a codec it does not decode, naming it', async () => {
+    const bytes = new Uint8Array(await readFile(chunks.mpeg4 ?? ''));
+    const error = await refusal(bytes);
+    expect(error.reason).toBe('unsupported');
+    expect(error.message).toMatch(/the video track is mpeg4 \('mp4v' sample entry.*only H.264 and H.265/);
+  });
+
+  it('refuses an HLS playlist named like a chunk, saying what it is', async () => {
+    const error = await refusal(new TextEncoder().encode('#EXTM3U\n#EXT-X-VERSION:3\n#EXTINF:4,\nhttp://127.0.0.1:9/chunk.ts\n#EXT-X-ENDLIST\n'));
+    expect(error.reason).toBe('not-a-video-container');
+    expect(error.message).toBe('not a video container: the object holds an HLS playlist (#EXTM3U)');
+  });
+
+  it('refuses random bytes, a text file, an empty and a truncated chunk', async () => {
+    expect((await refusal(randomBytes(4096))).message).toMatch(/^not a video container: the object holds bytes [0-9a-f]{16}$/);
+    expect((await refusal(new TextEncoder().encode('hello world\n'))).message).toBe('not a video container: the object holds text starting "hello world\\n"');
+    expect((await refusal(new Uint8Array(0))).reason).toBe('incomplete');
+    const whole = new Uint8Array(await readFile(chunks.h264 ?? ''));
+    const truncated = await refusal(whole.subarray(0, Math.floor(whole.byteLength / 2)));
+    expect(truncated.reason).toBe('incomplete');
+    expect(truncated.message).toMatch(/truncated/);
+  });
+
+  it('refuses a chunk whose keyframe bytes are not H.264 NAL units', async () => {
+    const bytes = new Uint8Array(await readFile(chunks.h264 ?? ''));
+    const { readout: _unused, ...rest } = await readFile_(chunks.h264 ?? '');
+    expect(rest.size).toBe((await stat(chunks.h264 ?? '')).size);
+    // Overwrite the first keyframe with playlist text: the length prefixes no longer add up.
+    const playlist = new TextEncoder().encode('#EXTM3U\nhttp://127.0.0.1:9/x.ts\n'.repeat(20));
+    bytes.set(playlist, 48);
+    const path = join(dir, 'playlist-keyframe.mp4');
+    await writeFile(path, bytes);
+    const error = await refusal(bytes);
+    expect(error.reason).toBe('malformed');
+    expect(error.message).toMatch(/NAL unit of \d+ bytes/);
+  });
+});
