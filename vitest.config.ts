@@ -17,7 +17,7 @@ export default defineConfig({
         ssr,
         test: {
           name: 'unit',
-          include: ['{shared,stream-handle,upload-worker,cloud-function}/test/**/*.test.ts'],
+          include: ['{shared,stream-handle,upload-worker,cloud-function,evidence-tools}/test/**/*.test.ts'],
         },
       },
       {

@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage, type Bucket } from '@google-cloud/storage';
+import { bucketNameProblem } from '@crispy-streamer/shared';
 
 export interface ProvisionOptions {
   project: string;
@@ -70,7 +71,6 @@ export interface Plan {
 
 const PUBLISHER_ROLE = 'roles/pubsub.publisher';
 const DEFAULTS = { topic: 'chunk-finalized', location: 'europe-west1' };
-const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
 const TOPIC_NAME = /^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/;
 const REGION = /^[a-z]+-[a-z]+\d+$/;
 
@@ -328,9 +328,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const topic = values['topic'] as string;
   const problems: string[] = [];
   if (project === undefined || project === '') problems.push('--project is required (or set GOOGLE_CLOUD_PROJECT)');
-  if (bucket === undefined || !BUCKET_NAME.test(bucket) || bucket.includes('..')) {
-    problems.push(`--bucket ${bucket ?? '(missing)'} is not a bucket name: 3-63 lowercase letters, digits, '-', '_' and '.'`);
-  }
+  const bucketProblem = bucket === undefined ? 'is required' : bucketNameProblem(bucket);
+  if (bucketProblem !== undefined) problems.push(`--bucket ${bucket ?? '(missing)'}: ${bucketProblem}`);
   if (!TOPIC_NAME.test(topic) || topic.startsWith('goog')) problems.push(`--topic ${topic} is not a topic id: 3-255 characters, starting with a letter, not with "goog"`);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return {

@@ -1,4 +1,4 @@
-import { ConfigError, EnvReader, MAX_SIGNED_URL_SECONDS } from '@crispy-streamer/shared';
+import { ConfigError, EnvReader, MAX_SIGNED_URL_SECONDS, bucketNameProblem } from '@crispy-streamer/shared';
 
 export interface FunctionConfig {
   /** The only buckets whose notifications are described; any other is refused. */
@@ -16,9 +16,6 @@ export interface FunctionConfig {
   logLevel: string;
 }
 
-/** Cloud Storage's bucket names: 3-63 characters (222 with dots), lowercase, digits, - _ and dots, letter or digit at both ends. */
-const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9._-]{1,220})[a-z0-9]$/;
-
 export const BUCKETS_HINT =
   'the comma-separated names of the buckets whose chunks this function describes, e.g. BUCKETS=my-evidence (for a local bucket, the name of its folder: BUCKET_URL=file:///bucket is bucket `bucket`); a notification from any other bucket is refused';
 
@@ -27,9 +24,8 @@ function readBuckets(reader: EnvReader): Set<string> {
   const names = raw.split(',').map((name) => name.trim()).filter((name) => name !== '');
   if (raw !== '' && names.length === 0) reader.problem('BUCKETS', `"${raw}" names no bucket: ${BUCKETS_HINT}`);
   for (const name of names) {
-    if (!BUCKET_NAME.test(name) || (name.length > 63 && !name.includes('.'))) {
-      reader.problem('BUCKETS', `"${name}" is not a bucket name (lowercase letters, digits, -, _ and ., 3-63 characters): give names without gs:// or a path`);
-    }
+    const problem = bucketNameProblem(name);
+    if (problem !== undefined) reader.problem('BUCKETS', `${problem}; give names without gs:// or a path`);
   }
   return new Set(names);
 }

@@ -141,7 +141,8 @@ export function fromObjectMetadata(custom: Record<string, string | undefined>): 
   return metadata;
 }
 
-const ISO_MILLIS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** UTC as Date#toISOString writes it. */
+export const ISO_MILLIS_UTC_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** 4 bytes in canonical base64: the sixth character carries 2 bits, so its low 4 bits are zero. */
 export const CRC32C_BASE64_PATTERN = /^[A-Za-z0-9+/]{5}[AQgw]==$/;
 
@@ -161,7 +162,7 @@ export function chunkMetadataProblems(value: unknown): string[] {
   const text = (v: unknown) => typeof v === 'string';
   check('sourceId', (v) => typeof v === 'string' && SOURCE_ID_PATTERN.test(v), 'a source id');
   check('sequence', count, 'a whole number >= 0');
-  check('startTime', (v) => typeof v === 'string' && ISO_MILLIS_UTC.test(v) && new Date(v).toISOString() === v, 'a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ');
+  check('startTime', (v) => typeof v === 'string' && ISO_MILLIS_UTC_PATTERN.test(v) && new Date(v).toISOString() === v, 'a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ');
   check('durationMs', finiteNonNegative, 'a number of milliseconds >= 0');
   check('frameCount', count, 'a whole number >= 0');
   check('frameRate', finiteNonNegative, 'a number >= 0');

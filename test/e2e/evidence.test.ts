@@ -26,7 +26,7 @@ describe('evidence: signed, hash-chained chunks', () => {
     const { mkdtemp } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     keyDir = await mkdtemp(join(tmpdir(), 'crispy-keys-'));
-    const keygen = await nodeTool('upload-worker/src/keygen.ts', ['--out', join(keyDir, 'node-1')]);
+    const keygen = await nodeTool('evidence-tools/src/keygen.ts', ['--out', join(keyDir, 'node-1')]);
     expect(keygen.code, keygen.stderr).toBe(0);
     publicKey = join(keyDir, 'node-1', 'evidence-public.pem');
     pipeline = await startLocalPipeline(redis.url, {
@@ -50,7 +50,7 @@ describe('evidence: signed, hash-chained chunks', () => {
   });
 
   const verify = (...extra: string[]) =>
-    nodeTool('upload-worker/src/verify/main.ts', ['--bucket', `file://${pipeline.bucketDir}`, '--source', SOURCE, '--public-key', publicKey, '--require-signed', ...extra]);
+    nodeTool('evidence-tools/src/verify/main.ts', ['--bucket', `file://${pipeline.bucketDir}`, '--source', SOURCE, '--public-key', publicKey, '--require-signed', ...extra]);
 
   it('signs every chunk, chains them across a restart, and the function verifies each on arrival', async () => {
     // Two recordings of the same source, one after the other: the chain continues across the restart.

@@ -147,7 +147,7 @@ describe('flags and the printed deploy command', () => {
 
   it('rejects what it cannot use, listing every problem', () => {
     expect(() => parseOptions(['--bucket', 'Bad_Bucket'], {})).toThrow(UsageError);
-    expect(() => parseOptions(['--bucket', 'Bad_Bucket', '--topic', 'goog-x'], {})).toThrow(/--project is required[\s\S]*not a bucket name[\s\S]*not a topic id/);
+    expect(() => parseOptions(['--bucket', 'Bad_Bucket', '--topic', 'goog-x'], {})).toThrow(/--project is required[\s\S]*not a Cloud Storage bucket name[\s\S]*not a topic id/);
     expect(() => parseOptions(['--project', 'p', '--bucket', 'b-1', '--bukcet', 'x'], {})).toThrow(/Unknown option '--bukcet'/);
   });
 
@@ -352,7 +352,7 @@ describe.skipIf(!EMULATOR)('scripts/provision-gcp.ts against the GCS test server
     const changesBefore = proxy.changes.length;
     const result = await provision('--bucket', 'NOT A BUCKET');
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/not a bucket name[\s\S]*usage:/);
+    expect(result.stderr).toMatch(/not a Cloud Storage bucket name[\s\S]*usage:/);
     expect(proxy.changes.slice(changesBefore)).toEqual([]);
   });
 });

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
-import { ConfigError, EnvReader } from '@crispy-streamer/shared';
-import { parseBucketUrl, type BucketLocation } from './storage/bucket-url.js';
+import { ConfigError, EnvReader, parseBucketUrl, type BucketLocation } from '@crispy-streamer/shared';
 
 export interface UploadWorkerConfig {
   redisUrl: string;

@@ -9,8 +9,9 @@ import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CHUNK_CONTENT_TYPE, chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkMetadata, type StorageObjectResource } from '@crispy-streamer/shared';
 import { startGcsTestServer, type GcsTestServer } from '../../test/support/gcs-test-server.js';
-import { createGcsStore } from '../src/storage/gcs-store.js';
-import { createLocalBucket } from '../src/storage/local-bucket.js';
+// The worker's own stores write the chunks, as they reach a bucket in production.
+import { createGcsStore } from '../../upload-worker/src/storage/gcs-store.js';
+import { createLocalBucket } from '../../upload-worker/src/storage/local-bucket.js';
 import { createGcsReader, createLocalReader, readSourceChunks } from '../src/verify/bucket-reader.js';
 import { checkChunks, digestBytes, type ChunkCheckReport, type StoredChunk } from '../src/verify/check-chain.js';
 import { runVerifyCommand } from '../src/verify/cli.js';
@@ -579,7 +580,7 @@ describe('the commands as processes', () => {
 
   it('keygen makes a key pair that verify accepts, and verify exits 0 then 1', async () => {
     const keys = join(root, 'keys');
-    const made = await node('upload-worker/src/keygen.ts', ['--out', keys]);
+    const made = await node('evidence-tools/src/keygen.ts', ['--out', keys]);
     expect(made.code, made.stderr).toBe(0);
     const keyId = /key id: ([0-9a-f]{16})/.exec(made.stdout)?.[1];
     expect(keyId).toBeDefined();
@@ -587,7 +588,7 @@ describe('the commands as processes', () => {
     const privateKey = loadPrivateKey(join(keys, 'evidence-private.pem'));
     expect(keyIdOf(privateKey)).toBe(keyId);
     // Never over an existing key, and never without being told where.
-    const [again, nowhere] = await Promise.all([node('upload-worker/src/keygen.ts', ['--out', keys]), node('upload-worker/src/keygen.ts', [])]);
+    const [again, nowhere] = await Promise.all([node('evidence-tools/src/keygen.ts', ['--out', keys]), node('evidence-tools/src/keygen.ts', [])]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('refusing to replace a key');
     expect(nowhere.code).toBe(2);
@@ -598,12 +599,12 @@ describe('the commands as processes', () => {
     await writeLocalBucket(dir, chunks);
     const verifyArgs = ['--bucket', `file://${dir}`, '--source', SOURCE, '--public-key', join(keys, 'evidence-public.pem')];
 
-    const ok = await node('upload-worker/src/verify/main.ts', verifyArgs);
+    const ok = await node('evidence-tools/src/verify/main.ts', verifyArgs);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('RESULT: OK');
 
     await unlink(objectPath(dir, chunks[1]?.name ?? ''));
-    const failed = await node('upload-worker/src/verify/main.ts', [...verifyArgs, '--json']);
+    const failed = await node('evidence-tools/src/verify/main.ts', [...verifyArgs, '--json']);
     expect(failed.code).toBe(1);
     const report = JSON.parse(failed.stdout) as VerifyReport;
     expect(report.tampered).toEqual([{ object: chunks[1]?.name, reasons: ['the object has no bytes'] }]);

@@ -1,16 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { chunkObjectName, crc32cBase64 } from '@crispy-streamer/shared';
+import { checkObjectEvidence, crc32cBase64, GENESIS_PREV, sha256Hex, type EvidenceRecord } from '@crispy-streamer/shared';
 import { parseChunkObjectName } from './object-names.js';
-import {
-  fromEvidenceMetadata,
-  GENESIS_PREV,
-  recordDurationMs,
-  recordHash,
-  sha256Hex,
-  verifyRecordSignature,
-  type EvidenceMetadata,
-  type EvidenceRecord,
-} from '@crispy-streamer/shared';
 
 // The verifier's decisions, with no storage in sight: given what the bucket holds for a source
 // (names, digests of the bytes, custom metadata), say what is intact and what is not.
@@ -138,29 +128,29 @@ export function checkChunks(chunks: readonly StoredChunk[], options: CheckOption
   let signatureNotChecked = 0;
 
   for (const chunk of sorted) {
-    let evidence: EvidenceMetadata | undefined;
-    try {
-      evidence = fromEvidenceMetadata(chunk.metadata);
-    } catch (error) {
-      if (chunk.inRange) tampered.push({ object: chunk.name, reasons: [(error as Error).message] });
+    const check = checkObjectEvidence(
+      { name: chunk.name, metadata: chunk.metadata, content: chunk.content },
+      { publicKeys: options.publicKeys, source: options.source, prefix: options.prefix },
+    );
+    const { record, recordHash: hash } = check;
+    if (record === undefined || hash === undefined) {
+      if (chunk.inRange) {
+        if (check.noRecord) noRecord.push(chunk.name);
+        else tampered.push({ object: chunk.name, reasons: check.mismatches });
+      }
       continue;
     }
-    if (evidence === undefined) {
-      if (chunk.inRange) noRecord.push(chunk.name);
-      continue;
-    }
-    const { record, signature } = evidence;
-    recorded.push({ chunk, record, hash: recordHash(record) });
+    recorded.push({ chunk, record, hash });
     if (!chunk.inRange) continue;
 
-    const reasons = objectMismatches(chunk, record, options);
-    if (reasons.length > 0) tampered.push({ object: chunk.name, reasons });
-
-    const signatureFinding = checkSignature(chunk.name, record, signature, options.publicKeys);
-    if (signatureFinding === 'unsigned') unsigned.push(chunk.name);
-    else if (signatureFinding === 'not-checked') signatureNotChecked += 1;
-    else if (signatureFinding !== 'valid') badSignatures.push(signatureFinding);
-    if (signatureFinding === 'valid' && reasons.length === 0) verified += 1;
+    if (check.mismatches.length > 0) tampered.push({ object: chunk.name, reasons: check.mismatches });
+    const status = check.signature;
+    if (status === 'unsigned') unsigned.push(chunk.name);
+    else if (status === 'not-checked') signatureNotChecked += 1;
+    else if (status === 'missing' || status === 'invalid' || status === 'unknown-key') {
+      badSignatures.push({ object: chunk.name, keyId: record.keyId, problem: status, detail: check.signatureDetail ?? status });
+    }
+    if (status === 'valid' && check.mismatches.length === 0) verified += 1;
   }
 
   const { gaps, brokenLinks } = checkLinks(recorded, sorted, options);
@@ -192,62 +182,6 @@ export function checkChunks(chunks: readonly StoredChunk[], options: CheckOption
     problems,
     ok: problems === 0,
   };
-}
-
-/** How the object differs from what its record says: bytes, name, and the chunk metadata beside it. */
-function objectMismatches(chunk: StoredChunk, record: EvidenceRecord, options: CheckOptions): string[] {
-  const reasons: string[] = [];
-  const { content } = chunk;
-  if (content === undefined) {
-    reasons.push('the object has no bytes');
-  } else {
-    if (content.sha256 !== record.sha256) reasons.push(`sha256 of the bytes is ${content.sha256}, the record says ${record.sha256}`);
-    if (content.bytes !== record.bytes) reasons.push(`the object is ${content.bytes} bytes, the record says ${record.bytes}`);
-    if (content.crc32c !== record.crc32c) reasons.push(`crc32c of the bytes is ${content.crc32c}, the record says ${record.crc32c}`);
-  }
-  if (record.source !== options.source) reasons.push(`the record is for source ${record.source}, not ${options.source}`);
-  const expectedName = chunkObjectName(options.prefix, { sourceId: record.source, sequence: record.sequence, startTime: record.startTime });
-  if (expectedName !== chunk.name) reasons.push(`the name does not match the record, which belongs under ${expectedName}`);
-
-  // The chunk metadata written beside the record (toObjectMetadata) must say the same.
-  const expected: [key: string, recorded: string, matches: (value: string) => boolean][] = [
-    ['source', record.source, (value) => value === record.source],
-    ['sequence', String(record.sequence), (value) => value === String(record.sequence)],
-    ['startTime', record.startTime, (value) => value === record.startTime],
-    ['durationMs', String(record.durationMs), (value) => value.trim() !== '' && recordDurationMs(Number(value)) === record.durationMs],
-    ['bytes', String(record.bytes), (value) => value === String(record.bytes)],
-    ['crc32c', record.crc32c, (value) => value === record.crc32c],
-  ];
-  for (const [key, recorded, matches] of expected) {
-    const value = chunk.metadata[key];
-    if (value === undefined) reasons.push(`object metadata has no ${key} (the record says ${recorded})`);
-    else if (!matches(value)) reasons.push(`object metadata says ${key}=${value}, the record says ${recorded}`);
-  }
-  return reasons;
-}
-
-function checkSignature(
-  object: string,
-  record: EvidenceRecord,
-  signature: string | undefined,
-  publicKeys: ReadonlyMap<string, KeyObject>,
-): 'valid' | 'unsigned' | 'not-checked' | BadSignatureFinding {
-  const { keyId } = record;
-  if (signature === undefined) {
-    // The key id is inside the chained record, so a stripped signature cannot pass as unsigned.
-    if (keyId === undefined) return 'unsigned';
-    return { object, keyId, problem: 'missing', detail: `the record names key ${keyId} but the object carries no signature` };
-  }
-  if (publicKeys.size === 0) return 'not-checked';
-  // fromEvidenceMetadata refuses a signature without a key id.
-  const key = keyId === undefined ? undefined : publicKeys.get(keyId);
-  if (key === undefined) {
-    return { object, keyId, problem: 'unknown-key', detail: `signed by key ${keyId ?? '(none)'}, which is not among the public keys given (${[...publicKeys.keys()].join(', ')})` };
-  }
-  if (!verifyRecordSignature(record, signature, key)) {
-    return { object, keyId, problem: 'invalid', detail: `the signature does not verify with key ${keyId}` };
-  }
-  return 'valid';
 }
 
 /** Walks the records in sequence order: every `prev` must be the hash of the record before. */

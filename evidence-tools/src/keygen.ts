@@ -5,7 +5,7 @@
 // Prints the key id (keyIdOf). There is no default folder, so a key never lands in the repo by
 // accident, and existing key files are never overwritten: the public key they replaced may be the
 // only one that verifies records already in the bucket.
-// Dev: node --conditions=source --import tsx upload-worker/src/keygen.ts --out /etc/crispy/keys
+// Dev: node --conditions=source --import tsx evidence-tools/src/keygen.ts --out /etc/crispy/keys
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, open } from 'node:fs/promises';

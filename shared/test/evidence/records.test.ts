@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crc32cBase64 } from '../src/chunk.js';
+import { crc32cBase64 } from '../../src/chunk.js';
 import {
   canonicalRecord,
   EVIDENCE_METADATA_KEYS,
@@ -22,7 +22,7 @@ import {
   toEvidenceMetadata,
   verifyRecordSignature,
   type EvidenceRecord,
-} from '../src/evidence.js';
+} from '../../src/evidence/index.js';
 
 // The test vector of docs/evidence.md: RFC 8032's first Ed25519 test key, and a record of the
 // three bytes "abc". Anyone re-implementing the format should reproduce these strings exactly.

@@ -1,4 +1,5 @@
 import { basename, resolve } from 'node:path';
+import { bucketNameProblem } from './bucket-name.js';
 
 export type BucketLocation =
   | { kind: 'gcs'; bucket: string; prefix: string }
@@ -9,9 +10,8 @@ export function parseBucketUrl(url: string): BucketLocation {
   const gs = /^gs:\/\/([^/]+)\/?(.*)$/.exec(url);
   if (gs !== null) {
     const bucket = gs[1] ?? '';
-    if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket)) {
-      throw new Error(`"${bucket}" is not a valid Cloud Storage bucket name (3-222 lower-case letters, digits, '-', '_' and '.')`);
-    }
+    const problem = bucketNameProblem(bucket);
+    if (problem !== undefined) throw new Error(problem);
     return { kind: 'gcs', bucket, prefix: cleanPrefix(gs[2] ?? '') };
   }
   if (url.startsWith('file://')) {

@@ -4,8 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CRC32C, Storage, type StorageOptions } from '@google-cloud/storage';
-import type { StorageObjectResource } from '@crispy-streamer/shared';
-import type { BucketLocation } from '../storage/bucket-url.js';
+import { LOCAL_OBJECT_RESOURCE_SUFFIX, isLocalBucketHousekeeping, localObjectResourcePath, type BucketLocation, type StorageObjectResource } from '@crispy-streamer/shared';
 import type { ContentDigest, StoredChunk } from './check-chain.js';
 import { selectForRange, sourceListPrefix, type StartTimeRange } from './object-names.js';
 
@@ -86,11 +85,9 @@ export function createGcsReader(settings: GcsReaderSettings): ChunkBucketReader 
   };
 }
 
-const META_SUFFIX = '.meta.json';
-
 /**
- * The local bucket of local-bucket.ts: `DIR/NAME` holds the bytes, `DIR/NAME.meta.json` the
- * resource. Unlike the bucket itself, the verifier also reports half-objects (bytes without a
+ * The local bucket (layout: shared/src/bucket/local-bucket-layout.ts): `DIR/NAME` holds the
+ * bytes, `DIR/NAME.meta.json` the resource. Unlike the bucket itself, the verifier also reports half-objects (bytes without a
  * resource, or a resource without bytes): for evidence, both are findings.
  */
 export function createLocalReader(dir: string): ChunkBucketReader {
@@ -101,8 +98,8 @@ export function createLocalReader(dir: string): ChunkBucketReader {
       const names = new Set<string>();
       for (const path of await filesUnder(folder)) {
         const name = relative(dir, path).split(sep).join('/');
-        if (name.startsWith('.tmp/') || name.startsWith('.notifications/')) continue; // the local bucket's own housekeeping
-        names.add(name.endsWith(META_SUFFIX) ? name.slice(0, -META_SUFFIX.length) : name);
+        if (isLocalBucketHousekeeping(name)) continue;
+        names.add(name.endsWith(LOCAL_OBJECT_RESOURCE_SUFFIX) ? name.slice(0, -LOCAL_OBJECT_RESOURCE_SUFFIX.length) : name);
       }
       return [...names].sort();
     },
@@ -110,7 +107,7 @@ export function createLocalReader(dir: string): ChunkBucketReader {
       const path = join(dir, ...name.split('/'));
       let metadata: Record<string, string> = {};
       try {
-        const resource = JSON.parse(await readFile(path + META_SUFFIX, 'utf8')) as StorageObjectResource;
+        const resource = JSON.parse(await readFile(localObjectResourcePath(path), 'utf8')) as StorageObjectResource;
         metadata = stringMetadata(resource.metadata);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the resource of ${name}: ${(error as Error).message}`);

@@ -1,11 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { SOURCE_ID_PATTERN } from '@crispy-streamer/shared';
-import { parseBucketUrl, type BucketLocation } from '../storage/bucket-url.js';
+import { SOURCE_ID_PATTERN, loadPublicKeys, parseBucketUrl, type BucketLocation } from '@crispy-streamer/shared';
 import { createReader, readSourceChunks, type ChunkBucketReader } from './bucket-reader.js';
 import { checkChunks } from './check-chain.js';
 import { formatReport, type VerifyReport } from './report.js';
-import { loadPublicKeys } from '@crispy-streamer/shared';
 
 export const VERIFY_USAGE = `usage: verify --bucket gs://BUCKET/PREFIX|file:///DIR --source ID [options]
 
