@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as functions from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { createLogger, loadPublicKeys, resolveFfmpeg } from '@crispy-streamer/shared';
+import { createLogger, loadPublicKeys, redactEverywhere, resolveFfmpeg } from '@crispy-streamer/shared';
 import { checkIntegrity } from './integrity.js';
 import { loadFunctionConfig } from './config.js';
 import { describeChunk } from './describe-chunk.js';
@@ -14,6 +14,7 @@ import { gcsUrlSigner, localUrlSigner } from './url-signer.js';
 
 // Configuration errors surface when the instance starts, with the settings to fix.
 const config = loadFunctionConfig(process.env);
+redactEverywhere(config.localBucket?.secret);
 const logger = createLogger({ service: 'cloud-function', level: config.logLevel, pretty: false });
 const require = createRequire(import.meta.url);
 // Cloud Functions has no system ffmpeg: the npm-bundled static binary is the one it deploys with,

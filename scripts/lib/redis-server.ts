@@ -25,6 +25,8 @@ export interface RedisServer {
 export interface RedisServerOptions {
   appendOnly?: boolean;
   port?: number;
+  /** Clients must AUTH with this (requirepass); `url` then carries it. */
+  password?: string;
 }
 
 const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN ?? 'redis-server';
@@ -39,7 +41,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     // freePort() cannot reserve the port: someone may take it before Redis binds it.
     for (let attempt = 1; ; attempt += 1) {
       try {
-        child = await launch(port, dir, appendOnly);
+        child = await launch(port, dir, appendOnly, options.password);
         break;
       } catch (error) {
         if (options.port !== undefined || attempt >= 3 || !String(error).includes('Address already in use')) throw error;
@@ -53,7 +55,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   let stopped = false;
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: options.password === undefined ? `redis://127.0.0.1:${port}` : `redis://default:${encodeURIComponent(options.password)}@127.0.0.1:${port}`,
     port,
     dir,
     get pid() {
@@ -71,12 +73,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     async restart() {
       if (stopped) throw new Error('this Redis was stopped and its directory removed; start a new one');
       await child.stop();
-      child = await launch(port, dir, appendOnly);
+      child = await launch(port, dir, appendOnly, options.password);
     },
   };
 }
 
-async function launch(port: number, dir: string, appendOnly: boolean): Promise<Child> {
+async function launch(port: number, dir: string, appendOnly: boolean, password: string | undefined): Promise<Child> {
   const child = spawnChild(
     REDIS_SERVER_BIN,
     [
@@ -88,12 +90,13 @@ async function launch(port: number, dir: string, appendOnly: boolean): Promise<C
       '--maxmemory-policy', 'noeviction',
       '--daemonize', 'no',
       '--logfile', '',
+      ...(password === undefined ? [] : ['--requirepass', password]),
     ],
     { name: `redis-server:${port}` },
   );
   try {
     await Promise.race([
-      waitForPong(port, READY_TIMEOUT_MS),
+      waitForPong(port, READY_TIMEOUT_MS, password !== undefined),
       child.exited.then((status) => {
         throw new Error(`redis-server on port ${port} exited with ${JSON.stringify(status)} before answering PING:\n${child.tail()}`);
       }),
@@ -106,13 +109,14 @@ async function launch(port: number, dir: string, appendOnly: boolean): Promise<C
 }
 
 /** Sends inline PINGs until one gets +PONG (a Redis loading its AOF answers -LOADING). */
-async function waitForPong(port: number, timeoutMs: number): Promise<void> {
+async function waitForPong(port: number, timeoutMs: number, needsAuth = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastProblem = 'no answer';
   while (Date.now() < deadline) {
     try {
       const reply = await ping(port, Math.max(100, deadline - Date.now()));
-      if (reply === '+PONG') return;
+      // With a password, being asked for it is the answer of a Redis that is up.
+      if (reply === '+PONG' || (needsAuth && reply.startsWith('-NOAUTH'))) return;
       lastProblem = `answered ${reply}`;
     } catch (error) {
       lastProblem = (error as Error).message;

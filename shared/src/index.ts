@@ -16,3 +16,4 @@ export * from './spool/job-data.js';
 export * from './bucket/bucket-name.js';
 export * from './bucket/bucket-url.js';
 export * from './bucket/local-bucket-layout.js';
+export * from './deadline.js';

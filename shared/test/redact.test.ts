@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, displayUrl, redactDeep, redactSecrets } from '../src/redact.js';
+import { REDACTED, displayUrl, passwordOfUrl, redactDeep, redactEverywhere, redactSecrets } from '../src/redact.js';
 
 describe('redactSecrets', () => {
   it('replaces the password of an rtsp URL quoted inside an ffmpeg stderr line', () => {
@@ -101,5 +101,64 @@ describe('redactDeep', () => {
   it('returns Error instances as they are (the logger serialises them itself)', () => {
     const error = new Error('rtsp://a:b@h/');
     expect(redactDeep({ error }).error).toBe(error);
+  });
+});
+
+// Found by an adversarial run: `rtsp://admin:it's-S3cret7@...` was logged 41 times.
+describe('redactSecrets, for any password a person may type', () => {
+  /** A small deterministic generator: the same cases every run, many of them. */
+  function* passwords(count: number, seed = 20261201): Generator<string> {
+    // Every printable ASCII character a userinfo may hold unencoded ('/' and space end it), and beyond.
+    const alphabet = [...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter((c) => c !== '/' && c !== ' '), 'é', 'ß', '密', '🔑'];
+    let state = seed;
+    const next = () => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state;
+    };
+    for (let i = 0; i < count; i++) {
+      const length = 1 + (next() % 24);
+      let password = '';
+      for (let j = 0; j < length; j++) password += alphabet[next() % alphabet.length];
+      yield password;
+    }
+  }
+
+  const contexts: [string, (url: string) => string][] = [
+    ['bare', (url) => url],
+    ['in an ffmpeg input line', (url) => `Input #0, rtsp, from '${url}':`],
+    ['double-quoted', (url) => `opening "${url}" failed`],
+    ['as JSON', (url) => JSON.stringify({ url })],
+    ['followed by text and another @', (url) => `${url} 401 Unauthorized, contact admin@example.com`],
+  ];
+
+  it.each(contexts)('never prints the password of a URL %s', (_label, wrap) => {
+    for (const password of passwords(3000)) {
+      for (const url of [`rtsp://admin:${password}@10.0.0.5:554/stream1`, `rtsps://u:${password}@cam.example/live`, `redis://default:${password}@127.0.0.1:6379`]) {
+        const text = wrap(url);
+        const redacted = redactSecrets(text);
+        // The password, and what JSON makes of it, are gone; the host is still there to read.
+        const forms = [password, JSON.stringify(password).slice(1, -1)].filter((form) => form.length >= 3);
+        for (const form of forms) expect(redacted.includes(form) && !text.replace(url, '').includes(form), `${text} -> ${redacted}`).toBe(false);
+        expect(redacted).toContain(REDACTED);
+      }
+    }
+  });
+
+  it("redacts the adversarial run's password in the line ffmpeg printed", () => {
+    expect(redactSecrets("Input #0, rtsp, from 'rtsp://admin:it's-S3cret7@10.0.0.5:554/cam':")).toBe("Input #0, rtsp, from 'rtsp://admin:***@10.0.0.5:554/cam':");
+  });
+});
+
+describe('redactEverywhere', () => {
+  it('redacts a registered secret wherever it appears, even with no URL around it', () => {
+    redactEverywhere('WrongPW-999');
+    expect(redactSecrets("args: ['3','AUTH','default','WrongPW-999']")).toBe("args: ['3','AUTH','default','***']");
+  });
+
+  it('takes the decoded password of a URL, and ignores secrets too short to be told from words', () => {
+    expect(passwordOfUrl('redis://:p%40ss-word@h:6379')).toBe('p@ss-word');
+    expect(passwordOfUrl('redis://h:6379')).toBeUndefined();
+    redactEverywhere('abc');
+    expect(redactSecrets('abc def')).toBe('abc def');
   });
 });

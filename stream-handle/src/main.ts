@@ -6,7 +6,11 @@ import {
   createMetricsRegistry,
   createRecorderMetrics,
   createRedisConnection,
+  checkWithin,
   displayUrl,
+  passwordOfUrl,
+  settledWithin,
+  redactEverywhere,
   resolveFfmpeg,
   warnUnlessNoEviction,
 } from '@crispy-streamer/shared';
@@ -27,9 +31,6 @@ function shutdownDeadlineMs(stopGraceMs: number): number {
   return 3 * stopGraceMs + 10_000;
 }
 
-function withDeadline(check: Promise<boolean>, ms: number): Promise<boolean> {
-  return Promise.race([check, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
-}
 
 const require = createRequire(import.meta.url);
 
@@ -52,6 +53,9 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  // Every password this process holds is redacted wherever it might surface, not only inside URLs.
+  redactEverywhere(passwordOfUrl(config.redisUrl));
+  for (const source of config.sources) redactEverywhere(passwordOfUrl(source.url));
   const logger = createLogger({ service: 'stream-handle', level: config.logLevel });
   const ffmpeg = resolveFfmpeg(process.env, bundledFfmpegPath);
   const rtspTimeoutOption = config.sources.some((s) => s.kind === 'rtsp') ? await detectRtspTimeoutOption(ffmpeg.path) : '-timeout';
@@ -120,7 +124,7 @@ async function main(): Promise<number> {
     registry,
     spoolDir: config.spoolDir,
     readiness: [
-      { name: 'redis', check: () => withDeadline(redis.ping().then((reply) => reply === 'PONG'), 1000) },
+      { name: 'redis', check: () => checkWithin(redis.ping().then((reply) => reply === 'PONG'), 1000) },
       // Ready means every camera is being recorded right now.
       ...config.sources.flatMap((source, index) => {
         const runner = runners[index];
@@ -160,7 +164,7 @@ async function main(): Promise<number> {
   guard.stop();
   await status.close();
   // Closing the queue waits for Redis; Redis may be gone.
-  await withDeadline(queue.close().then(() => true), 2000);
+  await settledWithin(queue.close(), 2000);
   redis.disconnect();
   const failed = outcomes.filter((o) => o.status === 'failed').length;
   const notQueued = runners.reduce((sum, runner) => sum + runner.waitingToQueue, 0);

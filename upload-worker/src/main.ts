@@ -11,6 +11,9 @@ import {
   chunkMetadataProblems,
   displayUrl,
   parseJobData,
+  passwordOfUrl,
+  redactEverywhere,
+  settledWithin,
   warnUnlessNoEviction,
   type ChunkJobData,
 } from '@crispy-streamer/shared';
@@ -27,6 +30,9 @@ import { OutageBackoff, isStorageUnavailable } from './storage-outage.js';
 import { withTimeout } from './with-timeout.js';
 import { ChunkCorruptError, SpoolFileMissingError, spoolFiles, uploadChunk, type UploadResult } from './upload-chunk.js';
 
+/** Beyond SHUTDOWN_GRACE_MS: closing the queue and the outbox, then the process gives up waiting. */
+const SHUTDOWN_MARGIN_MS = 8000;
+
 async function main(): Promise<number> {
   let config;
   try {
@@ -38,6 +44,8 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  // Every secret this process holds is redacted wherever it might surface, not only inside URLs.
+  for (const secret of [passwordOfUrl(config.redisUrl), config.boardPassword, config.localSigningSecret]) redactEverywhere(secret);
   const logger = createLogger({ service: 'upload-worker', level: config.logLevel });
 
   let store: ObjectStore;
@@ -70,6 +78,8 @@ async function main(): Promise<number> {
   }
   void warnUnlessNoEviction(queueConnection, config.redisUrl, logger);
   const queue = new Queue<ChunkJobData>(config.queueName, { connection: queueConnection });
+  // Without a listener BullMQ prints its errors to the console itself, Redis AUTH arguments included.
+  queue.on('error', (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'upload queue problem; uploads wait for Redis'));
 
   const registry = createMetricsRegistry('upload-worker');
   const metrics = createUploaderMetrics(registry);
@@ -210,22 +220,23 @@ async function main(): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  // Every step is bounded: Redis or storage may be gone, and a worker that never exits holds up
+  // whoever stops it (a deploy, a node drain). What is not done stays in the spool and the queue.
   const graceEndsAt = Date.now() + config.shutdownGraceMs;
-  const closing = worker.close();
-  const timedOut = await Promise.race([
-    closing.then(() => false),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(true), config.shutdownGraceMs).unref()),
-  ]);
-  if (timedOut) {
+  setTimeout(() => {
+    logger.error({ afterMs: config.shutdownGraceMs + SHUTDOWN_MARGIN_MS }, 'stopping took too long: exiting now; unfinished uploads run again on the next worker');
+    process.exit(1);
+  }, config.shutdownGraceMs + SHUTDOWN_MARGIN_MS).unref();
+  if (!(await settledWithin(worker.close(), config.shutdownGraceMs))) {
     logger.warn({ graceMs: config.shutdownGraceMs }, 'uploads still running after the grace period: they will be retried by the next worker');
-    await worker.close(true);
+    await settledWithin(worker.close(true), 2000);
   }
   if (outbox !== undefined) {
     const { pending } = await outbox.close(Math.max(1_000, graceEndsAt - Date.now()));
     if (pending > 0) logger.warn({ notifications: pending }, 'finalize notifications not delivered yet: they stay in the outbox and the next worker delivers them');
   }
   await http.close();
-  await queue.close();
+  await settledWithin(queue.close(), 2000);
   queueConnection.disconnect();
   workerConnection.disconnect();
   logger.info('upload-worker stopped');
