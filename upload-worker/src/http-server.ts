@@ -29,6 +29,30 @@ function sameText(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+/** Host names a browser on this machine uses for a server bound to loopback. */
+const LOOPBACK_HOST_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The host name of a Host header, without its port; undefined when there is none. */
+export function hostNameOf(hostHeader: string | undefined): string | undefined {
+  if (hostHeader === undefined || hostHeader === '') return undefined;
+  const match = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(hostHeader.trim().toLowerCase());
+  return match?.[1];
+}
+
+/**
+ * Without credentials the board is on loopback only; a web page elsewhere can still reach it
+ * through DNS rebinding (its own name, resolving to 127.0.0.1). Its requests carry its own name
+ * in Host: only the loopback names are served.
+ */
+function loopbackHostsOnly(req: Request, res: Response, next: NextFunction): void {
+  const host = hostNameOf(req.headers.host);
+  if (host !== undefined && LOOPBACK_HOST_NAMES.has(host)) {
+    next();
+    return;
+  }
+  res.status(421).type('text').send(`this server answers to localhost only (Host: ${JSON.stringify(req.headers.host ?? '')}); to reach it under another name, set BOARD_USER and BOARD_PASSWORD`);
+}
+
 /** Bull Board has no authentication of its own. */
 function basicAuth(user: string, password: string) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -54,11 +78,22 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
 
   const boardAdapter = new ExpressAdapter();
   boardAdapter.setBasePath('/board');
-  createBullBoard({ queues: [new BullMQAdapter(options.queue, { readOnlyMode: false })], serverAdapter: boardAdapter });
-  // Everything that shows data sits behind the same credentials when they are configured.
-  if (options.board !== undefined) {
-    const auth = basicAuth(options.board.user, options.board.password);
-    for (const path of ['/board', '/dashboard', '/metrics']) app.use(path, auth);
+  // Retrying, removing or adding jobs needs credentials: without them the board only shows. A job
+  // added through it could otherwise name any chunk of the spool.
+  const readOnly = options.board === undefined;
+  createBullBoard({ queues: [new BullMQAdapter(options.queue, { readOnlyMode: readOnly })], serverAdapter: boardAdapter });
+  // Everything that shows data sits behind the same credentials when they are configured, and on
+  // loopback names only when they are not.
+  const guard = options.board === undefined ? loopbackHostsOnly : basicAuth(options.board.user, options.board.password);
+  for (const path of ['/board', '/dashboard', '/metrics']) app.use(path, guard);
+  if (readOnly) {
+    app.use('/board/api', (req, res, next) => {
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        next();
+        return;
+      }
+      res.status(403).type('text').send('the board is read-only: set BOARD_USER and BOARD_PASSWORD to retry, remove or add jobs');
+    });
   }
   app.use('/board', boardAdapter.getRouter());
 
@@ -77,9 +112,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     const { store, secret } = options.localBucket;
     // Signed URLs of the local bucket: /buckets/BUCKET/objects/NAME?expires=..&signature=..
     app.get(/^\/buckets\/([^/]+)\/objects\/(.+)$/, async (req, res) => {
+      // Express has decoded the path once; decoding again would turn an object named `a%25b` into `a%b`.
       const params = req.params as unknown as Record<string, string>;
-      const bucket = decodeURIComponent(params[0] ?? '');
-      const objectName = (params[1] ?? '').split('/').map(decodeURIComponent).join('/');
+      const bucket = params[0] ?? '';
+      const objectName = params[1] ?? '';
       const check = checkLocalSignature({
         secret,
         bucket,
@@ -99,6 +135,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       res.sendFile(found.path, { acceptRanges: true, dotfiles: 'allow', headers: { 'content-type': found.resource.contentType } });
     });
   }
+
+  // A request Express cannot parse (a malformed %-escape, say) gets a plain answer: no stack
+  // trace, no install paths.
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 500;
+    res.status(status).type('text').send(status === 400 ? 'bad request: the path or query is not well formed' : 'internal error');
+  });
 
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
