@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, EnvReader, type ConfigProblem } from '@crispy-streamer/shared';
 import { parseSource, type SourceConfig } from './source/source-config.js';
-import type { SpoolLimits } from './spool/spool-policy.js';
+import type { ConfiguredSpoolLimits } from './spool/spool-policy.js';
 
 export interface StreamHandleConfig {
   spoolDir: string;
@@ -24,7 +24,8 @@ export interface StreamHandleConfig {
   /** /healthz, /readyz and /metrics; port 0 picks a free one. */
   statusHost: string;
   statusPort: number;
-  spoolLimits: SpoolLimits;
+  /** Resolved against the spool's file system at start (resolveSpoolLimits). */
+  spoolLimits: ConfiguredSpoolLimits;
   spoolCheckMs: number;
   spoolReconcileMs: number;
   /** Ed25519 private key (PEM, or a path to one) that signs evidence records. */
@@ -150,7 +151,7 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
     statusPort: reader.integer('STATUS_PORT', 3001, { min: 0, max: 65535 }),
     spoolLimits: {
       maxBytes: reader.integer('SPOOL_MAX_BYTES', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
-      minFreeBytes: reader.integer('SPOOL_MIN_FREE_BYTES', 256 * 1024 * 1024, { min: 0, max: Number.MAX_SAFE_INTEGER }),
+      minFreeBytes: reader.string('SPOOL_MIN_FREE_BYTES') === undefined ? undefined : reader.integer('SPOOL_MIN_FREE_BYTES', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
       policy: reader.oneOf('SPOOL_FULL_POLICY', 'stop-recording', ['stop-recording', 'drop-oldest'] as const),
     },
     spoolCheckMs: reader.integer('SPOOL_CHECK_MS', 2000, { min: 100, max: 600_000 }),

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import {
   ConfigError,
@@ -23,6 +23,7 @@ import { startRecorder } from './recorder/recorder.js';
 import { SourceRunner, type SourceOutcome } from './source/source-runner.js';
 import { SourceSpool } from './spool/source-spool.js';
 import { SpoolGuard } from './spool/spool-guard.js';
+import { resolveSpoolLimits, type SpoolLimits } from './spool/spool-policy.js';
 import { measureSpool } from './spool/spool-usage.js';
 import { startStatusServer } from './status/status-server.js';
 
@@ -53,13 +54,29 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  // The spool's limits fit its file system, or the service does not start: a floor the disk
+  // cannot satisfy would pause recording for ever.
+  let spoolLimits: SpoolLimits;
+  try {
+    await mkdir(config.spoolDir, { recursive: true });
+    const disk = await statfs(config.spoolDir);
+    const resolved = resolveSpoolLimits(config.spoolLimits, disk.blocks * disk.bsize);
+    if (resolved.problems.length > 0) {
+      process.stderr.write(`${new ConfigError('stream-handle', resolved.problems).message}\n`);
+      return 2;
+    }
+    spoolLimits = resolved.limits;
+  } catch (error) {
+    process.stderr.write(`stream-handle: invalid configuration:\n  - SPOOL_DIR: ${config.spoolDir} cannot be used as the spool (${error instanceof Error ? error.message : String(error)}): point it at a writable folder\n`);
+    return 2;
+  }
   // Every password this process holds is redacted wherever it might surface, not only inside URLs.
   redactEverywhere(passwordOfUrl(config.redisUrl));
   for (const source of config.sources) redactEverywhere(passwordOfUrl(source.url));
   const logger = createLogger({ service: 'stream-handle', level: config.logLevel });
   const ffmpeg = resolveFfmpeg(process.env, bundledFfmpegPath);
   const rtspTimeoutOption = config.sources.some((s) => s.kind === 'rtsp') ? await detectRtspTimeoutOption(ffmpeg.path) : '-timeout';
-  logger.info({ ffmpeg: ffmpeg.path, ffmpegOrigin: ffmpeg.origin, spoolDir: config.spoolDir, redis: displayUrl(config.redisUrl), sources: config.sources.length, nodeId: config.nodeId }, 'stream-handle starting');
+  logger.info({ ffmpeg: ffmpeg.path, ffmpegOrigin: ffmpeg.origin, spoolDir: config.spoolDir, redis: displayUrl(config.redisUrl), sources: config.sources.length, nodeId: config.nodeId, spoolMinFreeBytes: spoolLimits.minFreeBytes, spoolMaxBytes: spoolLimits.maxBytes }, 'stream-handle starting');
 
   const redis = createRedisConnection(config.redisUrl, 'stream-handle');
   redis.on('error', (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'Redis connection problem; chunks keep recording to the spool'));
@@ -108,7 +125,7 @@ async function main(): Promise<number> {
   );
   const guard = new SpoolGuard({
     spoolDir: config.spoolDir,
-    limits: config.spoolLimits,
+    limits: spoolLimits,
     sources: runners,
     queue,
     logger,
@@ -116,7 +133,6 @@ async function main(): Promise<number> {
     intervalMs: config.spoolCheckMs,
     reconcileMs: config.spoolReconcileMs,
   });
-  await mkdir(config.spoolDir, { recursive: true });
   guard.start();
   const status = await startStatusServer({
     host: config.statusHost,

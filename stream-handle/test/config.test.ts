@@ -114,7 +114,7 @@ describe('loadStreamHandleConfig', () => {
       stopGraceMs: 10_000,
       statusHost: '127.0.0.1',
       statusPort: 3001,
-      spoolLimits: { maxBytes: 0, minFreeBytes: 256 * 1024 * 1024, policy: 'stop-recording' },
+      spoolLimits: { maxBytes: 0, minFreeBytes: undefined, policy: 'stop-recording' },
       spoolCheckMs: 2000,
       logLevel: 'info',
     });

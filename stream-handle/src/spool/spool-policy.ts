@@ -19,6 +19,35 @@ export interface SpoolLimits {
   policy: SpoolFullPolicy;
 }
 
+/** The limits as configured: the free-space floor may be left to fit the file system. */
+export type ConfiguredSpoolLimits = Omit<SpoolLimits, 'minFreeBytes'> & { minFreeBytes: number | undefined };
+
+/** The default free-space floor: 256 MiB, or a tenth of a smaller spool file system. */
+export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024;
+const DEFAULT_MIN_FREE_SHARE = 0.1;
+
+/**
+ * The limits for a spool file system of `totalBytes`. A floor the file system cannot satisfy even
+ * empty would pause recording for ever: refused with the numbers, as is a quota it cannot hold.
+ */
+export function resolveSpoolLimits(configured: ConfiguredSpoolLimits, totalBytes: number): { limits: SpoolLimits; problems: { setting: string; message: string }[] } {
+  const problems: { setting: string; message: string }[] = [];
+  const minFreeBytes = configured.minFreeBytes ?? Math.min(DEFAULT_MIN_FREE_BYTES, Math.floor(totalBytes * DEFAULT_MIN_FREE_SHARE));
+  if (configured.minFreeBytes !== undefined && configured.minFreeBytes >= totalBytes * 0.9) {
+    problems.push({
+      setting: 'SPOOL_MIN_FREE_BYTES',
+      message: `${configured.minFreeBytes} bytes must stay free, but the spool's file system holds ${totalBytes} bytes in all: recording would never start. Set it well below that (unset, it is ${Math.min(DEFAULT_MIN_FREE_BYTES, Math.floor(totalBytes * DEFAULT_MIN_FREE_SHARE))}), or give the spool a larger disk`,
+    });
+  }
+  if (configured.maxBytes > 0 && configured.maxBytes > totalBytes - minFreeBytes) {
+    problems.push({
+      setting: 'SPOOL_MAX_BYTES',
+      message: `a quota of ${configured.maxBytes} bytes does not fit the spool's file system (${totalBytes} bytes, ${minFreeBytes} of them kept free): set at most ${Math.max(0, totalBytes - minFreeBytes)}, or 0 for no quota`,
+    });
+  }
+  return { limits: { ...configured, minFreeBytes }, problems };
+}
+
 export type SpoolAction = { kind: 'none' } | { kind: 'pause'; reason: string } | { kind: 'resume' } | { kind: 'drop'; bytesToFree: number; reason: string };
 
 /** Recording resumes, or dropping stops, only once usage is back under this share of the limits. */

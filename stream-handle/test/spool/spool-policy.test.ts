@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseChunksToDrop, decideSpoolAction, spoolFullReason, type SpoolLimits } from '../../src/spool/spool-policy.js';
+import { DEFAULT_MIN_FREE_BYTES, chooseChunksToDrop, decideSpoolAction, resolveSpoolLimits, spoolFullReason, type SpoolLimits } from '../../src/spool/spool-policy.js';
 
 const MB = 1024 * 1024;
 const stopRecording: SpoolLimits = { maxBytes: 100 * MB, minFreeBytes: 10 * MB, policy: 'stop-recording' };
@@ -79,5 +79,29 @@ describe('chooseChunksToDrop', () => {
     const candidates = [chunk('2026-11-23T09:00:06Z', 1), chunk('2026-11-23T09:00:00Z', 1)];
     chooseChunksToDrop(candidates, 2);
     expect(candidates[0]?.startTime).toBe('2026-11-23T09:00:06Z');
+  });
+});
+
+// Found by an adversarial run: a 64 MB spool with the default 256 MiB floor recorded 0 chunks,
+// "resumes when uploads make room", for ever.
+describe('resolveSpoolLimits', () => {
+  const GB = 1024 * MB;
+  it('keeps 256 MiB free on a large disk, and a tenth of a small one', () => {
+    expect(resolveSpoolLimits({ maxBytes: 0, minFreeBytes: undefined, policy: 'stop-recording' }, 100 * GB).limits.minFreeBytes).toBe(DEFAULT_MIN_FREE_BYTES);
+    expect(resolveSpoolLimits({ maxBytes: 0, minFreeBytes: undefined, policy: 'stop-recording' }, 64 * MB).limits.minFreeBytes).toBe(Math.floor(6.4 * MB));
+  });
+
+  it('keeps an explicit floor the disk can satisfy', () => {
+    expect(resolveSpoolLimits({ maxBytes: 0, minFreeBytes: 10 * MB, policy: 'drop-oldest' }, 64 * MB)).toEqual({ limits: { maxBytes: 0, minFreeBytes: 10 * MB, policy: 'drop-oldest' }, problems: [] });
+  });
+
+  it('refuses a floor the disk cannot satisfy, with the numbers and what to do', () => {
+    const { problems } = resolveSpoolLimits({ maxBytes: 0, minFreeBytes: 256 * MB, policy: 'stop-recording' }, 64 * MB);
+    expect(problems).toEqual([{ setting: 'SPOOL_MIN_FREE_BYTES', message: expect.stringContaining(`268435456 bytes must stay free, but the spool's file system holds 67108864 bytes in all`) as unknown }]);
+  });
+
+  it('refuses a quota larger than the disk leaves', () => {
+    const { problems } = resolveSpoolLimits({ maxBytes: 100 * MB, minFreeBytes: undefined, policy: 'stop-recording' }, 64 * MB);
+    expect(problems.map((p) => p.setting)).toEqual(['SPOOL_MAX_BYTES']);
   });
 });
