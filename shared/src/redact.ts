@@ -6,7 +6,8 @@
 const USERINFO_IN_URL = /([a-z][a-z0-9+.-]*:\/\/)([^/@\s:'"]*):([^/\s'"]*)@/gi;
 // Mistyped URLs (`rtsp:/admin:pw@cam`, or no scheme at all) still carry `user:password@`.
 const BARE_USERINFO = /([^\s/@:'"]+):([^\s/@'"]+)@(?=[^\s/@'"]+)/g;
-const SECRET_QUERY_PARAM = /([?&](?:password|passwd|pwd|pass|token|secret|api_key|apikey)=)[^&\s'"]*/gi;
+// upload_id: a Cloud Storage resumable session URI lets whoever holds it write that upload.
+const SECRET_QUERY_PARAM = /([?&](?:password|passwd|pwd|pass|token|secret|api_key|apikey|upload_id)=)[^&\s'"]*/gi;
 
 export const REDACTED = '***';
 

@@ -29,7 +29,7 @@ describe('loadUploadWorkerConfig', () => {
       notifyUrl: undefined,
       localSigningSecret: undefined,
       shutdownGraceMs: 30_000,
-      uploadTimeoutMs: 120_000,
+      uploadProgressTimeoutMs: 60_000,
       logLevel: 'info',
     });
   });
