@@ -250,6 +250,24 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       expect((await put(gap, `bytes ${KiB256}-${2 * KiB256 - 1}/*`, bytes.subarray(KiB256, 2 * KiB256))).status).toBe(400);
     });
 
+    it('a late copy of a request (abandoned by its client, still in the network) cannot misplace bytes the session took meanwhile', async () => {
+      const bytes = randomBytes(3 * KiB256);
+      const uri = await startSession('concurrent/late-copy.bin');
+      const chunk = bytes.subarray(0, 2 * KiB256);
+      // Two requests for the same first 512 KiB: the late one starts first and finishes last.
+      const late = httpRequest(uri, { method: 'PUT', headers: { 'Content-Range': `bytes 0-${chunk.length - 1}/*`, 'Content-Length': chunk.length } });
+      const lateAnswer = new Promise<number>((resolve) => late.on('response', (response) => (response.resume(), resolve(response.statusCode ?? 0))));
+      late.write(chunk.subarray(0, KiB256));
+      await vi.waitFor(() => expect(server.requests.filter(r => r.path.includes('late-copy') && r.method === 'PUT').at(-1)?.bytes).toBe(KiB256));
+      expect((await put(uri, `bytes 0-${chunk.length - 1}/*`, chunk)).status).toBe(308);
+      late.end(chunk.subarray(KiB256));
+      expect(await lateAnswer).toBe(308);
+      const held = await status(uri);
+      expect(held.headers.get('range')).toBe(`bytes=0-${2 * KiB256 - 1}`);
+      expect((await put(uri, `bytes ${2 * KiB256}-${bytes.length - 1}/${bytes.length}`, bytes.subarray(2 * KiB256))).status).toBe(200);
+      expect(server.objects('sessions').find(o => o.name === 'concurrent/late-copy.bin')?.bytes.equals(bytes)).toBe(true);
+    });
+
     it("a status query 'bytes */TOTAL' finishes an upload whose bytes are all there; a finished session answers with its object", async () => {
       const bytes = randomBytes(KiB256);
       const uri = await startSession('status/finish.bin');

@@ -798,13 +798,23 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     return session.finished;
   };
 
-  /** Keeps what arrived for the session, in whole 256 KiB units counted from the object's start. */
-  const keepWholeUnits = (session: UploadSession, fresh: Buffer[]): void => {
+  /**
+   * Adds what one request brought to its session: `fresh` holds the object's bytes from `freshStart`
+   * on. Another request may have moved the session on meanwhile (a late copy of an abandoned request
+   * still in the network), so the session's own length decides where these bytes go; bytes it
+   * already holds are skipped. `wholeUnits` keeps only whole 256 KiB units, as for a request that is
+   * not the last. Returns false when the bytes start beyond what the session holds (a gap).
+   */
+  const addToSession = (session: UploadSession, fresh: Buffer[], freshStart: number, wholeUnits: boolean): boolean => {
     const arrived = Buffer.concat(fresh);
-    const kept = Math.floor((session.persistedLength + arrived.length) / RESUMABLE_CHUNK_GRANULARITY) * RESUMABLE_CHUNK_GRANULARITY - session.persistedLength;
-    if (kept <= 0) return;
-    session.persisted.push(arrived.subarray(0, kept));
-    session.persistedLength += kept;
+    const alreadyHeld = session.persistedLength - freshStart;
+    if (alreadyHeld < 0) return false;
+    const end = freshStart + arrived.length;
+    const keepTo = wholeUnits ? Math.floor(end / RESUMABLE_CHUNK_GRANULARITY) * RESUMABLE_CHUNK_GRANULARITY : end;
+    if (keepTo <= session.persistedLength) return true;
+    session.persisted.push(arrived.subarray(alreadyHeld, keepTo - freshStart));
+    session.persistedLength = keepTo;
+    return true;
   };
 
   /**
@@ -857,7 +867,8 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       return refuseAfterBody(new HttpError(400, 'invalid', `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request starts at byte ${start}.`));
     }
     // Bytes resent that the session already holds (a resend after a lost answer) are skipped.
-    let skip = session.persistedLength - start;
+    const freshStart = session.persistedLength;
+    let skip = freshStart - start;
     const fresh: Buffer[] = [];
     let received = 0;
     let state: 'receiving' | 'done' | 'draining' | 'stalled' = 'receiving';
@@ -874,7 +885,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       received += piece.length;
       take(piece);
       if (!tripped) return;
-      keepWholeUnits(session, fresh);
+      addToSession(session, fresh, freshStart, true);
       if (fault.kind === 'drop-after-bytes') {
         state = 'done';
         req.socket.destroy();
@@ -892,18 +903,20 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       if (state !== 'receiving' && state !== 'stalled') return;
       if (req.complete && state === 'receiving') return;
       state = 'done';
-      keepWholeUnits(session, fresh);
+      addToSession(session, fresh, freshStart, true);
     });
     req.once('end', () => {
       if (state !== 'receiving') return;
       state = 'done';
       answerWith(() => {
-        const arrived = fresh.reduce((sum, piece) => sum + piece.length, 0);
-        const newLength = session.persistedLength + arrived;
+        // Another request finished the upload while this one was on its way.
+        if (session.finished) return sendJson(res, 200, objectResource(session.finished));
+        // Where this request's bytes end in the object, whatever else the session took meanwhile.
+        const end = start + received;
         let total: number | undefined;
         let final: boolean;
         if (range.kind === 'whole') {
-          total = newLength;
+          total = end;
           final = true;
         } else if (range.end !== undefined) {
           if (range.end - range.start + 1 !== received) {
@@ -916,27 +929,27 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
           final = true;
         } else {
           // 'bytes A-*/*': final only if it completes the declared size, or is the whole object from byte 0.
-          final = session.declaredLength !== undefined ? newLength === session.declaredLength : range.start === 0;
-          total = final ? newLength : undefined;
+          final = session.declaredLength !== undefined ? end === session.declaredLength : range.start === 0;
+          total = final ? end : undefined;
         }
-        if (total !== undefined && (newLength > total || (final && newLength !== total))) {
-          throw new HttpError(400, 'invalid', `Upload of ${newLength} bytes does not match the declared total of ${total}.`);
-        }
-        if (final) {
-          session.persisted.push(...fresh);
-          session.persistedLength = newLength;
-          sendJson(res, 200, objectResource(finishResumableUpload(uploadId, session, req, request)));
-          return;
+        if (total !== undefined && (end > total || (final && end !== total))) {
+          throw new HttpError(400, 'invalid', `Upload of ${end} bytes does not match the declared total of ${total}.`);
         }
         // A request that says it is not the last ('bytes A-B/*') must carry at least 256 KiB.
-        if (range.kind === 'data' && range.end !== undefined && received < RESUMABLE_CHUNK_GRANULARITY) {
+        if (!final && range.kind === 'data' && range.end !== undefined && received < RESUMABLE_CHUNK_GRANULARITY) {
           throw new HttpError(
             400,
             'invalid',
             `Invalid request. The number of bytes uploaded is required to be equal or greater than ${RESUMABLE_CHUNK_GRANULARITY}, except for the final request (it's recommended to be the exact multiple of ${RESUMABLE_CHUNK_GRANULARITY}). The received request contained ${received} bytes, which does not meet this requirement.`,
           );
         }
-        keepWholeUnits(session, fresh);
+        if (!addToSession(session, fresh, freshStart, !final)) {
+          throw new HttpError(400, 'invalid', `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request's new bytes start at byte ${freshStart}.`);
+        }
+        if (final && session.persistedLength === total) {
+          sendJson(res, 200, objectResource(finishResumableUpload(uploadId, session, req, request)));
+          return;
+        }
         sendIncomplete(res, session);
       });
     });

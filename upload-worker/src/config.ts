@@ -59,7 +59,8 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
     notifyUrl: reader.string('NOTIFY_URL'),
     localSigningSecret: reader.string('LOCAL_SIGNING_SECRET'),
     shutdownGraceMs: reader.integer('SHUTDOWN_GRACE_MS', 30_000, { min: 0, max: 600_000 }),
-    uploadProgressTimeoutMs: reader.integer('UPLOAD_PROGRESS_TIMEOUT_MS', 60_000, { min: 5000, max: 3_600_000 }),
+    // At least the storage client's longest wait between two tries (2 s), or its own resumes would count as stalls.
+    uploadProgressTimeoutMs: reader.integer('UPLOAD_PROGRESS_TIMEOUT_MS', 60_000, { min: 3000, max: 3_600_000 }),
     outageMinPauseMs: reader.integer('OUTAGE_MIN_PAUSE_MS', 1000, { min: 10, max: 600_000 }),
     outageMaxPauseMs: reader.integer('OUTAGE_MAX_PAUSE_MS', 30_000, { min: 10, max: 3_600_000 }),
     lockDurationMs: reader.integer('LOCK_DURATION_MS', 30_000, { min: 1000, max: 3_600_000 }),

@@ -93,6 +93,21 @@ describe('loadUploadWorkerConfig', () => {
     ]);
   });
 
+  it('bounds an upload attempt by lack of progress: UPLOAD_PROGRESS_TIMEOUT_MS, at least 3 s', () => {
+    expect(loadUploadWorkerConfig({ UPLOAD_PROGRESS_TIMEOUT_MS: '15000' }).uploadProgressTimeoutMs).toBe(15_000);
+    expect(problemsOf({ UPLOAD_PROGRESS_TIMEOUT_MS: '1000' }).map((p) => p.setting)).toEqual(['UPLOAD_PROGRESS_TIMEOUT_MS']);
+  });
+
+  it('refuses the old total-time UPLOAD_TIMEOUT_MS, saying what replaced it', () => {
+    expect(problemsOf({ UPLOAD_TIMEOUT_MS: '120000' })).toEqual([
+      {
+        setting: 'UPLOAD_TIMEOUT_MS',
+        message:
+          'is no longer used: an upload attempt is bounded by lack of progress, not total time. Set UPLOAD_PROGRESS_TIMEOUT_MS (default 60000) to how long an upload may move no bytes, and remove UPLOAD_TIMEOUT_MS',
+      },
+    ]);
+  });
+
   it('reports every problem at once', () => {
     let caught: unknown;
     try {

@@ -39,7 +39,7 @@ export const RESUMABLE_CHUNK_BYTES = 8 * MiB;
  */
 export const GCS_RETRY_OPTIONS = {
   autoRetry: true,
-  maxRetries: 5,
+  maxRetries: 3,
   retryDelayMultiplier: 2,
   maxRetryDelay: 2,
   totalTimeout: 24 * 3600,
