@@ -83,7 +83,7 @@ describe('storage faults', () => {
     gcs.injectFault({ status: 'hang', count: 2, match: isUpload });
     const recorded = await recordAll('outage-hang');
     const stored = await storedSequences('outage-hang', recorded.length);
-    recordFaultOutcome('storage hangs (timeouts)', { recorded, stored });
+    recordFaultOutcome('storage hangs (attempts without progress)', { recorded, stored });
     expect(stored).toEqual(recorded);
     expect(pipeline.worker.logs.some((l) => String(l.err && (l.err as { message?: string }).message).includes('upload made no progress for 3000 ms'))).toBe(true);
   });
