@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { startGcsTestServer, type GcsTestServer } from '../../test/support/gcs-t
 // The worker's own stores write the chunks, as they reach a bucket in production.
 import { createGcsStore } from '../../upload-worker/src/storage/gcs-store.js';
 import { createLocalBucket } from '../../upload-worker/src/storage/local-bucket.js';
+import type { ObjectStore } from '../../upload-worker/src/storage/object-store.js';
 import { createGcsReader, createLocalReader, readSourceChunks } from '../src/verify/bucket-reader.js';
 import { checkChunks, digestBytes, type ChunkCheckReport, type StoredChunk } from '../src/verify/check-chain.js';
 import { runVerifyCommand } from '../src/verify/cli.js';
@@ -110,10 +111,21 @@ function makeChunks(count: number, key: SigningKey, options: { unsigned?: number
   return chunks;
 }
 
+/** Stores bytes through a store as the worker does: from a file, by path, with its size and CRC32C. */
+async function putBytes(store: ObjectStore, request: { name: string; bytes: Buffer; metadata: Record<string, string>; crc32c: string }): Promise<void> {
+  const path = join(tmpdir(), `verify-chunk-${randomUUID()}.mp4`);
+  await writeFile(path, request.bytes);
+  try {
+    await store.put({ name: request.name, source: { path, size: request.bytes.byteLength, crc32c: request.crc32c }, contentType: CHUNK_CONTENT_TYPE, metadata: request.metadata });
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
 async function writeLocalBucket(dir: string, chunks: WrittenChunk[]): Promise<void> {
   const bucket = createLocalBucket(dir, 'bucket');
   for (const chunk of chunks) {
-    await bucket.put({ name: chunk.name, bytes: chunk.bytes, contentType: CHUNK_CONTENT_TYPE, metadata: chunk.objectMetadata, crc32c: chunk.metadata.crc32c });
+    await putBytes(bucket, { name: chunk.name, bytes: chunk.bytes, metadata: chunk.objectMetadata, crc32c: chunk.metadata.crc32c });
   }
 }
 
@@ -315,10 +327,9 @@ describe('verify on a local bucket', () => {
     const old = chunks[1] as WrittenChunk;
     const metadata = chunkMetadata(5, old.bytes);
     const { record } = nextRecord({ lastRecordHash: recordHash(last.record), lastSequence: 4 }, { ...metadata, sha256: sha256Hex(old.bytes) });
-    await createLocalBucket(dir, 'bucket').put({
+    await putBytes(createLocalBucket(dir, 'bucket'), {
       name: chunkObjectName('', metadata),
       bytes: old.bytes,
-      contentType: CHUNK_CONTENT_TYPE,
       metadata: { ...toObjectMetadata(metadata), ...toEvidenceMetadata(record, undefined) },
       crc32c: metadata.crc32c,
     });
@@ -519,11 +530,11 @@ describe('verify on Cloud Storage (the in-process GCS test server)', () => {
     const chunks = makeChunks(4, key, { prefix: PREFIX });
     const store = createGcsStore({ bucket: BUCKET, projectId: 'test-project', apiEndpoint: server.url });
     for (const chunk of chunks) {
-      await store.put({ name: chunk.name, bytes: chunk.bytes, contentType: CHUNK_CONTENT_TYPE, metadata: chunk.objectMetadata, crc32c: chunk.metadata.crc32c });
+      await putBytes(store, { name: chunk.name, bytes: chunk.bytes, metadata: chunk.objectMetadata, crc32c: chunk.metadata.crc32c });
     }
     // Another source whose id starts the same: not listed with cam-1.
     const other = makeChunks(1, key, { prefix: PREFIX })[0] as WrittenChunk;
-    await store.put({ name: other.name.replace(`${SOURCE}/`, `${SOURCE}0/`).replace(`${SOURCE}_`, `${SOURCE}0_`), bytes: other.bytes, contentType: CHUNK_CONTENT_TYPE, metadata: {}, crc32c: other.metadata.crc32c });
+    await putBytes(store, { name: other.name.replace(`${SOURCE}/`, `${SOURCE}0/`).replace(`${SOURCE}_`, `${SOURCE}0_`), bytes: other.bytes, metadata: {}, crc32c: other.metadata.crc32c });
 
     const env = { GCS_API_ENDPOINT: server.url, GOOGLE_CLOUD_PROJECT: 'test-project' };
     const verify = async (): Promise<{ code: number; report: VerifyReport }> => {

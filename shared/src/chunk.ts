@@ -49,7 +49,16 @@ export function chunkJobId(sourceId: string, sequence: number): string {
 }
 
 export function crc32cBase64(bytes: Uint8Array): string {
-  const value = crc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return crc32cValueToBase64(crc32cUpdate(0, bytes));
+}
+
+/** CRC32C of `bytes` continued from `state` (0 to start): hashes a file piece by piece as it streams. */
+export function crc32cUpdate(state: number, bytes: Uint8Array): number {
+  return crc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), state);
+}
+
+/** Base64 of the big-endian value, as Cloud Storage writes a CRC32C. */
+export function crc32cValueToBase64(value: number): string {
   const out = Buffer.alloc(4);
   out.writeUInt32BE(value >>> 0, 0);
   return out.toString('base64');

@@ -10,7 +10,7 @@ const USERINFO_IN_URL = /([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*):([^/\s]*)@/gi;
 const BARE_USERINFO = /([^\s/@:'"]+):([^\s/]+)@(?=[^\s/@]+)/g;
 // A value runs to '&' or white space; a quote just before those (or the end) closes the quoted
 // URL around it rather than belonging to the value.
-const SECRET_QUERY_PARAM = /([?&](?:password|passwd|pwd|pass|token|secret|api_key|apikey)=)[^&\s]*?(?=['"]?(?:[\s:,;)\]}]|$)|&)/gi;
+const SECRET_QUERY_PARAM = /([?&](?:password|passwd|pwd|pass|token|secret|api_key|apikey|upload_id)=)[^&\s]*?(?=['"]?(?:[\s:,;)\]}]|$)|&)/gi;
 
 /** Secrets this process was given (a Redis password, the board's), replaced wherever they appear. */
 const knownSecrets = new Set<string>();

@@ -42,6 +42,12 @@ describe('redactSecrets', () => {
     expect(redactSecrets('http://cam/x?PassWord=Secret&pwd=2&api_key=k')).toBe('http://cam/x?PassWord=***&pwd=***&api_key=***');
   });
 
+  it('redacts the upload_id of a resumable upload session URI, which lets anyone holding it write the upload', () => {
+    expect(redactSecrets('request to http://localhost:9/upload/storage/v1/b/b/o?uploadType=resumable&name=a.mp4&upload_id=AJRbA5Wq-x_Y failed')).toBe(
+      'request to http://localhost:9/upload/storage/v1/b/b/o?uploadType=resumable&name=a.mp4&upload_id=*** failed',
+    );
+  });
+
   it('redacts userinfo and query secrets in the same URL', () => {
     expect(redactSecrets("from 'http://u:p@cam/a?token=t'")).toBe("from 'http://u:***@cam/a?token=***'");
   });

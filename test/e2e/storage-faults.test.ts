@@ -29,7 +29,7 @@ describe('storage faults', () => {
           METADATA_SERVER_DETECTION: 'none',
           // One upload at a time, so the order in which the backlog drains is observable.
           UPLOAD_CONCURRENCY: '1',
-          UPLOAD_TIMEOUT_MS: '3000',
+          UPLOAD_PROGRESS_TIMEOUT_MS: '3000',
           OUTAGE_MIN_PAUSE_MS: '200',
           OUTAGE_MAX_PAUSE_MS: '1000',
           LOCK_DURATION_MS: '3000',
@@ -79,13 +79,13 @@ describe('storage faults', () => {
     expect(pipeline.worker.logs.filter((l) => l.message?.startsWith('chunk upload gave up'))).toHaveLength(0);
   });
 
-  it('storage hangs: the attempt times out and the chunk is stored once when storage answers', async () => {
+  it('storage hangs: the attempt makes no progress, is abandoned, and the chunk is stored once when storage answers', async () => {
     gcs.injectFault({ status: 'hang', count: 2, match: isUpload });
     const recorded = await recordAll('outage-hang');
     const stored = await storedSequences('outage-hang', recorded.length);
-    recordFaultOutcome('storage hangs (timeouts)', { recorded, stored });
+    recordFaultOutcome('storage hangs (attempts without progress)', { recorded, stored });
     expect(stored).toEqual(recorded);
-    expect(pipeline.worker.logs.some((l) => String(l.err && (l.err as { message?: string }).message).includes('did not finish within 3000 ms'))).toBe(true);
+    expect(pipeline.worker.logs.some((l) => String(l.err && (l.err as { message?: string }).message).includes('upload made no progress for 3000 ms'))).toBe(true);
   });
 
   it('a worker killed mid-upload: the job comes back and the chunk is stored exactly once', async () => {

@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,26 @@ function writeStreamUpload(file: File, bytes: Buffer, options: Parameters<File['
   });
 }
 
+/**
+ * A PUT whose client writes `sendBytes` of the body, waits `waitMs`, then drops the connection like a
+ * client losing its link. Resolves with whether an answer came before that.
+ */
+function interruptedPut(uri: string, contentRange: string, body: Buffer, sendBytes: number, waitMs = 300): Promise<'answered' | 'dropped'> {
+  return new Promise((resolve) => {
+    let answered = false;
+    const request = httpRequest(uri, { method: 'PUT', headers: { 'Content-Range': contentRange, 'Content-Length': body.length } }, (response) => {
+      answered = true;
+      response.resume();
+    });
+    request.on('error', () => undefined); // the drop below
+    request.write(body.subarray(0, sendBytes));
+    setTimeout(() => {
+      request.destroy();
+      resolve(answered ? 'answered' : 'dropped');
+    }, waitMs);
+  });
+}
+
 describe('GCS test server, driven by the real @google-cloud/storage client', () => {
   let server: GcsTestServer;
   let storage: Storage;
@@ -83,8 +104,10 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       await file.save(bytes, { resumable: false, contentType: 'video/mp4', metadata: { metadata: { camera: 'cam-1', sequence: 1 } } });
 
       expect(requestsSince(mark)).toEqual([
-        { method: 'POST', path: expect.stringContaining('uploadType=multipart'), status: 200 },
+        { method: 'POST', path: expect.stringContaining('uploadType=multipart'), status: 200, bytes: expect.any(Number) },
       ]);
+      // The whole multipart body arrived: the media plus its metadata part and boundaries.
+      expect(requestsSince(mark)[0]?.bytes).toBeGreaterThan(bytes.length);
       const [stored] = server.objects('uploads').filter(o => o.name === 'cams/cam-1/chunk 0001.mp4');
       expect(stored?.bytes.equals(bytes)).toBe(true);
       expect(stored?.contentType).toBe('video/mp4');
@@ -153,6 +176,144 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
     });
   });
 
+  describe('resumable sessions, as strict as the testbench and Cloud Storage', () => {
+    const KiB256 = 256 * KiB;
+
+    /** Starts a session by hand; `declaredLength` becomes X-Upload-Content-Length. */
+    async function startSession(name: string, options: { declaredLength?: number; query?: string; base?: string } = {}): Promise<string> {
+      const headers: Record<string, string> = { 'Content-Type': 'application/json', 'X-Upload-Content-Type': 'application/octet-stream' };
+      if (options.declaredLength !== undefined) headers['X-Upload-Content-Length'] = String(options.declaredLength);
+      const response = await fetch(`${options.base ?? server.url}/upload/storage/v1/b/sessions/o?uploadType=resumable&name=${encodeURIComponent(name)}${options.query ?? ''}`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ name }),
+      });
+      expect(response.status).toBe(200);
+      return response.headers.get('location') ?? '';
+    }
+
+    const put = (uri: string, contentRange: string, body: Buffer = Buffer.alloc(0)) => fetch(uri, { method: 'PUT', headers: { 'Content-Range': contentRange }, body: new Uint8Array(body) });
+    const status = (uri: string, total = '*') => put(uri, `bytes */${total}`);
+
+    it("answers 308 to 'bytes N-*/*' when the session never learnt its size: a resume without the total cannot finish", async () => {
+      const bytes = randomBytes(KiB256 + 10);
+      const uri = await startSession('star/unknown-size.bin');
+      expect((await put(uri, `bytes 0-${KiB256 - 1}/*`, bytes.subarray(0, KiB256))).status).toBe(308);
+      const rest = await put(uri, `bytes ${KiB256}-*/*`, bytes.subarray(KiB256));
+      expect(rest.status).toBe(308);
+      expect(rest.headers.get('range')).toBe(`bytes=0-${KiB256 - 1}`);
+      expect(server.objects('sessions').some(o => o.name === 'star/unknown-size.bin')).toBe(false);
+
+      // The same request with the total stated, or onto a session that declared its size, finishes.
+      expect((await put(uri, `bytes ${KiB256}-*/${bytes.length}`, bytes.subarray(KiB256))).status).toBe(200);
+      const declared = await startSession('star/declared.bin', { declaredLength: bytes.length });
+      expect((await put(declared, `bytes 0-${KiB256 - 1}/*`, bytes.subarray(0, KiB256))).status).toBe(308);
+      expect((await put(declared, `bytes ${KiB256}-*/*`, bytes.subarray(KiB256))).status).toBe(200);
+      const stored = server.objects('sessions');
+      expect(stored.find(o => o.name === 'star/unknown-size.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(stored.find(o => o.name === 'star/declared.bin')?.bytes.equals(bytes)).toBe(true);
+    });
+
+    it("'bytes 0-*/*' is the whole object in one request, as the testbench takes it", async () => {
+      const bytes = randomBytes(10 * KiB);
+      const uri = await startSession('star/one-shot.bin');
+      expect((await put(uri, 'bytes 0-*/*', bytes)).status).toBe(200);
+      expect(server.objects('sessions').find(o => o.name === 'star/one-shot.bin')?.bytes.equals(bytes)).toBe(true);
+    });
+
+    it('keeps the bytes of a PUT whose connection broke, in whole 256 KiB units, and reports them on a status query', async () => {
+      const bytes = randomBytes(3 * KiB256);
+      const uri = await startSession('interrupted/client-vanished.bin');
+      expect(await interruptedPut(uri, `bytes 0-${bytes.length - 1}/${bytes.length}`, bytes, 2 * KiB256 + 1000)).toBe('dropped');
+      // The server learns of the drop when the connection closes.
+      await vi.waitFor(async () => expect((await status(uri)).headers.get('range')).not.toBeNull());
+
+      for (const total of ['*', String(bytes.length)]) {
+        const answer = await status(uri, total);
+        expect(answer.status).toBe(308);
+        expect(answer.headers.get('range')).toBe(`bytes=0-${2 * KiB256 - 1}`);
+      }
+      // The resumed request sends only the rest, and the object is whole.
+      expect((await put(uri, `bytes ${2 * KiB256}-${bytes.length - 1}/${bytes.length}`, bytes.subarray(2 * KiB256))).status).toBe(200);
+      expect(server.objects('sessions').find(o => o.name === 'interrupted/client-vanished.bin')?.bytes.equals(bytes)).toBe(true);
+    });
+
+    it('skips bytes a resend carries that the session already holds', async () => {
+      const bytes = randomBytes(2 * KiB256 + 5);
+      const uri = await startSession('resend/overlap.bin');
+      expect((await put(uri, `bytes 0-${KiB256 - 1}/*`, bytes.subarray(0, KiB256))).status).toBe(308);
+      // A client that lost the 308 resends from byte 0.
+      expect((await put(uri, `bytes 0-${bytes.length - 1}/${bytes.length}`, bytes)).status).toBe(200);
+      expect(server.objects('sessions').find(o => o.name === 'resend/overlap.bin')?.bytes.equals(bytes)).toBe(true);
+      // A request that starts beyond what is held is refused.
+      const gap = await startSession('resend/gap.bin');
+      expect((await put(gap, `bytes ${KiB256}-${2 * KiB256 - 1}/*`, bytes.subarray(KiB256, 2 * KiB256))).status).toBe(400);
+    });
+
+    it('a late copy of a request (abandoned by its client, still in the network) cannot misplace bytes the session took meanwhile', async () => {
+      const bytes = randomBytes(3 * KiB256);
+      const uri = await startSession('concurrent/late-copy.bin');
+      const chunk = bytes.subarray(0, 2 * KiB256);
+      // Two requests for the same first 512 KiB: the late one starts first and finishes last.
+      const late = httpRequest(uri, { method: 'PUT', headers: { 'Content-Range': `bytes 0-${chunk.length - 1}/*`, 'Content-Length': chunk.length } });
+      const lateAnswer = new Promise<number>((resolve) => late.on('response', (response) => (response.resume(), resolve(response.statusCode ?? 0))));
+      late.write(chunk.subarray(0, KiB256));
+      await vi.waitFor(() => expect(server.requests.filter(r => r.path.includes('late-copy') && r.method === 'PUT').at(-1)?.bytes).toBe(KiB256));
+      expect((await put(uri, `bytes 0-${chunk.length - 1}/*`, chunk)).status).toBe(308);
+      late.end(chunk.subarray(KiB256));
+      expect(await lateAnswer).toBe(308);
+      const held = await status(uri);
+      expect(held.headers.get('range')).toBe(`bytes=0-${2 * KiB256 - 1}`);
+      expect((await put(uri, `bytes ${2 * KiB256}-${bytes.length - 1}/${bytes.length}`, bytes.subarray(2 * KiB256))).status).toBe(200);
+      expect(server.objects('sessions').find(o => o.name === 'concurrent/late-copy.bin')?.bytes.equals(bytes)).toBe(true);
+    });
+
+    it("a status query 'bytes */TOTAL' finishes an upload whose bytes are all there; a finished session answers with its object", async () => {
+      const bytes = randomBytes(KiB256);
+      const uri = await startSession('status/finish.bin');
+      const first = await status(uri);
+      expect(first.status).toBe(308);
+      expect(first.headers.get('range')).toBeNull(); // nothing held yet
+      expect((await put(uri, `bytes 0-${KiB256 - 1}/*`, bytes)).status).toBe(308);
+      const finished = await status(uri, String(KiB256));
+      expect(finished.status).toBe(200);
+      expect(await finished.json()).toMatchObject({ name: 'status/finish.bin', size: String(KiB256), crc32c: clientCrc32c(bytes) });
+      const again = await status(uri);
+      expect(again.status).toBe(200);
+      expect(await again.json()).toMatchObject({ name: 'status/finish.bin' });
+    });
+
+    it('a declared X-Upload-Content-Length that the upload does not reach is refused with 400', async () => {
+      const uri = await startSession('declared/short.bin', { declaredLength: 100 });
+      const answer = await put(uri, 'bytes 0-49/50', randomBytes(50));
+      expect(answer.status).toBe(400);
+      expect(server.objects('sessions').some(o => o.name === 'declared/short.bin')).toBe(false);
+    });
+
+    it('checks a create-only precondition when the upload finishes: the session starts with 200, the last request gets 412 and ends it', async () => {
+      const original = Buffer.from('the evidence as first stored');
+      await storage.bucket('sessions').file('precondition/late.bin').save(original, { resumable: false });
+      const uri = await startSession('precondition/late.bin', { query: '&ifGenerationMatch=0' });
+      const refused = await put(uri, 'bytes 0-4/5', Buffer.from('other'));
+      expect(refused.status).toBe(412);
+      expect(await refused.json()).toMatchObject({ error: { code: 412, errors: [{ reason: 'conditionNotMet' }] } });
+      expect(server.objects('sessions').find(o => o.name === 'precondition/late.bin')?.bytes.equals(original)).toBe(true);
+      const gone = await status(uri);
+      expect(gone.status).toBe(404);
+      // An unknown session's answer carries no reason.
+      expect(await gone.json()).toEqual({ error: { code: 404, message: expect.stringContaining('No such upload session') } });
+    });
+
+    it('session URIs name the host the client used, so a client addressing the server as localhost stays on localhost', async () => {
+      const uri = await startSession('host/localhost.bin', { base: server.localhostUrl });
+      expect(new URL(uri).host).toBe(`localhost:${server.port}`);
+      const client = new Storage({ apiEndpoint: server.localhostUrl, projectId: PROJECT, credentials: { client_email: CLIENT_EMAIL, private_key: privateKeyPem } });
+      const bytes = randomBytes(600 * KiB);
+      await writeStreamUpload(client.bucket('sessions').file('host/by-name.bin'), bytes, { resumable: true, chunkSize: KiB256, metadata: { contentLength: bytes.length } });
+      expect(server.objects('sessions').find(o => o.name === 'host/by-name.bin')?.bytes.equals(bytes)).toBe(true);
+    });
+  });
+
   describe('preconditions', () => {
     for (const resumable of [false, true]) {
       it(`ifGenerationMatch: 0 refuses a second ${resumable ? 'resumable' : 'multipart'} upload with 412 and keeps the original bytes`, async () => {
@@ -162,9 +323,13 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
         await file.save(original, { resumable, preconditionOpts: { ifGenerationMatch: 0 } });
         const [firstMetadata] = await file.getMetadata();
 
+        const mark = server.requests.length;
         const status = await failureStatus(file.save(Buffer.from('second writer'), { resumable, preconditionOpts: { ifGenerationMatch: 0 } }));
 
         expect(status).toBe(412);
+        // As the testbench does: a resumable session starts, and the precondition is checked when it finishes.
+        const expected = resumable ? ['POST 200', 'PUT 412'] : ['POST 412'];
+        expect(requestsSince(mark).map(r => `${r.method} ${r.status}`)).toEqual(expected);
         const stored = server.objects('uploads').find(o => o.name === name);
         expect(stored?.bytes.equals(original)).toBe(true);
         expect(stored?.generation).toBe(firstMetadata.generation);
@@ -200,15 +365,46 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
     });
 
     for (const resumable of [false, true]) {
-      it(`a client-supplied crc32c that does not match the bytes is rejected with 400 (${resumable ? 'resumable' : 'multipart'})`, async () => {
+      it(`a client-supplied crc32c that does not match the bytes is rejected with Cloud Storage's 400 (${resumable ? 'resumable' : 'multipart'})`, async () => {
         const name = `integrity/wrong-crc-${String(resumable)}.bin`;
         const bytes = randomBytes(4 * KiB);
         const wrongCrc32c = clientCrc32c(Buffer.from('something else'));
-        const status = await failureStatus(storage.bucket('uploads').file(name).save(bytes, { resumable, metadata: { crc32c: wrongCrc32c } }));
-        expect(status).toBe(400);
+        const error = await storage.bucket('uploads').file(name).save(bytes, { resumable, metadata: { crc32c: wrongCrc32c } }).then(
+          () => expect.unreachable('the upload was accepted'),
+          (e: unknown) => e as { code?: unknown; message?: string },
+        );
+        expect(error.code).toBe(400);
+        expect(error.message).toBe(`Provided CRC32C "${wrongCrc32c}" doesn't match calculated CRC32C "${clientCrc32c(bytes)}".`);
         expect(server.objects('uploads').some(o => o.name === name)).toBe(false);
       });
     }
+
+    it("with checksumMismatch: 'testbench' a mismatch is a 412 'crc32c validation failed' without a reason, as the testbench answers", async () => {
+      const bytes = randomBytes(4 * KiB);
+      const wrongCrc32c = clientCrc32c(Buffer.from('something else'));
+      const metadata = JSON.stringify({ name: 'integrity/testbench-style.bin', crc32c: wrongCrc32c });
+      const boundary = 'b0undary';
+      const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Type: application/json\r\n\r\n${metadata}\r\n--${boundary}\r\nContent-Type: application/octet-stream\r\n\r\n`),
+        bytes,
+        Buffer.from(`\r\n--${boundary}--`),
+      ]);
+      server.configure({ checksumMismatch: 'testbench' });
+      try {
+        const response = await fetch(`${server.url}/upload/storage/v1/b/uploads/o?uploadType=multipart`, {
+          method: 'POST',
+          headers: { 'Content-Type': `multipart/related; boundary=${boundary}` },
+          body,
+        });
+        expect(response.status).toBe(412);
+        expect(await response.json()).toEqual({
+          error: { code: 412, message: `crc32c validation failed. Expected = ${wrongCrc32c} vs Actual = ${clientCrc32c(bytes)}.` },
+        });
+      } finally {
+        server.configure({ checksumMismatch: 'google' });
+      }
+      expect(server.objects('uploads').some(o => o.name === 'integrity/testbench-style.bin')).toBe(false);
+    });
 
     it('a client-supplied md5Hash that does not match is rejected, a matching one is accepted', async () => {
       const bytes = randomBytes(4 * KiB);
@@ -440,6 +636,97 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       expect(server.objects('faults').find(o => o.name === 'resumable-retried.bin')?.bytes.equals(bytes)).toBe(true);
     });
 
+    it('an injected fault answers like the testbench: {error:{code,message}}, no reason', async () => {
+      server.injectFault({ status: 503, count: 1 });
+      const response = await fetch(`${server.url}/storage/v1/b/faults/o/${encodeURIComponent('any.bin')}`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({ error: { code: 503, message: 'Injected fault: HTTP 503' } });
+    });
+
+    it("503 after 256 KiB, like the testbench's return-503-after-256K: without the total size the client's resume gets 308 and fails", async () => {
+      const bytes = randomBytes(1024 * KiB);
+      server.injectFault({ kind: 'status-after-bytes', status: 503, bytes: 256 * KiB });
+      const mark = server.requests.length;
+      const error = await freshStorage
+        .bucket('faults')
+        .file('after-256k/no-length.bin')
+        .save(bytes, { resumable: true, preconditionOpts: { ifGenerationMatch: 0 } })
+        .then(
+          () => expect.unreachable('the upload finished'),
+          (e: unknown) => e as { code?: unknown; message?: string },
+        );
+      expect(error).toMatchObject({ code: 308, message: 'Upload failed' });
+      // The fault happened: 503 after the first request; the status query found 256 KiB; the resume 'bytes 262144-*/*' got 308.
+      expect(requestsSince(mark).map(r => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 503', 'PUT 308', 'PUT 308']);
+      expect(server.objects('faults').some(o => o.name === 'after-256k/no-length.bin')).toBe(false);
+    });
+
+    it('503 after 256 KiB: with contentLength the client resumes from 256 KiB and finishes, sending the rest once', async () => {
+      const bytes = randomBytes(1024 * KiB);
+      server.injectFault({ kind: 'status-after-bytes', status: 503, bytes: 256 * KiB });
+      const mark = server.requests.length;
+      await freshStorage
+        .bucket('faults')
+        .file('after-256k/with-length.bin')
+        .save(bytes, { resumable: true, metadata: { contentLength: bytes.length }, preconditionOpts: { ifGenerationMatch: 0 } });
+      const log = requestsSince(mark);
+      expect(log.map(r => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 503', 'PUT 308', 'PUT 200']);
+      expect(log[3]?.bytes).toBe(bytes.length - 256 * KiB);
+      expect(server.objects('faults').find(o => o.name === 'after-256k/with-length.bin')?.bytes.equals(bytes)).toBe(true);
+    });
+
+    it('a connection cut after 256 KiB of a chunked upload from a file stream: the client asks what is held and resends only the rest of that chunk', async () => {
+      const bytes = randomBytes(2048 * KiB);
+      const path = join(workDir, 'dropped.bin');
+      await writeFile(path, bytes);
+      server.injectFault({ kind: 'drop-after-bytes', bytes: 256 * KiB });
+      const mark = server.requests.length;
+      const file = freshStorage.bucket('faults').file('dropped/streamed.bin');
+      await new Promise<void>((resolve, reject) => {
+        createReadStream(path)
+          .pipe(file.createWriteStream({ resumable: true, chunkSize: 512 * KiB, metadata: { contentLength: bytes.length }, preconditionOpts: { ifGenerationMatch: 0 } }))
+          .on('error', reject)
+          .on('finish', resolve);
+      });
+      const log = requestsSince(mark);
+      // The cut PUT is never answered (status 0); then the status query, then the chunks from 256 KiB on.
+      expect(log.slice(0, 3).map(r => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 0', 'PUT 308']);
+      // What reached the server before the cut: at least 256 KiB, well short of the 512 KiB request.
+      expect(log[1]?.bytes).toBeGreaterThanOrEqual(256 * KiB);
+      expect(log[1]?.bytes).toBeLessThan(512 * KiB);
+      const received = log.reduce((sum, r) => sum + r.bytes, 0);
+      expect(received).toBeLessThan(bytes.length + 512 * KiB);
+      expect(server.objects('faults').find(o => o.name === 'dropped/streamed.bin')?.bytes.equals(bytes)).toBe(true);
+    });
+
+    it('a stall after N bytes stops reading and never answers; what arrived is kept in 256 KiB units', async () => {
+      const bytes = randomBytes(1024 * KiB);
+      const started = await fetch(`${server.url}/upload/storage/v1/b/faults/o?uploadType=resumable&name=stalled.bin`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+      const uri = started.headers.get('location') ?? '';
+      server.injectFault({ kind: 'stall-after-bytes', bytes: 600 * KiB });
+      expect(await interruptedPut(uri, `bytes 0-${bytes.length - 1}/${bytes.length}`, bytes, bytes.length, 700)).toBe('dropped');
+      const stalled = server.requests.filter(r => r.method === 'PUT' && r.path.includes('stalled.bin'));
+      expect(stalled.map(r => r.status)).toEqual([0]);
+      expect(stalled[0]?.bytes).toBeGreaterThanOrEqual(600 * KiB);
+      expect(stalled[0]?.bytes).toBeLessThan(bytes.length);
+      const answer = await fetch(uri, { method: 'PUT', headers: { 'Content-Range': 'bytes */*' } });
+      expect(answer.status).toBe(308);
+      expect(answer.headers.get('range')).toBe(`bytes=0-${512 * KiB - 1}`);
+    });
+
+    it("'corrupt-upload' damages the bytes on the way: refused when a CRC32C was declared, stored changed when none was", async () => {
+      const bytes = randomBytes(64 * KiB);
+      server.injectFault({ kind: 'corrupt-upload' });
+      const refused = await failureStatus(freshStorage.bucket('faults').file('corrupt/declared.bin').save(bytes, { resumable: false, metadata: { crc32c: clientCrc32c(bytes) } }));
+      expect(refused).toBe(400);
+      server.injectFault({ kind: 'corrupt-upload' });
+      await freshStorage.bucket('faults').file('corrupt/undeclared.bin').save(bytes, { resumable: false, validation: false });
+      const stored = server.objects('faults').find(o => o.name === 'corrupt/undeclared.bin');
+      expect(stored?.bytes.length).toBe(bytes.length);
+      expect(stored?.bytes.equals(bytes)).toBe(false);
+      expect(server.objects('faults').some(o => o.name === 'corrupt/declared.bin')).toBe(false);
+    });
+
     it("a 'hang' fault never answers, and stop() releases the hung request", async () => {
       const hangingServer = await startGcsTestServer();
       const client = storageFor(hangingServer);
@@ -449,7 +736,9 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
         () => 'resolved',
         () => 'rejected',
       );
-      await vi.waitFor(() => expect(hangingServer.requests).toEqual([{ method: 'POST', path: expect.stringContaining('uploadType=multipart'), status: 0 }]));
+      await vi.waitFor(() =>
+        expect(hangingServer.requests).toEqual([{ method: 'POST', path: expect.stringContaining('uploadType=multipart'), status: 0, bytes: expect.any(Number) }]),
+      );
       expect(await Promise.race([settled, new Promise(resolve => setTimeout(() => resolve('pending'), 500))])).toBe('pending');
 
       const stopStarted = Date.now();

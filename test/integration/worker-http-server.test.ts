@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -122,7 +122,9 @@ describe('the worker HTTP server', () => {
       const url = await start(undefined);
       const bytes = Buffer.from('fifty per cent');
       const name = 'cam0/2026-11-23/a%25b 50%.mp4';
-      await bucket.put({ name, bytes, contentType: 'video/mp4', metadata: {}, crc32c: crc32cBase64(bytes) });
+      const path = join(dir, 'chunk.mp4');
+      await writeFile(path, bytes);
+      await bucket.put({ name, source: { path, size: bytes.byteLength, crc32c: crc32cBase64(bytes) }, contentType: 'video/mp4', metadata: {} });
       const signed = signLocalObjectUrl({ baseUrl: url, secret, bucket: 'bucket', objectName: name, expiresInSeconds: 60 });
       const response = await fetch(signed);
       expect(response.status).toBe(200);

@@ -1,16 +1,57 @@
-/**
- * An in-memory Google Cloud Storage JSON-API server for tests. The real @google-cloud/storage
- * client talks to it over HTTP when constructed with `apiEndpoint: server.url`.
- *
- * Signed URLs: `file.getSignedUrl({ version: 'v4', ... })` builds its URL from the Storage
- * client's `apiEndpoint`, so a client constructed with `apiEndpoint: server.url` and
- * `credentials: { client_email, private_key }` already gets `http://127.0.0.1:PORT/BUCKET/OBJECT?X-Goog-...`.
- * No `cname` or `host` option is needed; pass the matching public key as `signerPublicKeyPem`.
- * The client signs `host:<hostname>` without the port, so the server checks the signature
- * against the Host header both without and with its port.
- */
+// An in-memory Google Cloud Storage JSON-API server for tests. The real @google-cloud/storage
+// client talks to it over HTTP when constructed with `apiEndpoint: server.url` (or
+// `server.localhostUrl`: it listens on 127.0.0.1 and ::1, and builds upload session URIs from the
+// Host header the client used, so host names work as they do against Google).
+//
+// It is meant to be as strict as Cloud Storage and as Google's own conformance server for its
+// client libraries (googleapis/storage-testbench), never friendlier. Where the two differ, the
+// choice is stated here:
+//
+// Resumable uploads
+// - Content-Range `bytes A-B/TOTAL` is final when B+1 = TOTAL; `bytes A-B/*` never is; `bytes A-*/TOTAL`
+//   (the rest of the object) is final and must end at TOTAL. `bytes A-*/*` is final only when it
+//   completes the size the session declared (X-Upload-Content-Length), or when A is 0 (the whole
+//   object in one request); otherwise it is answered 308, as the testbench answers it. A client
+//   that resumes an upload without stating its total size therefore gets 308 and cannot finish.
+// - A non-final request must carry at least 256 KiB; the session keeps what arrived only in whole
+//   256 KiB units (counted from the object's start) and says so in `Range: bytes=0-N`. That holds
+//   for a PUT whose connection broke mid-body too: what reached the server stays, in 256 KiB units,
+//   as Cloud Storage keeps it. Bytes resent that the session already holds are skipped.
+// - A status query (`bytes */TOTAL` or `bytes */*`, empty body) answers 308 with the Range held,
+//   or finishes the upload when TOTAL equals what is held; on a finished session, 200 and the object.
+// - Preconditions (ifGenerationMatch=0 and the rest) are checked when the upload finishes, as the
+//   testbench does: a create-only session onto an existing name starts with 200 and is refused
+//   with 412 only at the end. A refused or failed finish ends the session (then 404).
+// - The declared X-Upload-Content-Length must match the object's final size (else 400).
+//
+// Checksums
+// - A declared crc32c/md5Hash (object resource or X-Goog-Hash) that does not match the bytes is
+//   refused. Cloud Storage answers 400 `Provided CRC32C "X" doesn't match calculated CRC32C "Y".`
+//   (reason `invalid`); that is the default. The testbench answers 412 `crc32c validation failed`
+//   without a reason: `configure({ checksumMismatch: 'testbench' })` answers like it, so a client
+//   can be tested against both (a 412 here is not a create-only conflict).
+//
+// Error bodies
+// - JSON-API errors look like Cloud Storage's: `{"error":{"code","message","errors":[{"message",
+//   "domain","reason"}]}}`. Injected faults, unknown upload sessions and testbench-style checksum
+//   answers carry only `{"error":{"code","message"}}`, with no `reason`, as the testbench sends
+//   them: a client must not depend on `reason`.
+//
+// Faults (`injectFault`): an HTTP status or a hang for the next N matching requests; for resumable
+// data requests also a connection cut after N body bytes (`drop-after-bytes`), a status answered
+// after N body bytes with those bytes kept (`status-after-bytes`, like the testbench's
+// `return-503-after-256K`), a stall that stops reading after N bytes and never answers
+// (`stall-after-bytes`), and an upload whose bytes arrive damaged (`corrupt-upload`).
+//
+// Signed URLs: `file.getSignedUrl({ version: 'v4', ... })` builds its URL from the Storage
+// client's `apiEndpoint`, so a client constructed with `apiEndpoint: server.url` and
+// `credentials: { client_email, private_key }` already gets `http://127.0.0.1:PORT/BUCKET/OBJECT?X-Goog-...`.
+// No `cname` or `host` option is needed; pass the matching public key as `signerPublicKeyPem`.
+// The client signs `host:<hostname>` without the port, so the server checks the signature
+// against the Host header both without and with its port.
+
 import { createHash, randomUUID, verify as verifyRsaSignature } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface GcsTestServerOptions {
@@ -18,7 +59,11 @@ export interface GcsTestServerOptions {
   signerPublicKeyPem?: string;
   /** when set, every OBJECT_FINALIZE is published to this Pub/Sub topic through the Pub/Sub emulator's REST API: POST {emulatorUrl}/v1/projects/{project}/topics/{topic}:publish */
   notifications?: { pubsubEmulatorUrl: string; project: string; topic: string };
+  /** how a checksum mismatch is answered: 'google' (400, the default) or 'testbench' (412); see the header comment */
+  checksumMismatch?: ChecksumMismatchStyle;
 }
+
+export type ChecksumMismatchStyle = 'google' | 'testbench';
 
 export interface StoredObject {
   bucket: string;
@@ -33,22 +78,54 @@ export interface StoredObject {
   timeCreated: string;
 }
 
+/** Which requests a fault applies to: method and request target (path and query). */
+export type FaultMatch = (method: string, path: string) => boolean;
+
+export type FaultSpec =
+  /** The next `count` matching requests answer `status` with a fault body, or are never answered ('hang'); the body is read first, nothing of it kept. */
+  | { status: number | 'hang'; count: number; match?: FaultMatch }
+  /** A resumable data request's connection is cut once `bytes` bytes of its body arrived; the session keeps them in 256 KiB units. */
+  | { kind: 'drop-after-bytes'; bytes: number; count?: number; match?: FaultMatch }
+  /** After `bytes` body bytes the session keeps them (in 256 KiB units), the rest is read and dropped, and `status` is answered. */
+  | { kind: 'status-after-bytes'; status: number; bytes: number; count?: number; match?: FaultMatch }
+  /**
+   * After `bytes` body bytes the server keeps them (256 KiB units), stops reading and never answers:
+   * the client's connection stalls. (Not reading, the server does not see the client give up; stop() closes it.)
+   */
+  | { kind: 'stall-after-bytes'; bytes: number; count?: number; match?: FaultMatch }
+  /** The next upload to finish (multipart, media or resumable) arrives with one byte flipped, as on a damaged link. */
+  | { kind: 'corrupt-upload'; count?: number; match?: FaultMatch };
+
+export interface RequestRecord {
+  method: string;
+  /** the request target: path and query */
+  path: string;
+  /** 0 until answered, and for ever for a request hung, stalled or cut */
+  status: number;
+  /** body bytes that reached the server */
+  bytes: number;
+}
+
 export interface GcsTestServer {
   /** http://127.0.0.1:PORT (give this to new Storage({ apiEndpoint: url, projectId, credentials })) */
   url: string;
+  /** http://localhost:PORT, the same server by host name */
+  localhostUrl: string;
   port: number;
   /** copies of the bucket's objects, sorted by name */
   objects(bucket: string): StoredObject[];
-  /** every answered request in answer order; `path` is the request target (path and query); hung requests are logged with status 0 */
-  requests: { method: string; path: string; status: number }[];
+  /** every request in the order it arrived; `status` stays 0 until it is answered */
+  requests: RequestRecord[];
   /**
-   * The next `count` requests matching `match` answer `status` (with a GCS-style JSON error), or are
-   * never answered when status is 'hang'. The body is read first either way. Default match: every
-   * request that touches objects (uploads, object JSON routes, downloads, signed URLs), i.e. all but
-   * bucket create/get.
+   * The next matching requests misbehave (see FaultSpec). Default match: for status and hang
+   * faults every request that touches objects (uploads, object JSON routes, downloads, signed
+   * URLs), i.e. all but bucket create/get; for the byte faults every resumable data request; for
+   * corrupt-upload every upload.
    */
-  injectFault(fault: { status: number | 'hang'; count: number; match?: (method: string, path: string) => boolean }): void;
+  injectFault(fault: FaultSpec): void;
   clearFaults(): void;
+  /** changes behaviour at run time (a worker keeps talking to the same endpoint) */
+  configure(settings: { checksumMismatch?: ChecksumMismatchStyle }): void;
   /** closes all sockets, including hung ones, and waits for pending notification publishes */
   stop(): Promise<void>;
 }
@@ -84,17 +161,22 @@ interface UploadSession {
   name: string;
   input: ObjectMetadataInput;
   contentType: string | undefined;
+  /** the query of the request that started the session: its preconditions apply when it finishes */
   preconditions: URLSearchParams;
+  /** X-Upload-Content-Length, when the client stated the size at the start */
+  declaredLength: number | undefined;
   persisted: Buffer[];
   persistedLength: number;
   finished?: ObjectRecord;
 }
 
 interface Fault {
-  status: number | 'hang';
+  spec: FaultSpec;
   remaining: number;
-  match: (method: string, path: string) => boolean;
+  match: FaultMatch;
 }
+
+type ByteFault = Extract<FaultSpec, { kind: 'drop-after-bytes' | 'status-after-bytes' | 'stall-after-bytes' }>;
 
 interface RequestContext {
   req: IncomingMessage;
@@ -107,7 +189,8 @@ interface RequestContext {
 class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly reason: string,
+    /** Cloud Storage's `errors[].reason`; undefined where the answer carries none */
+    readonly reason: string | undefined,
     message: string,
   ) {
     super(message);
@@ -211,17 +294,22 @@ function parseMultipartRelated(body: Buffer, contentTypeHeader: string | undefin
   return { input: parseObjectMetadata(metadataPart.content), media: mediaPart.content, ...(mediaType ? { mediaType } : {}) };
 }
 
-type ContentRange = { kind: 'status'; total?: number } | { kind: 'data'; start: number; end?: number; total?: number };
+type ContentRange =
+  | { kind: 'status'; total?: number }
+  | { kind: 'data'; start: number; end?: number; total?: number }
+  /** no Content-Range: the whole object in this one request */
+  | { kind: 'whole' };
 
 // Parses what the client sends: 'bytes a-b/TOTAL', 'bytes a-b/*', 'bytes a-*/TOTAL|*' (the body is the
 // rest of the object), and the status queries 'bytes */TOTAL' and 'bytes */*'.
-function parseContentRange(header: string | undefined, bodyLength: number): ContentRange {
-  if (header === undefined) return { kind: 'data', start: 0, total: bodyLength };
-  const m = /^bytes (?:\*|(\d+)-(-1|\d+|\*))\/(\*|\d+)$/.exec(header.trim());
+function parseContentRange(header: string | undefined): ContentRange {
+  if (header === undefined) return { kind: 'whole' };
+  const m = /^bytes (?:\*|(\d+)-(\d+|\*))\/(\*|\d+)$/.exec(header.trim());
   if (!m) throw new HttpError(400, 'invalid', `Failed to parse Content-Range header: ${header}`);
   const [, start, end, total] = m;
   const totalBytes = total === '*' || total === undefined ? undefined : Number(total);
   if (start === undefined) return { kind: 'status', ...(totalBytes !== undefined ? { total: totalBytes } : {}) };
+  if (end !== '*' && end !== undefined && Number(end) < Number(start)) throw new HttpError(400, 'invalid', `Invalid Content-Range header: ${header}`);
   return {
     kind: 'data',
     start: Number(start),
@@ -271,8 +359,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function sendJsonError(res: ServerResponse, status: number, reason: string, message: string): void {
-  sendJson(res, status, { error: { code: status, message, errors: [{ message, domain: 'global', reason }] } });
+/** Cloud Storage's JSON error shape; without a reason, only `{error:{code,message}}` (see the header comment). */
+function sendJsonError(res: ServerResponse, status: number, reason: string | undefined, message: string): void {
+  const errors = reason === undefined ? {} : { errors: [{ message, domain: 'global', reason }] };
+  sendJson(res, status, { error: { code: status, message, ...errors } });
 }
 
 /** The XML API (which serves signed URLs) answers errors in XML. */
@@ -363,6 +453,8 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
   const pendingPublishes = new Set<Promise<void>>();
   let lastGeneration = 0;
   let baseUrl = '';
+  let serverPort = 0;
+  let checksumMismatch: ChecksumMismatchStyle = options.checksumMismatch ?? 'google';
 
   const nextGeneration = (): string => {
     lastGeneration = Math.max(lastGeneration + 1, Date.now() * 1000);
@@ -445,6 +537,12 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     if (metagenerationNotMatch !== null && current?.metageneration === metagenerationNotMatch) throw notModified('ifMetagenerationNotMatch');
   };
 
+  /** How a declared hash that does not match the bytes is refused (see the header comment). */
+  const checksumRefusal = (label: 'CRC32C' | 'MD5', claimed: string, actual: string): HttpError =>
+    checksumMismatch === 'testbench'
+      ? new HttpError(412, undefined, `${label.toLowerCase()} validation failed. Expected = ${claimed} vs Actual = ${actual}.`)
+      : new HttpError(400, 'invalid', `Provided ${label} "${claimed}" doesn't match calculated ${label} "${actual}".`);
+
   /** Stores a complete upload after checking preconditions and every hash the client claimed. */
   const createObject = (upload: {
     bucket: string;
@@ -454,12 +552,20 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     contentType: string | undefined;
     preconditions: URLSearchParams;
     hashHeader: string | string[] | undefined;
+    /** the request that finishes the upload, for corrupt-upload faults */
+    request: { method: string; path: string };
   }): ObjectRecord => {
     const bucket = ensureBucket(upload.bucket);
     const previous = bucket.objects.get(upload.name);
     checkPreconditions(upload.preconditions, previous, 'write');
-    const crc32c = crc32cBase64(upload.bytes);
-    const md5Hash = md5Base64(upload.bytes);
+    let bytes = upload.bytes;
+    if (takeFault(upload.request.method, upload.request.path, 'corrupt') !== undefined && bytes.length > 0) {
+      bytes = Buffer.from(bytes);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = (bytes[at] ?? 0) ^ 0x20;
+    }
+    const crc32c = crc32cBase64(bytes);
+    const md5Hash = md5Base64(bytes);
     const headerHashes = parseGoogHash(upload.hashHeader);
     for (const [claimed, actual, label] of [
       [upload.input.crc32c, crc32c, 'CRC32C'],
@@ -467,9 +573,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       [upload.input.md5Hash, md5Hash, 'MD5'],
       [headerHashes.md5Hash, md5Hash, 'MD5'],
     ] as const) {
-      if (claimed !== undefined && claimed !== actual) {
-        throw new HttpError(400, 'invalid', `Provided ${label} "${claimed}" doesn't match calculated ${label} "${actual}".`);
-      }
+      if (claimed !== undefined && claimed !== actual) throw checksumRefusal(label, claimed, actual);
     }
     const now = new Date().toISOString();
     const customMetadata = Object.entries(upload.input.metadata ?? {}).filter((entry): entry is [string, string] => entry[1] !== null);
@@ -478,7 +582,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       name: upload.name,
       generation: nextGeneration(),
       metageneration: '1',
-      bytes: Buffer.from(upload.bytes),
+      bytes: Buffer.from(bytes),
       contentType: upload.input.contentType ?? upload.contentType ?? 'application/octet-stream',
       ...(upload.input.contentEncoding ? { contentEncoding: upload.input.contentEncoding } : {}),
       metadata: Object.fromEntries(customMetadata),
@@ -622,7 +726,12 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
   const upload = (ctx: RequestContext, bucketName: string): void => {
     const query = ctx.url.searchParams;
     const uploadType = query.get('uploadType');
-    const common = { bucket: bucketName, preconditions: query, hashHeader: ctx.req.headers['x-goog-hash'] };
+    const common = {
+      bucket: bucketName,
+      preconditions: query,
+      hashHeader: ctx.req.headers['x-goog-hash'],
+      request: { method: ctx.method, path: `${ctx.url.pathname}${ctx.url.search}` },
+    };
     if (uploadType === 'media') {
       const name = query.get('name');
       if (!name) throw new HttpError(400, 'required', 'Required: name');
@@ -646,8 +755,10 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     const input = parseObjectMetadata(ctx.body);
     const name = input.name ?? query.get('name');
     if (!name) throw new HttpError(400, 'required', 'Required: name');
-    // Fail fast like GCS; the preconditions are checked again when the upload completes.
-    checkPreconditions(query, buckets.get(bucketName)?.objects.get(name), 'write');
+    // No precondition check here: like the testbench, a session starts and the preconditions apply
+    // when it finishes (Cloud Storage may refuse earlier; a client must handle both).
+    const declared = ctx.req.headers['x-upload-content-length'];
+    const declaredLength = typeof declared === 'string' && /^\d+$/.test(declared) ? Number(declared) : undefined;
     const uploadId = randomUUID();
     const contentTypeHeader = ctx.req.headers['x-upload-content-type'];
     uploads.set(uploadId, {
@@ -656,18 +767,14 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       input,
       contentType: typeof contentTypeHeader === 'string' ? contentTypeHeader : undefined,
       preconditions: new URLSearchParams(query),
+      declaredLength,
       persisted: [],
       persistedLength: 0,
     });
-    const location = `${baseUrl}/upload/storage/v1/b/${encodeURIComponent(bucketName)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${uploadId}`;
+    // The session URI names the host the client used, as Cloud Storage's does.
+    const host = ctx.req.headers.host ?? `127.0.0.1:${serverPort}`;
+    const location = `http://${host}/upload/storage/v1/b/${encodeURIComponent(bucketName)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${uploadId}`;
     ctx.res.writeHead(200, { Location: location, 'Content-Length': 0 }).end();
-  };
-
-  const sessionOf = (ctx: RequestContext): [string, UploadSession] => {
-    const uploadId = ctx.url.searchParams.get('upload_id') ?? '';
-    const session = uploads.get(uploadId);
-    if (!session) throw new HttpError(404, 'notFound', `No such upload session: ${uploadId}`);
-    return [uploadId, session];
   };
 
   /** 308 tells the client how many bytes are persisted; without a Range header it means none. */
@@ -676,69 +783,181 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     res.writeHead(308, { ...range, 'Content-Length': 0 }).end();
   };
 
-  const finishResumableUpload = (ctx: RequestContext, uploadId: string, session: UploadSession): void => {
+  /** Makes the object of a session whose bytes are all there; a refused finish ends the session. */
+  const finishResumableUpload = (uploadId: string, session: UploadSession, req: IncomingMessage, request: { method: string; path: string }): ObjectRecord => {
     try {
-      session.finished = createObject({
-        ...session,
-        bytes: Buffer.concat(session.persisted),
-        hashHeader: ctx.req.headers['x-goog-hash'],
-      });
+      if (session.declaredLength !== undefined && session.declaredLength !== session.persistedLength) {
+        throw new HttpError(400, 'invalid', `X-Upload-Content-Length validation failed. Expected = ${session.declaredLength} vs Actual = ${session.persistedLength}.`);
+      }
+      session.finished = createObject({ ...session, bytes: Buffer.concat(session.persisted), hashHeader: req.headers['x-goog-hash'], request });
     } catch (error) {
-      uploads.delete(uploadId); // a failed finalize ends the session, as in GCS
+      uploads.delete(uploadId);
       throw error;
     }
     session.persisted = [];
-    sendJson(ctx.res, 200, objectResource(session.finished));
+    return session.finished;
   };
 
-  const continueResumableUpload = (ctx: RequestContext): void => {
-    const [uploadId, session] = sessionOf(ctx);
+  /**
+   * Adds what one request brought to its session: `fresh` holds the object's bytes from `freshStart`
+   * on. Another request may have moved the session on meanwhile (a late copy of an abandoned request
+   * still in the network), so the session's own length decides where these bytes go; bytes it
+   * already holds are skipped. `wholeUnits` keeps only whole 256 KiB units, as for a request that is
+   * not the last. Returns false when the bytes start beyond what the session holds (a gap).
+   */
+  const addToSession = (session: UploadSession, fresh: Buffer[], freshStart: number, wholeUnits: boolean): boolean => {
+    const arrived = Buffer.concat(fresh);
+    const alreadyHeld = session.persistedLength - freshStart;
+    if (alreadyHeld < 0) return false;
+    const end = freshStart + arrived.length;
+    const keepTo = wholeUnits ? Math.floor(end / RESUMABLE_CHUNK_GRANULARITY) * RESUMABLE_CHUNK_GRANULARITY : end;
+    if (keepTo <= session.persistedLength) return true;
+    session.persisted.push(arrived.subarray(alreadyHeld, keepTo - freshStart));
+    session.persistedLength = keepTo;
+    return true;
+  };
+
+  /**
+   * A PUT (or POST) to a session URI: a status query or bytes. The body is taken as it arrives, so
+   * bytes of a request whose connection breaks are kept (in 256 KiB units), and byte faults can act
+   * mid-body. Answers go to `res`; `log` records what the request did.
+   */
+  const receiveResumable = (req: IncomingMessage, res: ServerResponse, url: URL, fault: ByteFault | undefined): void => {
+    const request = { method: req.method ?? 'PUT', path: `${url.pathname}${url.search}` };
+    const answerWith = (answer: () => void): void => {
+      try {
+        answer();
+      } catch (error) {
+        sendError(res, error);
+      }
+    };
+    // Answers an error once the body has been read, as the server's front end would.
+    const refuseAfterBody = (error: unknown): void => {
+      req.resume();
+      req.once('end', () => sendError(res, error));
+    };
+    const uploadId = url.searchParams.get('upload_id') ?? '';
+    const session = uploads.get(uploadId);
+    if (!session) return refuseAfterBody(new HttpError(404, undefined, `No such upload session: ${uploadId}`));
     if (session.finished) {
-      sendJson(ctx.res, 200, objectResource(session.finished));
+      const finished = session.finished;
+      req.resume();
+      req.once('end', () => sendJson(res, 200, objectResource(finished)));
       return;
     }
-    const range = parseContentRange(ctx.req.headers['content-range'], ctx.body.length);
+    let range: ContentRange;
+    try {
+      range = parseContentRange(req.headers['content-range']);
+    } catch (error) {
+      return refuseAfterBody(error);
+    }
     if (range.kind === 'status') {
-      if (range.total !== undefined && range.total === session.persistedLength) finishResumableUpload(ctx, uploadId, session);
-      else sendIncomplete(ctx.res, session);
-      return;
-    }
-    if (range.start > session.persistedLength) {
-      throw new HttpError(400, 'invalid', `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request starts at byte ${range.start}.`);
-    }
-    if (range.end !== undefined && range.end - range.start + 1 !== ctx.body.length) {
-      throw new HttpError(400, 'invalid', `Content-Range ${ctx.req.headers['content-range']} does not match a body of ${ctx.body.length} bytes.`);
-    }
-    // Bytes the server already has (a resend after a lost response) are skipped.
-    const fresh = ctx.body.subarray(Math.min(session.persistedLength - range.start, ctx.body.length));
-    const newLength = session.persistedLength + fresh.length;
-    if (range.total !== undefined && (newLength > range.total || (range.end === undefined && newLength !== range.total))) {
-      throw new HttpError(400, 'invalid', `Upload of ${newLength} bytes does not match the declared total of ${range.total}.`);
-    }
-    const isFinal = range.end === undefined || newLength === range.total;
-    if (isFinal) {
-      session.persisted.push(Buffer.from(fresh));
-      session.persistedLength = newLength;
-      finishResumableUpload(ctx, uploadId, session);
-      return;
-    }
-    if (ctx.body.length < RESUMABLE_CHUNK_GRANULARITY) {
-      throw new HttpError(
-        400,
-        'invalid',
-        `Invalid request. The number of bytes uploaded is required to be equal or greater than ${RESUMABLE_CHUNK_GRANULARITY}, except for the final request (it's recommended to be the exact multiple of ${RESUMABLE_CHUNK_GRANULARITY}). The received request contained ${ctx.body.length} bytes, which does not meet this requirement.`,
+      const total = range.total;
+      req.resume();
+      req.once('end', () =>
+        answerWith(() => {
+          if (total !== undefined && total === session.persistedLength) sendJson(res, 200, objectResource(finishResumableUpload(uploadId, session, req, request)));
+          else sendIncomplete(res, session);
+        }),
       );
+      return;
     }
-    const keptLength = Math.floor(newLength / RESUMABLE_CHUNK_GRANULARITY) * RESUMABLE_CHUNK_GRANULARITY;
-    const kept = fresh.subarray(0, Math.max(keptLength - session.persistedLength, 0));
-    session.persisted.push(Buffer.from(kept));
-    session.persistedLength += kept.length;
-    sendIncomplete(ctx.res, session);
+    const start = range.kind === 'whole' ? 0 : range.start;
+    if (start > session.persistedLength) {
+      return refuseAfterBody(new HttpError(400, 'invalid', `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request starts at byte ${start}.`));
+    }
+    // Bytes resent that the session already holds (a resend after a lost answer) are skipped.
+    const freshStart = session.persistedLength;
+    let skip = freshStart - start;
+    const fresh: Buffer[] = [];
+    let received = 0;
+    let state: 'receiving' | 'done' | 'draining' | 'stalled' = 'receiving';
+    const take = (piece: Buffer): void => {
+      const skipped = Math.min(skip, piece.length);
+      skip -= skipped;
+      if (skipped < piece.length) fresh.push(piece.subarray(skipped));
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (state !== 'receiving') return;
+      let piece = chunk;
+      const tripped = fault !== undefined && received + piece.length >= fault.bytes;
+      if (tripped) piece = piece.subarray(0, fault.bytes - received);
+      received += piece.length;
+      take(piece);
+      if (!tripped) return;
+      addToSession(session, fresh, freshStart, true);
+      if (fault.kind === 'drop-after-bytes') {
+        state = 'done';
+        req.socket.destroy();
+      } else if (fault.kind === 'stall-after-bytes') {
+        state = 'stalled';
+        req.pause();
+      } else {
+        state = 'draining';
+        const status = fault.status;
+        req.once('end', () => sendJsonError(res, status, undefined, `Fault injected during a resumable upload: HTTP ${status}`));
+      }
+    });
+    // A connection that breaks before the body ended: keep what arrived, as Cloud Storage does.
+    req.once('close', () => {
+      if (state !== 'receiving' && state !== 'stalled') return;
+      if (req.complete && state === 'receiving') return;
+      state = 'done';
+      addToSession(session, fresh, freshStart, true);
+    });
+    req.once('end', () => {
+      if (state !== 'receiving') return;
+      state = 'done';
+      answerWith(() => {
+        // Another request finished the upload while this one was on its way.
+        if (session.finished) return sendJson(res, 200, objectResource(session.finished));
+        // Where this request's bytes end in the object, whatever else the session took meanwhile.
+        const end = start + received;
+        let total: number | undefined;
+        let final: boolean;
+        if (range.kind === 'whole') {
+          total = end;
+          final = true;
+        } else if (range.end !== undefined) {
+          if (range.end - range.start + 1 !== received) {
+            throw new HttpError(400, 'invalid', `Content-Range ${req.headers['content-range']} does not match a body of ${received} bytes.`);
+          }
+          total = range.total;
+          final = total !== undefined && range.end + 1 === total;
+        } else if (range.total !== undefined) {
+          total = range.total;
+          final = true;
+        } else {
+          // 'bytes A-*/*': final only if it completes the declared size, or is the whole object from byte 0.
+          final = session.declaredLength !== undefined ? end === session.declaredLength : range.start === 0;
+          total = final ? end : undefined;
+        }
+        if (total !== undefined && (end > total || (final && end !== total))) {
+          throw new HttpError(400, 'invalid', `Upload of ${end} bytes does not match the declared total of ${total}.`);
+        }
+        // A request that says it is not the last ('bytes A-B/*') must carry at least 256 KiB.
+        if (!final && range.kind === 'data' && range.end !== undefined && received < RESUMABLE_CHUNK_GRANULARITY) {
+          throw new HttpError(
+            400,
+            'invalid',
+            `Invalid request. The number of bytes uploaded is required to be equal or greater than ${RESUMABLE_CHUNK_GRANULARITY}, except for the final request (it's recommended to be the exact multiple of ${RESUMABLE_CHUNK_GRANULARITY}). The received request contained ${received} bytes, which does not meet this requirement.`,
+          );
+        }
+        if (!addToSession(session, fresh, freshStart, !final)) {
+          throw new HttpError(400, 'invalid', `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request's new bytes start at byte ${freshStart}.`);
+        }
+        if (final && session.persistedLength === total) {
+          sendJson(res, 200, objectResource(finishResumableUpload(uploadId, session, req, request)));
+          return;
+        }
+        sendIncomplete(res, session);
+      });
+    });
   };
 
   const cancelResumableUpload = (ctx: RequestContext): void => {
-    const [uploadId] = sessionOf(ctx);
-    uploads.delete(uploadId);
+    const uploadId = ctx.url.searchParams.get('upload_id') ?? '';
+    if (!uploads.delete(uploadId)) throw new HttpError(404, undefined, `No such upload session: ${uploadId}`);
     ctx.res.writeHead(499, { 'Content-Length': 0 }).end();
   };
 
@@ -776,7 +995,6 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     if ((m = /^\/upload\/storage\/v1\/b\/([^/]+)\/o\/?$/.exec(path))) {
       const bucket = decodePathSegment(m[1] ?? '');
       if (method === 'POST') return upload(ctx, bucket);
-      if (method === 'PUT') return continueResumableUpload(ctx);
       if (method === 'DELETE') return cancelResumableUpload(ctx);
     }
     if ((m = /^\/([^/]+)\/(.+)$/.exec(path)) && isRead && !path.startsWith('/storage/') && !path.startsWith('/upload/')) {
@@ -786,56 +1004,111 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
   };
 
   const isObjectRequest = (_method: string, path: string): boolean => !/^\/storage\/v1\/b(\/[^/?]+)?\/?(\?|$)/.test(path);
+  const isUploadRequest = (_method: string, path: string): boolean => path.startsWith('/upload/');
+  const anyRequest = (): boolean => true;
 
-  const takeFault = (method: string, path: string): Fault | undefined => {
-    const fault = faults.find(candidate => candidate.remaining > 0 && candidate.match(method, path));
+  /** The fault this request meets, if any: status/hang faults, byte faults (resumable data only) or corruption (at finish). */
+  const takeFault = (method: string, path: string, category: 'request' | 'resumable-data' | 'corrupt'): Fault | undefined => {
+    const fits = (spec: FaultSpec): boolean => {
+      if (!('kind' in spec)) return category === 'request';
+      if (spec.kind === 'corrupt-upload') return category === 'corrupt';
+      return category === 'resumable-data';
+    };
+    const fault = faults.find(candidate => candidate.remaining > 0 && fits(candidate.spec) && candidate.match(method, path));
     if (fault) fault.remaining -= 1;
     faults = faults.filter(candidate => candidate.remaining > 0);
     return fault;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const method = req.method ?? 'GET';
-    const target = req.url ?? '/';
-    const body = await readBody(req);
-    const faultStatus = takeFault(method, target)?.status;
-    if (faultStatus === 'hang') {
-      requests.push({ method, path: target, status: 0 });
-      return; // never answered; stop() destroys the socket
-    }
-    res.on('finish', () => requests.push({ method, path: target, status: res.statusCode }));
-    if (faultStatus !== undefined) {
-      sendJsonError(res, faultStatus, 'backendError', `Injected fault: HTTP ${faultStatus}`);
-      return;
-    }
-    try {
-      route({ req, res, method, url: new URL(target, 'http://127.0.0.1'), body });
-    } catch (error) {
-      if (error instanceof HttpError) {
-        if (error.status === 304) res.writeHead(304).end();
-        else sendJsonError(res, error.status, error.reason, error.message);
-      } else {
-        console.error('gcs-test-server: internal error', error);
-        sendJsonError(res, 500, 'backendError', String(error));
-      }
+  const sendError = (res: ServerResponse, error: unknown): void => {
+    if (res.headersSent) return;
+    if (error instanceof HttpError) {
+      if (error.status === 304) res.writeHead(304).end();
+      else sendJsonError(res, error.status, error.reason, error.message);
+    } else {
+      console.error('gcs-test-server: internal error', error);
+      sendJsonError(res, 500, 'backendError', String(error));
     }
   };
 
-  const server = createServer((req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? 'GET';
+    const target = req.url ?? '/';
+    const url = new URL(target, 'http://127.0.0.1');
+    // Listed as it arrives, so a request never answered (hung, stalled, cut) shows at once.
+    const record: RequestRecord = { method, path: target, status: 0, bytes: 0 };
+    requests.push(record);
+    req.on('data', (chunk: Buffer) => {
+      record.bytes += chunk.length;
+    });
+    req.on('error', () => undefined); // a client that vanishes mid-body
+    res.on('finish', () => {
+      record.status = res.statusCode;
+    });
+    const isResumable = (method === 'PUT' || method === 'POST') && /^\/upload\/storage\/v1\/b\/[^/]+\/o\/?$/.test(url.pathname) && url.searchParams.has('upload_id');
+    const isStatusQuery = /^bytes \*\//.test(String(req.headers['content-range'] ?? ''));
+    const requestFault = takeFault(method, target, 'request')?.spec;
+    if (requestFault !== undefined && !('kind' in requestFault)) {
+      await readBody(req);
+      if (requestFault.status === 'hang') return; // never answered; stop() destroys the socket
+      sendJsonError(res, requestFault.status, undefined, `Injected fault: HTTP ${requestFault.status}`);
+      return;
+    }
+    if (isResumable) {
+      const byteFault = isStatusQuery ? undefined : takeFault(method, target, 'resumable-data')?.spec;
+      receiveResumable(req, res, url, byteFault as ByteFault | undefined);
+      return;
+    }
+    const body = await readBody(req);
+    try {
+      route({ req, res, method, url, body });
+    } catch (error) {
+      sendError(res, error);
+    }
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       console.error('gcs-test-server: request failed', error);
       res.destroy();
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  };
+  const listen = (server: Server, port: number, host: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  // 127.0.0.1 on a free port, and ::1 on the same port when this machine has IPv6 loopback, so
+  // `localhost` reaches this server whichever address it resolves to first.
+  const servers: Server[] = [];
+  for (let attempt = 1; servers.length === 0; attempt++) {
+    const v4 = createServer(listener);
+    await listen(v4, 0, '127.0.0.1');
+    const candidatePort = (v4.address() as AddressInfo).port;
+    const v6 = createServer(listener);
+    try {
+      await listen(v6, candidatePort, '::1');
+      servers.push(v4, v6);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT' || attempt >= 5) {
+        if (code === 'EADDRINUSE') throw new Error(`gcs-test-server: no port free on both 127.0.0.1 and ::1 after ${attempt} tries`);
+        servers.push(v4); // no IPv6 loopback here: localhost resolves to 127.0.0.1
+      } else {
+        await new Promise<void>(resolve => v4.close(() => resolve())); // ::1 port taken by someone else: try another
+      }
+    }
+  }
+  const port = (servers[0]?.address() as AddressInfo).port;
+  serverPort = port;
   baseUrl = `http://127.0.0.1:${port}`;
 
   return {
     url: baseUrl,
+    localhostUrl: `http://localhost:${port}`,
     port,
     requests,
     objects: bucketName =>
@@ -846,16 +1119,21 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
           bytes: Buffer.from(object.bytes),
           metadata: { ...object.metadata },
         })),
-    injectFault: ({ status, count, match }) => {
-      faults.push({ status, remaining: count, match: match ?? isObjectRequest });
+    injectFault: spec => {
+      const defaultMatch = !('kind' in spec) ? isObjectRequest : spec.kind === 'corrupt-upload' ? isUploadRequest : anyRequest;
+      const count = 'kind' in spec ? (spec.count ?? 1) : spec.count;
+      faults.push({ spec, remaining: count, match: spec.match ?? defaultMatch });
     },
     clearFaults: () => {
       faults = [];
     },
+    configure: settings => {
+      if (settings.checksumMismatch !== undefined) checksumMismatch = settings.checksumMismatch;
+    },
     stop: async () => {
-      const closed = new Promise<void>(resolve => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
+      const closed = servers.map(server => new Promise<void>(resolve => server.close(() => resolve())));
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(closed);
       await Promise.all([...pendingPublishes]);
     },
   };

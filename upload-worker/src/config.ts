@@ -21,8 +21,11 @@ export interface UploadWorkerConfig {
   /** Local bucket only: the secret its signed URLs are made with (shared with the function). */
   localSigningSecret: string | undefined;
   shutdownGraceMs: number;
-  /** One upload attempt may take this long; then it counts as failed and is retried. */
-  uploadTimeoutMs: number;
+  /**
+   * An upload attempt that moves no bytes for this long (none taken by the connection, none
+   * acknowledged) is abandoned as a storage outage; the next attempt continues its session.
+   */
+  uploadProgressTimeoutMs: number;
   /** Pauses of the whole queue while storage is unavailable: from min doubling to max. */
   outageMinPauseMs: number;
   outageMaxPauseMs: number;
@@ -59,7 +62,8 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
     notifyUrl: reader.string('NOTIFY_URL'),
     localSigningSecret: reader.string('LOCAL_SIGNING_SECRET'),
     shutdownGraceMs: reader.integer('SHUTDOWN_GRACE_MS', 30_000, { min: 0, max: 600_000 }),
-    uploadTimeoutMs: reader.integer('UPLOAD_TIMEOUT_MS', 120_000, { min: 1000, max: 3_600_000 }),
+    // At least the storage client's longest wait between two tries (2 s), or its own resumes would count as stalls.
+    uploadProgressTimeoutMs: reader.integer('UPLOAD_PROGRESS_TIMEOUT_MS', 60_000, { min: 3000, max: 3_600_000 }),
     outageMinPauseMs: reader.integer('OUTAGE_MIN_PAUSE_MS', 1000, { min: 10, max: 600_000 }),
     outageMaxPauseMs: reader.integer('OUTAGE_MAX_PAUSE_MS', 30_000, { min: 10, max: 3_600_000 }),
     lockDurationMs: reader.integer('LOCK_DURATION_MS', 30_000, { min: 1000, max: 3_600_000 }),
@@ -68,6 +72,13 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
   };
   if (!LOOPBACK.has(config.httpHost) && (config.boardUser === undefined || config.boardPassword === undefined)) {
     reader.problem('BOARD_USER', `HTTP_HOST=${config.httpHost} exposes Bull Board beyond this machine: set BOARD_USER and BOARD_PASSWORD, or bind HTTP_HOST=127.0.0.1`);
+  }
+  if (env['UPLOAD_TIMEOUT_MS'] !== undefined) {
+    // A total-time limit made uploads slower than it impossible; refusing the old name beats ignoring it.
+    reader.problem(
+      'UPLOAD_TIMEOUT_MS',
+      'is no longer used: an upload attempt is bounded by lack of progress, not total time. Set UPLOAD_PROGRESS_TIMEOUT_MS (default 60000) to how long an upload may move no bytes, and remove UPLOAD_TIMEOUT_MS',
+    );
   }
   if (config.notifyUrl !== undefined && !/^https?:\/\//.test(config.notifyUrl)) {
     reader.problem('NOTIFY_URL', `"${config.notifyUrl}" is not an http(s) URL: point it at the function, e.g. http://127.0.0.1:8080/projects/local/topics/chunks`);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import {
   ConfigError,
   createLogger,
@@ -25,10 +25,11 @@ import { pushDelivery } from './storage/finalize-notifier.js';
 import { createNotificationOutbox, type NotificationOutbox } from './storage/notification-outbox.js';
 import { createGcsStore } from './storage/gcs-store.js';
 import { NOTIFICATION_OUTBOX_DIR, createLocalBucket, type LocalBucket } from './storage/local-bucket.js';
-import { ObjectConflictError, type ObjectStore } from './storage/object-store.js';
-import { OutageBackoff, isStorageUnavailable } from './storage-outage.js';
-import { withTimeout } from './with-timeout.js';
-import { ChunkCorruptError, SpoolFileMissingError, spoolFiles, uploadChunk, type UploadResult } from './upload-chunk.js';
+import type { ObjectStore } from './storage/object-store.js';
+import { redisUploadSessions } from './storage/upload-sessions.js';
+import { createChunkProcessor } from './chunk-processor.js';
+import { OutageBackoff } from './upload-failure.js';
+import { spoolFiles, type UploadResult } from './upload-chunk.js';
 
 /** Beyond SHUTDOWN_GRACE_MS: closing the queue and the outbox, then the process gives up waiting. */
 const SHUTDOWN_MARGIN_MS = 8000;
@@ -51,8 +52,22 @@ async function main(): Promise<number> {
   let store: ObjectStore;
   let localBucket: { store: LocalBucket; secret: string } | undefined;
   let outbox: NotificationOutbox | undefined;
+  const queueConnection = createRedisConnection(config.redisUrl, 'upload-worker-board');
+  const workerConnection = createRedisConnection(config.redisUrl, 'upload-worker');
+  for (const connection of [queueConnection, workerConnection]) {
+    connection.on('error', (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'Redis connection problem; uploads wait for it'));
+  }
   if (config.bucket.kind === 'gcs') {
-    store = createGcsStore({ bucket: config.bucket.bucket, projectId: config.gcpProject, apiEndpoint: config.gcsApiEndpoint });
+    store = createGcsStore({
+      bucket: config.bucket.bucket,
+      projectId: config.gcpProject,
+      apiEndpoint: config.gcsApiEndpoint,
+      // Resumable sessions wait for the next attempt in Redis (upload-sessions.ts).
+      sessions: redisUploadSessions(queueConnection, {
+        onError: (error, action) => logger.warn({ err: error, action }, 'could not keep the upload session in Redis: an interrupted upload will start over'),
+      }),
+      logger,
+    });
   } else {
     if (config.notifyUrl !== undefined) {
       outbox = createNotificationOutbox({
@@ -71,11 +86,6 @@ async function main(): Promise<number> {
     localBucket = { store: local, secret };
   }
 
-  const queueConnection = createRedisConnection(config.redisUrl, 'upload-worker-board');
-  const workerConnection = createRedisConnection(config.redisUrl, 'upload-worker');
-  for (const connection of [queueConnection, workerConnection]) {
-    connection.on('error', (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'Redis connection problem; uploads wait for it'));
-  }
   void warnUnlessNoEviction(queueConnection, config.redisUrl, logger);
   const queue = new Queue<ChunkJobData>(config.queueName, { connection: queueConnection });
   // Without a listener BullMQ prints its errors to the console itself, Redis AUTH arguments included.
@@ -96,49 +106,19 @@ async function main(): Promise<number> {
   });
 
   const prefix = config.bucket.prefix;
-  const outage = new OutageBackoff(config.outageMinPauseMs, config.outageMaxPauseMs);
   const worker = new Worker<ChunkJobData, UploadResult>(
     config.queueName,
-    async (job: Job<ChunkJobData, UploadResult>) => {
-      const attemptStarted = Date.now();
-      // Anyone who can write to Redis can add a job: only valid chunk job data is acted on, and the
-      // file is the spool's own chunk of that source and sequence, wherever the job says it is.
-      let chunkPath: string;
-      try {
-        chunkPath = chunkFilePath(config.spoolDir, parseJobData(job.data, `job ${job.id ?? '?'}`).metadata);
-      } catch (error) {
-        throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
-      }
-      try {
-        // A hung storage endpoint must not hold a job forever. A late success is harmless: the
-        // retry finds the same bytes stored and completes.
-        const result = await withTimeout(
-          uploadChunk(job.data, chunkPath, store, prefix, spoolFiles),
-          config.uploadTimeoutMs,
-          `upload did not finish within ${config.uploadTimeoutMs} ms (storage unreachable or hanging)`,
-        );
-        metrics.uploadSeconds.observe({ source: job.data.metadata.sourceId }, (Date.now() - attemptStarted) / 1000);
-        const outageFailures = outage.recovered();
-        if (outageFailures > 0) logger.info({ failedAttempts: outageFailures }, 'storage is back: draining the backlog, oldest first');
-        return result;
-      } catch (error) {
-        if (isStorageUnavailable(error)) {
-          // Pause every worker on the queue and put this job back in line, without spending one
-          // of its attempts: an outage says nothing about the chunk.
-          const { delayMs, started } = outage.next();
-          await queue.rateLimit(delayMs);
-          const fields = { err: error, pauseMs: delayMs, source: job.data.metadata.sourceId, sequence: job.data.metadata.sequence };
-          if (started) logger.error(fields, 'storage unavailable: uploads paused, the backlog waits in the spool');
-          else logger.warn(fields, 'storage still unavailable');
-          throw Worker.RateLimitError();
-        }
-        // Retrying cannot fix these; the file stays on disk and the job in the failed set.
-        if (error instanceof SpoolFileMissingError || error instanceof ChunkCorruptError || error instanceof ObjectConflictError) {
-          throw new UnrecoverableError(error.message);
-        }
-        throw error;
-      }
-    },
+    createChunkProcessor({
+      store,
+      prefix,
+      spoolDir: config.spoolDir,
+      files: spoolFiles,
+      outage: new OutageBackoff(config.outageMinPauseMs, config.outageMaxPauseMs),
+      pauseQueue: (delayMs) => queue.rateLimit(delayMs),
+      progressTimeoutMs: config.uploadProgressTimeoutMs,
+      logger,
+      observeUpload: (source, seconds) => metrics.uploadSeconds.observe({ source }, seconds),
+    }),
     {
       connection: workerConnection,
       concurrency: config.concurrency,
@@ -169,6 +149,7 @@ async function main(): Promise<number> {
         outcome: result.outcome,
         bytes: result.bytes,
         attempts: job.attemptsMade,
+        ...(result.resumedSession === true ? { resumedSession: true } : {}),
         queuedForMs: (job.processedOn ?? now) - job.timestamp,
         closedToStoredMs,
         sinceChunkEndMs: Date.now() - chunkEndMs,

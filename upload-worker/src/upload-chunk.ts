@@ -1,12 +1,14 @@
-import { readFile, unlink } from 'node:fs/promises';
-import { CHUNK_CONTENT_TYPE, chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkJobData } from '@crispy-streamer/shared';
-import type { ObjectStore } from './storage/object-store.js';
+import { stat, unlink } from 'node:fs/promises';
+import { CHUNK_CONTENT_TYPE, chunkObjectName, toObjectMetadata, type ChunkJobData } from '@crispy-streamer/shared';
+import { SourceMismatchError, type ObjectStore, type PutOptions } from './storage/object-store.js';
 
 export interface UploadResult {
   objectName: string;
   generation: string;
   outcome: 'created' | 'already-present';
   bytes: number;
+  /** The upload continued a session an earlier attempt had started. */
+  resumedSession?: boolean;
 }
 
 /** The job's file is not where the job says: this worker does not see the recorder's spool. */
@@ -29,15 +31,16 @@ export class ChunkCorruptError extends Error {
 }
 
 export interface SpoolFiles {
-  read(path: string): Promise<Buffer | undefined>;
+  /** The file's size, or undefined when there is no such file. */
+  size(path: string): Promise<number | undefined>;
   /** Removes the chunk and its job data once the bucket holds it. */
   remove(path: string): Promise<void>;
 }
 
 export const spoolFiles: SpoolFiles = {
-  async read(path) {
+  async size(path) {
     try {
-      return await readFile(path);
+      return (await stat(path)).size;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -53,15 +56,17 @@ export const spoolFiles: SpoolFiles = {
 
 /**
  * Uploads one chunk exactly once, from `spoolPath` (derived from the chunk by the spool layout,
- * never taken from the job). The bytes are checked against the recorded size and CRC32C,
- * stored create-only, and deleted from the spool only after the bucket confirmed them.
+ * never taken from the job). The file is streamed from the spool, never held whole in memory; the
+ * store checks it against the recorded size and CRC32C as it reads it (and the bucket checks the
+ * CRC32C we declare), stores it create-only, and the file is deleted from the spool only after the
+ * bucket confirmed it.
  */
-export async function uploadChunk(job: ChunkJobData, spoolPath: string, store: ObjectStore, prefix: string, files: SpoolFiles): Promise<UploadResult> {
+export async function uploadChunk(job: ChunkJobData, spoolPath: string, store: ObjectStore, prefix: string, files: SpoolFiles, options: PutOptions = {}): Promise<UploadResult> {
   const { metadata } = job;
   const objectName = chunkObjectName(prefix, metadata);
-  const bytes = await files.read(spoolPath);
+  const size = await files.size(spoolPath);
 
-  if (bytes === undefined) {
+  if (size === undefined) {
     // A retry after an upload whose completion was lost: the bucket has it, the file is gone.
     const stored = await store.head(objectName);
     if (stored !== undefined && stored.crc32c === metadata.crc32c && stored.size === metadata.bytes) {
@@ -72,18 +77,31 @@ export async function uploadChunk(job: ChunkJobData, spoolPath: string, store: O
     }
     throw new SpoolFileMissingError(spoolPath);
   }
-  if (bytes.byteLength !== metadata.bytes) throw new ChunkCorruptError(spoolPath, `${bytes.byteLength} bytes, recorded ${metadata.bytes}`);
-  const crc32c = crc32cBase64(bytes);
-  if (crc32c !== metadata.crc32c) throw new ChunkCorruptError(spoolPath, `crc32c ${crc32c}, recorded ${metadata.crc32c}`);
+  // The size costs nothing to check; the CRC32C is checked in the read that uploads the file.
+  if (size !== metadata.bytes) throw new ChunkCorruptError(spoolPath, `${size} bytes, recorded ${metadata.bytes}`);
 
-  const result = await store.put({
-    name: objectName,
-    bytes,
-    contentType: CHUNK_CONTENT_TYPE,
-    // The evidence record travels beside the chunk's metadata, exactly as the recorder made it.
-    metadata: { ...toObjectMetadata(metadata), ...job.evidence },
-    crc32c,
-  });
+  let result;
+  try {
+    result = await store.put(
+      {
+        name: objectName,
+        source: { path: spoolPath, size: metadata.bytes, crc32c: metadata.crc32c },
+        contentType: CHUNK_CONTENT_TYPE,
+        // The evidence record travels beside the chunk's metadata, exactly as the recorder made it.
+        metadata: { ...toObjectMetadata(metadata), ...job.evidence },
+      },
+      options,
+    );
+  } catch (error) {
+    if (error instanceof SourceMismatchError) throw new ChunkCorruptError(spoolPath, error.detail);
+    throw error;
+  }
   await files.remove(spoolPath);
-  return { objectName, generation: result.generation, outcome: result.outcome, bytes: bytes.byteLength };
+  return {
+    objectName,
+    generation: result.generation,
+    outcome: result.outcome,
+    bytes: metadata.bytes,
+    ...(result.resumedSession === true ? { resumedSession: true } : {}),
+  };
 }

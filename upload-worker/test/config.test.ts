@@ -29,7 +29,7 @@ describe('loadUploadWorkerConfig', () => {
       notifyUrl: undefined,
       localSigningSecret: undefined,
       shutdownGraceMs: 30_000,
-      uploadTimeoutMs: 120_000,
+      uploadProgressTimeoutMs: 60_000,
       logLevel: 'info',
     });
   });
@@ -90,6 +90,21 @@ describe('loadUploadWorkerConfig', () => {
   it('reports a bad BUCKET_URL with the parser message', () => {
     expect(problemsOf({ BUCKET_URL: 's3://evidence' })).toEqual([
       { setting: 'BUCKET_URL', message: '"s3://evidence" is not a bucket URL: use gs://BUCKET/PREFIX for Cloud Storage or file:///DIR for a bucket on local disk' },
+    ]);
+  });
+
+  it('bounds an upload attempt by lack of progress: UPLOAD_PROGRESS_TIMEOUT_MS, at least 3 s', () => {
+    expect(loadUploadWorkerConfig({ UPLOAD_PROGRESS_TIMEOUT_MS: '15000' }).uploadProgressTimeoutMs).toBe(15_000);
+    expect(problemsOf({ UPLOAD_PROGRESS_TIMEOUT_MS: '1000' }).map((p) => p.setting)).toEqual(['UPLOAD_PROGRESS_TIMEOUT_MS']);
+  });
+
+  it('refuses the old total-time UPLOAD_TIMEOUT_MS, saying what replaced it', () => {
+    expect(problemsOf({ UPLOAD_TIMEOUT_MS: '120000' })).toEqual([
+      {
+        setting: 'UPLOAD_TIMEOUT_MS',
+        message:
+          'is no longer used: an upload attempt is bounded by lack of progress, not total time. Set UPLOAD_PROGRESS_TIMEOUT_MS (default 60000) to how long an upload may move no bytes, and remove UPLOAD_TIMEOUT_MS',
+      },
     ]);
   });
 

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CHUNK_CONTENT_TYPE, chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkJobData } from '@crispy-streamer/shared';
-import { ObjectConflictError, type ObjectStore, type PutObjectRequest, type PutObjectResult, type StoredObjectSummary } from '../src/storage/object-store.js';
+import {
+  ObjectConflictError,
+  SourceMismatchError,
+  type ObjectStore,
+  type PutObjectRequest,
+  type PutObjectResult,
+  type PutOptions,
+  type StoredObjectSummary,
+} from '../src/storage/object-store.js';
 import { ChunkCorruptError, SpoolFileMissingError, uploadChunk, type SpoolFiles } from '../src/upload-chunk.js';
 
 const BYTES = Buffer.from('pretend this is an MP4 chunk');
@@ -32,24 +40,35 @@ function job(bytes: Buffer = BYTES): ChunkJobData {
 
 const OBJECT_NAME = 'site-a/cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mp4';
 
-/** A bucket in memory, create-only like the real stores. */
+/** The spool's files, shared by the fake spool and the fake store, which reads them as the real stores do. */
+type Disk = Map<string, Buffer>;
+
+/** A bucket in memory, create-only and checking the file against the request, like the real stores. */
 class FakeStore implements ObjectStore {
   readonly description = 'memory://test';
   readonly bucket = 'test';
   readonly objects = new Map<string, { bytes: Buffer; crc32c: string; generation: string }>();
   readonly puts: PutObjectRequest[] = [];
+  readonly options: (PutOptions | undefined)[] = [];
   failWith: Error | undefined;
 
-  async put(request: PutObjectRequest): Promise<PutObjectResult> {
+  constructor(private readonly disk: Disk) {}
+
+  async put(request: PutObjectRequest, options?: PutOptions): Promise<PutObjectResult> {
     this.puts.push(request);
+    this.options.push(options);
     if (this.failWith !== undefined) throw this.failWith;
+    const bytes = this.disk.get(request.source.path) ?? Buffer.alloc(0);
+    if (crc32cBase64(bytes) !== request.source.crc32c) {
+      throw new SourceMismatchError(request.source.path, `crc32c ${crc32cBase64(bytes)}, recorded ${request.source.crc32c}`);
+    }
     const existing = this.objects.get(request.name);
     if (existing !== undefined) {
-      if (!existing.bytes.equals(request.bytes)) throw new ObjectConflictError(request.name, 'different bytes');
+      if (!existing.bytes.equals(bytes)) throw new ObjectConflictError(request.name, 'different bytes');
       return { outcome: 'already-present', generation: existing.generation };
     }
     const generation = String(1000 + this.objects.size);
-    this.objects.set(request.name, { bytes: request.bytes, crc32c: request.crc32c, generation });
+    this.objects.set(request.name, { bytes, crc32c: request.source.crc32c, generation });
     return { outcome: 'created', generation };
   }
 
@@ -60,60 +79,79 @@ class FakeStore implements ObjectStore {
 }
 
 class FakeSpool implements SpoolFiles {
-  readonly files = new Map<string, Buffer>();
   readonly removed: string[] = [];
 
-  constructor(content?: Buffer) {
-    if (content !== undefined) this.files.set(SPOOL_PATH, content);
+  constructor(readonly disk: Disk = new Map()) {}
+
+  withChunk(content: Buffer): this {
+    this.disk.set(SPOOL_PATH, content);
+    return this;
   }
 
-  async read(path: string): Promise<Buffer | undefined> {
-    const bytes = this.files.get(path);
-    return bytes === undefined ? undefined : Buffer.from(bytes);
+  async size(path: string): Promise<number | undefined> {
+    return this.disk.get(path)?.byteLength;
   }
 
   async remove(path: string): Promise<void> {
     this.removed.push(path);
-    this.files.delete(path);
+    this.disk.delete(path);
   }
 }
 
-describe('uploadChunk', () => {
-  it('stores the chunk under its object name with its metadata, then removes it from the spool', async () => {
-    const store = new FakeStore();
-    const spool = new FakeSpool(BYTES);
+/** A spool holding `content` as the chunk, and a store reading from it. */
+function setup(content?: Buffer): { spool: FakeSpool; store: FakeStore } {
+  const spool = new FakeSpool();
+  if (content !== undefined) spool.withChunk(content);
+  return { spool, store: new FakeStore(spool.disk) };
+}
 
-    const result = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
+describe('uploadChunk', () => {
+  it('hands the store the file by path with its recorded size and CRC32C, then removes it from the spool', async () => {
+    const { store, spool } = setup(BYTES);
+    const onProgress = () => undefined;
+    const signal = new AbortController().signal;
+
+    const result = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool, { signal, onProgress });
 
     expect(result).toEqual({ objectName: OBJECT_NAME, generation: '1000', outcome: 'created', bytes: BYTES.byteLength });
     expect(OBJECT_NAME).toBe(chunkObjectName('site-a', job().metadata));
-    expect(store.puts).toHaveLength(1);
-    expect(store.puts[0]).toEqual({
-      name: OBJECT_NAME,
-      bytes: BYTES,
-      contentType: CHUNK_CONTENT_TYPE,
-      metadata: toObjectMetadata(job().metadata),
-      crc32c: crc32cBase64(BYTES),
-    });
+    expect(store.puts).toEqual([
+      {
+        name: OBJECT_NAME,
+        source: { path: SPOOL_PATH, size: BYTES.byteLength, crc32c: crc32cBase64(BYTES) },
+        contentType: CHUNK_CONTENT_TYPE,
+        metadata: toObjectMetadata(job().metadata),
+      },
+    ]);
+    // The attempt's abort signal and progress callback reach the store.
+    expect(store.options).toEqual([{ signal, onProgress }]);
     expect(spool.removed).toEqual([SPOOL_PATH]);
   });
 
   it("stores the chunk's evidence entries beside its metadata, as the recorder made them", async () => {
-    const store = new FakeStore();
+    const { store, spool } = setup(BYTES);
     const evidence = { evidenceRecord: '{"v":1}', evidenceSignature: 'sig' };
-    await uploadChunk({ ...job(), evidence }, SPOOL_PATH, store, 'site-a', new FakeSpool(BYTES));
+    await uploadChunk({ ...job(), evidence }, SPOOL_PATH, store, 'site-a', spool);
     expect(store.puts[0]?.metadata).toEqual({ ...toObjectMetadata(job().metadata), ...evidence });
   });
 
   it('uses the bare object name without a prefix', async () => {
-    const result = await uploadChunk(job(), SPOOL_PATH, new FakeStore(), '', new FakeSpool(BYTES));
+    const { store, spool } = setup(BYTES);
+    const result = await uploadChunk(job(), SPOOL_PATH, store, '', spool);
     expect(result.objectName).toBe('cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mp4');
   });
 
+  it('says when the upload continued the session of an earlier attempt', async () => {
+    const { store, spool } = setup(BYTES);
+    store.put = async () => ({ outcome: 'created', generation: '5', resumedSession: true });
+    expect(await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool)).toEqual({ objectName: OBJECT_NAME, generation: '5', outcome: 'created', bytes: BYTES.byteLength, resumedSession: true });
+  });
+
   it('treats an object already stored with the same bytes as done, and removes the spool file', async () => {
-    const store = new FakeStore();
-    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool(BYTES));
-    const spool = new FakeSpool(BYTES);
+    const { store, spool } = setup(BYTES);
+    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
+    spool.withChunk(BYTES);
+    spool.removed.length = 0;
 
     const result = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
 
@@ -122,11 +160,11 @@ describe('uploadChunk', () => {
   });
 
   it('treats a missing spool file as done when the bucket holds the object with the same CRC32C and size', async () => {
-    const store = new FakeStore();
-    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool(BYTES));
+    const { store, spool } = setup(BYTES);
+    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
     store.puts.length = 0;
 
-    const result = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool());
+    const result = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
 
     expect(result).toEqual({ objectName: OBJECT_NAME, generation: '1000', outcome: 'already-present', bytes: BYTES.byteLength });
     expect(store.puts).toEqual([]);
@@ -138,16 +176,16 @@ describe('uploadChunk', () => {
   // stream-handle then counts that orphan sidecar as a pending chunk (SpoolGuard drop-oldest logs it
   // as DROPPED before upload). Fix: call files.remove(spoolPath) there too (it tolerates ENOENT).
   it('removes leftover job data when the spool file is gone but the object is stored', async () => {
-    const store = new FakeStore();
-    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool(BYTES));
-    const spool = new FakeSpool();
+    const { store, spool } = setup(BYTES);
+    await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
+    spool.removed.length = 0;
     await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool);
     expect(spool.removed).toEqual([SPOOL_PATH]);
   });
 
   it('fails with SpoolFileMissingError, saying to share the spool, when neither file nor object exists', async () => {
-    const store = new FakeStore();
-    const error = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool()).catch((e: unknown) => e);
+    const { store, spool } = setup();
+    const error = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SpoolFileMissingError);
     expect((error as SpoolFileMissingError).spoolPath).toBe(SPOOL_PATH);
     expect((error as Error).message).toBe(
@@ -158,15 +196,14 @@ describe('uploadChunk', () => {
   });
 
   it('fails with SpoolFileMissingError when the stored object has other bytes', async () => {
-    const store = new FakeStore();
+    const { store, spool } = setup();
     const other = Buffer.from('pretend this is an MP4 chunK');
     store.objects.set(OBJECT_NAME, { bytes: other, crc32c: crc32cBase64(other), generation: '7' });
-    await expect(uploadChunk(job(), SPOOL_PATH, store, 'site-a', new FakeSpool())).rejects.toBeInstanceOf(SpoolFileMissingError);
+    await expect(uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool)).rejects.toBeInstanceOf(SpoolFileMissingError);
   });
 
-  it('refuses a file whose size differs from the recorded size: nothing uploaded, nothing removed', async () => {
-    const store = new FakeStore();
-    const spool = new FakeSpool(Buffer.concat([BYTES, Buffer.from('!')]));
+  it('refuses a file whose size differs from the recorded size before sending anything: nothing uploaded, nothing removed', async () => {
+    const { store, spool } = setup(Buffer.concat([BYTES, Buffer.from('!')]));
     const error = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChunkCorruptError);
     expect((error as Error).message).toBe(
@@ -176,35 +213,32 @@ describe('uploadChunk', () => {
     expect(spool.removed).toEqual([]);
   });
 
-  it('refuses a file whose CRC32C differs from the recorded one: nothing uploaded, nothing removed', async () => {
-    const store = new FakeStore();
+  it('turns the store finding the file unlike its CRC32C into ChunkCorruptError: nothing stored, nothing removed', async () => {
     const flipped = Buffer.from(BYTES);
     flipped[3] = (flipped[3] ?? 0) ^ 0x01;
-    const spool = new FakeSpool(flipped);
+    const { store, spool } = setup(flipped);
     const error = await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChunkCorruptError);
     expect((error as Error).name).toBe('ChunkCorruptError');
     expect((error as Error).message).toBe(
       `chunk file ${SPOOL_PATH} no longer matches what was recorded (crc32c ${crc32cBase64(flipped)}, recorded ${crc32cBase64(BYTES)}): not uploaded, left on disk`,
     );
-    expect(store.puts).toEqual([]);
+    expect(store.objects.size).toBe(0);
     expect(spool.removed).toEqual([]);
   });
 
   it('keeps the spool file when the store fails', async () => {
-    const store = new FakeStore();
+    const { store, spool } = setup(BYTES);
     store.failWith = new Error('503 Service Unavailable');
-    const spool = new FakeSpool(BYTES);
     await expect(uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool)).rejects.toThrow('503 Service Unavailable');
     expect(spool.removed).toEqual([]);
-    expect(spool.files.has(SPOOL_PATH)).toBe(true);
+    expect(spool.disk.has(SPOOL_PATH)).toBe(true);
   });
 
   it('keeps the spool file when the bucket holds other bytes under the name', async () => {
-    const store = new FakeStore();
+    const { store, spool } = setup(BYTES);
     const other = Buffer.from('x'.repeat(BYTES.byteLength));
     store.objects.set(OBJECT_NAME, { bytes: other, crc32c: crc32cBase64(other), generation: '7' });
-    const spool = new FakeSpool(BYTES);
     await expect(uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool)).rejects.toBeInstanceOf(ObjectConflictError);
     expect(spool.removed).toEqual([]);
   });

@@ -1,9 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { crc32cBase64, type StorageObjectResource } from '@crispy-streamer/shared';
+import type { StorageObjectResource } from '@crispy-streamer/shared';
+import { copyWithDigest, digestFile } from './file-digest.js';
 import type { FinalizeNotifier } from './finalize-notifier.js';
-import { ObjectConflictError, type ObjectStore, type PutObjectRequest, type PutObjectResult } from './object-store.js';
+import { ObjectConflictError, SourceMismatchError, type ObjectSource, type ObjectStore, type PutObjectRequest, type PutObjectResult } from './object-store.js';
 
 // A bucket on local disk, with the same object names as Cloud Storage:
 //   DIR/NAME             the object's bytes
@@ -11,7 +12,8 @@ import { ObjectConflictError, type ObjectStore, type PutObjectRequest, type PutO
 //   DIR/.tmp/            uploads in progress, on the same file system so link() is atomic
 //   DIR/.notifications/  finalize notifications waiting for delivery (notification-outbox.ts)
 // An object exists once both are there; the bytes are linked into place only if absent, which
-// gives the same create-only semantics as ifGenerationMatch=0.
+// gives the same create-only semantics as ifGenerationMatch=0. A chunk on the same file system as
+// the bucket is hard-linked, not copied: storing it costs one read (to check it), whatever its size.
 
 const META_SUFFIX = '.meta.json';
 export const NOTIFICATION_OUTBOX_DIR = '.notifications';
@@ -75,8 +77,8 @@ export function createLocalBucket(dir: string, bucket: string, notifier?: Finali
       generation,
       metageneration: '1',
       contentType: request.contentType,
-      size: String(request.bytes.byteLength),
-      crc32c: request.crc32c,
+      size: String(request.source.size),
+      crc32c: request.source.crc32c,
       md5Hash,
       metadata: request.metadata,
       timeCreated: now,
@@ -91,29 +93,27 @@ export function createLocalBucket(dir: string, bucket: string, notifier?: Finali
     dir: root,
 
     async put(request) {
-      if (crc32cBase64(request.bytes) !== request.crc32c) {
-        throw new Error(`crc32c of ${request.name} does not match its bytes: refusing to store it`);
-      }
       const path = objectPath(request.name);
       await mkdir(dirname(path), { recursive: true });
       await mkdir(tmpDir, { recursive: true });
       const temporary = join(tmpDir, randomUUID());
-      await writeDurably(temporary, request.bytes);
-      const md5Hash = createHash('md5').update(request.bytes).digest('base64');
       try {
-        await link(temporary, path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const settled = await settleExisting(request, path, md5Hash);
-        await notifier?.notify(settled.resource);
-        return settled.result;
+        const placed = await placeVerified(request.source, temporary);
+        try {
+          await link(temporary, path);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          const settled = await settleExisting(request, path, placed.md5Hash);
+          await notifier?.notify(settled.resource);
+          return settled.result;
+        }
+        const resource = resourceFor(request, placed.md5Hash);
+        await writeResource(path, resource);
+        await notifier?.notify(resource);
+        return { outcome: 'created', generation: resource.generation };
       } finally {
         await unlink(temporary).catch(() => undefined);
       }
-      const resource = resourceFor(request, md5Hash);
-      await writeResource(path, resource);
-      await notifier?.notify(resource);
-      return { outcome: 'created', generation: resource.generation };
     },
 
     async head(name) {
@@ -148,18 +148,44 @@ export function createLocalBucket(dir: string, bucket: string, notifier?: Finali
     path: string,
     md5Hash: string,
   ): Promise<{ result: PutObjectResult; resource: StorageObjectResource }> {
-    const existingBytes = await readFile(path);
-    const existingCrc = crc32cBase64(existingBytes);
-    if (existingCrc !== request.crc32c || existingBytes.byteLength !== request.bytes.byteLength) {
-      throw new ObjectConflictError(request.name, `stored crc32c ${existingCrc}, size ${existingBytes.byteLength}`);
+    const existing = await digestFile(path);
+    if (existing.crc32c !== request.source.crc32c || existing.size !== request.source.size) {
+      throw new ObjectConflictError(request.name, `stored crc32c ${existing.crc32c}, size ${existing.size}`);
     }
-    const existing = await readResource(path);
-    if (existing !== undefined) return { result: { outcome: 'already-present', generation: existing.generation }, resource: existing };
+    const resource = await readResource(path);
+    if (resource !== undefined) return { result: { outcome: 'already-present', generation: resource.generation }, resource };
     // An earlier attempt stopped between linking the bytes and writing the resource.
-    const resource = resourceFor(request, md5Hash);
-    await writeResource(path, resource);
-    return { result: { outcome: 'created', generation: resource.generation }, resource };
+    const made = resourceFor(request, md5Hash);
+    await writeResource(path, made);
+    return { result: { outcome: 'created', generation: made.generation }, resource: made };
   }
+}
+
+/**
+ * Puts the source file at `temporary` (a new name in the bucket's .tmp) and checks it in the same
+ * read: a hard link when the spool is on the bucket's file system (no copy), else a copy. The bytes
+ * are flushed to disk before the caller links them into place.
+ */
+async function placeVerified(source: ObjectSource, temporary: string): Promise<{ md5Hash: string }> {
+  let placed: { size: number; crc32c: string; md5Hash: string };
+  try {
+    await link(source.path, temporary);
+    placed = await digestFile(temporary);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Another file system (EXDEV), or one that has no hard links.
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw error;
+    placed = await copyWithDigest(source.path, temporary);
+  }
+  if (placed.size !== source.size) throw new SourceMismatchError(source.path, `${placed.size} bytes, recorded ${source.size}`);
+  if (placed.crc32c !== source.crc32c) throw new SourceMismatchError(source.path, `crc32c ${placed.crc32c}, recorded ${source.crc32c}`);
+  const handle = await open(temporary, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { md5Hash: placed.md5Hash };
 }
 
 async function writeDurably(path: string, bytes: Buffer): Promise<void> {
