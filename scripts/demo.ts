@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { displayUrl } from '@crispy-streamer/shared';
+import { displayUrl, errorMessage } from '@crispy-streamer/shared';
 import { freePort } from './lib/free-port.js';
 import { startFunctionService, startStreamHandle, startUploadWorker } from './lib/local-stack.js';
 import { startRedisServer } from './lib/redis-server.js';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    console.error(`demo failed: ${(error as Error).message}`);
+    console.error(`demo failed: ${errorMessage(error)}`);
     process.exit(1);
   },
 );

@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage, type Bucket } from '@google-cloud/storage';
-import { bucketNameProblem } from '@crispy-streamer/shared';
+import { bucketNameProblem, errorMessage } from '@crispy-streamer/shared';
 
 export interface ProvisionOptions {
   project: string;
@@ -215,7 +215,7 @@ async function observeBucket(bucket: Bucket): Promise<ObservedBucket | undefined
   } catch (error) {
     if (statusOf(error) === 404) return undefined;
     if (statusOf(error) === 403) {
-      throw new Error(`gs://${bucket.name} exists but this account cannot read it: bucket names are global, so choose another --bucket, or get storage.buckets.get on it`);
+      throw new Error(`gs://${bucket.name} exists but this account cannot read it: bucket names are global, so choose another --bucket, or get storage.buckets.get on it`, { cause: error });
     }
     throw error;
   }
@@ -282,7 +282,7 @@ export async function apply(step: Step, options: ProvisionOptions, clients: Clie
       const topic = clients.pubsub.topic(step.topic);
       const [policy] = await topic.iam.getPolicy();
       const bindings = policy.bindings ?? [];
-      const binding = bindings.find((candidate) => candidate.role === PUBLISHER_ROLE && candidate.condition == null);
+      const binding = bindings.find((candidate) => candidate.role === PUBLISHER_ROLE && (candidate.condition === null || candidate.condition === undefined));
       if (binding === undefined) bindings.push({ role: PUBLISHER_ROLE, members: [step.member] });
       else if (!(binding.members ?? []).includes(step.member)) binding.members = [...(binding.members ?? []), step.member];
       // The policy's etag makes a concurrent change fail instead of being overwritten.
@@ -321,7 +321,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   const project = (values['project'] as string | undefined) ?? env['GOOGLE_CLOUD_PROJECT'];
   const bucket = values['bucket'] as string | undefined;
@@ -372,7 +372,7 @@ async function main(): Promise<number> {
   try {
     await provision(options, clients, (line) => console.log(line));
   } catch (error) {
-    console.error(`provisioning failed: ${(error as Error).message}`);
+    console.error(`provisioning failed: ${errorMessage(error)}`);
     return 1;
   } finally {
     await clients.pubsub.close();

@@ -1,11 +1,11 @@
 // Everything the benchmark starts (processes, temp dirs) registers how to undo it here, so that a
 // failure, Ctrl-C or SIGTERM still leaves nothing behind.
 
-type Cleanup = { what: string; run: () => Promise<unknown> | unknown };
+type Cleanup = { what: string; run: () => unknown };
 const cleanups: Cleanup[] = [];
 
 /** Registers an undo step; returns a function that runs it now (once) and unregisters it. */
-export function onCleanup(what: string, run: () => Promise<unknown> | unknown): () => Promise<void> {
+export function onCleanup(what: string, run: () => unknown): () => Promise<void> {
   const entry: Cleanup = { what, run };
   cleanups.push(entry);
   return async () => {

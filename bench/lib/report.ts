@@ -38,7 +38,7 @@ export interface BenchContext {
   profileDir: string | undefined;
   /** pid -> what it was, for naming the CPU profiles. */
   profiledPids: Map<number, string>;
-  log(line: string): void;
+  log: (line: string) => void;
   /** Raw upload limits measured by file-copy, for backlog drain (chunks/s and MB/s). */
   uploadLimits: { storage: string; chunksPerSecond: number; mbPerSecond: number; chunkMb: number }[];
 }

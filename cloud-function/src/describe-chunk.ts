@@ -1,4 +1,4 @@
-import { fromObjectMetadata, type Logger, type StorageObjectResource } from '@crispy-streamer/shared';
+import { fromObjectMetadata, type Logger, type StorageObjectResource, errorMessage } from '@crispy-streamer/shared';
 import type { ChunkReadout, DecoderInput } from './decoder-input/decoder-input.js';
 import { judgeFailure } from './failures.js';
 import type { FrameFacts } from './frame-probe.js';
@@ -59,7 +59,7 @@ export async function describeChunk(object: StorageObjectResource, deps: Describ
   try {
     chunk = fromObjectMetadata(object.metadata ?? {});
   } catch (error) {
-    deps.logger.warn({ bucket: object.bucket, object: object.name, reason: (error as Error).message }, 'object has no chunk metadata: describing what the video itself says');
+    deps.logger.warn({ bucket: object.bucket, object: object.name, reason: errorMessage(error) }, 'object has no chunk metadata: describing what the video itself says');
   }
 
   const signedUrl = await deps.signUrl(object.bucket, object.name, deps.signedUrlSeconds);

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as functions from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { createLogger, loadPublicKeys, redactEverywhere, resolveFfmpeg } from '@crispy-streamer/shared';
+import { createLogger, loadPublicKeys, redactEverywhere, resolveFfmpeg, errorMessage } from '@crispy-streamer/shared';
 import { checkIntegrity } from './integrity.js';
 import { loadFunctionConfig } from './config.js';
 import { describeChunk } from './describe-chunk.js';
@@ -91,7 +91,7 @@ export async function describeChunkEvent(event: CloudEvent<unknown>): Promise<vo
     const where = { bucket: object.bucket, object: object.name, generation: object.generation };
     if (verdict.action === 'refuse') {
       // Acknowledged: these bytes will never describe, and a redelivery would read them again for ever.
-      logger.error({ ...where, kind: verdict.kind, reason: (error as Error).message }, 'chunk refused: not a chunk that can be described');
+      logger.error({ ...where, kind: verdict.kind, reason: errorMessage(error) }, 'chunk refused: not a chunk that can be described');
       return;
     }
     // Let Pub/Sub deliver it again: the failure may pass (network, storage, load, a cold start).

@@ -1,4 +1,5 @@
 import type { RangeReader } from '@crispy-streamer/shared';
+import { errorMessage } from '@crispy-streamer/shared';
 
 /**
  * Reading the stored object failed: `httpStatus` 404/410 mean it is gone; undefined means the
@@ -37,7 +38,7 @@ export function httpRangeReader(url: string, timeoutMs: number): RangeReader {
       response = await fetch(url, { headers: { range }, redirect: 'follow', signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new ObjectReadError(`reading ${range} of ${urlForLog(url)} failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`, undefined);
+      throw new ObjectReadError(`reading ${range} of ${urlForLog(url)} failed: ${cause?.code ?? cause?.message ?? errorMessage(error)}`, undefined);
     }
     if (response.status !== 206 && response.status !== 200) {
       await response.body?.cancel();

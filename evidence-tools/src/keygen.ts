@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { keyIdOf } from '@crispy-streamer/shared';
+import { keyIdOf, errorMessage } from '@crispy-streamer/shared';
 
 const USAGE = `usage: keygen --out DIR
 
@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
     }
     out = values.out;
   } catch (error) {
-    process.stderr.write(`keygen: ${(error as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`keygen: ${errorMessage(error)}\n\n${USAGE}`);
     return 2;
   }
   if (out === undefined || out.trim() === '') {

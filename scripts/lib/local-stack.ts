@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { REPO_ROOT, nodeArgsForSource, spawnService, type ServiceProcess } from './service-process.js';
+import { errorMessage } from '@crispy-streamer/shared';
 
 // Starts crispy-streamer's three services as separate processes, the way they run in production,
 // for the demo command, the end-to-end tests and the benchmarks.
@@ -36,7 +37,7 @@ export async function waitForHttp(url: string, timeoutMs: number): Promise<void>
       await fetch(url, { signal: AbortSignal.timeout(1000) });
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms: ${(error as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms: ${errorMessage(error)}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

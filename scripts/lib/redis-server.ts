@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnChild, type Child } from './child-process.js';
 import { freePort } from './free-port.js';
+import { errorMessage } from '@crispy-streamer/shared';
 
 export interface RedisServer {
   /** redis://127.0.0.1:PORT */
@@ -119,7 +120,7 @@ async function waitForPong(port: number, timeoutMs: number, needsAuth = false): 
       if (reply === '+PONG' || (needsAuth && reply.startsWith('-NOAUTH'))) return;
       lastProblem = `answered ${reply}`;
     } catch (error) {
-      lastProblem = (error as Error).message;
+      lastProblem = errorMessage(error);
     }
     await sleep(20);
   }

@@ -17,3 +17,4 @@ export * from './bucket/bucket-name.js';
 export * from './bucket/bucket-url.js';
 export * from './bucket/local-bucket-layout.js';
 export * from './deadline.js';
+export * from './errors.js';

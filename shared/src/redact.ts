@@ -52,7 +52,7 @@ export function redactDeep<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return redactSecrets(value) as T;
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) return value;
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((item) => redactDeep(item, depth + 1)) as T;
   const result: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) result[key] = redactDeep(item, depth + 1);
   return result as T;

@@ -19,7 +19,7 @@ export function createRedisConnection(url: string, connectionName: string): Redi
 /** BullMQ loses jobs if Redis may evict keys: say so loudly at start-up. */
 export async function warnUnlessNoEviction(redis: Redis, url: string, logger: Logger): Promise<void> {
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const reply = (await redis.config('GET', 'maxmemory-policy'));
     const policy = reply[1];
     if (policy !== undefined && policy !== 'noeviction') {
       logger.warn(

@@ -13,6 +13,7 @@ import {
   redactEverywhere,
   resolveFfmpeg,
   warnUnlessNoEviction,
+  errorMessage,
 } from '@crispy-streamer/shared';
 import { createChunkQueue } from './queue/chunk-queue.js';
 import { loadStreamHandleConfig } from './config.js';
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
     }
     spoolLimits = resolved.limits;
   } catch (error) {
-    process.stderr.write(`stream-handle: invalid configuration:\n  - SPOOL_DIR: ${config.spoolDir} cannot be used as the spool (${error instanceof Error ? error.message : String(error)}): point it at a writable folder\n`);
+    process.stderr.write(`stream-handle: invalid configuration:\n  - SPOOL_DIR: ${config.spoolDir} cannot be used as the spool (${errorMessage(error)}): point it at a writable folder\n`);
     return 2;
   }
   // Every password this process holds is redacted wherever it might surface, not only inside URLs.

@@ -980,7 +980,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     const path = ctx.url.pathname;
     const isRead = method === 'GET' || method === 'HEAD';
     let m: RegExpExecArray | null;
-    if ((m = /^\/storage\/v1\/b\/?$/.exec(path)) && method === 'POST') return createBucket(ctx);
+    if (/^\/storage\/v1\/b\/?$/.test(path) && method === 'POST') return createBucket(ctx);
     if ((m = /^\/storage\/v1\/b\/([^/]+)\/?$/.exec(path)) && isRead) {
       return sendJson(ctx.res, 200, bucketResource(existingBucket(decodePathSegment(m[1] ?? ''))));
     }
@@ -1095,7 +1095,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT' || attempt >= 5) {
-        if (code === 'EADDRINUSE') throw new Error(`gcs-test-server: no port free on both 127.0.0.1 and ::1 after ${attempt} tries`);
+        if (code === 'EADDRINUSE') throw new Error(`gcs-test-server: no port free on both 127.0.0.1 and ::1 after ${attempt} tries`, { cause: error });
         servers.push(v4); // no IPv6 loopback here: localhost resolves to 127.0.0.1
       } else {
         await new Promise<void>(resolve => v4.close(() => resolve())); // ::1 port taken by someone else: try another

@@ -114,7 +114,7 @@ async function launch(port: number): Promise<Child> {
     ]);
   } catch (error) {
     await child.kill();
-    throw new Error(`${(error as Error).message}\nLast output:\n${child.tail()}`);
+    throw new Error(`${(error as Error).message}\nLast output:\n${child.tail()}`, { cause: error });
   }
   return child;
 }

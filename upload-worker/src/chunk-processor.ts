@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { chunkFilePath, parseJobData, type ChunkJobData, type Logger } from '@crispy-streamer/shared';
+import { chunkFilePath, parseJobData, type ChunkJobData, type Logger, errorMessage } from '@crispy-streamer/shared';
 import { withProgressTimeout } from './progress-watchdog.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { classifyUploadFailure, type OutageBackoff } from './upload-failure.js';
@@ -33,7 +33,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps): (job: Job<ChunkJ
       data = parseJobData(job.data, `job ${job.id ?? '?'}`);
       spoolPath = chunkFilePath(deps.spoolDir, data.metadata);
     } catch (error) {
-      throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
+      throw new UnrecoverableError(errorMessage(error));
     }
     const { metadata } = data;
     const attemptStarted = Date.now();
@@ -61,7 +61,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps): (job: Job<ChunkJ
         }
         case 'permanent':
           // Retrying cannot fix these; the file stays on disk and the job in the failed set.
-          throw new UnrecoverableError((error as Error).message);
+          throw new UnrecoverableError(errorMessage(error));
         case 'corrupted-upload':
           logger.error(fields, 'corrupted upload: the bucket refused bytes that reached it damaged; nothing was stored, the upload is retried');
           throw error;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ConfigError, EnvReader, parseBucketUrl, type BucketLocation } from '@crispy-streamer/shared';
+import { ConfigError, EnvReader, parseBucketUrl, type BucketLocation, errorMessage } from '@crispy-streamer/shared';
 
 export interface UploadWorkerConfig {
   redisUrl: string;
@@ -45,7 +45,7 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
   try {
     bucket = parseBucketUrl(bucketUrl);
   } catch (error) {
-    reader.problem('BUCKET_URL', (error as Error).message);
+    reader.problem('BUCKET_URL', errorMessage(error));
   }
   const config: UploadWorkerConfig = {
     redisUrl: reader.string('REDIS_URL', 'redis://127.0.0.1:6379'),

@@ -95,7 +95,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       res.status(403).type('text').send('the board is read-only: set BOARD_USER and BOARD_PASSWORD to retry, remove or add jobs');
     });
   }
-  app.use('/board', boardAdapter.getRouter());
+  app.use('/board', boardAdapter.getRouter() as express.Router);
 
   app.get('/metrics', async (_req, res) => {
     res.type(options.registry.contentType).send(await options.registry.metrics());

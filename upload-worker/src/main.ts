@@ -10,7 +10,6 @@ import {
   chunkFilePath,
   chunkMetadataProblems,
   displayUrl,
-  parseJobData,
   passwordOfUrl,
   redactEverywhere,
   settledWithin,

@@ -7,7 +7,7 @@ export interface ProgressSignal {
   /** Aborted when the attempt stalled; the work stops its streams and requests. */
   readonly signal: AbortSignal;
   /** The work moved forward: the stall clock starts again. */
-  progress(): void;
+  progress: () => void;
 }
 
 /**

@@ -69,7 +69,7 @@ interface ErrorFields {
 }
 
 function fieldsOf(error: unknown): ErrorFields {
-  return typeof error === 'object' && error !== null ? (error as ErrorFields) : {};
+  return typeof error === 'object' && error !== null ? (error) : {};
 }
 
 /** True when the error says the connection failed, dropped or stalled, anywhere in its chain. */

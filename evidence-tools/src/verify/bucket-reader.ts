@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CRC32C, Storage, type StorageOptions } from '@google-cloud/storage';
-import { LOCAL_OBJECT_RESOURCE_SUFFIX, isLocalBucketHousekeeping, localObjectResourcePath, type BucketLocation, type StorageObjectResource } from '@crispy-streamer/shared';
+import { LOCAL_OBJECT_RESOURCE_SUFFIX, isLocalBucketHousekeeping, localObjectResourcePath, type BucketLocation, type StorageObjectResource, errorMessage } from '@crispy-streamer/shared';
 import type { ContentDigest, StoredChunk } from './check-chain.js';
 import { selectForRange, sourceListPrefix, type StartTimeRange } from './object-names.js';
 
@@ -44,7 +44,8 @@ export async function digestStream(stream: Readable): Promise<ContentDigest> {
 function stringMetadata(raw: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw ?? {})) {
-    if (value !== null && value !== undefined) out[key] = String(value);
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
+    else if (value !== null && value !== undefined) out[key] = JSON.stringify(value);
   }
   return out;
 }
@@ -66,7 +67,7 @@ export function createGcsReader(settings: GcsReaderSettings): ChunkBucketReader 
         const { generation, metadata } = file.metadata;
         listed.set(file.name, {
           generation: generation === undefined ? undefined : String(generation),
-          metadata: stringMetadata(metadata as Record<string, unknown> | undefined),
+          metadata: stringMetadata(metadata),
         });
       }
       return files.map((file) => file.name);
@@ -75,7 +76,7 @@ export function createGcsReader(settings: GcsReaderSettings): ChunkBucketReader 
       let entry = listed.get(name);
       if (entry === undefined) {
         const [resource] = await bucket.file(name).getMetadata();
-        entry = { generation: String(resource.generation), metadata: stringMetadata(resource.metadata as Record<string, unknown> | undefined) };
+        entry = { generation: String(resource.generation), metadata: stringMetadata(resource.metadata) };
       }
       const file = entry.generation === undefined ? bucket.file(name) : bucket.file(name, { generation: entry.generation });
       // Our own digests are compared with the record; the client's check would only throw instead.
@@ -110,7 +111,7 @@ export function createLocalReader(dir: string): ChunkBucketReader {
         const resource = JSON.parse(await readFile(localObjectResourcePath(path), 'utf8')) as StorageObjectResource;
         metadata = stringMetadata(resource.metadata);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the resource of ${name}: ${(error as Error).message}`);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the resource of ${name}: ${errorMessage(error)}`, { cause: error });
       }
       let content: ContentDigest | undefined;
       try {

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { SOURCE_ID_PATTERN, loadPublicKeys, parseBucketUrl, type BucketLocation } from '@crispy-streamer/shared';
+import { SOURCE_ID_PATTERN, loadPublicKeys, parseBucketUrl, type BucketLocation, errorMessage } from '@crispy-streamer/shared';
 import { createReader, readSourceChunks, type ChunkBucketReader } from './bucket-reader.js';
 import { checkChunks } from './check-chain.js';
 import { formatReport, type VerifyReport } from './report.js';
@@ -76,7 +76,7 @@ function readArguments(argv: readonly string[]) {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
 }
 
@@ -91,7 +91,7 @@ export function parseVerifyArguments(argv: readonly string[]): VerifyRequest | '
   try {
     location = parseBucketUrl(values.bucket);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   const from = isoArgument('from', values.from);
   const to = isoArgument('to', values.to);
@@ -101,7 +101,7 @@ export function parseVerifyArguments(argv: readonly string[]): VerifyRequest | '
   try {
     publicKeys = loadPublicKeys(keyFiles);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   if (values['require-signed'] && publicKeys.size === 0) {
     throw new UsageError('--require-signed needs at least one --public-key: a signature nobody checks proves nothing');
@@ -146,7 +146,7 @@ export async function runVerifyCommand(argv: readonly string[], env: Record<stri
     report = await runVerify(request, createReader(request.location, readerEnv));
   } catch (error) {
     // Not a finding about the chunks: the check itself could not be done.
-    out.stderr(`verify: could not read ${request.bucketUrl}: ${(error as Error).message}\n`);
+    out.stderr(`verify: could not read ${request.bucketUrl}: ${errorMessage(error)}\n`);
     return EXIT_CANNOT_CHECK;
   }
   out.stdout(request.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));

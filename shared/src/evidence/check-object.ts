@@ -3,6 +3,7 @@ import { chunkObjectName } from '../chunk.js';
 import { fromEvidenceMetadata } from './object-metadata.js';
 import { recordDurationMs, recordHash, type EvidenceRecord } from './record.js';
 import { verifyRecordSignature } from './signature.js';
+import { errorMessage } from '../errors.js';
 
 // One check of one stored object against its evidence record, used by the function (on every
 // notification, with what the bucket says of the object) and by verify (with the bytes read).
@@ -67,7 +68,7 @@ export function checkObjectEvidence(object: StoredObjectFacts, options: CheckObj
   try {
     evidence = fromEvidenceMetadata(object.metadata);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     return { integrity: 'INVALID', reasons: [reason], mismatches: [reason], noRecord: false };
   }
   if (evidence === undefined) {

@@ -1,6 +1,7 @@
 import { createPublicKey, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sha256Hex } from './record.js';
+import { errorMessage } from '../errors.js';
 
 // The Ed25519 keys evidence records are signed with: the key id, and loading PEMs given at run time.
 
@@ -25,7 +26,7 @@ export function loadPrivateKey(pemOrPath: string): KeyObject {
   try {
     pem = isPem ? pemOrPath : readFileSync(pemOrPath, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read the evidence private key ${where}: ${(error as Error).message}`);
+    throw new Error(`cannot read the evidence private key ${where}: ${errorMessage(error)}`, { cause: error });
   }
   if (!/-----BEGIN PRIVATE KEY-----/.test(pem)) {
     throw new Error(`${where} holds no PKCS#8 private key (-----BEGIN PRIVATE KEY-----); make one with keygen`);
@@ -34,7 +35,7 @@ export function loadPrivateKey(pemOrPath: string): KeyObject {
   try {
     key = createPrivateKey(pem);
   } catch (error) {
-    throw new Error(`${where} is not a usable private key: ${(error as Error).message}`);
+    throw new Error(`${where} is not a usable private key: ${errorMessage(error)}`, { cause: error });
   }
   assertEd25519(key, where);
   return key;
@@ -51,14 +52,14 @@ export function loadPublicKeys(paths: readonly string[]): Map<string, KeyObject>
     try {
       pem = readFileSync(path, 'utf8');
     } catch (error) {
-      throw new Error(`cannot read public key ${path}: ${(error as Error).message}`);
+      throw new Error(`cannot read public key ${path}: ${errorMessage(error)}`, { cause: error });
     }
     if (/PRIVATE KEY-----/.test(pem)) throw new Error(`${path} holds a private key; give the public key (evidence-public.pem)`);
     let key: KeyObject;
     try {
       key = createPublicKey(pem);
     } catch (error) {
-      throw new Error(`${path} is not a PEM public key: ${(error as Error).message}`);
+      throw new Error(`${path} is not a PEM public key: ${errorMessage(error)}`, { cause: error });
     }
     assertEd25519(key, path);
     keys.set(keyIdOf(key), key);

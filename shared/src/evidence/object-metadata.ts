@@ -1,5 +1,6 @@
 import { EvidenceRecordError, canonicalRecord, recordProblems, type EvidenceRecord } from './record.js';
 import { SIGNATURE_BASE64 } from './signature.js';
+import { errorMessage } from '../errors.js';
 
 /** Object custom-metadata keys that carry the evidence. */
 export const EVIDENCE_METADATA_KEYS = {
@@ -46,7 +47,7 @@ export function fromEvidenceMetadata(metadata: Record<string, string | undefined
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new EvidenceRecordError([`${EVIDENCE_METADATA_KEYS.record} is not JSON (${(error as Error).message})`], context);
+    throw new EvidenceRecordError([`${EVIDENCE_METADATA_KEYS.record} is not JSON (${errorMessage(error)})`], context);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new EvidenceRecordError([`${EVIDENCE_METADATA_KEYS.record} is not a JSON object`], context);

@@ -1,4 +1,5 @@
 import { chunkMetadataProblems, type ChunkMetadata } from '../chunk.js';
+import { errorMessage } from '../errors.js';
 
 // The job data of a chunk: written beside the chunk in the spool (spool-layout.ts names the file)
 // and carried by its BullMQ job. This module is its only writer and reader.
@@ -68,7 +69,7 @@ export function parseJobDataText(text: string, where: string): ChunkJobData {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new JobDataError([`it is not JSON (${error instanceof Error ? error.message : String(error)})`], where);
+    throw new JobDataError([`it is not JSON (${errorMessage(error)})`], where);
   }
   return parseJobData(value, where);
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { chunkFilePattern, type ChunkJobData, type Logger, type RecorderMetrics } from '@crispy-streamer/shared';
+import { chunkFilePattern, type ChunkJobData, type Logger, type RecorderMetrics, errorMessage } from '@crispy-streamer/shared';
 import { findStaleRecorders, killProcesses, stopProcesses } from '../recorder/stale-recorders.js';
 import type { SourceSpool } from '../spool/source-spool.js';
 import type { ChunkFinaliser } from './chunk-finaliser.js';
@@ -57,7 +57,7 @@ export async function recoverSourceSpool(deps: SpoolRecoveryDeps): Promise<{ pen
       );
       recovered.push(job);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       const movedTo = await spool.quarantine(chunk.path, reason);
       metrics?.chunksQuarantined.inc({ source: sourceId });
       log.error({ file: chunk.path, movedTo, reason }, 'chunk file was never completed by ffmpeg (killed mid-chunk?) and cannot be repaired: moved to quarantine');

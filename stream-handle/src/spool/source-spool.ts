@@ -18,6 +18,7 @@ import {
   type ChainState,
   type ChunkContainer,
   type ChunkJobData,
+  errorMessage,
 } from '@crispy-streamer/shared';
 
 import { readFileIngestState, type FileIngestState } from '../source/file-ingest.js';
@@ -97,7 +98,7 @@ export class SourceSpool {
         }
         scan.pending.push(job);
       } catch (error) {
-        scan.invalidJobData.push({ path: sidecar, chunk, reason: error instanceof Error ? error.message : String(error) });
+        scan.invalidJobData.push({ path: sidecar, chunk, reason: errorMessage(error) });
       }
     }
     scan.pending.sort((a, b) => a.metadata.sequence - b.metadata.sequence);

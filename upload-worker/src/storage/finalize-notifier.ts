@@ -1,4 +1,4 @@
-import { pubsubPushBody, type StorageObjectResource } from '@crispy-streamer/shared';
+import { pubsubPushBody, type StorageObjectResource, errorMessage } from '@crispy-streamer/shared';
 
 /**
  * What a Cloud Storage bucket does through Pub/Sub, for the local bucket: tell of every object
@@ -26,7 +26,7 @@ export function pushDelivery(endpoint: string, subscription: string, timeoutMs =
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      throw new Error(`notification for ${object.name} not accepted by ${endpoint}: ${(error as Error).message}`);
+      throw new Error(`notification for ${object.name} not accepted by ${endpoint}: ${errorMessage(error)}`, { cause: error });
     }
     await response.body?.cancel();
     if (!ACKNOWLEDGED.has(response.status)) throw new Error(`notification for ${object.name} not accepted by ${endpoint}: HTTP ${response.status}`);
