@@ -37,7 +37,8 @@ export function parseStorageNotification(eventData: unknown, options: { buckets:
   if (typeof eventType !== 'string') throw new MalformedNotificationError('the message has no eventType attribute: is the topic fed by a bucket notification?');
   if (eventType !== 'OBJECT_FINALIZE') return { action: 'skip', reason: `event ${eventType} is not a new object`, bucket, objectName };
   if (attributes.payloadFormat !== undefined && attributes.payloadFormat !== 'JSON_API_V1') {
-    throw new MalformedNotificationError(`payloadFormat ${JSON.stringify(attributes.payloadFormat)}: create the bucket notification with JSON_API_V1`);
+    const format = typeof attributes.payloadFormat === 'string' ? attributes.payloadFormat : JSON.stringify(attributes.payloadFormat);
+    throw new MalformedNotificationError(`payloadFormat ${format}: create the bucket notification with JSON_API_V1`);
   }
   if (typeof message.data !== 'string' || message.data === '') throw new MalformedNotificationError('the message has no data: the object resource is missing');
 
