@@ -3,11 +3,12 @@ export * from './config-errors.js';
 export * from './ffmpeg-binary.js';
 export * from './logger.js';
 export * from './redact.js';
-export * from './redis.js';
 export * from './mp4-inspect.js';
 export * from './storage-notification.js';
 export * from './local-signed-url.js';
-export * from './metrics.js';
+// Types only: the metrics (prom-client) and Redis (ioredis) live behind their own subpaths, so that
+// what imports the root (the function) does not load them.
+export type { RecorderMetrics, UploaderMetrics } from './metrics.js';
 export * from './evidence/index.js';
 export * from './backoff.js';
 export * from './fs/atomic-write.js';

@@ -3,18 +3,16 @@ import { createRequire } from 'node:module';
 import {
   ConfigError,
   createLogger,
-  createMetricsRegistry,
-  createRecorderMetrics,
-  createRedisConnection,
   checkWithin,
   displayUrl,
   passwordOfUrl,
   settledWithin,
   redactEverywhere,
   resolveFfmpeg,
-  warnUnlessNoEviction,
   errorMessage,
 } from '@crispy-streamer/shared';
+import { createMetricsRegistry, createRecorderMetrics } from '@crispy-streamer/shared/metrics';
+import { createRedisConnection, warnUnlessNoEviction } from '@crispy-streamer/shared/redis';
 import { createChunkQueue } from './queue/chunk-queue.js';
 import { loadStreamHandleConfig } from './config.js';
 import { detectRtspTimeoutOption } from './recorder/ffmpeg-capabilities.js';

@@ -4,18 +4,16 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import {
   ConfigError,
   createLogger,
-  createMetricsRegistry,
-  createUploaderMetrics,
-  createRedisConnection,
   chunkFilePath,
   chunkMetadataProblems,
   displayUrl,
   passwordOfUrl,
   redactEverywhere,
   settledWithin,
-  warnUnlessNoEviction,
   type ChunkJobData,
 } from '@crispy-streamer/shared';
+import { createMetricsRegistry, createUploaderMetrics } from '@crispy-streamer/shared/metrics';
+import { createRedisConnection, warnUnlessNoEviction } from '@crispy-streamer/shared/redis';
 import { Gauge } from 'prom-client';
 import { loadUploadWorkerConfig } from './config.js';
 import { UploadStats } from './dashboard/upload-stats.js';
