@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage, type Bucket } from '@google-cloud/storage';
-import { bucketNameProblem, errorMessage } from '@crispy-streamer/shared';
+import { EnvReader, bucketNameProblem, errorMessage, readGcsApiEndpoint } from '@crispy-streamer/shared';
 
 export interface ProvisionOptions {
   project: string;
@@ -184,7 +184,7 @@ export interface Clients {
 }
 
 export function clientsFromEnvironment(project: string, env: NodeJS.ProcessEnv = process.env): Clients {
-  const gcsEndpoint = env['GCS_API_ENDPOINT'] ?? env['STORAGE_EMULATOR_HOST'];
+  const gcsEndpoint = readGcsApiEndpoint(new EnvReader(env));
   const storage = new Storage({ projectId: project, ...(gcsEndpoint !== undefined && gcsEndpoint !== '' ? { apiEndpoint: gcsEndpoint } : {}) });
   // The Pub/Sub client finds PUBSUB_EMULATOR_HOST itself.
   const pubsub = new PubSub({ projectId: project });

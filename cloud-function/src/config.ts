@@ -1,4 +1,4 @@
-import { ConfigError, EnvReader, MAX_SIGNED_URL_SECONDS, bucketNameProblem } from '@crispy-streamer/shared';
+import { ConfigError, EnvReader, MAX_SIGNED_URL_SECONDS, bucketNameProblem, readGcsApiEndpoint, readLogLevel } from '@crispy-streamer/shared';
 
 export interface FunctionConfig {
   /** The only buckets whose notifications are described; any other is refused. */
@@ -44,11 +44,11 @@ export function loadFunctionConfig(env: Record<string, string | undefined>): Fun
     buckets,
     signedUrlSeconds,
     localBucket: baseUrl !== undefined && secret !== undefined ? { baseUrl, secret } : undefined,
-    gcsApiEndpoint: reader.string('GCS_API_ENDPOINT') ?? reader.string('STORAGE_EMULATOR_HOST'),
+    gcsApiEndpoint: readGcsApiEndpoint(reader),
     frameTimeoutMs: reader.integer('FRAME_TIMEOUT_MS', 30_000, { min: 1000, max: 540_000 }),
     durationToleranceMs: reader.integer('DURATION_TOLERANCE_MS', 1, { min: 0, max: 10_000 }),
     evidencePublicKeyFiles: (reader.string('EVIDENCE_PUBLIC_KEYS') ?? '').split(',').map((path) => path.trim()).filter((path) => path !== ''),
-    logLevel: reader.oneOf('LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
+    logLevel: readLogLevel(reader),
   };
   if (reader.problems.length > 0) throw new ConfigError('cloud-function', reader.problems);
   return config;

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as functions from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { createLogger, loadPublicKeys, redactEverywhere, resolveFfmpeg, errorMessage } from '@crispy-streamer/shared';
+import { createLogger, loadPublicKeys, redactEverywhere, resolveFfmpeg, errorMessage, bundledFfmpegPath } from '@crispy-streamer/shared';
 import { checkIntegrity } from './integrity.js';
 import { loadFunctionConfig } from './config.js';
 import { describeChunk } from './describe-chunk.js';
@@ -16,21 +16,10 @@ import { gcsUrlSigner, localUrlSigner } from './url-signer.js';
 const config = loadFunctionConfig(process.env);
 redactEverywhere(config.localBucket?.secret);
 const logger = createLogger({ service: 'cloud-function', level: config.logLevel, pretty: false });
-const require = createRequire(import.meta.url);
 // Cloud Functions has no system ffmpeg: the npm-bundled static binary is the one it deploys with,
 // and it is preferred everywhere (FFMPEG_PATH aside) since it starts faster for a one-frame decode.
 // It only ever reads a pipe (see frame-decoder.ts): the 2018 build crashes resolving host names.
-const ffmpeg = resolveFfmpeg(
-  process.env,
-  () => {
-    try {
-      return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
-    } catch {
-      return undefined;
-    }
-  },
-  'bundled',
-);
+const ffmpeg = resolveFfmpeg(process.env, () => bundledFfmpegPath(createRequire(import.meta.url)), 'bundled');
 const signUrl = config.localBucket !== undefined ? localUrlSigner(config.localBucket) : gcsUrlSigner({ apiEndpoint: config.gcsApiEndpoint });
 const described = new RecentKeys();
 const publicKeys = loadPublicKeys(config.evidencePublicKeyFiles);

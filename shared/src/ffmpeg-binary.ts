@@ -30,6 +30,19 @@ export function findOnPath(name: string, pathVariable = process.env.PATH ?? ''):
 }
 
 /**
+ * The static ffmpeg shipped in the npm package @ffmpeg-installer/ffmpeg, if the caller's workspace
+ * has it installed. `requireFrom` is the caller's `createRequire(import.meta.url)`: the package is
+ * the caller's dependency, not this one's.
+ */
+export function bundledFfmpegPath(requireFrom: (id: string) => unknown): string | undefined {
+  try {
+    return (requireFrom('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * FFMPEG_PATH, else `ffmpeg` on PATH, else the binary bundled through npm (an old static build,
  * used where no system ffmpeg exists, such as Cloud Functions). With `prefer: 'bundled'` the
  * bundled binary comes before PATH: the function decodes one frame per call, and the static build

@@ -19,3 +19,4 @@ export * from './bucket/bucket-url.js';
 export * from './bucket/local-bucket-layout.js';
 export * from './deadline.js';
 export * from './errors.js';
+export * from './service-settings.js';

@@ -68,10 +68,12 @@ export function createLogger(settings: LoggerSettings): Logger {
   };
   const pretty = settings.pretty ?? (process.stdout.isTTY === true && process.env.LOG_FORMAT !== 'json');
   if (pretty && settings.destination === undefined) {
-    return pino({
-      ...options,
-      transport: { target: 'pino-pretty', options: { messageKey: 'message', ignore: 'pid,hostname,severity' } },
-    });
+    return redactChildBindings(
+      pino({
+        ...options,
+        transport: { target: 'pino-pretty', options: { messageKey: 'message', ignore: 'pid,hostname,severity' } },
+      }),
+    );
   }
   // Synchronous writes: a service that exits right after its last line must not lose it.
   return redactChildBindings(pino(options, settings.destination ?? pino.destination({ dest: 1, sync: true })));

@@ -99,4 +99,12 @@ describe('createLogger', () => {
     logger.child({ url: 'rtsp://admin:hunter2@10.0.0.5/s' }).info('source starting');
     expect(JSON.stringify(lines)).not.toContain('hunter2');
   });
+
+  // Found in review: the human-readable (pretty) logger skipped the redaction of child bindings.
+  it('redacts child bindings in the human-readable logger too', () => {
+    const logger = createLogger({ service: 'test', pretty: true });
+    const child = logger.child({ url: 'rtsp://admin:hunter2@10.0.0.5/s' });
+    expect(child.bindings()).toMatchObject({ url: 'rtsp://admin:***@10.0.0.5/s' });
+    expect(child.child({ again: 'rtsps://u:pw@h/' }).bindings()).toMatchObject({ again: 'rtsps://u:***@h/' });
+  });
 });

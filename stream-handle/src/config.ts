@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, EnvReader, type ConfigProblem } from '@crispy-streamer/shared';
+import { ConfigError, EnvReader, type ConfigProblem, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
 import { parseSource, type SourceConfig } from './source/source-config.js';
 import type { ConfiguredSpoolLimits } from './spool/spool-policy.js';
 
@@ -137,8 +137,8 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
 
   const config: StreamHandleConfig = {
     spoolDir: resolve(reader.string('SPOOL_DIR', './spool')),
-    redisUrl: reader.string('REDIS_URL', 'redis://127.0.0.1:6379'),
-    queueName: reader.string('QUEUE_NAME', 'chunks'),
+    redisUrl: readRedisUrl(reader),
+    queueName: readQueueName(reader),
     nodeId: reader.string('NODE_ID', hostname()),
     sources,
     uploadAttempts: reader.integer('UPLOAD_ATTEMPTS', 12, { min: 1, max: 1000 }),
@@ -157,10 +157,8 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
     spoolCheckMs: reader.integer('SPOOL_CHECK_MS', 2000, { min: 100, max: 600_000 }),
     spoolReconcileMs: reader.integer('SPOOL_RECONCILE_MS', 60_000, { min: 500, max: 3_600_000 }),
     evidencePrivateKey: reader.string('EVIDENCE_PRIVATE_KEY'),
-    logLevel: reader.oneOf('LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
+    logLevel: readLogLevel(reader),
   };
-  if (!/^[A-Za-z0-9_-]+$/.test(config.queueName)) reader.problem('QUEUE_NAME', `"${config.queueName}" may hold only letters, digits, '-' and '_'`);
-  if (!/^redis(s)?:\/\//.test(config.redisUrl)) reader.problem('REDIS_URL', `"${config.redisUrl}" is not a redis:// or rediss:// URL`);
   if (problems.length > 0) throw new ConfigError(SERVICE, problems);
   return config;
 }

@@ -1,15 +1,16 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import {
+  bundledFfmpegPath,
+  checkWithin,
   ConfigError,
   createLogger,
-  checkWithin,
   displayUrl,
+  errorMessage,
   passwordOfUrl,
-  settledWithin,
   redactEverywhere,
   resolveFfmpeg,
-  errorMessage,
+  settledWithin,
 } from '@crispy-streamer/shared';
 import { createMetricsRegistry, createRecorderMetrics } from '@crispy-streamer/shared/metrics';
 import { createRedisConnection, warnUnlessNoEviction } from '@crispy-streamer/shared/redis';
@@ -32,15 +33,6 @@ function shutdownDeadlineMs(stopGraceMs: number): number {
 }
 
 
-const require = createRequire(import.meta.url);
-
-function bundledFfmpegPath(): string | undefined {
-  try {
-    return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
-  } catch {
-    return undefined;
-  }
-}
 
 async function main(): Promise<number> {
   let config;
@@ -73,7 +65,7 @@ async function main(): Promise<number> {
   redactEverywhere(passwordOfUrl(config.redisUrl));
   for (const source of config.sources) redactEverywhere(passwordOfUrl(source.url));
   const logger = createLogger({ service: 'stream-handle', level: config.logLevel });
-  const ffmpeg = resolveFfmpeg(process.env, bundledFfmpegPath);
+  const ffmpeg = resolveFfmpeg(process.env, () => bundledFfmpegPath(createRequire(import.meta.url)));
   const rtspTimeoutOption = config.sources.some((s) => s.kind === 'rtsp') ? await detectRtspTimeoutOption(ffmpeg.path) : '-timeout';
   logger.info({ ffmpeg: ffmpeg.path, ffmpegOrigin: ffmpeg.origin, spoolDir: config.spoolDir, redis: displayUrl(config.redisUrl), sources: config.sources.length, nodeId: config.nodeId, spoolMinFreeBytes: spoolLimits.minFreeBytes, spoolMaxBytes: spoolLimits.maxBytes }, 'stream-handle starting');
 

@@ -215,11 +215,11 @@ describe('loadStreamHandleConfig', () => {
     expect(error.problems).toEqual([
       { setting: 'sources[1].id', message: `"../up" is not a valid source id: use 1-64 letters, digits, '-' or '_' (it becomes part of file paths and object names)` },
       { setting: 'sources[1].chunkSeconds', message: '0 is not a whole number from 1 to 600 (seconds per chunk)' },
+      { setting: 'REDIS_URL', message: '"localhost:6379" is not a redis:// or rediss:// URL' },
+      { setting: 'QUEUE_NAME', message: `"chunks:v2" may hold only letters, digits, '-' and '_'` },
       { setting: 'UPLOAD_ATTEMPTS', message: '"0" is not a whole number from 1 to 1000' },
       { setting: 'SPOOL_FULL_POLICY', message: '"panic" is not one of stop-recording, drop-oldest' },
       { setting: 'LOG_LEVEL', message: '"loud" is not one of trace, debug, info, warn, error, fatal' },
-      { setting: 'QUEUE_NAME', message: `"chunks:v2" may hold only letters, digits, '-' and '_'` },
-      { setting: 'REDIS_URL', message: '"localhost:6379" is not a redis:// or rediss:// URL' },
     ]);
     expect(error.message).toMatch(/^stream-handle: invalid configuration \(7 problems\):\n {2}- sources\[1\]\.id: /);
   });

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ConfigError, EnvReader, parseBucketUrl, type BucketLocation, errorMessage } from '@crispy-streamer/shared';
+import { ConfigError, EnvReader, parseBucketUrl, type BucketLocation, errorMessage, readGcpProject, readGcsApiEndpoint, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
 
 export interface UploadWorkerConfig {
   redisUrl: string;
@@ -48,13 +48,13 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
     reader.problem('BUCKET_URL', errorMessage(error));
   }
   const config: UploadWorkerConfig = {
-    redisUrl: reader.string('REDIS_URL', 'redis://127.0.0.1:6379'),
+    redisUrl: readRedisUrl(reader),
     spoolDir: resolve(reader.string('SPOOL_DIR', './spool')),
-    queueName: reader.string('QUEUE_NAME', 'chunks'),
+    queueName: readQueueName(reader),
     bucket,
     concurrency: reader.integer('UPLOAD_CONCURRENCY', 8, { min: 1, max: 256 }),
-    gcsApiEndpoint: reader.string('GCS_API_ENDPOINT') ?? reader.string('STORAGE_EMULATOR_HOST'),
-    gcpProject: reader.string('GOOGLE_CLOUD_PROJECT') ?? reader.string('GCP_PROJECT'),
+    gcsApiEndpoint: readGcsApiEndpoint(reader),
+    gcpProject: readGcpProject(reader),
     httpHost: reader.string('HTTP_HOST', '127.0.0.1'),
     httpPort: reader.integer('HTTP_PORT', 3000, { min: 0, max: 65535 }),
     boardUser: reader.string('BOARD_USER'),
@@ -68,7 +68,7 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
     outageMaxPauseMs: reader.integer('OUTAGE_MAX_PAUSE_MS', 30_000, { min: 10, max: 3_600_000 }),
     lockDurationMs: reader.integer('LOCK_DURATION_MS', 30_000, { min: 1000, max: 3_600_000 }),
     stalledIntervalMs: reader.integer('STALLED_INTERVAL_MS', 30_000, { min: 500, max: 3_600_000 }),
-    logLevel: reader.oneOf('LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
+    logLevel: readLogLevel(reader),
   };
   if (!LOOPBACK.has(config.httpHost) && (config.boardUser === undefined || config.boardPassword === undefined)) {
     reader.problem('BOARD_USER', `HTTP_HOST=${config.httpHost} exposes Bull Board beyond this machine: set BOARD_USER and BOARD_PASSWORD, or bind HTTP_HOST=127.0.0.1`);

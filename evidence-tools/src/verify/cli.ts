@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { SOURCE_ID_PATTERN, loadPublicKeys, parseBucketUrl, type BucketLocation, errorMessage } from '@crispy-streamer/shared';
+import { EnvReader, SOURCE_ID_PATTERN, errorMessage, loadPublicKeys, parseBucketUrl, readGcpProject, readGcsApiEndpoint, type BucketLocation } from '@crispy-streamer/shared';
 import { createReader, readSourceChunks, type ChunkBucketReader } from './bucket-reader.js';
 import { checkChunks } from './check-chain.js';
 import { formatReport, type VerifyReport } from './report.js';
@@ -134,10 +134,10 @@ export async function runVerifyCommand(argv: readonly string[], env: Record<stri
     out.stdout(VERIFY_USAGE);
     return EXIT_OK;
   }
-  const setting = (...names: string[]): string | undefined => names.map((name) => env[name]?.trim()).find((value) => value !== undefined && value !== '');
+  const settings = new EnvReader(env);
   const readerEnv: { apiEndpoint?: string; projectId?: string } = {};
-  const apiEndpoint = setting('GCS_API_ENDPOINT', 'STORAGE_EMULATOR_HOST');
-  const projectId = setting('GOOGLE_CLOUD_PROJECT', 'GCP_PROJECT');
+  const apiEndpoint = readGcsApiEndpoint(settings);
+  const projectId = readGcpProject(settings);
   if (apiEndpoint !== undefined) readerEnv.apiEndpoint = apiEndpoint;
   if (projectId !== undefined) readerEnv.projectId = projectId;
 
