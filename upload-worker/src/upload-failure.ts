@@ -1,6 +1,7 @@
 import { ChunkCorruptError, SpoolFileMissingError } from './upload-chunk.js';
 import { CorruptedUploadError, ObjectConflictError } from './storage/object-store.js';
 import { UploadStalledError } from './progress-watchdog.js';
+import { backoffDelayMs } from '@crispy-streamer/shared';
 
 // What a failed upload attempt means, decided in one place for every error any layer throws
 // (our own, the storage client's, gaxios', Node's sockets):
@@ -130,8 +131,7 @@ export class OutageBackoff {
   /** The next pause; true in `started` the first time of an outage. */
   next(): { delayMs: number; started: boolean } {
     this.failures++;
-    const base = Math.min(this.maxMs, this.minMs * 2 ** Math.min(this.failures - 1, 20));
-    return { delayMs: Math.round(base * (0.8 + 0.4 * this.random())), started: this.failures === 1 };
+    return { delayMs: backoffDelayMs(this.failures, { minDelayMs: this.minMs, maxDelayMs: this.maxMs, jitter: 0.2 }, this.random), started: this.failures === 1 };
   }
 
   /** An upload succeeded: the outage is over. Returns how many failures it lasted. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger, StorageObjectResource } from '@crispy-streamer/shared';
+import { backoffDelayMs, type Logger, type StorageObjectResource } from '@crispy-streamer/shared';
 import type { FinalizeNotifier } from './finalize-notifier.js';
 
 /**
@@ -58,9 +58,9 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Exponential backoff for the n-th failed delivery (1-based), capped. */
+/** The wait before the n-th redelivery (1-based): min doubling to max, exactly (a person reads these times in the log). */
 export function redeliveryDelayMs(failures: number, minMs: number, maxMs: number): number {
-  return Math.min(maxMs, minMs * 2 ** Math.max(0, failures - 1));
+  return backoffDelayMs(failures, { minDelayMs: minMs, maxDelayMs: maxMs, jitter: 0 });
 }
 
 export function createNotificationOutbox(options: OutboxOptions): NotificationOutbox {
