@@ -6,25 +6,9 @@ import type { ChunkReadout, DecoderInput } from '../src/decoder-input/decoder-in
 import type { FrameFacts } from '../src/frame-probe.js';
 import { DecoderExitedError, DecoderTimedOutError } from '../src/frame-decoder.js';
 import { ObjectReadError } from '../src/object-reader.js';
+import { chunkMetadata } from '../../test/support/chunk-fixtures.js';
 
-const chunk: ChunkMetadata = {
-  sourceId: 'cam0',
-  sequence: 42,
-  startTime: '2026-11-23T09:32:49.123Z',
-  durationMs: 3000,
-  frameCount: 90,
-  frameRate: 30,
-  bytes: 123456,
-  crc32c: '4waSgw==',
-  container: 'mp4',
-  codec: 'h264',
-  width: 1280,
-  height: 720,
-  mode: 'copy',
-  clock: 'host',
-  clockSync: 'synchronised',
-  recordedBy: 'edge-1',
-};
+const chunk: ChunkMetadata = chunkMetadata();
 
 const object: StorageObjectResource = {
   kind: 'storage#object',

@@ -30,6 +30,7 @@ import {
   type ChainState,
   type EvidenceRecord,
 } from '@crispy-streamer/shared';
+import { chunkMetadataOf } from '../../test/support/chunk-fixtures.js';
 
 const run = promisify(execFile);
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -59,24 +60,16 @@ function chunkBytes(sequence: number): Buffer {
 }
 
 function chunkMetadata(sequence: number, bytes: Buffer, prefixStartMs = T0): ChunkMetadata {
-  return {
+  return chunkMetadataOf(bytes, {
     sourceId: SOURCE,
     sequence,
     startTime: new Date(prefixStartMs + Math.round(sequence * DURATION_MS)).toISOString(),
     durationMs: DURATION_MS,
     frameCount: 60,
     frameRate: 29.97,
-    bytes: bytes.byteLength,
-    crc32c: crc32cBase64(bytes),
-    container: 'mp4',
-    codec: 'h264',
     width: 320,
     height: 240,
-    mode: 'copy',
-    clock: 'host',
-    clockSync: 'synchronised',
-    recordedBy: 'edge-1',
-  };
+  });
 }
 
 interface WrittenChunk {

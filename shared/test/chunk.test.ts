@@ -10,27 +10,10 @@ import {
   toObjectMetadata,
   type ChunkMetadata,
 } from '../src/chunk.js';
+import { chunkMetadata } from '../../test/support/chunk-fixtures.js';
 
 function metadata(overrides: Partial<ChunkMetadata> = {}): ChunkMetadata {
-  return {
-    sourceId: 'cam0',
-    sequence: 42,
-    startTime: '2026-11-23T09:32:49.123Z',
-    durationMs: 3000,
-    frameCount: 90,
-    frameRate: 30,
-    bytes: 123456,
-    crc32c: '4waSgw==',
-    container: 'mp4',
-    codec: 'h264',
-    width: 1280,
-    height: 720,
-    mode: 'copy',
-    clock: 'host',
-    clockSync: 'synchronised',
-    recordedBy: 'edge-1',
-    ...overrides,
-  };
+  return chunkMetadata(overrides);
 }
 
 /** The CRC32C as Cloud Storage shows it: base64 of the big-endian 32-bit value. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { chunkMetadata } from './chunk-fixtures.js';
 import { CHUNK_JOB_NAME, chunkFilePath, chunkJobId, crc32cUpdate, crc32cValueToBase64, jobDataPath, makeJobData, serializeJobData, type ChunkJobData } from '@crispy-streamer/shared';
 
 // A chunk of any size in a spool, queued the way stream-handle queues it (job id, sidecar, retry
@@ -36,24 +37,7 @@ export async function writeSyntheticChunk(spoolDir: string, sourceId: string, se
   await once(out, 'close');
   const checksum = crc32cValueToBase64(crc);
   const job = makeJobData(
-    {
-      sourceId,
-      sequence,
-      startTime: new Date(Date.UTC(2026, 0, 2, 3, 4, 5) + sequence * 3000).toISOString(),
-      durationMs: 3000,
-      frameCount: 90,
-      frameRate: 30,
-      bytes,
-      crc32c: checksum,
-      container: 'mp4',
-      codec: 'h264',
-      width: 1280,
-      height: 720,
-      mode: 'copy',
-      clock: 'host',
-      clockSync: 'synchronised',
-      recordedBy: 'test',
-    },
+    chunkMetadata({ sourceId, sequence, startTime: new Date(Date.UTC(2026, 0, 2, 3, 4, 5) + sequence * 3000).toISOString(), bytes, crc32c: checksum, recordedBy: 'test' }),
     undefined,
   );
   await writeFile(jobDataPath(spoolPath), serializeJobData(job));

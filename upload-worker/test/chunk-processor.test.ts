@@ -1,33 +1,17 @@
 import { Writable } from 'node:stream';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { createLogger, crc32cBase64, type ChunkJobData } from '@crispy-streamer/shared';
+import { createLogger, type ChunkJobData } from '@crispy-streamer/shared';
 import { createChunkProcessor } from '../src/chunk-processor.js';
 import { CorruptedUploadError, ObjectConflictError, type ObjectStore } from '../src/storage/object-store.js';
 import { OutageBackoff } from '../src/upload-failure.js';
 import type { SpoolFiles, UploadResult } from '../src/upload-chunk.js';
+import { chunkMetadataOf } from '../../test/support/chunk-fixtures.js';
 
 const BYTES = Buffer.from('a chunk');
 const JOB_DATA: ChunkJobData = {
   v: 1,
-  metadata: {
-    sourceId: 'cam0',
-    sequence: 1,
-    startTime: '2026-01-02T03:04:05.000Z',
-    durationMs: 3000,
-    frameCount: 90,
-    frameRate: 30,
-    bytes: BYTES.byteLength,
-    crc32c: crc32cBase64(BYTES),
-    container: 'mp4',
-    codec: 'h264',
-    width: 1280,
-    height: 720,
-    mode: 'copy',
-    clock: 'host',
-    clockSync: 'synchronised',
-    recordedBy: 'edge-1',
-  },
+  metadata: chunkMetadataOf(BYTES, { sequence: 1, startTime: '2026-01-02T03:04:05.000Z' }),
 };
 const job = { data: JOB_DATA, attemptsMade: 2 } as unknown as Job<ChunkJobData, UploadResult>;
 const spool: SpoolFiles = { size: async () => BYTES.byteLength, remove: async () => undefined };

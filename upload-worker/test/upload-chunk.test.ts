@@ -10,6 +10,7 @@ import {
   type StoredObjectSummary,
 } from '../src/storage/object-store.js';
 import { ChunkCorruptError, SpoolFileMissingError, uploadChunk, type SpoolFiles } from '../src/upload-chunk.js';
+import { chunkMetadataOf } from '../../test/support/chunk-fixtures.js';
 
 const BYTES = Buffer.from('pretend this is an MP4 chunk');
 const SPOOL_PATH = '/spool/cam0/cam0-0000000042.mp4';
@@ -17,24 +18,7 @@ const SPOOL_PATH = '/spool/cam0/cam0-0000000042.mp4';
 function job(bytes: Buffer = BYTES): ChunkJobData {
   return {
     v: 1,
-    metadata: {
-      sourceId: 'cam0',
-      sequence: 42,
-      startTime: '2026-11-23T09:32:49.123Z',
-      durationMs: 3000,
-      frameCount: 90,
-      frameRate: 30,
-      bytes: bytes.byteLength,
-      crc32c: crc32cBase64(bytes),
-      container: 'mp4',
-      codec: 'h264',
-      width: 320,
-      height: 240,
-      mode: 'copy',
-      clock: 'host',
-      clockSync: 'synchronised',
-      recordedBy: 'edge-1',
-    },
+    metadata: chunkMetadataOf(bytes, { width: 320, height: 240 }),
   };
 }
 

@@ -1,27 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { chunkMetadataOf } from '../../../test/support/chunk-fixtures.js';
 import { chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkMetadata } from '../../src/chunk.js';
 import { GENESIS_CHAIN_STATE, checkObjectEvidence, keyIdOf, nextRecord, sha256Hex, signRecord, toEvidenceMetadata, type StoredObjectFacts } from '../../src/evidence/index.js';
 
 const bytes = Buffer.from('the bytes of a chunk');
-const metadata: ChunkMetadata = {
-  sourceId: 'cam0',
-  sequence: 4,
-  startTime: '2026-11-23T09:00:12.000Z',
-  durationMs: 3000.4,
-  frameCount: 90,
-  frameRate: 30,
-  bytes: bytes.byteLength,
-  crc32c: crc32cBase64(bytes),
-  container: 'mp4',
-  codec: 'h264',
-  width: 1280,
-  height: 720,
-  mode: 'copy',
-  clock: 'host',
-  clockSync: 'synchronised',
-  recordedBy: 'edge-1',
-};
+const metadata: ChunkMetadata = chunkMetadataOf(bytes, { sequence: 4, startTime: '2026-11-23T09:00:12.000Z', durationMs: 3000.4 });
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const keyId = keyIdOf(publicKey);
 const other = generateKeyPairSync('ed25519');

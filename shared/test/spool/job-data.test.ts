@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ChunkMetadata } from '../../src/chunk.js';
+import { chunkMetadata } from '../../../test/support/chunk-fixtures.js';
 import { JOB_DATA_VERSION, JobDataError, makeJobData, parseJobData, parseJobDataText, serializeJobData } from '../../src/spool/job-data.js';
 
-const metadata: ChunkMetadata = {
-  sourceId: 'cam0',
-  sequence: 42,
-  startTime: '2026-11-23T09:32:49.123Z',
-  durationMs: 3000,
-  frameCount: 90,
-  frameRate: 30,
-  bytes: 1234,
-  crc32c: 'AAAAAA==',
-  container: 'mp4',
-  codec: 'h264',
-  width: 1280,
-  height: 720,
-  mode: 'copy',
-  clock: 'host',
-  clockSync: 'synchronised',
-  recordedBy: 'edge-1',
-};
+const metadata: ChunkMetadata = chunkMetadata({ bytes: 1234, crc32c: 'AAAAAA==' });
 
 function problemsOf(value: unknown): string[] {
   try {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GENESIS_CHAIN_STATE, chunkFileName, makeJobData, nextRecord, toEvidenceMetadata, type ChainState, type ChunkJobData } from '@crispy-streamer/shared';
 import { SourceSpool } from '../../src/spool/source-spool.js';
+import { chunkMetadata } from '../../../test/support/chunk-fixtures.js';
 
 let root = '';
 let spool: SourceSpool;
@@ -20,24 +21,15 @@ afterEach(async () => {
 
 function job(sequence: number): ChunkJobData {
   return makeJobData(
-    {
-      sourceId: 'cam0',
+    chunkMetadata({
       sequence,
       startTime: new Date(Date.UTC(2026, 10, 23, 9, 0, sequence * 3)).toISOString(),
-      durationMs: 3000,
-      frameCount: 90,
-      frameRate: 30,
       bytes: 5,
       crc32c: 'AAAAAA==',
-      container: 'mp4',
-      codec: 'h264',
       width: 320,
       height: 240,
-      mode: 'copy',
-      clock: 'host',
       clockSync: 'unknown',
-      recordedBy: 'edge-1',
-    },
+    }),
     undefined,
   );
 }
