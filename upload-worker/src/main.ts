@@ -11,6 +11,7 @@ import {
   redactEverywhere,
   settledWithin,
   type ChunkJobData,
+  NOTIFICATION_OUTBOX_DIR,
 } from '@crispy-streamer/shared';
 import { createMetricsRegistry, createUploaderMetrics } from '@crispy-streamer/shared/metrics';
 import { createRedisConnection, warnUnlessNoEviction } from '@crispy-streamer/shared/redis';
@@ -21,7 +22,7 @@ import { startHttpServer } from './http-server.js';
 import { pushDelivery } from './storage/finalize-notifier.js';
 import { createNotificationOutbox, type NotificationOutbox } from './storage/notification-outbox.js';
 import { createGcsStore } from './storage/gcs-store.js';
-import { NOTIFICATION_OUTBOX_DIR, createLocalBucket, type LocalBucket } from './storage/local-bucket.js';
+import { createLocalBucket, type LocalBucket } from './storage/local-bucket.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { redisUploadSessions } from './storage/upload-sessions.js';
 import { createChunkProcessor } from './chunk-processor.js';

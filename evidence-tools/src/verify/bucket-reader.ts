@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CRC32C, Storage, type StorageOptions } from '@google-cloud/storage';
-import { LOCAL_OBJECT_RESOURCE_SUFFIX, isLocalBucketHousekeeping, localObjectResourcePath, type BucketLocation, type StorageObjectResource, errorMessage } from '@crispy-streamer/shared';
+import { LOCAL_OBJECT_RESOURCE_SUFFIX, isAtomicWriteLeftover, isLocalBucketHousekeeping, localObjectResourcePath, type BucketLocation, type StorageObjectResource, errorMessage } from '@crispy-streamer/shared';
 import type { ContentDigest, StoredChunk } from './check-chain.js';
 import { selectForRange, sourceListPrefix, type StartTimeRange } from './object-names.js';
 
@@ -99,7 +99,8 @@ export function createLocalReader(dir: string): ChunkBucketReader {
       const names = new Set<string>();
       for (const path of await filesUnder(folder)) {
         const name = relative(dir, path).split(sep).join('/');
-        if (isLocalBucketHousekeeping(name)) continue;
+        // The bucket's own housekeeping, and a resource write a crash left half done, hold no objects.
+        if (isLocalBucketHousekeeping(name) || isAtomicWriteLeftover(name)) continue;
         names.add(name.endsWith(LOCAL_OBJECT_RESOURCE_SUFFIX) ? name.slice(0, -LOCAL_OBJECT_RESOURCE_SUFFIX.length) : name);
       }
       return [...names].sort();

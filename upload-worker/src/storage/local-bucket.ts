@@ -1,22 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { StorageObjectResource } from '@crispy-streamer/shared';
+import { link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import {
+  LOCAL_BUCKET_TMP_DIR,
+  localObjectFilePath,
+  localObjectResourcePath,
+  syncDirectory,
+  syncFile,
+  writeFileAtomically,
+  type StorageObjectResource,
+} from '@crispy-streamer/shared';
 import { copyWithDigest, digestFile } from './file-digest.js';
 import type { FinalizeNotifier } from './finalize-notifier.js';
 import { ObjectConflictError, SourceMismatchError, type ObjectSource, type ObjectStore, type PutObjectRequest, type PutObjectResult } from './object-store.js';
 
-// A bucket on local disk, with the same object names as Cloud Storage:
-//   DIR/NAME             the object's bytes
-//   DIR/NAME.meta.json   its resource (metadata, generation, checksums)
-//   DIR/.tmp/            uploads in progress, on the same file system so link() is atomic
-//   DIR/.notifications/  finalize notifications waiting for delivery (notification-outbox.ts)
-// An object exists once both are there; the bytes are linked into place only if absent, which
+// A bucket on local disk, with the same object names as Cloud Storage (the layout, shared with
+// verify, is shared/src/bucket/local-bucket-layout.ts). An object exists once its bytes and its
+// resource are both there; the bytes are linked into place only if absent, which
 // gives the same create-only semantics as ifGenerationMatch=0. A chunk on the same file system as
 // the bucket is hard-linked, not copied: storing it costs one read (to check it), whatever its size.
-
-const META_SUFFIX = '.meta.json';
-export const NOTIFICATION_OUTBOX_DIR = '.notifications';
 
 export interface LocalBucket extends ObjectStore {
   readonly dir: string;
@@ -37,33 +39,20 @@ function nextGeneration(): string {
  */
 export function createLocalBucket(dir: string, bucket: string, notifier?: FinalizeNotifier): LocalBucket {
   const root = resolve(dir);
-  const tmpDir = join(root, '.tmp');
-
-  const objectPath = (name: string): string => {
-    // Object names are keys, not paths: `a/../b` must not alias `b`.
-    if (name.split('/').some((segment) => segment === '..' || segment === '.' || segment === '')) {
-      throw new Error(`object name "${name}" is not allowed in the local bucket (empty, . or .. segment)`);
-    }
-    const path = resolve(root, name);
-    const top = relative(root, path).split(sep)[0];
-    if (!path.startsWith(root + sep) || name.endsWith(META_SUFFIX) || top === '.tmp' || top === NOTIFICATION_OUTBOX_DIR) {
-      throw new Error(`object name "${name}" is not allowed in the local bucket`);
-    }
-    return path;
-  };
+  const tmpDir = join(root, LOCAL_BUCKET_TMP_DIR);
+  const objectPath = (name: string): string => localObjectFilePath(root, name);
 
   const readResource = async (path: string): Promise<StorageObjectResource | undefined> => {
     try {
-      return JSON.parse(await readFile(path + META_SUFFIX, 'utf8')) as StorageObjectResource;
+      return JSON.parse(await readFile(localObjectResourcePath(path), 'utf8')) as StorageObjectResource;
     } catch {
       return undefined;
     }
   };
 
+  // Durable, folder included: the upload job is acknowledged (and the spool file deleted) once put() returns.
   const writeResource = async (path: string, resource: StorageObjectResource): Promise<void> => {
-    const temporary = join(tmpDir, `${randomUUID()}.json`);
-    await writeDurably(temporary, Buffer.from(JSON.stringify(resource, null, 2)));
-    await rename(temporary, path + META_SUFFIX);
+    await writeFileAtomically(localObjectResourcePath(path), JSON.stringify(resource, null, 2), { durability: 'fsync' });
   };
 
   const resourceFor = (request: PutObjectRequest, md5Hash: string): StorageObjectResource => {
@@ -101,6 +90,7 @@ export function createLocalBucket(dir: string, bucket: string, notifier?: Finali
         const placed = await placeVerified(request.source, temporary);
         try {
           await link(temporary, path);
+          await syncDirectory(dirname(path));
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
           const settled = await settleExisting(request, path, placed.md5Hash);
@@ -179,21 +169,6 @@ async function placeVerified(source: ObjectSource, temporary: string): Promise<{
   }
   if (placed.size !== source.size) throw new SourceMismatchError(source.path, `${placed.size} bytes, recorded ${source.size}`);
   if (placed.crc32c !== source.crc32c) throw new SourceMismatchError(source.path, `crc32c ${placed.crc32c}, recorded ${source.crc32c}`);
-  const handle = await open(temporary, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await syncFile(temporary);
   return { md5Hash: placed.md5Hash };
-}
-
-async function writeDurably(path: string, bytes: Buffer): Promise<void> {
-  const handle = await open(path, 'wx');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

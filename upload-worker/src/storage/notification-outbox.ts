@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs, type Logger, type StorageObjectResource } from '@crispy-streamer/shared';
+import { backoffDelayMs, syncDirectory, type Logger, type StorageObjectResource } from '@crispy-streamer/shared';
 import type { FinalizeNotifier } from './finalize-notifier.js';
 
 /**
@@ -46,16 +46,6 @@ type Entry = { file: string; object: StorageObjectResource; failures: number; cr
 function isStorageObject(value: unknown): value is StorageObjectResource {
   const object = value as Partial<StorageObjectResource> | null;
   return typeof object === 'object' && object !== null && typeof object.name === 'string' && typeof object.bucket === 'string' && typeof object.generation === 'string';
-}
-
-/** fsync a folder, so a rename into it survives a power loss. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** The wait before the n-th redelivery (1-based): min doubling to max, exactly (a person reads these times in the log). */
@@ -153,7 +143,7 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
         throw error;
       }
       // The upload job is acknowledged once this returns: the rename itself must be on disk.
-      await syncDir(dir);
+      await syncDirectory(dir);
       enqueue(file, object, Date.now());
     },
 
