@@ -60,7 +60,8 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
       functionEnv: { LOCAL_BUCKET_BASE_URL: `http://localhost:${workerPort}`, LOCAL_SIGNING_SECRET: secret },
       workerEnv: {
         BUCKET_URL: `file://${bucketDir}`,
-        NOTIFY_URL: `http://127.0.0.1:${functionPort}/projects/local/topics/chunks`,
+        // By host name, as a deployment names the function.
+        NOTIFY_URL: `http://localhost:${functionPort}/projects/local/topics/chunks`,
         LOCAL_SIGNING_SECRET: secret,
       },
     };
@@ -97,7 +98,8 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
     functionPushUrl: `http://127.0.0.1:${functionPort}/projects/local/topics/chunks`,
     signingSecret: options.storage === undefined ? secret : storage.functionEnv.LOCAL_SIGNING_SECRET,
     runStreamHandle(env, args) {
-      const recorder = startStreamHandle({ env: { REDIS_URL: redisUrl, SPOOL_DIR: spoolDir, STATUS_PORT: '0', ...env }, args });
+      // The recorder reaches Redis by host name (the worker by address): both must work.
+      const recorder = startStreamHandle({ env: { REDIS_URL: redisUrl.replace('//127.0.0.1:', '//localhost:'), SPOOL_DIR: spoolDir, STATUS_PORT: '0', ...env }, args });
       recorders.push(recorder);
       return recorder;
     },
