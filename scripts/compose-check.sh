@@ -36,6 +36,7 @@ had_docker0=yes
 had_chains=yes
 forward_policy=""
 ip_forward=""
+had_trust_key=yes
 timings=""
 images_report=""
 phase_name=""
@@ -98,6 +99,12 @@ forget_network() {
   fi
 }
 
+forget_trust_key() {
+  # dockerd writes its identity to /etc/docker/key.json on first start.
+  [[ $had_trust_key == no ]] && rm -f /etc/docker/key.json
+  return 0
+}
+
 teardown() {
   local status=$?
   trap - EXIT INT TERM
@@ -106,15 +113,16 @@ teardown() {
   if [[ -n $dockerd_pid ]] && kill -0 "$dockerd_pid" 2>/dev/null; then
     if ((status != 0)) && ((${#compose_cmd[@]} > 0)); then
       say "the last log lines of each service:"
-      timeout 60 "${compose_cmd[@]}" -p "$project" --profile demo logs --no-color --tail 15 2>/dev/null | cut -c1-400
+      timeout 60 "${compose_cmd[@]}" -p "$project" --profile demo --profile more-workers logs --no-color --tail 15 2>/dev/null | cut -c1-400
     fi
-    ((${#compose_cmd[@]} > 0)) && timeout 120 "${compose_cmd[@]}" -p "$project" --profile demo down -v --remove-orphans >/dev/null 2>&1
+    ((${#compose_cmd[@]} > 0)) && timeout 120 "${compose_cmd[@]}" -p "$project" --profile demo --profile more-workers down -v --remove-orphans >/dev/null 2>&1
     kill -TERM "$dockerd_pid" 2>/dev/null
     for _ in $(seq 1 60); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$dockerd_pid" 2>/dev/null
   fi
   [[ -n $state ]] && remove_state_dir "$state"
   forget_network
+  forget_trust_key
   phase ""
   if [[ -n $images_report ]]; then echo; echo "$images_report"; fi
   if [[ -n $timings && -f $timings ]]; then
@@ -166,6 +174,7 @@ if pgrep -x dockerd >/dev/null; then
   die "another Docker engine runs here (pid $(pgrep -x dockerd | tr '\n' ' ')): this check starts its own, and two would fight over the docker0 bridge and the DOCKER iptables chains"
 fi
 ip link show docker0 >/dev/null 2>&1 || had_docker0=no
+[[ -e /etc/docker/key.json ]] || had_trust_key=no
 ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)
 forward_policy=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" { print $3 }')
 iptables -t filter -S DOCKER >/dev/null 2>&1 || iptables -t nat -S DOCKER >/dev/null 2>&1 || had_chains=no

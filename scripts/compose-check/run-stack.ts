@@ -1,10 +1,14 @@
 // The compose check's middle: runs the built stack the way the README tells a user to
 // (`docker compose --profile demo up`), twice, and judges what it did (stack-verdict.ts).
 //   run 1: up; every service healthy; chunks flow; each health check passes, and fails when its
-//          service does not answer; Bull Board refuses without credentials; stop; the bucket now.
-//   run 2: down (volumes kept) and up again, as a user would; Bull Board on the same port; the
-//          function has described every stored chunk (the outbox delivers what run 1 left);
-//          every signed URL fetched from inside the compose network; stop; the bucket now.
+//          service does not answer; Bull Board refuses without credentials; `docker compose
+//          stop` as a user types it; the bucket and the spool now.
+//   run 2: down (volumes kept) and up again, as a user would, now with a second worker
+//          (--profile more-workers --scale upload-worker-extra=1) taking jobs from the same
+//          queue; Bull Board on the same port, the extra worker on none; the function has
+//          described every stored chunk (the outbox delivers what run 1 left); every signed URL
+//          fetched from inside the compose network; stream-handle stopped first, while the demo
+//          camera still serves, so the stop itself must close the chunk; the bucket and spool now.
 // scripts/compose-check.sh starts the daemon, builds the images, exports the settings read
 // below and removes everything afterwards; this file only drives compose and reads results.
 import { createHash } from 'node:crypto';
@@ -23,11 +27,15 @@ import {
   storageFindings,
   type Finding,
   type StackRun,
+  type StopMode,
   type StoredObject,
   type UrlFetch,
 } from './stack-verdict.js';
 
-const SERVICES = ['redis', 'stream-handle', 'upload-worker', 'cloud-function', 'demo-camera'] as const;
+const SERVICES = ['redis', 'stream-handle', 'upload-worker', 'cloud-function', 'demo-camera'];
+/** The README's way to run more workers; run 2 does. */
+const MORE_WORKERS = ['--profile', 'more-workers'];
+const SCALE_EXTRA = ['--scale', 'upload-worker-extra=1'];
 /** Each service's health check, and the variable that points it at its server. */
 const HEALTH_TARGETS: Record<string, string> = { 'stream-handle': 'STATUS_PORT', 'upload-worker': 'HTTP_PORT', 'cloud-function': 'PORT' };
 const EXPECTED_FRAME = { width: 1280, height: 720, channels: 3 };
@@ -124,16 +132,16 @@ async function readObject(root: string, name: string): Promise<StoredObject> {
 
 // ---- the stack
 
-async function healthOfAll(timeoutMs: number, label: string): Promise<void> {
+async function healthOfAll(timeoutMs: number, label: string, services: string[]): Promise<void> {
   const states = await waitFor('every service to be healthy', timeoutMs, async () => {
-    const all = await Promise.all(SERVICES.map(serviceContainer));
+    const all = await Promise.all(services.map(serviceContainer));
     return all.every((state) => state?.health === 'healthy') ? all : undefined;
   });
-  const last = states ?? (await Promise.all(SERVICES.map(serviceContainer)));
+  const last = states ?? (await Promise.all(services.map(serviceContainer)));
   note({
     check: `${label}: every service healthy`,
     ok: states !== undefined,
-    detail: SERVICES.map((service, index) => `${service} ${last[index]?.health ?? (last[index]?.running === true ? 'no health check' : 'not running')}`).join(', '),
+    detail: services.map((service, index) => `${service} ${last[index]?.health ?? (last[index]?.running === true ? 'no health check' : 'not running')}`).join(', '),
   });
 }
 
@@ -162,6 +170,12 @@ async function boardPublishedHere(label: string): Promise<void> {
   note({ check: `${label}: Bull Board published on 127.0.0.1:${boardPort} only`, ok: published.length === 1 && published[0] === `127.0.0.1:${boardPort}`, detail: published.join(', ') || 'not published' });
 }
 
+async function extraWorkerUnpublished(label: string): Promise<void> {
+  const extra = await serviceContainer('upload-worker-extra');
+  const published = extra === undefined ? [] : await docker.publishedPort(extra.id, '3000/tcp');
+  note({ check: `${label}: the extra worker runs and publishes no port`, ok: extra?.running === true && published.length === 0, detail: extra === undefined ? 'no container' : `running ${String(extra.running)}, published: ${published.join(', ') || 'none'}` });
+}
+
 async function boardAnswers(): Promise<void> {
   const url = `http://127.0.0.1:${boardPort}/board/`;
   const statusOf = (headers: Record<string, string>): Promise<number> =>
@@ -171,26 +185,43 @@ async function boardAnswers(): Promise<void> {
   note(boardFinding(boardPort, without, withCredentials));
 }
 
-async function collectRun(label: string, bucketRoot: string): Promise<StackRun> {
+/** Chunk files left in the spool volume (stream-handle writes SOURCE/SOURCE-N.mp4 and its .json). */
+function listSpool(root: string): string[] {
+  const left: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.mp4')) left.push(relative(root, path));
+    }
+  };
+  walk(root);
+  return left.sort();
+}
+
+async function collectRun(label: string, stopMode: StopMode, roots: { bucket: string; spool: string }): Promise<StackRun> {
   const logsOf = async (service: string) => {
     const texts = await Promise.all((await docker.containers(service)).map((id) => docker.logs(id)));
     return parseJsonLines(texts.join('\n'));
   };
   return {
     label,
+    stopMode,
     recorder: await logsOf('stream-handle'),
-    workers: await logsOf('upload-worker'),
+    workers: [...(await logsOf('upload-worker')), ...(await logsOf('upload-worker-extra'))],
     function: await logsOf('cloud-function'),
-    storedAfterStop: listBucket(bucketRoot).objects,
+    storedAfterStop: listBucket(roots.bucket).objects,
+    spoolAfterStop: listSpool(roots.spool),
   };
 }
 
 /** Services that must finish on SIGTERM: stream-handle closes its chunk, the worker its uploads. */
 const MUST_STOP_CLEANLY = ['stream-handle', 'upload-worker'];
 
-async function stop(label: string): Promise<void> {
+async function stop(label: string, mode: StopMode, profiles: string[] = []): Promise<void> {
   const started = Date.now();
-  await docker.compose(['stop'], { timeoutMs: 120_000 });
+  if (mode === 'recorder-first') await docker.compose([...profiles, 'stop', 'stream-handle'], { timeoutMs: 120_000 });
+  await docker.compose([...profiles, 'stop'], { timeoutMs: 120_000 });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const states = await Promise.all(SERVICES.map(serviceContainer));
   const exits = SERVICES.map((service, index) => `${service} ${states[index]?.exitCode ?? '?'}`);
@@ -225,25 +256,27 @@ async function main(): Promise<number> {
   say(`run 1: docker compose --profile demo up -d (project ${docker.projectName})`);
   await docker.compose(['up', '-d'], { timeoutMs: 300_000 });
   const bucketRoot = await docker.volumeMountpoint('bucket');
+  const roots = { bucket: bucketRoot, spool: await docker.volumeMountpoint('spool') };
   const firstObject = await waitFor('the first chunk in the bucket', 180_000, async () => listBucket(bucketRoot).objects[0]);
   recordTiming('up-to-first-chunk', firstChunkStarted);
   note({ check: 'run 1: a chunk reached the bucket', ok: firstObject !== undefined, detail: firstObject === undefined ? 'none within 180 s' : `${firstObject}, ${((Date.now() - firstChunkStarted) / 1000).toFixed(1)} s after up` });
 
   const assertionsStarted = Date.now();
   try {
-    await healthOfAll(90_000, 'run 1');
+    await healthOfAll(90_000, 'run 1', SERVICES);
     await healthChecksCanFail();
     await boardPublishedHere('run 1');
     await boardAnswers();
     await waitFor(`${CHUNKS_BEFORE_STOP} chunks in the bucket`, 60_000, async () => (listBucket(bucketRoot).objects.length >= CHUNKS_BEFORE_STOP ? true : undefined));
-    await stop('run 1');
-    const run1 = await collectRun('run 1', bucketRoot);
+    await stop('run 1', 'stack');
+    const run1 = await collectRun('run 1', 'stack', roots);
 
-    say('run 2: docker compose down (volumes kept), then up -d again');
+    say('run 2: docker compose down (volumes kept), then up -d again with a second worker');
     await docker.compose(['down'], { timeoutMs: 120_000 });
-    await docker.compose(['up', '-d'], { timeoutMs: 300_000 });
-    await healthOfAll(90_000, 'run 2');
+    await docker.compose([...MORE_WORKERS, 'up', '-d', ...SCALE_EXTRA], { timeoutMs: 300_000 });
+    await healthOfAll(90_000, 'run 2', [...SERVICES, 'upload-worker-extra']);
     await boardPublishedHere('run 2 (after down/up)');
+    await extraWorkerUnpublished('run 2');
     // The outbox delivers what run 1 left (the chunk its stop closed among them); a working
     // function describes each chunk within seconds of its upload. Waits for a moment when every
     // object stored so far is described: those are the ones judged (the chunk run 2's own stop
@@ -255,11 +288,11 @@ async function main(): Promise<number> {
       return stored.length > 0 && run1.storedAfterStop.every((name) => stored.includes(name)) && stored.every((name) => descriptionOf(runs, name) !== undefined) ? stored : undefined;
     });
     const beforeStop = describedSnapshot ?? listBucket(bucketRoot).objects;
-    const partial = await collectRun('run 2', bucketRoot);
+    const partial = await collectRun('run 2', 'recorder-first', roots);
     const urls = [...new Set([run1, partial].flatMap((run) => run.function).flatMap((record) => (typeof record.signedUrl === 'string' ? [record.signedUrl] : [])))];
     const fetches = await fetchInsideNetwork(urls);
-    await stop('run 2');
-    const run2 = await collectRun('run 2', bucketRoot);
+    await stop('run 2', 'recorder-first', MORE_WORKERS);
+    const run2 = await collectRun('run 2', 'recorder-first', roots);
 
     const listing = listBucket(bucketRoot);
     const bucket = await Promise.all(listing.objects.map((name) => readObject(bucketRoot, name)));

@@ -25,14 +25,25 @@ export function parseJsonLines(text: string): LogRecord[] {
   return records;
 }
 
-/** One start and stop of the stack: what its containers logged, and the bucket right after the stop. */
+/**
+ * How a run was stopped. `stack`: `docker compose stop`, as a user types it; the demo camera stops
+ * in the same wave as stream-handle, so the recording may end because the camera went first.
+ * `recorder-first`: `docker compose stop stream-handle`, then the rest: the camera is still
+ * serving, so the stop itself must close the chunk in progress.
+ */
+export type StopMode = 'stack' | 'recorder-first';
+
+/** One start and stop of the stack: what its containers logged, and the volumes right after the stop. */
 export interface StackRun {
   label: string;
+  stopMode: StopMode;
   recorder: LogRecord[];
   workers: LogRecord[];
   function: LogRecord[];
-  /** Object names in the bucket once `docker compose stop` had returned. */
+  /** Object names in the bucket once the stop had returned. */
   storedAfterStop: string[];
+  /** Chunk files (.mp4) still in the spool volume then, quarantined ones included. */
+  spoolAfterStop: string[];
 }
 
 export interface StoredObject {
@@ -155,14 +166,23 @@ export function storageFindings(runs: StackRun[], bucket: StoredObject[]): Findi
   return findings;
 }
 
-/** `docker compose stop`: stream-handle closes the chunk it was recording, and it is stored before the worker stops. */
+/**
+ * The stop: the chunk stream-handle was recording is closed, listed and stored before the worker
+ * stops, and the spool is left with no chunk (none waiting, none half-written).
+ */
 export function stopFindings(runs: StackRun[], bucket: StoredObject[]): Finding[] {
   return runs.map((run) => {
     const closed = chunksClosedByStop(run);
-    const check = `${run.label}: stop closes the current chunk and stores it`;
+    const last = recordedChunks(run).at(-1);
+    const check =
+      run.stopMode === 'recorder-first'
+        ? `${run.label}: stopping stream-handle closes the chunk in progress, stored before the worker stops`
+        : `${run.label}: after docker compose stop the last chunk is stored and the spool is empty`;
     if (closed === undefined) return { check, ok: false, detail: 'stream-handle logged no "stopping: closing the current chunk" line' };
-    if (closed.length === 0) return { check, ok: false, detail: 'no chunk was recorded after stream-handle was told to stop' };
-    const problems = closed.flatMap((chunk) => {
+    if (run.stopMode === 'recorder-first' && closed.length === 0) return { check, ok: false, detail: 'no chunk was recorded after stream-handle was told to stop' };
+    if (last === undefined) return { check, ok: false, detail: 'nothing was recorded' };
+    const mustBeStored = closed.length > 0 ? closed : [last];
+    const problems = mustBeStored.flatMap((chunk) => {
       const object = bucket.find((candidate) => {
         const stored = chunkOf(candidate);
         return stored?.source === chunk.source && stored.sequence === chunk.sequence;
@@ -171,7 +191,13 @@ export function stopFindings(runs: StackRun[], bucket: StoredObject[]): Finding[
       if (!run.storedAfterStop.includes(object.name)) return [`${object.name} was stored only after the next start, not before the worker stopped`];
       return [];
     });
-    return { check, ok: problems.length === 0, detail: problems.length === 0 ? closed.map((chunk) => `${chunk.source} #${chunk.sequence} (${chunk.bytes} bytes)`).join(', ') : problems.join('; ') };
+    if (run.spoolAfterStop.length > 0) problems.push(`left in the spool: ${run.spoolAfterStop.join(', ')}`);
+    const how = closed.length > 0 ? 'closed by the stop' : 'the camera stopped first and ended the recording';
+    return {
+      check,
+      ok: problems.length === 0,
+      detail: problems.length === 0 ? `${mustBeStored.map((chunk) => `${chunk.source} #${chunk.sequence} (${chunk.bytes} bytes)`).join(', ')}, ${how}; spool empty` : problems.join('; '),
+    };
   });
 }
 

@@ -56,6 +56,8 @@ const fetched = (sequence: number, overrides: Partial<UrlFetch> = {}): UrlFetch 
 function healthyRun(): StackRun {
   return {
     label: 'run 1',
+    stopMode: 'recorder-first',
+    spoolAfterStop: [],
     recorder: [recorded(0, 3), recorded(1, 6), { message: 'stopping: closing the current chunk of every source', time: at(10) }, recorded(2, 10.2)],
     workers: [],
     function: [described(0), described(1), described(2)],
@@ -122,11 +124,23 @@ describe('docker compose stop closes the current chunk', () => {
     expect(failing(stopFindings([run], [object(0), object(1), object(2)]))[0]?.detail).toMatch(/stored only after the next start/);
   });
 
-  it('fails when no chunk was closed by the stop, or stream-handle never heard it', () => {
+  it('fails when stream-handle, stopped while the camera served, closed no chunk, or never heard the stop', () => {
     const noChunk: StackRun = { ...healthyRun(), recorder: healthyRun().recorder.slice(0, 3) };
     expect(failing(stopFindings([noChunk], [object(0), object(1)]))[0]?.detail).toMatch(/no chunk was recorded after/);
     const noSignal: StackRun = { ...healthyRun(), recorder: [recorded(0, 3)] };
     expect(failing(stopFindings([noSignal], [object(0)]))[0]?.detail).toMatch(/no "stopping/);
+  });
+
+  it('accepts a whole-stack stop in which the camera went first, if the last chunk is stored', () => {
+    const cameraFirst: StackRun = { ...healthyRun(), stopMode: 'stack', recorder: healthyRun().recorder.slice(0, 3), storedAfterStop: [object(0).name, object(1).name] };
+    const [finding] = stopFindings([cameraFirst], [object(0), object(1)]);
+    expect(finding).toMatchObject({ ok: true, detail: expect.stringMatching(/cam0 #1 .*the camera stopped first/) });
+    expect(failing(stopFindings([{ ...cameraFirst, storedAfterStop: [object(0).name] }], [object(0), object(1)]))[0]?.detail).toMatch(/cam0_1\.mp4 was stored only after the next start/);
+  });
+
+  it('fails on a chunk left in the spool, waiting or half-written', () => {
+    const leftovers: StackRun = { ...healthyRun(), spoolAfterStop: ['cam0/quarantine/1767225600000-cam0-0000000003.mp4'] };
+    expect(failing(stopFindings([leftovers], [object(0), object(1), object(2)]))[0]?.detail).toMatch(/left in the spool: cam0\/quarantine/);
   });
 });
 
