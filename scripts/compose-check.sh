@@ -9,13 +9,15 @@
 #                debootstrap, iptables, ffmpeg (ffprobe reads the stored chunks), when missing
 #   daemon       dockerd with its own data root, exec root and socket in a temp dir, a dead loopback
 #                proxy so that a pull fails at once instead of hanging, and this machine's MTU
-#   base images  debian:bookworm-slim, node:24-bookworm-slim, redis:7-bookworm made locally
+#   base images  debian:bookworm-slim and node:24-bookworm-slim made locally
 #                (scripts/compose-check/base-images.sh): the public registry is not reachable here
 #   builds       compose config with every file combination (Compose's own schema), then the
-#                images with the legacy builder, and their sizes
+#                service images with the legacy builder while redis:7-bookworm (made locally too)
+#                and the demo camera build beside them; the image sizes
 #   up-to-first-chunk, assertions   scripts/compose-check/run-stack.ts
-#   teardown     compose down -v, dockerd stopped, its data root, bridge and iptables chains gone
-# Teardown runs on success, failure and Ctrl-C; a run killed outright is cleaned up by the next.
+#   teardown     compose down -v, dockerd stopped, its data root, and the host's bridge, iptables
+#                chains, forwarding settings and /etc/docker/key.json as they were before
+# Teardown runs on success, failure and Ctrl-C; what a run killed outright left, the next removes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -37,15 +39,16 @@ had_chains=yes
 forward_policy=""
 ip_forward=""
 had_trust_key=yes
-timings=""
+timings="" # phase<TAB>seconds lines
 images_report=""
+side_build=""
 phase_name=""
 phase_started=0
 phase() {
   local now
   now=$(date +%s.%N)
-  if [[ -n $phase_name && -n $timings ]]; then
-    awk -v name="$phase_name" -v from="$phase_started" -v to="$now" 'BEGIN { printf "%s\t%.1f\n", name, to - from }' >>"$timings"
+  if [[ -n $phase_name ]]; then
+    timings+=$(awk -v name="$phase_name" -v from="$phase_started" -v to="$now" 'BEGIN { printf "%s\t%.1f", name, to - from }')$'\n'
   fi
   phase_name=${1:-}
   phase_started=$now
@@ -57,11 +60,17 @@ phase() {
 compose_cmd=()
 compose() { "${compose_cmd[@]}" -p "$project" --profile demo "$@"; }
 
-processes_of() { # PIDs whose command line names this run's temp dir (dockerd, containerd, shims)
+processes_of() {
+  # PIDs of a run's processes: its command line names the run's temp dir (dockerd, containerd,
+  # shims), or its environment names the run's daemon (the compose and docker clients it started).
   local dir=$1 pid
   for pid in /proc/[0-9]*; do
     pid=${pid#/proc/}
-    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$dir/" && echo "$pid"
+    [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$dir/" ||
+      tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qxF -- "DOCKER_HOST=unix://$dir/docker.sock"; then
+      echo "$pid"
+    fi
   done
   return 0
 }
@@ -76,6 +85,24 @@ remove_state_dir() {
     umount -l "$mount" 2>/dev/null || true
   done
   rm -rf --one-file-system "$dir"
+}
+
+# What the host had before dockerd touched it, kept in the temp dir as well: a later run that
+# finds this run's leftovers puts the host back with these values, not its own.
+save_host_state() {
+  printf 'had_docker0=%s\nhad_chains=%s\nip_forward=%s\nforward_policy=%s\nhad_trust_key=%s\n' \
+    "$had_docker0" "$had_chains" "$ip_forward" "$forward_policy" "$had_trust_key" >"$1/host-before"
+}
+
+load_host_state() { # from the text save_host_state wrote; anything else in it is ignored
+  local key value
+  while IFS='=' read -r key value; do
+    case $key in
+      had_docker0 | had_chains | had_trust_key) [[ $value == yes || $value == no ]] && printf -v "$key" '%s' "$value" ;;
+      ip_forward) [[ $value =~ ^[01]$ ]] && ip_forward=$value ;;
+      forward_policy) [[ $value =~ ^(ACCEPT|DROP)$ ]] && forward_policy=$value ;;
+    esac
+  done <<<"$1"
 }
 
 forget_network() {
@@ -99,6 +126,15 @@ forget_network() {
   fi
 }
 
+remove_earlier_run() {
+  local dir=$1 before=""
+  [[ -f $dir/host-before ]] && before=$(cat "$dir/host-before")
+  # Its dockerd and containers first, then the host as that run found it (in a subshell: this
+  # run's own record of the host is taken afterwards).
+  remove_state_dir "$dir"
+  [[ -z $before ]] || (load_host_state "$before" && forget_network && forget_trust_key)
+}
+
 forget_trust_key() {
   # dockerd writes its identity to /etc/docker/key.json on first start.
   [[ $had_trust_key == no ]] && rm -f /etc/docker/key.json
@@ -110,6 +146,7 @@ teardown() {
   trap - EXIT INT TERM
   set +e
   phase teardown
+  [[ -n $side_build ]] && kill -TERM "$side_build" 2>/dev/null
   if [[ -n $dockerd_pid ]] && kill -0 "$dockerd_pid" 2>/dev/null; then
     if ((status != 0)) && ((${#compose_cmd[@]} > 0)); then
       say "the last log lines of each service:"
@@ -125,19 +162,16 @@ teardown() {
   forget_trust_key
   phase ""
   if [[ -n $images_report ]]; then echo; echo "$images_report"; fi
-  if [[ -n $timings && -f $timings ]]; then
+  if [[ -n $timings ]]; then
     echo
     echo "compose-check timings (s):"
-    awk -F'\t' '{ printf "  %-18s %7.1f\n", $1, $2; total += $2 } END { printf "  %-18s %7.1f\n", "total", total }' "$timings"
-    rm -f "$timings"
+    printf '%s' "$timings" | awk -F'\t' 'NF == 2 { printf "  %-18s %7.1f\n", $1, $2; total += $2 } END { printf "  %-18s %7.1f\n", "total", total }'
   fi
   if ((status == 0)); then say "passed"; else say "FAILED (exit $status)"; fi
   exit "$status"
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
-
-timings=$(mktemp /tmp/crispy-compose-timings.XXXXXX)
 
 # ---- install
 
@@ -146,9 +180,12 @@ phase install
 for stale in "$state_prefix"*; do
   [[ -d $stale ]] || continue
   owner=$(cat "$stale/owner.pid" 2>/dev/null || echo "")
-  [[ -n $owner ]] && kill -0 "$owner" 2>/dev/null && die "another compose check runs (pid $owner, $stale)"
+  # Alive and still this script (a zombie or a reused pid has another command line, or none).
+  if [[ $owner =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$owner/cmdline" | grep -qF compose-check.sh; then
+    die "another compose check runs (pid $owner, $stale)"
+  fi
   say "removing what an earlier run left: $stale"
-  remove_state_dir "$stale"
+  remove_earlier_run "$stale"
 done
 engine=$(apt-cache depends docker-compose 2>/dev/null | awk '$1 == "Recommends:" { print $2; exit }')
 [[ -n $engine ]] || die "apt knows no docker-compose package, or it recommends no engine: is this Debian 12?"
@@ -158,7 +195,7 @@ for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if ((${#missing[@]} > 0)); then
-  say "installing Debian packages: ${missing[*]}"
+  say "installing Debian packages: ${missing[*]/#$engine/(the engine docker-compose recommends)}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -180,6 +217,7 @@ forward_policy=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" { print $3 }'
 iptables -t filter -S DOCKER >/dev/null 2>&1 || iptables -t nat -S DOCKER >/dev/null 2>&1 || had_chains=no
 state=$(mktemp -d "${state_prefix}XXXXXX")
 echo $$ >"$state/owner.pid"
+save_host_state "$state"
 uplink=$(ip route show default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
 mtu=$(cat "/sys/class/net/${uplink:-lo}/mtu" 2>/dev/null || echo 1500)
 ((mtu <= 1500)) || mtu=1500
@@ -217,11 +255,12 @@ BUCKET_URL=gs://compose-check/chunks GCP_CREDENTIALS_FILE=/dev/null \
 logs=$repo/test-output/compose-check
 mkdir -p "$logs"
 stamp() { while IFS= read -r line; do printf '%(%s)T %s\n' -1 "$line"; done; }
-{ DOCKER=$docker bash scripts/compose-check/base-images.sh "$state/base" redis && compose build demo-camera; } 2>&1 | stamp >"$logs/side-build.log" &
+( { DOCKER=$docker bash scripts/compose-check/base-images.sh "$state/base" redis && compose build demo-camera; } 2>&1 | stamp >"$logs/side-build.log" ) &
 side_build=$!
 compose build stream-handle upload-worker cloud-function 2>&1 | stamp >"$logs/build.log"
 ((PIPESTATUS[0] == 0)) || { tail -40 "$logs/build.log" >&2; die "the service images did not build ($logs/build.log)"; }
-wait "$side_build" || { tail -40 "$logs/side-build.log" >&2; die "redis or the demo camera did not build ($logs/side-build.log)"; }
+wait "$side_build" || { side_build=""; tail -40 "$logs/side-build.log" >&2; die "redis or the demo camera did not build ($logs/side-build.log)"; }
+side_build=""
 grep -hE '^[0-9]+ (slim-ffmpeg|check-ffmpeg|crispy-streamer): ' "$logs/build.log" | cut -d' ' -f2- | sort | uniq -c | sed 's/^ */  /' || true
 
 image_size() { "$docker" image inspect --format '{{.Size}}' "$1" 2>/dev/null | awk '{ printf "%.0f MB", $1 / 1000000 }'; }
@@ -240,6 +279,9 @@ echo "$images_report"
 
 phase "" # run-stack.ts times its own phases
 say "== stack"
+stack_status=0
 CRISPY_DOCKER=$docker CRISPY_COMPOSE=$(printf '%s\n' "${compose_cmd[@]}" | node -e "process.stdout.write(JSON.stringify(require('node:fs').readFileSync(0, 'utf8').trim().split('\n')))") \
-  CRISPY_PROJECT=$project CRISPY_TIMINGS=$timings \
-  "${tsx[@]}" scripts/compose-check/run-stack.ts
+  CRISPY_PROJECT=$project CRISPY_TIMINGS=$state/stack-timings \
+  "${tsx[@]}" scripts/compose-check/run-stack.ts || stack_status=$?
+[[ -f $state/stack-timings ]] && timings+=$(cat "$state/stack-timings")$'\n'
+exit "$stack_status"
