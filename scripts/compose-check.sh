@@ -6,7 +6,8 @@
 #
 # Phases, each timed:
 #   install      Debian's Docker engine and Compose (installed as what docker-compose recommends),
-#                debootstrap, iptables, ffmpeg (ffprobe reads the stored chunks), when missing
+#                debootstrap, iptables, iproute2, procps, ffmpeg (ffprobe reads the stored
+#                chunks), when missing
 #   daemon       dockerd with its own data root, exec root and socket in a temp dir, a dead loopback
 #                proxy so that a pull fails at once instead of hanging, and this machine's MTU
 #   base images  debian:bookworm-slim and node:24-bookworm-slim made locally
@@ -189,7 +190,7 @@ for stale in "$state_prefix"*; do
 done
 engine=$(apt-cache depends docker-compose 2>/dev/null | awk '$1 == "Recommends:" { print $2; exit }')
 [[ -n $engine ]] || die "apt knows no docker-compose package, or it recommends no engine: is this Debian 12?"
-packages=(docker-compose "$engine" debootstrap iptables ffmpeg)
+packages=(docker-compose "$engine" debootstrap iptables iproute2 procps ffmpeg)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
