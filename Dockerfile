@@ -2,9 +2,10 @@
 #   docker build --target stream-handle -t crispy/stream-handle .
 #   docker build --target upload-worker -t crispy/upload-worker .
 #   docker build --target cloud-function -t crispy/cloud-function .
-# The legacy builder (DOCKER_BUILDKIT=0) and BuildKit both build it. Besides the base image
-# (NODE_IMAGE) no step needs any registry but npm's and Debian's. No credentials, keys or camera
-# URLs are copied in: they arrive at run time.
+# Plain instructions and no `# syntax` line, for the legacy builder (DOCKER_BUILDKIT=0, what the
+# compose check runs) and BuildKit's built-in frontend alike. Besides the base image (NODE_IMAGE)
+# no step needs any registry but npm's and Debian's. No credentials, keys or camera URLs are copied
+# in: they arrive at run time.
 #
 # Stage order matters to the legacy builder, which builds every stage above its target: the shared
 # stages first, then each service after the stages only it needs, stream-handle and its ffmpeg last
