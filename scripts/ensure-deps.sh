@@ -25,21 +25,9 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm ci when node_modules is missing or older than the lock file. A registry that serves only this
-# platform's builds leaves other platforms' optional packages (rollup's, esbuild's) out of the lock,
-# and npm 11's ci refuses such a lock as "out of sync"; npm install then installs the same locked
-# versions for this platform.
+# npm ci when node_modules is missing or older than the lock file (scripts/npm-ci.sh says when it
+# falls back to npm install).
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "crispy-streamer: installing npm packages"
-  ci_log=$(mktemp)
-  trap 'rm -f "$ci_log"' EXIT
-  if ! npm ci --no-audit --no-fund --loglevel=error 2>"$ci_log"; then
-    # Only the missing-platform-packages refusal falls back; any other failure is real.
-    if ! grep -q 'Missing: ' "$ci_log"; then
-      cat "$ci_log" >&2
-      exit 1
-    fi
-    echo "crispy-streamer: npm ci refused the lock file ($(grep -m1 -o 'Missing: [^ ]*' "$ci_log")); installing the locked versions with npm install"
-    npm install --no-save --no-audit --no-fund --loglevel=error
-  fi
+  bash scripts/npm-ci.sh
 fi

@@ -1,7 +1,5 @@
 import { mkdir, statfs } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import {
-  bundledFfmpegPath,
   checkWithin,
   ConfigError,
   createLogger,
@@ -65,7 +63,9 @@ async function main(): Promise<number> {
   redactEverywhere(passwordOfUrl(config.redisUrl));
   for (const source of config.sources) redactEverywhere(passwordOfUrl(source.url));
   const logger = createLogger({ service: 'stream-handle', level: config.logLevel });
-  const ffmpeg = resolveFfmpeg(process.env, () => bundledFfmpegPath(createRequire(import.meta.url)));
+  // Debian's ffmpeg (the image has it; ensure-deps installs it). The npm-bundled 2018 static build is
+  // no fallback here: it crashes resolving any host name, and cameras are named by host.
+  const ffmpeg = resolveFfmpeg(process.env, () => undefined);
   const rtspTimeoutOption = config.sources.some((s) => s.kind === 'rtsp') ? await detectRtspTimeoutOption(ffmpeg.path) : '-timeout';
   logger.info({ ffmpeg: ffmpeg.path, ffmpegOrigin: ffmpeg.origin, spoolDir: config.spoolDir, redis: displayUrl(config.redisUrl), sources: config.sources.length, nodeId: config.nodeId, spoolMinFreeBytes: spoolLimits.minFreeBytes, spoolMaxBytes: spoolLimits.maxBytes }, 'stream-handle starting');
 

@@ -1,9 +1,11 @@
 /**
  * docker-compose.yml, alone and with docker-compose.gcs.yml, against the Compose Specification
  * JSON schema, plus the project's own invariants (Redis durability, one spool for recorder and
- * workers, no baked secrets, loopback-only ports, restart policies, Dockerfile targets, non-root
- * runtime stages that copy no keys). There is no Docker engine or compose plugin here, so the
- * model is built the way compose builds it: interpolate, merge, validate.
+ * workers, no baked secrets, loopback-only ports, restart policies, stop order, Compose 1.29's
+ * top-level keys, Dockerfile targets, non-root runtime stages that copy no keys, exec-form health
+ * checks, npm installs that do not hide failures). The model is built the way compose builds it:
+ * interpolate, merge, validate. Compose itself (1.29, with its own older schema) validates the
+ * same files in scripts/compose-check.sh, which also builds and runs them for real.
  *
  * Every check is a pure function returning problems; the "catches" tests feed broken copies of
  * the real files and expect the matching problem, so none of the checks can pass vacuously.
@@ -36,7 +38,8 @@ function clone<T extends Json>(value: T): T {
 }
 
 function readYaml(path: string): JsonObject {
-  const document = parseYaml(readFileSync(path, 'utf8')) as Json;
+  // Merge keys (`<<: *upload-worker`), as Compose 1.29 (PyYAML) and v2 read them.
+  const document = parseYaml(readFileSync(path, 'utf8'), { merge: true }) as Json;
   if (!isObject(document)) throw new Error(`${path} is not a YAML mapping`);
   return document;
 }
@@ -269,6 +272,38 @@ function dockerfileProblems(stages: DockerStage[], targets: string[]): string[] 
   return problems;
 }
 
+/**
+ * Build hygiene of the Dockerfile as a whole: no `# syntax` line (BuildKit would fetch a frontend
+ * image from a registry), and npm packages installed only through scripts/npm-ci.sh, never by a
+ * bare `npm ci`/`npm install` nor with its failure swallowed by `||`.
+ */
+function dockerfileBuildProblems(text: string): string[] {
+  const problems: string[] = [];
+  if (/^\s*#\s*syntax\s*=/im.test(text)) problems.push('a "# syntax=" line: BuildKit would fetch that frontend image from a registry; the built-in one does');
+  const logical = text.replace(/\\\r?\n/g, ' ').split('\n');
+  for (const line of logical) {
+    if (!/^\s*RUN\s/i.test(line)) continue;
+    if (/\bnpm\s+(ci|install|i|clean-install)\b/.test(line)) problems.push(`runs npm directly (${line.trim().slice(0, 80)}): use scripts/npm-ci.sh, which lets npm ci's real failures fail the build`);
+    if (/npm-ci\.sh[^;&|]*\|\|/.test(line)) problems.push(`ignores a failure of scripts/npm-ci.sh (${line.trim().slice(0, 80)})`);
+  }
+  return problems;
+}
+
+/** Each target's effective HEALTHCHECK: present, exec form, and not a GET of `/`. */
+function healthcheckProblems(stages: DockerStage[], targets: string[]): string[] {
+  return targets.flatMap((target) => {
+    const healthcheck = stageChain(stages, target)
+      .flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'HEALTHCHECK').reverse())
+      .at(0)?.args;
+    if (healthcheck === undefined || /^NONE$/i.test(healthcheck.trim())) return [`stage ${target} has no HEALTHCHECK`];
+    const command = /(?:^|\s)CMD\s+(.*)$/s.exec(healthcheck)?.[1]?.trim() ?? '';
+    if (!command.startsWith('[')) return [`stage ${target}: HEALTHCHECK is not in exec form (CMD ["node", ...]): the images have no curl, and a shell form hides what runs`];
+    // A root path: http://host:port/ followed by a quote or the end of the URL expression.
+    if (/:\d+\/['"`\\)]|['"`]\/['"`]/.test(command)) return [`stage ${target}: HEALTHCHECK fetches "/", which proves nothing (the function answers it 500)`];
+    return [];
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The compose model's invariants.
 
@@ -326,7 +361,8 @@ function isNamedVolume(model: JsonObject, source: string | undefined): boolean {
 function publishedHostIp(port: Json): string | undefined {
   if (typeof port === 'number') return undefined;
   if (typeof port === 'string') {
-    const parts = port.replace(/\/\w+$/, '').split(':');
+    // `127.0.0.1:${BOARD_PORT:-3000}:3000`: read as compose would with the variable unset.
+    const parts = interpolate(port, {}).replace(/\/\w+$/, '').split(':');
     return parts.length >= 3 ? parts.slice(0, -2).join(':').replace(/^\[|\]$/g, '') : undefined;
   }
   const hostIp = objectAt(port)['host_ip'];
@@ -341,7 +377,8 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 interface ComposeExpectations {
   recorder: string;
-  uploader: string;
+  /** Every upload worker service: each must mount the recorder's spool at the same path. */
+  uploaders: string[];
   /** the stream-handle image's own SPOOL_DIR, used when compose sets none */
   imageSpoolDir: string;
 }
@@ -362,16 +399,28 @@ function composeProblems(model: JsonObject, expect: ComposeExpectations): string
   }
 
   const recorder = objectAt(objectAt(model['services'])[expect.recorder]);
-  const uploader = objectAt(objectAt(model['services'])[expect.uploader]);
   const spoolDir = environmentOf(recorder)['SPOOL_DIR'] ?? expect.imageSpoolDir;
   const recorderSpool = mountsOf(recorder).find((mount) => mount.target === spoolDir);
-  const uploaderSpool = mountsOf(uploader).find((mount) => mount.source === recorderSpool?.source && recorderSpool?.source !== undefined);
   if (recorderSpool === undefined || !isNamedVolume(model, recorderSpool.source)) {
     problems.push(`${expect.recorder}: no named volume mounted at its SPOOL_DIR ${spoolDir}`);
-  } else if (uploaderSpool === undefined) {
-    problems.push(`${expect.uploader}: does not mount the same spool volume "${recorderSpool.source}" as ${expect.recorder}`);
-  } else if (uploaderSpool.target !== recorderSpool.target) {
-    problems.push(`${expect.uploader}: mounts spool volume "${recorderSpool.source}" at ${uploaderSpool.target}, ${expect.recorder} at ${recorderSpool.target}: jobs name files by path, so the paths must match`);
+  } else {
+    for (const name of expect.uploaders) {
+      const uploader = objectAt(objectAt(model['services'])[name]);
+      const uploaderSpool = mountsOf(uploader).find((mount) => mount.source === recorderSpool.source);
+      if (uploaderSpool === undefined) {
+        problems.push(`${name}: does not mount the same spool volume "${recorderSpool.source}" as ${expect.recorder}`);
+      } else if (uploaderSpool.target !== recorderSpool.target) {
+        problems.push(`${name}: mounts spool volume "${recorderSpool.source}" at ${uploaderSpool.target}, ${expect.recorder} at ${recorderSpool.target}: jobs name files by path, so the paths must match`);
+      }
+    }
+  }
+  // Compose stops a service before those it depends on: the recorder must depend on the first
+  // uploader, so that on `docker compose stop` the chunk it closes last is still uploaded.
+  const [firstUploader] = expect.uploaders;
+  const recorderDependsOn = recorder['depends_on'];
+  const recorderDependencies = Array.isArray(recorderDependsOn) ? recorderDependsOn.map(String) : Object.keys(objectAt(recorderDependsOn));
+  if (firstUploader !== undefined && !recorderDependencies.includes(firstUploader)) {
+    problems.push(`${expect.recorder}: does not depend on ${firstUploader}, so compose may stop the uploader first and leave the last chunk for the next start`);
   }
 
   for (const [name, service] of all) {
@@ -402,22 +451,56 @@ function composeProblems(model: JsonObject, expect: ComposeExpectations): string
   return problems;
 }
 
-/** Compose targets of the services that build from this repository's Dockerfile. */
-function buildTargets(model: JsonObject): { service: string; target: string | undefined }[] {
+interface BuildTarget {
+  service: string;
+  target: string | undefined;
+  /** The Dockerfile it builds, relative to the repository: CONTEXT/(dockerfile or Dockerfile). */
+  dockerfile: string;
+}
+
+/** Compose targets of the services that build from a Dockerfile of this repository. */
+function buildTargets(model: JsonObject): BuildTarget[] {
   return services(model)
     .filter(([, service]) => service['build'] !== undefined)
     .map(([name, service]) => {
-      const target = objectAt(service['build'])['target'];
-      return { service: name, target: typeof target === 'string' ? target : undefined };
+      const build = service['build'];
+      const context = typeof build === 'string' ? build : String(objectAt(build)['context'] ?? '.');
+      const dockerfile = typeof build === 'string' ? undefined : objectAt(build)['dockerfile'];
+      const target = objectAt(build)['target'];
+      return {
+        service: name,
+        target: typeof target === 'string' ? target : undefined,
+        dockerfile: join(context, typeof dockerfile === 'string' ? dockerfile : 'Dockerfile'),
+      };
     });
 }
 
-function targetProblems(model: JsonObject, stages: DockerStage[]): string[] {
-  const stageNames = new Set(stages.map((stage) => stage.name));
-  return buildTargets(model).flatMap(({ service, target }) => {
-    if (target === undefined) return [`${service}: builds without a target (it would get the Dockerfile's last stage)`];
-    return stageNames.has(target) ? [] : [`${service}: target "${target}" is no stage of the Dockerfile`];
+/** Target names per Dockerfile. */
+function targetsByDockerfile(model: JsonObject): Map<string, string[]> {
+  const byFile = new Map<string, string[]>();
+  for (const { dockerfile, target } of buildTargets(model)) {
+    if (target === undefined) continue;
+    const names = byFile.get(dockerfile) ?? [];
+    if (!names.includes(target)) names.push(target);
+    byFile.set(dockerfile, names);
+  }
+  return byFile;
+}
+
+function targetProblems(model: JsonObject, stagesOf: (dockerfile: string) => DockerStage[]): string[] {
+  return buildTargets(model).flatMap(({ service, target, dockerfile }) => {
+    if (target === undefined) return [`${service}: builds without a target (it would get the last stage of ${dockerfile})`];
+    return stagesOf(dockerfile).some((stage) => stage.name === target) ? [] : [`${service}: target "${target}" is no stage of ${dockerfile}`];
   });
+}
+
+/** Top-level keys Compose 1.29 accepts (its bundled schema predates `name`, `include` and the rest). */
+const COMPOSE_1_29_TOP_LEVEL = new Set(['version', 'services', 'networks', 'volumes', 'secrets', 'configs']);
+
+function compose129Problems(model: JsonObject): string[] {
+  return Object.keys(model)
+    .filter((key) => !key.startsWith('x-') && !COMPOSE_1_29_TOP_LEVEL.has(key))
+    .map((key) => `top-level "${key}": Compose 1.29 refuses it ('${key}' does not match any of the regexes: '^x-'); it needs Compose v2`);
 }
 
 /** With credentials given as a compose secret, they must be mounted, not copied or inlined. */
@@ -437,7 +520,7 @@ function credentialsProblems(model: JsonObject): string[] {
 
 // ---------------------------------------------------------------------------------------------
 
-const EXPECTATIONS: ComposeExpectations = { recorder: 'stream-handle', uploader: 'upload-worker', imageSpoolDir: '/spool' };
+const EXPECTATIONS: ComposeExpectations = { recorder: 'stream-handle', uploaders: ['upload-worker', 'upload-worker-extra'], imageSpoolDir: '/spool' };
 const sampleEnv = Object.fromEntries(
   Object.entries(JSON.parse(readFileSync(join(FIXTURES, 'sample-env.json'), 'utf8')) as Record<string, string>).filter(([key]) => !key.startsWith('$')),
 );
@@ -451,6 +534,15 @@ describe('compose files', () => {
   let mergedEmulators: JsonObject;
   let dockerfile: DockerStage[];
   let dockerfileText: string;
+  const dockerfiles = new Map<string, DockerStage[]>();
+  const stagesOf = (path: string): DockerStage[] => {
+    let stages = dockerfiles.get(path);
+    if (stages === undefined) {
+      stages = parseDockerfile(readFileSync(join(REPO_ROOT, path), 'utf8'));
+      dockerfiles.set(path, stages);
+    }
+    return stages;
+  };
 
   beforeAll(() => {
     validate = compileComposeValidator();
@@ -496,13 +588,25 @@ describe('compose files', () => {
       expect(errors).toMatch(/additionalProperty":"Bad Name!"/);
     });
 
-    it('catches a malformed published port and project name', () => {
+    it('catches a malformed published port', () => {
       const broken = clone(base);
       objectAt(objectAt(broken['services'])['upload-worker'])['ports'] = ['127.0.0.1:3000:3000:tcp'];
-      broken['name'] = 'Crispy Streamer';
-      const errors = schemaErrors(broken).join('\n');
-      expect(errors).toMatch(/ports\/0/);
-      expect(errors).toMatch(/\/name must match pattern/);
+      expect(schemaErrors(broken).join('\n')).toMatch(/ports\/0/);
+    });
+  });
+
+  describe('Compose 1.29 (Debian 12) reads them too', () => {
+    // Compose 1.29 validates against its own bundled schema, older than the specification:
+    // scripts/compose-check.sh runs its `config` on every combination; this keeps the one key
+    // that broke it (a top-level `name`) from coming back between runs.
+    it('uses only the top-level keys 1.29 knows', () => {
+      for (const model of [base, gcs, emulators, merged, mergedEmulators]) expect(compose129Problems(model)).toEqual([]);
+    });
+
+    it('catches a top-level name', () => {
+      const broken = clone(base);
+      broken['name'] = 'crispy-streamer';
+      expect(compose129Problems(broken)).toEqual([expect.stringMatching(/top-level "name": Compose 1\.29 refuses it/)]);
     });
   });
 
@@ -545,7 +649,10 @@ describe('compose files', () => {
       expect(credentialsProblems(notGranted)).toEqual([expect.stringMatching(/without listing it/)]);
       const undefinedSecret = clone(merged);
       delete undefinedSecret['secrets'];
-      expect(credentialsProblems(undefinedSecret)).toEqual([expect.stringMatching(/not defined at the top level/)]);
+      expect(credentialsProblems(undefinedSecret)).toEqual([
+        expect.stringMatching(/^upload-worker: .*not defined at the top level/),
+        expect.stringMatching(/^upload-worker-extra: .*not defined at the top level/),
+      ]);
     });
   });
 
@@ -571,20 +678,38 @@ describe('compose files', () => {
       expect(fn['LOCAL_BUCKET_BASE_URL']).toBe('');
       expect(String(fn['GOOGLE_APPLICATION_CREDENTIALS'])).toMatch(/^\/keys\//);
       expect(composeProblems(mergedEmulators, EXPECTATIONS)).toEqual([]);
-      expect(targetProblems(mergedEmulators, dockerfile)).toEqual([]);
+      expect(targetProblems(mergedEmulators, stagesOf)).toEqual([]);
+      // The extra workers (--profile more-workers) use the emulated bucket too.
+      expect(environmentOf(objectAt(all['upload-worker-extra']))['BUCKET_URL']).toBe('gs://chunks');
     });
 
-    it('runs a demo camera only with --profile demo, fed by ffmpeg from the stream-handle image', () => {
+    it('runs a demo camera only with --profile demo, built here, serving what the README tells users to record', () => {
       const all = objectAt(base['services']);
-      for (const name of ['demo-camera', 'demo-feed']) expect(objectAt(all[name])['profiles']).toEqual(['demo']);
-      const feed = objectAt(all['demo-feed']);
-      expect(objectAt(feed['build'])['target']).toBe('stream-handle');
-      expect(JSON.stringify(feed['command'])).toContain('rtsp://demo-camera:8554/demo');
+      const camera = objectAt(all['demo-camera']);
+      expect(camera['profiles']).toEqual(['demo']);
+      expect(camera['image']).toBeUndefined();
+      expect(buildTargets(base).find(({ service }) => service === 'demo-camera')).toEqual({ service: 'demo-camera', target: 'demo-camera', dockerfile: 'deploy/demo-camera/Dockerfile' });
+      // Its CMD serves port 8554, mount demo: the RTSP_URL the compose file's header gives.
+      const cmd = stagesOf('deploy/demo-camera/Dockerfile').find((stage) => stage.name === 'demo-camera')?.instructions.filter((i) => i.keyword === 'CMD').at(-1)?.args ?? '[]';
+      const argv = JSON.parse(cmd) as string[];
+      expect(argv[argv.indexOf('--port') + 1]).toBe('8554');
+      expect(argv[argv.indexOf('--mount') + 1]).toBe('demo');
+      expect(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8')).toContain('RTSP_URL=rtsp://demo-camera:8554/demo');
       expect(objectAt(all['stream-handle'])['profiles']).toBeUndefined();
     });
 
-    it('lets the worker scale: its published port is a range on loopback', () => {
-      expect(objectAt(objectAt(base['services'])['upload-worker'])['ports']).toEqual(['127.0.0.1:3000-3009:3000']);
+    it('publishes Bull Board on one fixed loopback port, and scales with extra workers that publish none', () => {
+      const all = objectAt(base['services']);
+      const first = objectAt(all['upload-worker']);
+      const extra = objectAt(all['upload-worker-extra']);
+      expect(first['ports']).toEqual(['127.0.0.1:${BOARD_PORT:-3000}:3000']);
+      expect(extra['ports']).toBeUndefined();
+      expect(extra['profiles']).toEqual(['more-workers']);
+      for (const key of ['build', 'environment', 'volumes', 'depends_on', 'restart', 'stop_grace_period']) expect(extra[key], key).toEqual(first[key]);
+      // With the gcs override both upload to the real bucket with the mounted key.
+      const mergedServices = objectAt(merged['services']);
+      expect(environmentOf(objectAt(mergedServices['upload-worker-extra']))).toEqual(environmentOf(objectAt(mergedServices['upload-worker'])));
+      expect(objectAt(mergedServices['upload-worker-extra'])['secrets']).toEqual(['gcp-credentials']);
     });
   });
 
@@ -595,6 +720,8 @@ describe('compose files', () => {
     });
 
     const mutations: { name: string; mutate: (model: JsonObject) => void; problem: RegExp }[] = [
+      { name: 'the recorder not depending on the uploader', mutate: (m) => delete objectAt(service(m, 'stream-handle')['depends_on'])['upload-worker'], problem: /compose may stop the uploader first/ },
+      { name: 'an extra worker with its own spool', mutate: (m) => (service(m, 'upload-worker-extra')['volumes'] = ['spool-2:/spool', 'bucket:/bucket']), problem: /upload-worker-extra: does not mount the same spool/ },
       { name: 'Redis without AOF', mutate: (m) => (service(m, 'redis')['command'] = ['redis-server', '--maxmemory-policy', 'noeviction']), problem: /appendonly yes/ },
       { name: 'Redis that evicts', mutate: (m) => (service(m, 'redis')['command'] = 'redis-server --appendonly yes --maxmemory-policy allkeys-lru'), problem: /noeviction/ },
       { name: 'Redis without a data volume', mutate: (m) => delete service(m, 'redis')['volumes'], problem: /redis: no volume/ },
@@ -623,16 +750,66 @@ describe('compose files', () => {
 
   describe('the Dockerfile', () => {
     it('has a stage for every target compose builds, and every build names one', () => {
-      // demo-feed reuses the stream-handle image for its ffmpeg.
-      expect(buildTargets(base).map(({ target }) => target)).toEqual(['stream-handle', 'upload-worker', 'cloud-function', 'stream-handle']);
-      expect(targetProblems(base, dockerfile)).toEqual([]);
-      expect(targetProblems(merged, dockerfile)).toEqual([]);
+      expect(buildTargets(base).map(({ service, target }) => `${service}:${target}`)).toEqual([
+        'stream-handle:stream-handle',
+        'upload-worker:upload-worker',
+        'upload-worker-extra:upload-worker',
+        'cloud-function:cloud-function',
+        'demo-camera:demo-camera',
+      ]);
+      expect(targetProblems(base, stagesOf)).toEqual([]);
+      expect(targetProblems(merged, stagesOf)).toEqual([]);
     });
 
     it('runs every target as a non-root user and copies no key or .env into it', () => {
-      const targets = buildTargets(base).flatMap(({ target }) => (target === undefined ? [] : [target]));
-      expect(dockerfileProblems(dockerfile, targets)).toEqual([]);
+      for (const [path, names] of targetsByDockerfile(base)) expect(dockerfileProblems(stagesOf(path), names), path).toEqual([]);
     });
+
+    it('gives every target an exec-form health check that tests the service, not "/"', () => {
+      expect([...targetsByDockerfile(base).keys()]).toEqual(['Dockerfile', 'deploy/demo-camera/Dockerfile']);
+      for (const [path, names] of targetsByDockerfile(base)) expect(healthcheckProblems(stagesOf(path), names), path).toEqual([]);
+      const healthcheckOf = (target: string): string => stageChain(dockerfile, target).flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'HEALTHCHECK')).at(-1)?.args ?? '';
+      // stream-handle: its status server's /healthz on the port it listens on.
+      expect(healthcheckOf('stream-handle')).toMatch(/\/healthz/);
+      expect(healthcheckOf('stream-handle')).toMatch(/STATUS_PORT/);
+      expect(healthcheckOf('upload-worker')).toMatch(/\/healthz/);
+      // The function: a script copied into the image (a Pub/Sub push it acknowledges).
+      expect(healthcheckOf('cloud-function')).toContain('/usr/local/lib/crispy/function-healthcheck.mjs');
+      const copies = stageChain(dockerfile, 'cloud-function').flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args));
+      expect(copies).toContain('deploy/images/function-healthcheck.mjs /usr/local/lib/crispy/');
+    });
+
+    it('builds with no "# syntax" line and installs npm packages only through scripts/npm-ci.sh', () => {
+      expect(dockerfileBuildProblems(dockerfileText)).toEqual([]);
+      expect(dockerfileText).toMatch(/RUN bash scripts\/npm-ci\.sh/);
+    });
+
+    const buildMutations: { name: string; edit: (text: string) => string; problem: RegExp }[] = [
+      { name: 'a # syntax line', edit: (text) => `# syntax=docker/dockerfile:1\n${text}`, problem: /# syntax=/ },
+      { name: 'npm ci || npm install', edit: (text) => text.replace('RUN bash scripts/npm-ci.sh\n', 'RUN npm ci --no-audit || npm install --no-audit\n'), problem: /runs npm directly/ },
+      { name: 'a swallowed npm-ci.sh failure', edit: (text) => text.replace('RUN bash scripts/npm-ci.sh\n', 'RUN bash scripts/npm-ci.sh || true\n'), problem: /ignores a failure/ },
+    ];
+    for (const { name, edit, problem } of buildMutations) {
+      it(`catches ${name}`, () => {
+        const edited = edit(dockerfileText);
+        expect(edited, 'the edit must change the Dockerfile').not.toBe(dockerfileText);
+        expect(dockerfileBuildProblems(edited).join('\n')).toMatch(problem);
+      });
+    }
+
+    const healthMutations: { name: string; edit: (text: string) => string; problem: RegExp }[] = [
+      { name: 'a function health check of GET /', edit: (text) => text.replace('CMD ["node", "/usr/local/lib/crispy/function-healthcheck.mjs"]', `CMD ["node", "-e", "fetch('http://127.0.0.1:8080/').then(() => process.exit(0), () => process.exit(1))"]`), problem: /cloud-function: HEALTHCHECK fetches "\/"/ },
+      { name: 'a shell-form health check', edit: (text) => text.replace('CMD ["node", "/usr/local/lib/crispy/function-healthcheck.mjs"]', 'CMD curl -f http://127.0.0.1:8080/healthz'), problem: /cloud-function: HEALTHCHECK is not in exec form/ },
+      { name: 'stream-handle without a health check', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle[\s\S]*?)HEALTHCHECK [^\n]*\\\n[^\n]*\n/, '$1'), problem: /stage stream-handle has no HEALTHCHECK/ },
+      { name: 'HEALTHCHECK NONE', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker[\s\S]*?)(CMD \["node", "upload-worker)/, '$1HEALTHCHECK NONE\n$2'), problem: /stage upload-worker has no HEALTHCHECK/ },
+    ];
+    for (const { name, edit, problem } of healthMutations) {
+      it(`catches ${name}`, () => {
+        const edited = edit(dockerfileText);
+        expect(edited, 'the edit must change the Dockerfile').not.toBe(dockerfileText);
+        expect(healthcheckProblems(parseDockerfile(edited), ['stream-handle', 'upload-worker', 'cloud-function']).join('\n')).toMatch(problem);
+      });
+    }
 
     it('keeps keys and .env out of the build context', () => {
       const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
@@ -643,18 +820,18 @@ describe('compose files', () => {
       const broken = clone(base);
       objectAt(service(broken, 'upload-worker')['build'])['target'] = 'upload-workr';
       service(broken, 'cloud-function')['build'] = { context: '.' };
-      expect(targetProblems(broken, dockerfile)).toEqual([
-        'upload-worker: target "upload-workr" is no stage of the Dockerfile',
-        'cloud-function: builds without a target (it would get the Dockerfile\'s last stage)',
+      expect(targetProblems(broken, stagesOf)).toEqual([
+        'upload-worker: target "upload-workr" is no stage of Dockerfile',
+        'cloud-function: builds without a target (it would get the last stage of Dockerfile)',
       ]);
     });
 
     const dockerfileMutations: { name: string; edit: (text: string) => string; problem: RegExp }[] = [
       { name: 'USER root', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker[\s\S]*?)USER node/, '$1USER root'), problem: /stage upload-worker runs as USER root/ },
       { name: 'USER 0:0', edit: (text) => text.replace(/(AS cloud-function[\s\S]*?)USER node/, '$1USER 0:0'), problem: /stage cloud-function runs as USER 0:0/ },
-      { name: 'no USER', edit: (text) => text.replace(/(FROM runtime-ffmpeg AS stream-handle[\s\S]*?)USER node\n/, '$1'), problem: /stage stream-handle sets no USER/ },
+      { name: 'no USER', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle[\s\S]*?)USER node\n/, '$1'), problem: /stage stream-handle sets no USER/ },
       { name: 'a key file copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY config/sa-key.json /app/\n'), problem: /copies config\/sa-key\.json/ },
-      { name: 'a PEM copied into the shared runtime stage', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS runtime-ffmpeg\n)/, '$1COPY --chown=node certs/camera.pem /etc/\n'), problem: /stage stream-handle copies certs\/camera\.pem/ },
+      { name: 'a PEM copied in with --chown', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle\n)/, '$1COPY --chown=node certs/camera.pem /etc/\n'), problem: /stage stream-handle copies certs\/camera\.pem/ },
       { name: '.env copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY [".env", "/app/.env"]\n'), problem: /copies \.env/ },
       { name: 'the whole context copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY . .\n'), problem: /copies the whole build context/ },
       { name: 'a baked password', edit: (text) => text.replace(/ENV HTTP_HOST=0\.0\.0\.0/, 'ENV BOARD_PASSWORD=hunter2 HTTP_HOST=0.0.0.0'), problem: /bakes ENV BOARD_PASSWORD/ },

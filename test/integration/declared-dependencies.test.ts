@@ -5,10 +5,10 @@ import { REPO_ROOT } from '../../scripts/lib/service-process.js';
 
 const WORKSPACES = ['shared', 'stream-handle', 'upload-worker', 'cloud-function', 'evidence-tools'];
 /**
- * Loaded by name rather than imported: pino starts pino-pretty as a transport; the services hand
- * shared's bundledFfmpegPath their own require for @ffmpeg-installer/ffmpeg.
+ * Loaded by name rather than imported: pino starts pino-pretty as a transport; the function hands
+ * shared's bundledFfmpegPath its own require for @ffmpeg-installer/ffmpeg.
  */
-const LOADED_BY_NAME: Record<string, string[]> = { shared: ['pino-pretty'], 'stream-handle': ['@ffmpeg-installer/ffmpeg'], 'cloud-function': ['@ffmpeg-installer/ffmpeg'] };
+const LOADED_BY_NAME: Record<string, string[]> = { shared: ['pino-pretty'], 'cloud-function': ['@ffmpeg-installer/ffmpeg'] };
 
 describe('each workspace declares what it imports', () => {
   it.each(WORKSPACES)('%s: every package its src imports is in its package.json, and nothing else is', (workspace) => {
