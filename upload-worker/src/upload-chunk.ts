@@ -1,5 +1,5 @@
 import { readFile, unlink } from 'node:fs/promises';
-import { CHUNK_CONTENT_TYPE, chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkJobData } from '@crispy-streamer/shared';
+import { chunkContentType, chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkJobData } from '@crispy-streamer/shared';
 import type { ObjectStore } from './storage/object-store.js';
 
 export interface UploadResult {
@@ -79,7 +79,7 @@ export async function uploadChunk(job: ChunkJobData, spoolPath: string, store: O
   const result = await store.put({
     name: objectName,
     bytes,
-    contentType: CHUNK_CONTENT_TYPE,
+    contentType: chunkContentType(metadata.container),
     // The evidence record travels beside the chunk's metadata, exactly as the recorder made it.
     metadata: { ...toObjectMetadata(metadata), ...job.evidence },
     crc32c,
