@@ -6,6 +6,7 @@ export * from './redact.js';
 export * from './redis.js';
 export * from './mp4-inspect.js';
 export * from './matroska-inspect.js';
+export * from './chunk-inspect.js';
 export * from './storage-notification.js';
 export * from './local-signed-url.js';
 export * from './metrics.js';
