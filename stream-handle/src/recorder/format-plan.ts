@@ -41,7 +41,7 @@ export interface FormatPlan {
 export type PlanResult = { ok: true; plan: FormatPlan } | { ok: false; reason: string };
 
 /** Video codecs ffmpeg's mp4 muxer stores as they are (VP9's alpha plane excepted: it drops it). */
-const MP4_VIDEO = new Set(['h264', 'hevc', 'av1', 'vp9', 'mpeg4']);
+const MP4_VIDEO = new Set(['h264', 'hevc', 'av1', 'vp9']);
 const WEBM_VIDEO = new Set(['vp8', 'vp9', 'av1']);
 /** Audio codecs ffmpeg's mp4 muxer stores as they are (MP3 only at MPEG-1/2 rates; FLAC only as "experimental"). */
 const MP4_AUDIO = new Set(['aac', 'opus', 'mp3', 'ac3', 'eac3', 'alac']);
