@@ -556,7 +556,16 @@ export class SourceRunner {
   private logQueued(job: ChunkJobData, message: string): void {
     const { metadata } = job;
     this.log.info(
-      { sequence: metadata.sequence, startTime: metadata.startTime, durationMs: metadata.durationMs, bytes: metadata.bytes, width: metadata.width, height: metadata.height },
+      {
+        sequence: metadata.sequence,
+        startTime: metadata.startTime,
+        durationMs: metadata.durationMs,
+        bytes: metadata.bytes,
+        width: metadata.width,
+        height: metadata.height,
+        container: metadata.container,
+        ...(metadata.transport === undefined ? {} : { transport: metadata.transport, packetsLost: metadata.packetsLost }),
+      },
       message,
     );
   }
