@@ -7,6 +7,7 @@ export * from './redis.js';
 export * from './mp4-inspect.js';
 export * from './matroska-inspect.js';
 export * from './chunk-inspect.js';
+export * from './video-parameters.js';
 export * from './storage-notification.js';
 export * from './local-signed-url.js';
 export * from './metrics.js';

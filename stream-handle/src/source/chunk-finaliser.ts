@@ -173,7 +173,7 @@ export class ChunkFinaliser {
 export { isChunkContentError } from '@crispy-streamer/shared';
 
 /** Reads a listed chunk and proves it whole in its container before anything trusts it. */
-async function readCompleteChunk(path: string, container: ChunkContainer): Promise<{ bytes: Buffer; info: ChunkInspection }> {
+export async function readCompleteChunk(path: string, container: ChunkContainer): Promise<{ bytes: Buffer; info: ChunkInspection }> {
   for (let attempt = 0; ; attempt++) {
     const bytes = await readFile(path);
     try {

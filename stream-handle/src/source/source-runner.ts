@@ -1,6 +1,8 @@
-import { stat, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics, type RtspTransport } from '@crispy-streamer/shared';
+import { backoffDelayMs, chunkFileName, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics, type RtspTransport } from '@crispy-streamer/shared';
 import { RecordingClock, type ChunkPlacement } from '../clock/recording-clock.js';
 import type { ChunkQueue } from '../queue/chunk-queue.js';
 import { cameraAnswers, type CameraAnswers } from '../recorder/camera-reachability.js';
@@ -11,8 +13,10 @@ import { buildRecorderArgs, recorderInputOptions, type RtspTimeoutOption } from 
 import { probeSource, type ProbeSource } from '../recorder/source-probe.js';
 import type { RecorderExit, RunningRecorder, StartRecorder } from '../recorder/recorder.js';
 import type { SegmentListEntry } from '../recorder/segment-list.js';
-import type { SourceSpool } from '../spool/source-spool.js';
-import { ChunkFinaliser, isChunkContentError } from './chunk-finaliser.js';
+import type { SourceSpool, SpoolChunkFile } from '../spool/source-spool.js';
+import { reheadChunk, splitChunk } from '../recorder/chunk-recut.js';
+import { ChunkFinaliser, isChunkContentError, readCompleteChunk } from './chunk-finaliser.js';
+import { findParameterChange } from './parameter-change.js';
 import { EnqueuePipeline } from './enqueue-pipeline.js';
 import type { ChunkRecordingFacts } from './chunk-metadata.js';
 import type { EvidenceSigner } from './evidence-signer.js';
@@ -75,7 +79,30 @@ interface RunResult {
   startedAtMs: number;
   /** ffmpeg reported streams the recording was not planned for: record again with these. */
   replanWith?: ProbedStream[];
+  /** The stream changed (parameters, timestamps): record again at once, without waiting. */
+  restartForChange?: boolean;
+  /** A file whose stream changed part-way: recorded again from here (media seconds). */
+  resumeAtSeconds?: number;
 }
+
+/**
+ * One ffmpeg run, as its chunks are finalised: what was found in them that the run must answer
+ * (a stream whose parameters changed).
+ */
+interface RunContext {
+  recorder: RunningRecorder;
+  /** Chunk files of this run that took the next number after a chunk was cut in two (ffmpeg's name -> ours). */
+  renames: Map<string, string>;
+  /** A file cut again after a change: what ffmpeg listed after this sequence is not ours any more. */
+  skipAfter?: number;
+  /** A file cut again after a change: recorded again from here, in media seconds. */
+  resumeAtSeconds?: number;
+  /** The recording was stopped because its stream changed: the next one is made at once. */
+  restartForChange: boolean;
+}
+
+/** ffmpeg's words for timestamps that went backwards: a camera that restarted its clock. */
+const TIMESTAMPS_BACKWARDS = /Non-monotonous DTS|non monotonically increasing dts/i;
 
 /** What a recording needs before it starts: the source's streams and what to make of them. */
 type Preparation = { ok: true; plan: FormatPlan; streams: ProbedStream[] } | { ok: false; failure: SourceFailure; stderrTail: string[] };
@@ -93,6 +120,8 @@ export class SourceRunner {
   private wakeUp: AbortController | undefined;
   private chunks = 0;
   private lastChunkEndMs: number | undefined;
+  /** The next chunk follows a recording stopped on purpose (its stream changed): report even a short gap. */
+  private gapExpected = false;
   /** Chunks are finalised one after another, in the order ffmpeg listed them. */
   private finalising: Promise<void> = Promise.resolve();
   /** Why recording is paused (the spool is full), or undefined while it runs. */
@@ -174,6 +203,16 @@ export class SourceRunner {
         this.streams = run.replanWith;
         replansInARow++;
         if (replansInARow <= MAX_IMMEDIATE_REPLANS) continue;
+      }
+      if (run.resumeAtSeconds !== undefined && source.kind !== 'rtsp') {
+        // A file whose stream changed part-way: the rest of it, from where its chunks now end.
+        this.resumeAtSeconds = run.resumeAtSeconds;
+        continue;
+      }
+      if (run.restartForChange === true && source.kind === 'rtsp' && this.chunks > runStartChunks) {
+        // The reconnect leaves a gap, however short: it is reported.
+        this.gapExpected = true;
+        continue;
       }
       if (source.kind !== 'rtsp') {
         await this.queuedOrStopped();
@@ -446,7 +485,10 @@ export class SourceRunner {
     let failure: SourceFailure = UNKNOWN_FAILURE;
     let replanWith: ProbedStream[] | undefined;
     let packetsLost = 0;
+    let timestampsWarned = false;
     const chunksBefore = this.chunks;
+    // eslint-disable-next-line prefer-const -- assigned once the recorder exists; the callbacks run after.
+    let context: RunContext;
 
     this.deps.metrics?.sourceUp.set({ source: source.id }, 1);
     const recorder = this.deps.startRecorder(this.deps.ffmpegPath, args, {
@@ -459,6 +501,10 @@ export class SourceRunner {
         if (duration !== undefined) clock.noteFileDuration(duration);
         failure = classifyFfmpegLine(line) ?? failure;
         packetsLost += parseLostPackets(line);
+        if (TIMESTAMPS_BACKWARDS.test(line) && !timestampsWarned) {
+          timestampsWarned = true;
+          this.timestampsWentBackwards(context, line);
+        }
         if (isNoteworthyLine(line)) this.log.warn({ ffmpeg: line }, 'ffmpeg reported a problem');
         else this.log.trace({ ffmpeg: line }, 'ffmpeg');
       },
@@ -472,15 +518,39 @@ export class SourceRunner {
           ...(transport === undefined ? {} : { transport, packetsLost }),
         };
         packetsLost = 0;
-        this.finalising = this.finalising.then(() => this.finaliseChunk(entry, clock, listedAtMs, facts));
+        this.finalising = this.finalising.then(() => this.finaliseChunk(entry, clock, listedAtMs, facts, context));
       },
     });
+    context = { recorder, renames: new Map(), restartForChange: false };
     this.current = recorder;
     const exit = await recorder.exited;
     this.deps.metrics?.sourceUp.set({ source: source.id }, 0);
     await this.finalising;
     if (failure === UNKNOWN_FAILURE) failure = classifyFfmpegFailure(exit.stderrTail);
-    return { exit, failure, produced: this.chunks > chunksBefore, startedAtMs: recorder.startedAtMs, ...(replanWith === undefined ? {} : { replanWith }) };
+    return {
+      exit,
+      failure,
+      produced: this.chunks > chunksBefore,
+      startedAtMs: recorder.startedAtMs,
+      ...(replanWith === undefined ? {} : { replanWith }),
+      ...(context.restartForChange ? { restartForChange: true } : {}),
+      ...(context.resumeAtSeconds === undefined ? {} : { resumeAtSeconds: context.resumeAtSeconds }),
+    };
+  }
+
+  /**
+   * A camera whose timestamps went backwards (it restarted its clock): ffmpeg would squeeze every
+   * frame after into a tick until they caught up, and the chunks' durations would lie. The
+   * recording is closed and made again, on a fresh timeline.
+   */
+  private timestampsWentBackwards(context: RunContext, line: string): void {
+    if (this.deps.source.kind !== 'rtsp') {
+      this.log.warn({ ffmpeg: line }, "the file's timestamps go backwards here: the chunk holding this part keeps ffmpeg's corrected times");
+      return;
+    }
+    this.log.warn({ ffmpeg: line }, "the camera's timestamps went backwards (it restarted its clock?): closing this recording and starting a new one, so the chunks' times stay true");
+    context.restartForChange = true;
+    void context.recorder.stop(this.deps.stopGraceMs);
   }
 
   /**
@@ -503,16 +573,124 @@ export class SourceRunner {
     return reported;
   }
 
-  private async finaliseChunk(entry: SegmentListEntry, clock: RecordingClock, listedAtMs: number, facts: ChunkRecordingFacts): Promise<void> {
-    const chunk = this.deps.spool.chunkFile(entry.fileName);
+  private async finaliseChunk(entry: SegmentListEntry, clock: RecordingClock, listedAtMs: number, facts: ChunkRecordingFacts, context: RunContext): Promise<void> {
+    const fileName = context.renames.get(entry.fileName) ?? entry.fileName;
+    const chunk = this.deps.spool.chunkFile(fileName);
     if (chunk === undefined) {
       this.log.error({ file: entry.fileName }, 'ffmpeg listed a file that is not one of our chunks; left alone');
       return;
     }
+    // A file cut again after a change: ffmpeg had run ahead; that part is being recorded again.
+    if (context.skipAfter !== undefined && chunk.sequence > context.skipAfter && !context.renames.has(entry.fileName)) return;
     this.finaliser.reserve(chunk.sequence);
     // Placed once: a live recording is anchored on its first chunk, and a retry must not move it.
     let placement: ChunkPlacement | undefined;
     const place = (mediaDurationMs: number) => (placement ??= clock.placeChunk(entry, mediaDurationMs, listedAtMs));
+    let after: { chunk: SpoolChunkFile; placement: ChunkPlacement } | undefined;
+    try {
+      after = await this.recutIfParametersChanged(chunk, place, context);
+    } catch (error) {
+      this.log.error({ err: error, file: chunk.path, sequence: chunk.sequence }, "the chunk's stream parameters changed but it could not be cut again: it is kept as ffmpeg wrote it");
+    }
+    await this.finaliseWithRetries(chunk, place, facts);
+    if (after !== undefined) {
+      const { placement: afterPlacement } = after;
+      await this.finaliseWithRetries(after.chunk, () => afterPlacement, facts);
+    }
+  }
+
+  /**
+   * Makes the chunk true to its frames when they are not what its header says (a new SPS: the
+   * camera or file changed resolution or codec parameters while ffmpeg copied). A chunk whose
+   * frames all have other parameters gets a header of its own frames. One that changes part-way is
+   * cut at the keyframe that changes: it keeps the frames before; those after, with a header of
+   * their own, are the next sequence. The recording is then made again: a camera's at once (its
+   * later chunk files move up one number); a file's from where the two parts end. Nothing is
+   * re-encoded. Returns the part after the change, to finalise after this one.
+   */
+  private async recutIfParametersChanged(
+    chunk: SpoolChunkFile,
+    place: (mediaDurationMs: number) => ChunkPlacement,
+    context: RunContext,
+  ): Promise<{ chunk: SpoolChunkFile; placement: ChunkPlacement } | undefined> {
+    const { spool, ffmpegPath, source } = this.deps;
+    const extension = chunk.path.slice(chunk.path.lastIndexOf('.'));
+    const scratch = join(spool.dir, `.recut-${chunk.sequence}`);
+    let { bytes, info } = await readCompleteChunk(chunk.path, chunk.container);
+    let change = await findParameterChange(bytes, chunk.container);
+    if (change === undefined) return undefined;
+    if (change.atSeconds === 0) {
+      await reheadChunk(ffmpegPath, [chunk.path], chunk.container, info.codec, `${scratch}-reheaded${extension}`);
+      await rename(`${scratch}-reheaded${extension}`, chunk.path);
+      const headerSaid = info;
+      ({ bytes, info } = await readCompleteChunk(chunk.path, chunk.container));
+      this.log.warn(
+        { sequence: chunk.sequence, header: `${headerSaid.width}x${headerSaid.height}`, frames: `${info.width}x${info.height}` },
+        `stream parameters changed (a new SPS): chunk ${chunk.sequence}'s frames are ${info.width}x${info.height}, not ${headerSaid.width}x${headerSaid.height} as ffmpeg's header said; it was given a header of its own frames`,
+      );
+      // With its own header, it may still change part-way.
+      change = await findParameterChange(bytes, chunk.container);
+      if (change === undefined || change.atSeconds === 0) return undefined;
+    }
+
+    // Placed as the whole chunk ffmpeg listed (a camera's first chunk anchors its recording by its length).
+    const placement = place(info.durationMs);
+    const [before, afterPart] = await splitChunk(ffmpegPath, chunk.path, chunk.container, change.atSeconds, scratch);
+    const afterPath = `${scratch}-after${extension}`;
+    await reheadChunk(ffmpegPath, [afterPart], chunk.container, info.codec, afterPath);
+    await unlink(afterPart).catch(() => undefined);
+    const next = chunk.sequence + 1;
+    if (source.kind === 'rtsp') {
+      // The recording ends here (the next connection's header is right); what it still writes moves up one number.
+      context.restartForChange = true;
+      await context.recorder.stop(this.deps.stopGraceMs);
+      await this.renumberFrom(next, context);
+    } else {
+      // ffmpeg runs ahead of us on a file: what it cut after this chunk is recorded again.
+      await context.recorder.abort();
+      context.skipAfter = chunk.sequence;
+      for (const name of await readdir(spool.dir)) {
+        const later = spool.chunkFile(name);
+        if (later !== undefined && later.sequence > chunk.sequence && !existsSync(`${later.path}.json`)) await unlink(later.path).catch(() => undefined);
+      }
+    }
+    // The part after first: until the part before replaces the chunk, the chunk holds every frame
+    // (a crash in between leaves frames twice, never none). The scratch files are only ever copies.
+    const afterChunk: SpoolChunkFile = { path: spool.chunkPath(next, chunk.container), sequence: next, container: chunk.container };
+    await rename(afterPath, afterChunk.path);
+    await rename(before, chunk.path);
+    const beforeInfo = (await readCompleteChunk(chunk.path, chunk.container)).info;
+    const afterInfo = (await readCompleteChunk(afterChunk.path, chunk.container)).info;
+    this.finaliser.reserve(next);
+    const afterPlacement: ChunkPlacement = {
+      startMs: Math.round(placement.startMs + beforeInfo.durationMs),
+      clock: placement.clock,
+      ...(placement.mediaStartSeconds === undefined ? {} : { mediaStartSeconds: placement.mediaStartSeconds + beforeInfo.durationMs / 1000 }),
+    };
+    if (source.kind !== 'rtsp' && afterPlacement.mediaStartSeconds !== undefined) {
+      context.resumeAtSeconds = Math.round((afterPlacement.mediaStartSeconds + afterInfo.durationMs / 1000) * 1e6) / 1e6;
+    }
+    this.log.warn(
+      { sequence: chunk.sequence, atSeconds: change.atSeconds, before: `${beforeInfo.width}x${beforeInfo.height}`, after: `${afterInfo.width}x${afterInfo.height}`, next },
+      `stream parameters changed (a new SPS) ${change.atSeconds.toFixed(3)} s into chunk ${chunk.sequence}: cut there; chunk ${chunk.sequence} holds the ${beforeInfo.width}x${beforeInfo.height} frames before, chunk ${next} the ${afterInfo.width}x${afterInfo.height} frames after`,
+    );
+    return { chunk: afterChunk, placement: afterPlacement };
+  }
+
+  /** Once the recorder has exited: its chunk files from `sequence` on move up one number (highest first), so `sequence` is free. */
+  private async renumberFrom(sequence: number, context: RunContext): Promise<void> {
+    const { spool, source } = this.deps;
+    const files = (await readdir(spool.dir)).map((name) => spool.chunkFile(name)).filter((file): file is SpoolChunkFile => file !== undefined && file.sequence >= sequence);
+    files.sort((a, b) => b.sequence - a.sequence);
+    for (const file of files) {
+      const moved = chunkFileName(source.id, file.sequence + 1, file.container);
+      await rename(file.path, join(spool.dir, moved));
+      context.renames.set(chunkFileName(source.id, file.sequence, file.container), moved);
+      this.finaliser.reserve(file.sequence + 1);
+    }
+  }
+
+  private async finaliseWithRetries(chunk: SpoolChunkFile, place: (mediaDurationMs: number) => ChunkPlacement, facts: ChunkRecordingFacts): Promise<void> {
     for (let failures = 1; ; failures++) {
       try {
         const job = await this.finaliser.finaliseListed(chunk, place, facts);
@@ -546,8 +724,11 @@ export class SourceRunner {
   private reportGap(startTime: string): void {
     if (this.lastChunkEndMs === undefined) return;
     const gapMs = Date.parse(startTime) - this.lastChunkEndMs;
-    // A few frames of jitter between chunks is not a gap worth a warning.
-    if (gapMs > 500) {
+    const expected = this.gapExpected;
+    this.gapExpected = false;
+    // A few frames of jitter between chunks is not a gap worth a warning; after a recording made
+    // again on purpose (its stream changed), any gap is.
+    if (gapMs > (expected ? 40 : 500)) {
       this.deps.metrics?.gapSeconds.inc({ source: this.deps.source.id }, gapMs / 1000);
       this.log.warn({ gapMs, gapFrom: new Date(this.lastChunkEndMs).toISOString(), gapTo: startTime }, `recording gap of ${(gapMs / 1000).toFixed(1)} s`);
     }

@@ -1,3 +1,4 @@
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_CONTAINERS, chunkFilePattern, type ChunkJobData, type Logger, type RecorderMetrics } from '@crispy-streamer/shared';
 import { findStaleRecorders, killProcesses, stopProcesses } from '../recorder/stale-recorders.js';
@@ -36,6 +37,8 @@ export async function recoverSourceSpool(deps: SpoolRecoveryDeps): Promise<{ pen
     if (deps.orphans === 'kill') await killProcesses(stale);
     else await stopProcesses(stale, deps.stopGraceMs);
   }
+  // Scratch files of a chunk cut again after its stream changed: copies only (see SourceRunner).
+  for (const name of await readdir(spool.dir)) if (name.startsWith('.recut-')) await rm(join(spool.dir, name), { force: true });
   const scan = await spool.scan();
   finaliser.restore(await spool.restoreState(scan));
 
