@@ -30,12 +30,14 @@ describe('inputs MP4 cannot hold as they are, and H.265, through all three servi
     files.gray = join(pipeline.dir, 'gray.mkv');
     files.g711 = join(pipeline.dir, 'g711.mkv');
     files.hevc = join(pipeline.dir, 'hevc-hev1.mp4');
+    files.grayH264 = join(pipeline.dir, 'gray-h264.mp4');
     await Promise.all([
       makeVp9AlphaWebm(files.alpha, { width: 720, height: 1280, seconds: 4, fps: 25, gopSeconds: 1 }),
       makeFfv1GrayMkv(files.gray, { width: 640, height: 480, seconds: 4 }),
       makeG711Video(files.g711, { seconds: 4 }),
       // 9.7 s of H.265 with B-frames and a 1 s GOP, tagged hev1 as ffmpeg writes it unless told.
       makeSampleVideo(files.hevc, { seconds: 9.7, width: 640, height: 360, codec: 'libx265', gopSeconds: 1, bFrames: true, hevcTag: 'hev1' }),
+      makeSampleVideo(files.grayH264, { seconds: 4, width: 320, height: 240, pixelFormat: 'gray' }),
     ]);
     const sources = [
       { id: 'vp9-alpha', url: files.alpha, chunkSeconds: 2 },
@@ -45,6 +47,7 @@ describe('inputs MP4 cannot hold as they are, and H.265, through all three servi
       { id: 'g711-keep', url: files.g711, chunkSeconds: 2, audio: true },
       { id: 'g711-aac', url: files.g711, chunkSeconds: 2, audio: 'aac' },
       { id: 'hevc', url: files.hevc, chunkSeconds: 3 },
+      { id: 'h264-gray', url: files.grayH264, chunkSeconds: 2 },
     ];
     const sourcesFile = join(pipeline.dir, 'inputs.json');
     await writeFile(sourcesFile, JSON.stringify({ sources }));
@@ -94,6 +97,12 @@ describe('inputs MP4 cannot hold as they are, and H.265, through all three servi
     const encoded = run('ffv1-gray-encode');
     for (const line of encoded.described) expect(line).toMatchObject({ width: 640, height: 480, channels: 1, pixelFormat: 'gray', container: 'mp4', codec: 'h264' });
     for (const object of encoded.objects) expect(object.resource.metadata).toMatchObject({ container: 'mp4', pixelFormat: 'gray', dropped: 'nothing' });
+  });
+
+  it('grey H.264 (4:0:0) copied into MP4: one channel, gray, though ffmpeg reports it 4:2:0', () => {
+    const { described, objects } = run('h264-gray');
+    for (const line of described) expect(line).toMatchObject({ width: 320, height: 240, channels: 1, pixelFormat: 'gray', container: 'mp4', codec: 'h264' });
+    for (const object of objects) expect(object.resource.metadata.pixelFormat).toBe('gray');
   });
 
   it('G.711 audio: dropped, kept (Matroska) or re-encoded to AAC (MP4), each said in one line and in the metadata', async () => {

@@ -18,6 +18,8 @@ export interface SampleVideoOptions {
   codec?: 'libx264' | 'libx265';
   /** x265's sample entry in the MP4: hvc1 by default; hev1 is what ffmpeg writes unless told. */
   hevcTag?: 'hvc1' | 'hev1';
+  /** Default yuv420p; `gray` makes a 4:0:0 stream. */
+  pixelFormat?: string;
 }
 
 export const FFMPEG_BIN = process.env.FFMPEG_BIN ?? 'ffmpeg';
@@ -48,7 +50,7 @@ export async function makeSampleVideo(path: string, options: SampleVideoOptions 
       '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
       '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
       ...codecArgs,
-      '-pix_fmt', 'yuv420p',
+      '-pix_fmt', options.pixelFormat ?? 'yuv420p',
       '-an',
       '-movflags', '+faststart',
       path,

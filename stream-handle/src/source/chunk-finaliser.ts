@@ -116,8 +116,12 @@ export class ChunkFinaliser {
     return this.finalise(chunk, bytes, info, { startMs: Math.round(mtimeMs - info.durationMs), clock: 'host' }, {});
   }
 
+  /** What the last chunk finalised holds, as its own bytes say (keyframes, for the GOP hint). */
+  lastInspection: ChunkInspection | undefined;
+
   private async finalise(chunk: SpoolChunkFile, bytes: Buffer, info: ChunkInspection, placement: ChunkPlacement, facts: ChunkRecordingFacts): Promise<ChunkJobData> {
     const { source, spool, signer } = this.deps;
+    this.lastInspection = info;
     const metadata = buildChunkMetadata({
       source,
       sequence: chunk.sequence,

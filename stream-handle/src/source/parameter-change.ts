@@ -4,6 +4,7 @@ import {
   readMatroskaLayout,
   readMp4LayoutBuffer,
   sameSequence,
+  sequenceParameters,
   type ChunkContainer,
   type ParameterSetCodec,
 } from '@crispy-streamer/shared';
@@ -79,4 +80,18 @@ export async function findParameterChange(bytes: Uint8Array, container: ChunkCon
     current = sps;
   }
   return undefined;
+}
+
+/**
+ * The pixel format the chunk's own header says, where ffmpeg's report says otherwise: its H.264
+ * decoder reports a 4:0:0 (grey) stream as yuv420p. Other reports are kept as they are.
+ */
+export async function pixelFormatOfHeader(bytes: Uint8Array, container: ChunkContainer, reported: string): Promise<string> {
+  if (!reported.startsWith('yuv')) return reported;
+  const read = await readKeyframes(bytes, container).catch(() => undefined);
+  const sps = read?.headerSps[0];
+  if (read === undefined || sps === undefined) return reported;
+  const parameters = sequenceParameters(read.codec, sps);
+  if (parameters?.chromaFormat !== 0) return reported;
+  return parameters.bitDepth > 8 ? `gray${parameters.bitDepth}le` : 'gray';
 }

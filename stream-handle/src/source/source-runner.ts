@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, rename, stat, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, chunkFileName, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics, type RtspTransport } from '@crispy-streamer/shared';
@@ -16,7 +16,8 @@ import type { SegmentListEntry } from '../recorder/segment-list.js';
 import type { SourceSpool, SpoolChunkFile } from '../spool/source-spool.js';
 import { reheadChunk, splitChunk } from '../recorder/chunk-recut.js';
 import { ChunkFinaliser, isChunkContentError, readCompleteChunk } from './chunk-finaliser.js';
-import { findParameterChange } from './parameter-change.js';
+import { gopAdvice } from './keyframe-advice.js';
+import { findParameterChange, pixelFormatOfHeader } from './parameter-change.js';
 import { EnqueuePipeline } from './enqueue-pipeline.js';
 import type { ChunkRecordingFacts } from './chunk-metadata.js';
 import type { EvidenceSigner } from './evidence-signer.js';
@@ -592,11 +593,19 @@ export class SourceRunner {
     } catch (error) {
       this.log.error({ err: error, file: chunk.path, sequence: chunk.sequence }, "the chunk's stream parameters changed but it could not be cut again: it is kept as ffmpeg wrote it");
     }
-    await this.finaliseWithRetries(chunk, place, facts);
+    await this.finaliseWithRetries(chunk, place, await this.factsOfHeader(chunk, facts));
     if (after !== undefined) {
       const { placement: afterPlacement } = after;
-      await this.finaliseWithRetries(after.chunk, () => afterPlacement, facts);
+      await this.finaliseWithRetries(after.chunk, () => afterPlacement, await this.factsOfHeader(after.chunk, facts));
     }
+  }
+
+  /** The recording's facts, with the pixel format the chunk's own header says (grey H.264, which ffmpeg reports as 4:2:0). */
+  private async factsOfHeader(chunk: SpoolChunkFile, facts: ChunkRecordingFacts): Promise<ChunkRecordingFacts> {
+    if (facts.pixelFormat === undefined) return facts;
+    const bytes = await readFile(chunk.path).catch(() => undefined);
+    if (bytes === undefined) return facts;
+    return { ...facts, pixelFormat: await pixelFormatOfHeader(bytes, chunk.container, facts.pixelFormat) };
   }
 
   /**
@@ -695,6 +704,7 @@ export class SourceRunner {
       try {
         const job = await this.finaliser.finaliseListed(chunk, place, facts);
         this.chunkRecorded(job);
+        this.noteKeyframes();
         return;
       } catch (error) {
         // A disk that failed (full, an I/O error) may recover: the chunk is tried again in its
@@ -710,6 +720,26 @@ export class SourceRunner {
         await sleep(backoffDelayMs(failures, this.deps.finaliseRetry ?? FINALISE_RETRY));
       }
     }
+  }
+
+  /** Whole GOPs seen in the chunks cut so far (seconds each), for the one hint below. */
+  private gops: number[] = [];
+  private gopHinted = false;
+
+  /**
+   * Copy mode cuts at the source's keyframes: when its keyframe interval does not divide
+   * chunkSeconds, chunks cannot be that long, and the log says what to set instead (once).
+   */
+  private noteKeyframes(): void {
+    const info = this.finaliser.lastInspection;
+    const { source } = this.deps;
+    if (this.gopHinted || source.mode !== 'copy' || info === undefined || info.keyframeCount === undefined || info.keyframeCount === 0) return;
+    this.gops.push(info.durationMs / 1000 / info.keyframeCount);
+    if (this.gops.length < 3) return;
+    const gop = [...this.gops].sort((a, b) => a - b)[Math.floor(this.gops.length / 2)] ?? 0;
+    this.gopHinted = true;
+    const advice = gopAdvice(gop, source.chunkSeconds, info.frameRate);
+    if (advice !== undefined) this.log.warn({ keyframeIntervalSeconds: Math.round(gop * 1000) / 1000, chunkSeconds: source.chunkSeconds }, advice);
   }
 
   private chunkRecorded(job: ChunkJobData): void {
@@ -751,3 +781,4 @@ export class SourceRunner {
     );
   }
 }
+
