@@ -182,7 +182,7 @@ class FakeQueue implements ChunkQueue {
 /** The fixtures' stream, as ffmpeg reports it. */
 const H264_STREAM_LINE = '  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 320x240, 10 fps, 10 tbr, 10240 tbn (default)';
 /** A probe that finds what the fixtures hold. */
-const probeH264: ProbeSource = async () => ({ complete: true, streams: [{ index: 0, kind: 'video', codec: 'h264', pixelFormat: 'yuv420p', width: 320, height: 240, fps: 10 }], stderrTail: [], elapsedMs: 1 });
+const probeH264 = async (): ReturnType<ProbeSource> => ({ complete: true, streams: [{ index: 0, kind: 'video', codec: 'h264', pixelFormat: 'yuv420p', width: 320, height: 240, fps: 10 }], stderrTail: [], elapsedMs: 1 });
 
 const FILE_SOURCE = sourceConfig({ id: 'cam0', url: '/media/clip.mp4' });
 const CAMERA = sourceConfig({ id: 'cam0', url: 'rtsp://admin:s3cret@127.0.0.1:8554/cam' });
@@ -428,6 +428,52 @@ describe('SourceRunner', () => {
       expect((recorder.calls[2]?.startedAtMs ?? 0) - (recorder.calls[1]?.exitedAtMs ?? 0)).toBeGreaterThanOrEqual(19);
       expect(messages(lines)).toContain('camera does not answer: watching for it');
       expect(messages(lines).some((m) => /^camera answers again after \d+\.\d s: reconnecting$/.test(m))).toBe(true);
+    });
+
+    it('a camera back with another codec: the recording is closed (its chunk kept) and made again for the streams ffmpeg reports', async () => {
+      const queue = new FakeQueue();
+      // Probed as H.264; ffmpeg then reports H.265: the recording must become hvc1-tagged.
+      const reportsHevc: Script = async (fake) => {
+        fake.handlers.onStderrLine("Input #0, rtsp, from 'rtsp://admin:***@127.0.0.1:8554/cam':");
+        fake.handlers.onStderrLine('  Stream #0:0: Video: hevc (Main), yuv420p(tv), 320x240, 10 fps, 10 tbr, 90k tbn');
+        fake.handlers.onStderrLine("Output #0, segment, to 'x':");
+        return chunks([oneSecond])(fake).then(async (exit) => {
+          await fake.stopRequested;
+          return exit;
+        });
+      };
+      const recorder = fakeRecorder([reportsHevc, untilStopped()]);
+      const { runner, lines } = makeRunner({ source: CAMERA, queue, start: recorder.start });
+      const outcome = runner.run();
+      await vi.waitFor(() => expect(recorder.calls).toHaveLength(2), { timeout: 2000, interval: 5 });
+      await runner.stop();
+      expect(await outcome).toEqual({ status: 'stopped', chunks: 1 });
+      expect(recorder.calls[0]?.stopCalls).toBe(1);
+      expect(recorder.calls[0]?.args.outputOptions).not.toContain('-tag:v');
+      const second = recorder.calls[1]?.args.outputOptions ?? [];
+      expect(second.slice(second.indexOf('-tag:v'), second.indexOf('-tag:v') + 2)).toEqual(['-tag:v', 'hvc1']);
+      expect(messages(lines)).toContain('the source reports other streams than this recording was set up for: closing it and recording again for them');
+      expect(queue.jobs).toHaveLength(1);
+    });
+
+    it('transport auto: tries TCP, then UDP on a 461, and asks UDP first from then on', async () => {
+      const refused461 = ['[rtsp @ 0x55a0] method SETUP failed: 461 Unsupported transport', 'rtsp://admin:***@127.0.0.1:8554/cam: Protocol not supported'];
+      const probes: string[] = [];
+      const probeSource: ProbeSource = async (_ffmpeg, _url, inputOptions) => {
+        const transport = inputOptions[inputOptions.indexOf('-rtsp_transport') + 1] ?? '';
+        probes.push(transport);
+        return transport === 'tcp' ? { complete: false, streams: [], stderrTail: refused461, elapsedMs: 1 } : probeH264();
+      };
+      const recorder = fakeRecorder([chunks([oneSecond]), untilStopped()]);
+      const { runner, lines } = makeRunner({ source: { ...CAMERA, transport: 'auto' }, queue: new FakeQueue(), start: recorder.start, probeSource });
+      const outcome = runner.run();
+      await vi.waitFor(() => expect(recorder.calls).toHaveLength(2), { timeout: 2000, interval: 5 });
+      await runner.stop();
+      await outcome;
+      expect(probes).toEqual(['tcp', 'udp']);
+      const transports = recorder.calls.map((c) => c.args.inputOptions[c.args.inputOptions.indexOf('-rtsp_transport') + 1]);
+      expect(transports).toEqual(['udp', 'udp']);
+      expect(lines.find((l) => l.message === 'camera refused RTSP over tcp: trying udp')).toMatchObject({ failure: 'unsupported-transport', cause: refused461[0] });
     });
 
     it('gives ffmpeg the camera URL with TCP transport and the socket timeout in microseconds', async () => {
