@@ -34,9 +34,11 @@ export interface ChunkDescription {
   /** Measured on the stored object: its video track's frames and frame durations. */
   probedDurationMs: number;
   probedFrameCount: number;
-  /** The container's presentation duration (the moov's mvhd: includes edit delays, as ffprobe reports it). */
+  /** The container's presentation duration (MP4: the moov's mvhd, with edit delays; Matroska: the Segment's Duration), as ffprobe reports it. */
   containerDurationMs: number | undefined;
   codec: string;
+  /** The container the stored object is (its own bytes say): mp4, webm or mkv. */
+  container: string;
   durationCheck: 'match' | 'mismatch' | 'unchecked';
   bytes: number;
   signedUrl: string;
@@ -74,12 +76,12 @@ export async function describeChunk(object: StorageObjectResource, deps: Describ
     }
     throw error;
   }
-  const mp4 = readout.info;
+  const info = readout.info;
 
   const durationMs = chunk?.durationMs;
   let durationCheck: ChunkDescription['durationCheck'] = 'unchecked';
   if (durationMs !== undefined) {
-    durationCheck = Math.abs(durationMs - mp4.durationMs) <= deps.durationToleranceMs ? 'match' : 'mismatch';
+    durationCheck = Math.abs(durationMs - info.durationMs) <= deps.durationToleranceMs ? 'match' : 'mismatch';
   }
   const created = Date.parse(object.timeCreated);
   const finished = now();
@@ -97,10 +99,11 @@ export async function describeChunk(object: StorageObjectResource, deps: Describ
       channels: frame.channels,
       pixelFormat: frame.pixelFormat,
       durationMs,
-      probedDurationMs: mp4.durationMs,
-      probedFrameCount: mp4.frameCount,
-      containerDurationMs: mp4.movieDurationMs,
-      codec: mp4.codec,
+      probedDurationMs: info.durationMs,
+      probedFrameCount: info.frameCount,
+      containerDurationMs: info.movieDurationMs,
+      codec: info.codec,
+      container: readout.container,
       durationCheck,
       bytes: Number(object.size),
       signedUrl,

@@ -21,7 +21,7 @@ interface PubsubMessage {
   messageId?: unknown;
 }
 
-const VIDEO_NAME = /\.(mp4|m4v|mov)$/i;
+const VIDEO_NAME = /\.(mp4|m4v|mov|mkv|webm)$/i;
 
 /**
  * Reads the CloudEvent's `data` (a `{ message, subscription }` from Pub/Sub) holding a Cloud

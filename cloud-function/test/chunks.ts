@@ -57,3 +57,24 @@ export async function fileRangeReader(path: string): Promise<{ read: RangeReader
     },
   };
 }
+
+export interface MatroskaChunkOptions {
+  size?: string;
+  seconds?: number;
+  /** Encoder arguments (codec, pixel format, GOP). */
+  video: string[];
+  /** Audio to mux beside the video (encoder arguments); none by default. */
+  audio?: string[];
+  format: 'matroska' | 'webm';
+}
+
+/** A clip cut into 1 s Matroska/WebM segments by the segment muxer, as stream-handle does; returns the second segment. */
+export async function makeMatroskaChunk(dir: string, name: string, options: MatroskaChunkOptions): Promise<string> {
+  const extension = options.format === 'webm' ? 'webm' : 'mkv';
+  const source = `${dir}/${name}-source.${extension}`;
+  const seconds = String(options.seconds ?? 3);
+  const audioInput = options.audio === undefined ? [] : ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=8000:duration=${seconds}`];
+  await ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${options.size ?? '320x240'}:rate=25:duration=${seconds}`, ...audioInput, ...options.video, ...(options.audio ?? ['-an']), source]);
+  await ffmpeg(['-i', source, '-map', '0', '-c', 'copy', '-f', 'segment', '-segment_time', '1', '-segment_format', options.format, '-reset_timestamps', '1', `${dir}/${name}-%03d.${extension}`]);
+  return `${dir}/${name}-001.${extension}`;
+}

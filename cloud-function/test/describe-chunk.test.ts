@@ -99,6 +99,7 @@ describe('describeChunk', () => {
         probedFrameCount: 90,
         containerDurationMs: 3070,
         codec: 'h264',
+        container: 'mp4',
         durationCheck: 'match',
         bytes: 123456,
         signedUrl: SIGNED_URL,

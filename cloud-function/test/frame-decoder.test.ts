@@ -70,6 +70,14 @@ describe('decoderArgs', () => {
     expect(args).not.toContain('-pix_fmt');
     expect(decoderArgs({ format: 'hevc' }, '/tmp/x.png')).toContain('hevc');
   });
+
+  it('names the decoder before the input when one is asked for (libvpx-vp9 reads VP9 alpha), and writes a monochrome stream grey', () => {
+    const alpha = decoderArgs({ format: 'matroska', decoder: 'libvpx-vp9' }, '/tmp/x.png');
+    expect(alpha.slice(alpha.indexOf('-c:v'), alpha.indexOf('-i') + 2)).toEqual(['-c:v', 'libvpx-vp9', '-f', 'matroska', '-i', 'pipe:0']);
+    const grey = decoderArgs({ format: 'h264', monochrome: true }, '/tmp/x.png');
+    expect(grey.slice(grey.indexOf('-pix_fmt'), grey.indexOf('-pix_fmt') + 2)).toEqual(['-pix_fmt', 'gray']);
+    expect(grey.indexOf('-pix_fmt')).toBeGreaterThan(grey.indexOf('-i'));
+  });
 });
 
 describe('parsePixelFormat', () => {

@@ -61,9 +61,15 @@ describe('parseStorageNotification', () => {
     expect(parseStorageNotification(event(object, { payloadFormat: undefined, bucketId: undefined })).action).toBe('describe');
   });
 
-  it('recognises a video by its .mp4/.m4v/.mov name when the content type is generic', () => {
-    for (const name of ['x.mp4', 'x.M4V', 'dir/x.mov']) {
+  it('recognises a video by its .mp4/.m4v/.mov/.mkv/.webm name when the content type is generic', () => {
+    for (const name of ['x.mp4', 'x.M4V', 'dir/x.mov', 'cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mkv', 'x.webm']) {
       expect(parseStorageNotification(event({ ...object, name, contentType: 'application/octet-stream' }, { objectId: name })).action).toBe('describe');
+    }
+  });
+
+  it('describes Matroska and WebM chunks by their content type', () => {
+    for (const contentType of ['video/x-matroska', 'video/webm']) {
+      expect(parseStorageNotification(event({ ...object, name: 'x.bin', contentType }, { objectId: 'x.bin' })).action).toBe('describe');
     }
   });
 

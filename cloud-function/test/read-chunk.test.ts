@@ -7,7 +7,7 @@ import { inspectMp4File } from '@crispy-streamer/shared';
 import { UnreadableChunkError } from '../src/decoder-input/decoder-input.js';
 import { readChunk } from '../src/decoder-input/read-chunk.js';
 import { probeFirstFrame } from '../src/frame-probe.js';
-import { DEBIAN_FFMPEG, STATIC_FFMPEG, fileRangeReader, makeChunk } from './chunks.js';
+import { DEBIAN_FFMPEG, STATIC_FFMPEG, ffmpeg, fileRangeReader, makeChunk, makeMatroskaChunk } from './chunks.js';
 
 let dir = '';
 const chunks: Record<string, string> = {};
@@ -21,8 +21,23 @@ beforeAll(async () => {
     makeChunk(dir, 'gray', { size: '320x240', codec: 'libx265', pixFmt: 'gray' }),
     makeChunk(dir, 'gray-h264', { size: '320x240', pixFmt: 'gray' }),
     makeChunk(dir, 'mpeg4', { size: '320x240', codec: 'mpeg4' }),
+    // The inputs MP4 cannot hold, as stream-handle writes them: WebM and Matroska.
+    makeMatroskaChunk(dir, 'vp9-alpha', { format: 'webm', size: '180x320', video: ['-vf', 'format=yuva420p', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-g', '25', '-auto-alt-ref', '0'] }),
+    makeMatroskaChunk(dir, 'ffv1-gray', { format: 'matroska', video: ['-vf', 'format=gray', '-c:v', 'ffv1', '-level', '3'] }),
+    makeMatroskaChunk(dir, 'ffv1-gray16', { format: 'matroska', video: ['-vf', 'format=gray16le', '-c:v', 'ffv1', '-level', '3'] }),
+    makeMatroskaChunk(dir, 'h264-mulaw', { format: 'matroska', video: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'gray'], audio: ['-c:a', 'pcm_mulaw'] }),
+    makeMatroskaChunk(dir, 'mpeg4-mkv', { format: 'matroska', video: ['-c:v', 'mpeg4', '-g', '25'] }),
+    // VP9 and AV1 in MP4 (what MP4 holds as they are).
+    (async () => {
+      await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=1', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', `${dir}/vp9.mp4`]);
+      return `${dir}/vp9.mp4`;
+    })(),
+    (async () => {
+      await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=1', '-c:v', 'libaom-av1', '-cpu-used', '8', `${dir}/av1.mp4`]);
+      return `${dir}/av1.mp4`;
+    })(),
   ]);
-  [chunks.h264, chunks.h264Big, chunks.hevc, chunks.gray, chunks.grayH264, chunks.mpeg4] = made;
+  [chunks.h264, chunks.h264Big, chunks.hevc, chunks.gray, chunks.grayH264, chunks.mpeg4, chunks.vp9Alpha, chunks.ffv1Gray, chunks.ffv1Gray16, chunks.h264Mulaw, chunks.mpeg4Mkv, chunks.vp9Mp4, chunks.av1Mp4] = made;
 }, 120_000);
 afterAll(async () => {
   if (dir !== '') await rm(dir, { recursive: true, force: true });
@@ -62,8 +77,15 @@ describe('readChunk: the MP4 reader hands the decoder one keyframe', () => {
     ['h264Big', 1920, 1080, 'yuv420p', 3],
     ['hevc', 640, 360, 'yuv420p', 3],
     ['gray', 320, 240, 'gray', 1],
-    // ffmpeg's H.264 decoder has no grey output: it presents 4:0:0 as full-range 4:2:0 with flat chroma.
-    ['grayH264', 320, 240, 'yuvj420p', 3],
+    // ffmpeg's H.264 decoder presents 4:0:0 as 4:2:0 with flat chroma; the SPS says grey, and the picture is written grey.
+    ['grayH264', 320, 240, 'gray', 1],
+    ['vp9Alpha', 180, 320, 'yuva420p', 4],
+    ['ffv1Gray', 320, 240, 'gray', 1],
+    ['ffv1Gray16', 320, 240, 'gray16le', 1],
+    ['h264Mulaw', 320, 240, 'gray', 1],
+    ['mpeg4Mkv', 320, 240, 'yuv420p', 3],
+    ['vp9Mp4', 320, 240, 'yuv420p', 3],
+    ['av1Mp4', 320, 240, 'yuv420p', 3],
   ])('%s: both ffmpegs decode it to %ix%i %s with %i channels', async (name, width, height, pixelFormat, channels) => {
     const { readout } = await readFile_(chunks[name] ?? '');
     for (const ffmpeg of [STATIC_FFMPEG, DEBIAN_FFMPEG]) {
@@ -75,7 +97,30 @@ describe('readChunk: the MP4 reader hands the decoder one keyframe', () => {
     const bytes = new Uint8Array(await readFile(chunks.mpeg4 ?? ''));
     const error = await refusal(bytes);
     expect(error.reason).toBe('unsupported');
-    expect(error.message).toMatch(/the video track is mpeg4 \('mp4v' sample entry.*only H.264 and H.265/);
+    expect(error.message).toMatch(/the video track is mpeg4 \('mp4v' sample entry.*H.264, H.265, VP9 and AV1 are decoded from MP4/);
+  });
+
+  it('reads a Matroska chunk whole, in one read, and says what its own elements say', async () => {
+    const { readout, bytesRead, size } = await readFile_(chunks.vp9Alpha ?? '');
+    expect(readout.container).toBe('webm');
+    expect(readout.info).toMatchObject({ codec: 'vp9', width: 180, height: 320, hasAlpha: true, frameCount: 25, durationMs: 1000 });
+    expect(readout.input).toMatchObject({ format: 'matroska', decoder: 'libvpx-vp9' });
+    // The first 16 bytes to pick the reader, then the whole object.
+    expect(bytesRead).toBe(size + 16);
+    const mulaw = (await readFile_(chunks.h264Mulaw ?? '')).readout;
+    expect(mulaw).toMatchObject({ container: 'mkv', info: { codec: 'h264', hasAudio: true, frameCount: 25 }, input: { format: 'h264', monochrome: true } });
+  });
+
+  it('refuses a Matroska chunk cut short or still being written', async () => {
+    const whole = new Uint8Array(await readFile(chunks.ffv1Gray ?? ''));
+    expect((await refusal(whole.subarray(0, whole.byteLength - 10))).reason).toBe('incomplete');
+    const unfinished = whole.slice();
+    // The Segment's size set to "unknown", as ffmpeg leaves it until the trailer.
+    const segmentSizeAt = whole.indexOf(0x67, 40) + 1;
+    unfinished.set([0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], segmentSizeAt);
+    const refused = await refusal(unfinished);
+    expect(refused.reason).toBe('incomplete');
+    expect(refused.message).toMatch(/unknown-size/);
   });
 
   it('refuses an HLS playlist named like a chunk, saying what it is', async () => {

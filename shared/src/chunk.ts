@@ -30,15 +30,71 @@ export interface ChunkMetadata {
   clockSync: ClockSync;
   /** Which edge node recorded it. */
   recordedBy: string;
+  /**
+   * The video's pixel format as ffmpeg names it (`yuv420p`, `yuva420p` with alpha, `gray`,
+   * `yuv420p10le`...): what the chunk holds. Absent in chunks recorded before it was kept.
+   */
+  pixelFormat?: string;
+  /** What happened to each audio track of the source, in the source's order; empty: it had none. */
+  audio?: AudioTrackOutcome[];
+  /**
+   * Planes, tracks or precision the source had and this chunk does not hold, each said in words
+   * (`alpha plane: libx264 cannot encode it`, `subtitle stream #0:2`). Empty: nothing was dropped.
+   */
+  dropped?: string[];
+  /** A camera: how its RTP packets came (`tcp`, `udp`, `udp_multicast`, `http`). */
+  transport?: RtspTransport;
+  /** A camera: RTP packets ffmpeg reported missing while it wrote this chunk (UDP can lose them). */
+  packetsLost?: number;
+}
+
+/** RTSP lower transports ffmpeg can read a camera over. */
+export type RtspTransport = 'tcp' | 'udp' | 'udp_multicast' | 'http';
+export const RTSP_TRANSPORTS: readonly RtspTransport[] = ['tcp', 'udp', 'udp_multicast', 'http'];
+
+/** One audio track of the source and what the chunk made of it. */
+export interface AudioTrackOutcome {
+  /** The source's codec, as ffmpeg names it (`pcm_mulaw`, `aac`, `opus`). */
+  codec: string;
+  /** `kept`: copied as it was; `re-encoded`: to `to`, because the chunk's container cannot hold `codec`; `dropped`: not recorded. */
+  outcome: 'kept' | 're-encoded' | 'dropped';
+  /** The codec it was re-encoded to. */
+  to?: string;
 }
 
 export type ChunkClock = 'host' | 'file';
 export type ClockSync = 'synchronised' | 'unsynchronised' | 'unknown';
-/** The file format of a chunk: it decides the file extension, the object name and the content type. */
-export type ChunkContainer = 'mp4';
+/**
+ * The file format of a chunk: it decides the file extension, the object name and the content type.
+ * MP4 where it holds the source's streams as they are; WebM (Matroska's web subset: VP8, VP9, AV1,
+ * Opus, Vorbis) or Matroska for everything else (alpha, FFV1, PCM and G.711 audio).
+ */
+export type ChunkContainer = 'mp4' | 'webm' | 'mkv';
+export const CHUNK_CONTAINERS: readonly ChunkContainer[] = ['mp4', 'webm', 'mkv'];
+
+const CONTAINER_FORMATS: Readonly<Record<ChunkContainer, { extension: string; contentType: string }>> = {
+  mp4: { extension: '.mp4', contentType: 'video/mp4' },
+  webm: { extension: '.webm', contentType: 'video/webm' },
+  mkv: { extension: '.mkv', contentType: 'video/x-matroska' },
+};
 
 export const CHUNK_JOB_NAME = 'upload-chunk';
-export const CHUNK_CONTENT_TYPE = 'video/mp4';
+/** The content type of an MP4 chunk; {@link chunkContentType} gives every container's. */
+export const CHUNK_CONTENT_TYPE = CONTAINER_FORMATS.mp4.contentType;
+
+/** The content type a chunk is stored with. */
+export function chunkContentType(container: ChunkContainer): string {
+  return CONTAINER_FORMATS[container].contentType;
+}
+
+/** The file extension of a chunk, dot included: it ends both its spool file name and its object name. */
+export function chunkExtension(container: ChunkContainer): string {
+  return CONTAINER_FORMATS[container].extension;
+}
+
+export function isChunkContainer(value: unknown): value is ChunkContainer {
+  return typeof value === 'string' && (CHUNK_CONTAINERS as readonly string[]).includes(value);
+}
 
 /** Source ids end up in file paths, object names and job ids: keep them boring. */
 export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -80,14 +136,15 @@ export function compactTimestamp(iso: string): string {
 }
 
 /**
- * The object name of a chunk: `PREFIX/SOURCE/YYYY-MM-DD/SOURCE_START_SEQUENCE.mp4`.
- * Names sort by source, then day, then start time; the sequence keeps them unique.
+ * The object name of a chunk: `PREFIX/SOURCE/YYYY-MM-DD/SOURCE_START_SEQUENCE.mp4` (`.webm`,
+ * `.mkv` for those containers; MP4 when none is given). Names sort by source, then day, then start
+ * time; the sequence keeps them unique.
  */
-export function chunkObjectName(prefix: string, metadata: Pick<ChunkMetadata, 'sourceId' | 'sequence' | 'startTime'>): string {
+export function chunkObjectName(prefix: string, metadata: Pick<ChunkMetadata, 'sourceId' | 'sequence' | 'startTime'> & { container?: ChunkContainer }): string {
   const stamp = compactTimestamp(metadata.startTime);
   const day = `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}`;
   const cleanPrefix = prefix.replace(/^\/+|\/+$/g, '');
-  const name = `${metadata.sourceId}/${day}/${metadata.sourceId}_${stamp}_${pad(metadata.sequence, 10)}.mp4`;
+  const name = `${metadata.sourceId}/${day}/${metadata.sourceId}_${stamp}_${pad(metadata.sequence, 10)}${chunkExtension(metadata.container ?? 'mp4')}`;
   return cleanPrefix === '' ? name : `${cleanPrefix}/${name}`;
 }
 
@@ -110,7 +167,32 @@ export function toObjectMetadata(metadata: ChunkMetadata): Record<string, string
     clock: metadata.clock,
     clockSync: metadata.clockSync,
     recordedBy: metadata.recordedBy,
+    ...(metadata.pixelFormat === undefined ? {} : { pixelFormat: metadata.pixelFormat }),
+    ...(metadata.audio === undefined ? {} : { audio: formatAudioOutcomes(metadata.audio) }),
+    ...(metadata.dropped === undefined ? {} : { dropped: metadata.dropped.length === 0 ? 'nothing' : metadata.dropped.join('; ') }),
+    ...(metadata.transport === undefined ? {} : { transport: metadata.transport }),
+    ...(metadata.packetsLost === undefined ? {} : { packetsLost: String(metadata.packetsLost) }),
   };
+}
+
+/** `pcm_mulaw:re-encoded:aac,aac:dropped` (`none`: the source had no audio), as object metadata holds it. */
+export function formatAudioOutcomes(outcomes: readonly AudioTrackOutcome[]): string {
+  if (outcomes.length === 0) return 'none';
+  return outcomes.map((o) => [o.codec, o.outcome, ...(o.to === undefined ? [] : [o.to])].join(':')).join(',');
+}
+
+/** The reverse of {@link formatAudioOutcomes}; undefined when the text is not one. */
+export function parseAudioOutcomes(text: string): AudioTrackOutcome[] | undefined {
+  if (text === 'none') return [];
+  const outcomes: AudioTrackOutcome[] = [];
+  for (const part of text.split(',')) {
+    const [codec, outcome, to, ...rest] = part.split(':');
+    if (codec === undefined || codec === '' || rest.length > 0) return undefined;
+    if (outcome !== 'kept' && outcome !== 're-encoded' && outcome !== 'dropped') return undefined;
+    if ((outcome === 're-encoded') !== (to !== undefined && to !== '')) return undefined;
+    outcomes.push(to === undefined ? { codec, outcome } : { codec, outcome, to });
+  }
+  return outcomes;
 }
 
 /** Reads chunk metadata back from an object's custom metadata; names what is missing or malformed. */
@@ -128,6 +210,8 @@ export function fromObjectMetadata(custom: Record<string, string | undefined>): 
     return value;
   };
   const mode = text('mode');
+  const container = custom.container ?? 'mp4';
+  if (!isChunkContainer(container)) missing.push(`container (not one we write: ${container})`);
   const metadata: ChunkMetadata = {
     sourceId: text('source'),
     sequence: num('sequence'),
@@ -137,7 +221,7 @@ export function fromObjectMetadata(custom: Record<string, string | undefined>): 
     frameRate: num('frameRate'),
     bytes: num('bytes'),
     crc32c: text('crc32c'),
-    container: 'mp4',
+    container: isChunkContainer(container) ? container : 'mp4',
     codec: text('codec'),
     width: num('width'),
     height: num('height'),
@@ -146,6 +230,22 @@ export function fromObjectMetadata(custom: Record<string, string | undefined>): 
     clockSync: custom.clockSync === 'synchronised' || custom.clockSync === 'unsynchronised' ? custom.clockSync : 'unknown',
     recordedBy: custom.recordedBy ?? '',
   };
+  if (custom.pixelFormat !== undefined && custom.pixelFormat !== '') metadata.pixelFormat = custom.pixelFormat;
+  if (custom.audio !== undefined) {
+    const audio = parseAudioOutcomes(custom.audio);
+    if (audio === undefined) missing.push(`audio (not CODEC:OUTCOME[:TO],...: ${custom.audio})`);
+    else metadata.audio = audio;
+  }
+  if (custom.dropped !== undefined) metadata.dropped = custom.dropped === 'nothing' || custom.dropped === '' ? [] : custom.dropped.split('; ');
+  if (custom.transport !== undefined) {
+    if ((RTSP_TRANSPORTS as readonly string[]).includes(custom.transport)) metadata.transport = custom.transport as RtspTransport;
+    else missing.push(`transport (not one of ${RTSP_TRANSPORTS.join(', ')}: ${custom.transport})`);
+  }
+  if (custom.packetsLost !== undefined) {
+    const lost = Number(custom.packetsLost);
+    if (Number.isSafeInteger(lost) && lost >= 0) metadata.packetsLost = lost;
+    else missing.push(`packetsLost (not a count: ${custom.packetsLost})`);
+  }
   if (missing.length > 0) throw new Error(`object metadata is missing or malformed: ${missing.join(', ')}`);
   return metadata;
 }
@@ -177,7 +277,7 @@ export function chunkMetadataProblems(value: unknown): string[] {
   check('frameRate', finiteNonNegative, 'a number >= 0');
   check('bytes', count, 'a whole number of bytes');
   check('crc32c', (v) => typeof v === 'string' && CRC32C_BASE64_PATTERN.test(v), 'base64 of 4 bytes');
-  check('container', (v) => v === 'mp4', '"mp4"');
+  check('container', isChunkContainer, CHUNK_CONTAINERS.map((c) => `"${c}"`).join(', '));
   check('codec', text, 'a string');
   check('width', count, 'a whole number >= 0');
   check('height', count, 'a whole number >= 0');
@@ -185,5 +285,23 @@ export function chunkMetadataProblems(value: unknown): string[] {
   check('clock', (v) => v === 'host' || v === 'file', '"host" or "file"');
   check('clockSync', (v) => v === 'synchronised' || v === 'unsynchronised' || v === 'unknown', 'synchronised, unsynchronised or unknown');
   check('recordedBy', text, 'a string');
+  // Absent in chunks recorded before these were kept; checked when present.
+  const optional = (key: string, ok: (v: unknown) => boolean, what: string) => {
+    if (m[key] !== undefined) check(key, ok, what);
+  };
+  optional('pixelFormat', (v) => typeof v === 'string' && /^[a-z0-9_]{1,32}$/.test(v), 'a pixel format name');
+  optional('audio', (v) => Array.isArray(v) && v.every(isAudioTrackOutcome), 'a list of { codec, outcome, to? }');
+  optional('dropped', (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && item !== '' && !item.includes('; ')), 'a list of descriptions');
+  optional('transport', (v) => (RTSP_TRANSPORTS as readonly unknown[]).includes(v), RTSP_TRANSPORTS.join(', '));
+  optional('packetsLost', count, 'a whole number >= 0');
   return problems;
+}
+
+function isAudioTrackOutcome(value: unknown): value is AudioTrackOutcome {
+  if (value === null || typeof value !== 'object') return false;
+  const o = value as Record<string, unknown>;
+  const name = (v: unknown) => typeof v === 'string' && /^[a-z0-9_]{1,32}$/.test(v);
+  if (!name(o.codec) || Object.keys(o).some((key) => key !== 'codec' && key !== 'outcome' && key !== 'to')) return false;
+  if (o.outcome === 're-encoded') return name(o.to);
+  return (o.outcome === 'kept' || o.outcome === 'dropped') && o.to === undefined;
 }

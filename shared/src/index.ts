@@ -4,6 +4,9 @@ export * from './ffmpeg-binary.js';
 export * from './logger.js';
 export * from './redact.js';
 export * from './mp4-inspect.js';
+export * from './matroska-inspect.js';
+export * from './chunk-inspect.js';
+export * from './video-parameters.js';
 export * from './storage-notification.js';
 export * from './local-signed-url.js';
 // Types only: the metrics (prom-client) and Redis (ioredis) live behind their own subpaths, so that

@@ -94,6 +94,8 @@ export interface InspectMp4Options {
    * (e.g. the start of mdat); 0 reads box headers only. Default 16 KiB.
    */
   readAheadBytes?: number;
+  /** readMp4Layout: also locate every sync sample and its presentation time. */
+  allSyncSamples?: boolean;
 }
 
 const DEFAULT_MAX_MOOV_BYTES = 64 * 1024 * 1024;
@@ -382,6 +384,8 @@ interface TrackSummary {
   handler: string;
   stbl: BoxHeader | undefined;
   mdhd: MediaHeader;
+  /** The edit list (trak > edts > elst), when there is one. */
+  elst: BoxHeader | undefined;
 }
 
 /**
@@ -504,7 +508,9 @@ function parseTrak(view: DataView, trak: BoxHeader): TrackSummary {
   const handler = parseHdlr(view, hdlr);
   const minf = findChild(mdiaChildren, 'minf');
   const stbl = minf === undefined ? undefined : findChild(childBoxes(view, minf.payload, minf.end), 'stbl');
-  return { handler, stbl, mdhd: parseMdhd(view, mdhd) };
+  const edts = findChild(childBoxes(view, trak.payload, trak.end), 'edts');
+  const elst = edts === undefined ? undefined : findChild(childBoxes(view, edts.payload, edts.end), 'elst');
+  return { handler, stbl, mdhd: parseMdhd(view, mdhd), elst };
 }
 
 interface VideoTrackInfo {
@@ -560,6 +566,7 @@ interface MoovParts {
   info: Mp4Info;
   view: DataView;
   video: VideoTrackInfo;
+  track: TrackSummary;
 }
 
 function parseMoovParts(moovPayload: Uint8Array, brand: string): MoovParts {
@@ -597,7 +604,7 @@ function parseMoovParts(moovPayload: Uint8Array, brand: string): MoovParts {
   if (mvhd.duration !== undefined && mvhd.timescale > 0) {
     info.movieDurationMs = round3((mvhd.duration * 1000) / mvhd.timescale);
   }
-  return { info, view, video };
+  return { info, view, video, track: videoTrack };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -636,6 +643,8 @@ export interface Mp4Layout {
   /** Undefined when the sample entry carries none (e.g. 'mp4v'). */
   codecConfig: Mp4CodecConfig | undefined;
   firstSyncSample: Mp4SyncSample;
+  /** Every sync sample, with its presentation time (with `allSyncSamples`). */
+  syncSamples?: Mp4TimedSyncSample[];
 }
 
 const CODEC_CONFIG_TYPES = new Set(['avcC', 'hvcC', 'av1C', 'vpcC']);
@@ -745,6 +754,95 @@ function locateFirstSyncSample(view: DataView, video: VideoTrackInfo, layout: To
   return { sampleNumber, offset, size };
 }
 
+/** A sync sample of the video track with where it sits in the media's presentation. */
+export interface Mp4TimedSyncSample extends Mp4SyncSample {
+  /** Presentation time in seconds, as ffmpeg's mov demuxer reports it (edit list applied). */
+  presentationSeconds: number;
+}
+
+/** Per-sample values stored as runs of (count, value), read as a lookup by sample number. */
+function runLookup(view: DataView, box: BoxHeader | undefined, signed: boolean): (sample: number) => number {
+  if (box === undefined) return () => 0;
+  requireBytes(box, box.payload, 8, 'entry_count');
+  const entries = view.getUint32(box.payload + 4);
+  requireBytes(box, box.payload + 8, entries * 8, `${entries} ${box.type} entries`);
+  const version = view.getUint8(box.payload);
+  return (sample) => {
+    let first = 1;
+    for (let i = 0; i < entries; i++) {
+      const p = box.payload + 8 + i * 8;
+      const count = view.getUint32(p);
+      if (sample < first + count) return signed && version === 1 ? view.getInt32(p + 4) : view.getUint32(p + 4);
+      first += count;
+    }
+    return 0;
+  };
+}
+
+/** Decode time (ticks) of sample `n` (1-based), from stts. */
+function decodeTimeOf(view: DataView, stts: BoxHeader, n: number): number {
+  const entries = view.getUint32(stts.payload + 4);
+  let time = 0;
+  let first = 1;
+  for (let i = 0; i < entries; i++) {
+    const p = stts.payload + 8 + i * 8;
+    const count = view.getUint32(p);
+    const delta = view.getUint32(p + 4);
+    if (n < first + count) return time + (n - first) * delta;
+    time += count * delta;
+    first += count;
+  }
+  return time;
+}
+
+/** The media time the presentation starts at (the first non-empty edit's media_time), in ticks; 0 without an edit list. */
+function editMediaStart(view: DataView, track: TrackSummary): number {
+  const elst = track.elst;
+  if (elst === undefined) return 0;
+  const version = fullBoxVersion(view, elst);
+  const entries = view.getUint32(elst.payload + 4);
+  const width = version === 1 ? 20 : 12;
+  requireBytes(elst, elst.payload + 8, entries * width, `${entries} elst entries`);
+  for (let i = 0; i < entries; i++) {
+    const p = elst.payload + 8 + i * width;
+    const mediaTime = version === 1 ? Number(view.getBigInt64(p + 8)) : view.getInt32(p + 4);
+    if (mediaTime >= 0) return mediaTime;
+  }
+  return 0;
+}
+
+function locateSyncSamples(view: DataView, video: VideoTrackInfo, track: TrackSummary, layout: TopLevelLayout): Mp4TimedSyncSample[] {
+  const children = video.stblChildren;
+  const stsc = findChild(children, 'stsc');
+  const stco = findChild(children, 'stco') ?? findChild(children, 'co64');
+  const stsz = findChild(children, 'stsz') ?? findChild(children, 'stz2');
+  const stts = findChild(children, 'stts');
+  if (stsc === undefined || stco === undefined || stsz === undefined || stts === undefined) throw new Mp4IncompleteError('missing-sample-table', 'video track lacks stsc, stco, stsz or stts');
+  const sampleCount = video.timeToSample.sampleCount;
+  const stss = findChild(children, 'stss');
+  const numbers: number[] = [];
+  if (stss === undefined) for (let n = 1; n <= sampleCount; n++) numbers.push(n);
+  else {
+    const entries = view.getUint32(stss.payload + 4);
+    for (let i = 0; i < entries; i++) numbers.push(view.getUint32(stss.payload + 8 + i * 4));
+  }
+  const compositionOffset = runLookup(view, findChild(children, 'ctts'), true);
+  const mediaStart = editMediaStart(view, track);
+  const { chunkCount } = chunkOffset(view, stco, 1);
+  return numbers.map((sampleNumber) => {
+    if (sampleNumber < 1 || sampleNumber > sampleCount) throw new Mp4IncompleteError('malformed', `stss names sample ${sampleNumber} of ${sampleCount}`);
+    const { chunk, firstSampleInChunk } = chunkOfSample(view, stsc, sampleNumber, chunkCount);
+    let offset = chunkOffset(view, stco, chunk).offset;
+    for (let n = firstSampleInChunk; n < sampleNumber; n++) offset += sampleSize(view, stsz, n);
+    const size = sampleSize(view, stsz, sampleNumber);
+    if (!layout.mdats.some((mdat) => offset >= mdat.payload && offset + size <= mdat.end)) {
+      throw new Mp4IncompleteError('malformed', `sample ${sampleNumber} (${size} bytes at ${offset}) lies outside every mdat box`);
+    }
+    const ticks = decodeTimeOf(view, stts, sampleNumber) + compositionOffset(sampleNumber) - mediaStart;
+    return { sampleNumber, offset, size, presentationSeconds: ticks / video.timescale };
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // Entry points
 // ---------------------------------------------------------------------------------------
@@ -782,7 +880,14 @@ export async function readMp4Layout(read: RangeReader, size: number, options: In
     sampleEntry: parts.video.sampleEntry.fourcc,
     codecConfig: parseCodecConfig(parts.view, parts.video.sampleEntry.box),
     firstSyncSample: locateFirstSyncSample(parts.view, parts.video, layout),
+    ...(options.allSyncSamples === true ? { syncSamples: locateSyncSamples(parts.view, parts.video, parts.track, layout) } : {}),
   };
+}
+
+/** readMp4Layout over a whole file in memory. */
+export function readMp4LayoutBuffer(bytes: Uint8Array, options: InspectMp4Options = {}): Promise<Mp4Layout> {
+  const read: RangeReader = async (offset, length) => bytes.subarray(offset, offset + length);
+  return readMp4Layout(read, bytes.byteLength, options);
 }
 
 /** Convenience over a whole file already in memory. */

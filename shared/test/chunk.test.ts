@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   CHUNK_CONTENT_TYPE,
+  chunkContentType,
+  chunkMetadataProblems,
+  formatAudioOutcomes,
+  parseAudioOutcomes,
   SOURCE_ID_PATTERN,
   chunkJobId,
   chunkObjectName,
@@ -169,5 +173,63 @@ describe('crc32cBase64', () => {
 
   it('the chunk content type is video/mp4', () => {
     expect(CHUNK_CONTENT_TYPE).toBe('video/mp4');
+  });
+});
+
+describe('containers', () => {
+  it('each container has its content type and its extension in the object name', () => {
+    expect([chunkContentType('mp4'), chunkContentType('webm'), chunkContentType('mkv')]).toEqual(['video/mp4', 'video/webm', 'video/x-matroska']);
+    expect(chunkObjectName('p', metadata({ container: 'webm' }))).toBe('p/cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.webm');
+    expect(chunkObjectName('p', metadata({ container: 'mkv' }))).toBe('p/cam0/2026-11-23/cam0_20261123T093249.123Z_0000000042.mkv');
+  });
+
+  it('a name without a container is an MP4 name (what chunks were before containers)', () => {
+    const { container: _container, ...old } = metadata();
+    expect(chunkObjectName('', old)).toMatch(/_0000000042\.mp4$/);
+  });
+});
+
+describe('what a chunk kept of its source', () => {
+  const kept = metadata({
+    container: 'mkv',
+    pixelFormat: 'yuva420p',
+    audio: [{ codec: 'pcm_mulaw', outcome: 're-encoded', to: 'aac' }, { codec: 'aac', outcome: 'dropped' }, { codec: 'opus', outcome: 'kept' }],
+    dropped: ['audio stream #0:2 (aac): only the first audio track is recorded', 'subtitle stream #0:3'],
+    transport: 'udp',
+    packetsLost: 7,
+  });
+
+  it('round-trips through object metadata', () => {
+    const custom = toObjectMetadata(kept);
+    expect(custom).toMatchObject({ container: 'mkv', pixelFormat: 'yuva420p', audio: 'pcm_mulaw:re-encoded:aac,aac:dropped,opus:kept', transport: 'udp', packetsLost: '7' });
+    expect(fromObjectMetadata(custom)).toEqual(kept);
+    expect(chunkMetadataProblems(kept)).toEqual([]);
+  });
+
+  it('says "none" and "nothing" for a source without audio and a chunk that dropped nothing', () => {
+    const plain = metadata({ audio: [], dropped: [] });
+    expect(toObjectMetadata(plain)).toMatchObject({ audio: 'none', dropped: 'nothing' });
+    expect(fromObjectMetadata(toObjectMetadata(plain))).toEqual(plain);
+  });
+
+  it('metadata written before these fields existed is still valid', () => {
+    expect(chunkMetadataProblems(metadata())).toEqual([]);
+    expect(fromObjectMetadata(toObjectMetadata(metadata()))).toEqual(metadata());
+  });
+
+  it('refuses malformed values, naming them', () => {
+    expect(chunkMetadataProblems({ ...kept, container: 'avi' })[0]).toContain('container must be "mp4", "webm", "mkv"');
+    expect(chunkMetadataProblems({ ...kept, audio: [{ codec: 'aac', outcome: 're-encoded' }] })[0]).toContain('audio must be');
+    expect(chunkMetadataProblems({ ...kept, packetsLost: -1 })[0]).toContain('packetsLost');
+    expect(chunkMetadataProblems({ ...kept, transport: 'carrier-pigeon' })[0]).toContain('transport');
+    expect(() => fromObjectMetadata({ ...toObjectMetadata(kept), container: 'avi' })).toThrow('container (not one we write: avi)');
+    expect(() => fromObjectMetadata({ ...toObjectMetadata(kept), audio: 'aac:louder' })).toThrow('audio (not CODEC:OUTCOME[:TO]');
+  });
+
+  it('the audio text form is exact', () => {
+    expect(formatAudioOutcomes([{ codec: 'pcm_alaw', outcome: 'kept' }])).toBe('pcm_alaw:kept');
+    expect(parseAudioOutcomes('pcm_alaw:kept')).toEqual([{ codec: 'pcm_alaw', outcome: 'kept' }]);
+    expect(parseAudioOutcomes('aac:kept:mp3')).toBeUndefined();
+    expect(parseAudioOutcomes('')).toBeUndefined();
   });
 });

@@ -19,6 +19,9 @@ export interface StreamHandleConfig {
   rtspTimeoutSeconds: number;
   reconnectMinDelayMs: number;
   reconnectMaxDelayMs: number;
+  /** A camera that went away is tried this often during the first RECONNECT_FAST_WINDOW_MS of the outage. */
+  reconnectProbeMs: number;
+  reconnectFastWindowMs: number;
   /** How long ffmpeg gets to close its chunk after SIGTERM before SIGKILL. */
   stopGraceMs: number;
   /** /healthz, /readyz and /metrics; port 0 picks a free one. */
@@ -95,13 +98,15 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
   const problems = reader.problems;
   const sources: SourceConfig[] = [];
 
+  // Every camera's transport unless its own setting says otherwise.
+  const transportDefault = reader.string('RTSP_TRANSPORT');
   const sourcesFile = sourcesFileFromArgs(argv) ?? reader.string('SOURCES_FILE');
   if (sourcesFile !== undefined) {
     const path = resolve(sourcesFile);
     const { sources: rawSources, defaults } = readSourcesFile(path, problems);
     rawSources.forEach((raw, index) => {
       const own = raw as Record<string, unknown>;
-      const merged: Record<string, unknown> = { ...defaults, ...own };
+      const merged: Record<string, unknown> = { ...(transportDefault === undefined ? {} : { transport: transportDefault }), ...defaults, ...own };
       // encode settings merge field by field: a source that sets only crf keeps the default codec.
       if (isRecord(defaults.encode) && isRecord(own.encode)) merged.encode = { ...defaults.encode, ...own.encode };
       if (typeof merged.url === 'string') {
@@ -122,6 +127,9 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
     const mode = reader.string('CHUNK_MODE');
     if (mode !== undefined) raw.mode = mode;
     if (reader.string('REALTIME') !== undefined) raw.realtime = reader.boolean('REALTIME', false);
+    const audio = reader.string('AUDIO');
+    if (audio !== undefined) raw.audio = audio;
+    if (transportDefault !== undefined) raw.transport = transportDefault;
     const source = parseSource(raw, 'SOURCE_URL', process.cwd(), problems);
     if (source !== undefined) sources.push(source);
   }
@@ -146,6 +154,8 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
     rtspTimeoutSeconds: reader.integer('RTSP_TIMEOUT_SECONDS', 10, { min: 1, max: 300 }),
     reconnectMinDelayMs: reader.integer('RECONNECT_MIN_DELAY_MS', 1000, { min: 10, max: 600_000 }),
     reconnectMaxDelayMs: reader.integer('RECONNECT_MAX_DELAY_MS', 30_000, { min: 10, max: 3_600_000 }),
+    reconnectProbeMs: reader.integer('RECONNECT_PROBE_MS', 250, { min: 10, max: 60_000 }),
+    reconnectFastWindowMs: reader.integer('RECONNECT_FAST_WINDOW_MS', 60_000, { min: 0, max: 3_600_000 }),
     stopGraceMs: reader.integer('STOP_GRACE_MS', 10_000, { min: 100, max: 600_000 }),
     statusHost: reader.string('STATUS_HOST', '127.0.0.1'),
     statusPort: reader.integer('STATUS_PORT', 3001, { min: 0, max: 65535 }),

@@ -108,6 +108,7 @@ async function main(): Promise<number> {
         rtspTimeoutSeconds: config.rtspTimeoutSeconds,
         rtspTimeoutOption,
         reconnect: { minDelayMs: config.reconnectMinDelayMs, maxDelayMs: config.reconnectMaxDelayMs, jitter: 0.2 },
+        reconnectProbe: { intervalMs: config.reconnectProbeMs, fastWindowMs: config.reconnectFastWindowMs },
         stopGraceMs: config.stopGraceMs,
         metrics,
         signer,

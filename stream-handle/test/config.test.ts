@@ -103,7 +103,8 @@ describe('loadStreamHandleConfig', () => {
           mode: 'copy',
           encode: { codec: 'libx264', crf: 26, preset: 'veryfast' },
           realtime: false,
-          audio: false,
+          audio: 'off',
+          transport: 'tcp',
         },
       ],
       uploadAttempts: 12,
@@ -111,6 +112,8 @@ describe('loadStreamHandleConfig', () => {
       rtspTimeoutSeconds: 10,
       reconnectMinDelayMs: 1000,
       reconnectMaxDelayMs: 30_000,
+      reconnectProbeMs: 250,
+      reconnectFastWindowMs: 60_000,
       stopGraceMs: 10_000,
       statusHost: '127.0.0.1',
       statusPort: 3001,
@@ -146,7 +149,7 @@ describe('loadStreamHandleConfig', () => {
   it('reads a JSON sources file', () => {
     const config = loadStreamHandleConfig({}, ['--sources', path('sources.json')]);
     expect(config.sources).toHaveLength(1);
-    expect(config.sources[0]).toMatchObject({ id: 'lobby', chunkSeconds: 4, audio: true });
+    expect(config.sources[0]).toMatchObject({ id: 'lobby', chunkSeconds: 4, audio: 'keep' });
   });
 
   it('takes the file from --sources FILE and --sources=FILE, over SOURCES_FILE', () => {

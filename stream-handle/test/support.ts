@@ -14,7 +14,8 @@ export function sourceConfig(overrides: Partial<SourceConfig> = {}): SourceConfi
     mode: SOURCE_DEFAULTS.mode,
     encode: { ...SOURCE_DEFAULTS.encode },
     realtime: false,
-    audio: false,
+    audio: 'off',
+    transport: 'tcp',
     ...overrides,
   };
 }

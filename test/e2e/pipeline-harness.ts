@@ -119,7 +119,7 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
     async bucketObjects() {
       const objects: BucketObject[] = [];
       for (const path of await walk(bucketDir)) {
-        if (!path.endsWith('.mp4')) continue;
+        if (!/\.(mp4|webm|mkv)$/.test(path)) continue;
         objects.push({
           name: relative(bucketDir, path),
           bytes: await readFile(path),

@@ -112,12 +112,17 @@ describe('recorder, Redis and camera faults', () => {
     const absent = await recorder.waitForLog((l) => l.source === 'absent' && l.failure === 'unreachable', 20_000, 'the absent camera');
     expect(String(absent.message)).toContain('cannot reach the camera');
     camera.freeze();
-    await recorder.waitForLog((l) => l.source === 'freezes' && String(l.message).startsWith('camera stream ended'), 30_000, 'the timeout');
+    const ended = await recorder.waitForLog((l) => l.source === 'freezes' && String(l.message).startsWith('camera stream ended'), 30_000, 'the timeout');
     camera.thaw();
     const gap = await recorder.waitForLog((l) => l.source === 'freezes' && String(l.message).startsWith('recording gap'), 40_000, 'the gap after the freeze');
-    expect(Number(gap.gapMs)).toBeGreaterThan(1000);
+    // The fault happened (the socket timeout ended the stream), and left a gap. The camera is
+    // reconnected at once (a frozen server still accepts connections), and after SIGCONT it sends
+    // what it held back in a burst: the gap is shorter than the freeze.
+    expect(ended.failure).toBe('timeout');
+    expect(Number(gap.gapMs)).toBeGreaterThan(500);
     expect(await recorder.stop()).toBe(0);
-    const restarts = recorder.logs.filter((l) => l.source === 'absent' && String(l.message).startsWith('camera stream ended'));
-    expect(restarts.length).toBeGreaterThanOrEqual(2);
+    // The absent camera is watched with a connection attempt every 250 ms (no ffmpeg while it does not answer).
+    expect(recorder.logs.some((l) => l.source === 'absent' && l.message === 'camera does not answer: watching for it')).toBe(true);
+    expect(recorder.logs.filter((l) => l.source === 'absent' && l.message === 'chunk recorded')).toHaveLength(0);
   });
 });

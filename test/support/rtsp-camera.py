@@ -30,12 +30,24 @@ def parse_args():
     parser.add_argument('--user')
     parser.add_argument('--password')
     parser.add_argument('--file', help='pre-encoded mp4 to serve in a loop instead of encoding')
-    parser.add_argument('--codec', choices=['h264', 'h265'], default='h264', help='codec of --file')
+    parser.add_argument('--codec', choices=['h264', 'h265'], default='h264', help='codec of --file, or the codec to encode')
+    parser.add_argument('--address', default='127.0.0.1', help='address to listen on (a namespace\'s own)')
+    parser.add_argument('--protocols', choices=['any', 'tcp', 'udp', 'udp_multicast', 'http'], default='any',
+                        help='the only RTP transport offered; others get 461 Unsupported transport')
+    parser.add_argument('--audio', choices=['none', 'pcmu', 'pcma', 'aac', 'opus'], default='none', help='an audio track beside the video')
+    parser.add_argument('--auth', choices=['basic', 'digest'], default='basic', help='how --user/--password are asked for')
+    parser.add_argument('--change-size-after', type=float, help='seconds after READY at which the picture size changes')
+    parser.add_argument('--change-size', help='the new size, WxH (with --change-size-after)')
+    parser.add_argument('--drop-every', type=int, help='drop one video RTP packet in this many (loss on the way)')
     parser.add_argument('--exit-on-stdin-eof', action='store_true', help='quit when the parent closes our stdin')
     args = parser.parse_args()
     args.mounts = args.mounts or ['cam0']
     if (args.user is None) != (args.password is None):
         parser.error('--user and --password go together')
+    if (args.change_size_after is None) != (args.change_size is None):
+        parser.error('--change-size-after and --change-size go together')
+    if args.file is not None and (args.audio != 'none' or args.change_size is not None):
+        parser.error('--audio and --change-size need an encoded test pattern, not --file')
     return args
 
 
@@ -44,15 +56,32 @@ def load_gstreamer():
         import gi
         gi.require_version('Gst', '1.0')
         gi.require_version('GstRtspServer', '1.0')
-        from gi.repository import GLib, Gst, GstRtspServer
+        gi.require_version('GstRtsp', '1.0')
+        from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
     except (ImportError, ValueError) as error:
         print(f'MISSING_BINDINGS {error}', file=sys.stderr, flush=True)
         sys.exit(MISSING_BINDINGS_EXIT_CODE)
     Gst.init(None)
-    return GLib, Gst, GstRtspServer
+    return GLib, Gst, GstRtsp, GstRtspServer
 
 
-GLib, Gst, GstRtspServer = load_gstreamer()
+GLib, Gst, GstRtsp, GstRtspServer = load_gstreamer()
+
+AUDIO_BRANCHES = {
+    'pcmu': 'audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0',
+    'pcma': 'audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8',
+    'aac': 'audio/x-raw,rate=16000,channels=1 ! voaacenc ! rtpmp4apay name=pay1 pt=97',
+    'opus': 'audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay name=pay1 pt=97',
+}
+LOWER_TRANSPORTS = {
+    'tcp': GstRtsp.RTSPLowerTrans.TCP,
+    'udp': GstRtsp.RTSPLowerTrans.UDP,
+    'udp_multicast': GstRtsp.RTSPLowerTrans.UDP_MCAST,
+    # Tunnelled RTSP carries RTP interleaved, as over TCP; untunnelled clients are refused in SETUP.
+    'http': GstRtsp.RTSPLowerTrans.TCP,
+}
+# What the internal client asks for, per transport offered.
+KEEPER_PROTOCOLS = {'any': 'tcp', 'tcp': 'tcp', 'udp': 'udp', 'udp_multicast': 'udp-mcast', 'http': 'tcp'}
 
 
 def fail(message):
@@ -157,12 +186,13 @@ class Camera:
         self.args = args
         self.loop = GLib.MainLoop()
         self.server = GstRtspServer.RTSPServer()
-        self.server.set_address('127.0.0.1')
+        self.server.set_address(args.address)
         self.server.set_service(str(args.port))
         self.feeders = {}  # mount -> LoopingFileFeeder; also keeps them from being collected
         self.keepers = {}  # mount -> internal client pipeline
         self.ready = False
         self.live_media = {}  # mount -> its media (one each: they are shared)
+        self.drop_counters = {}  # mount -> RTP packets seen and dropped (--drop-every)
         if args.user is not None:
             self.install_basic_auth(args.user, args.password)
         mount_points = self.server.get_mount_points()
@@ -173,7 +203,11 @@ class Camera:
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
         token.set_string('media.factory.role', 'viewer')
-        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        if self.args.auth == 'digest':
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+            auth.add_digest(user, password, token)
+        else:
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
         # No default token: anyone without the right credentials gets 401.
         self.server.set_auth(auth)
 
@@ -181,11 +215,19 @@ class Camera:
         args = self.args
         factory = GstRtspServer.RTSPMediaFactory()
         if args.file is None:
+            encoder = (
+                f'x265enc name=encoder tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} ! video/x-h265,profile=main '
+                if args.codec == 'h265'
+                else f'x264enc name=encoder tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} '
+            )
+            audio = '' if args.audio == 'none' else f' audiotestsrc is-live=true wave=sine freq=440 ! {AUDIO_BRANCHES[args.audio]}'
             factory.set_launch(
                 '( videotestsrc is-live=true horizontal-speed=2 '
                 f'! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 '
-                f'! x264enc name=encoder tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} '
-                '! rtph264pay name=pay0 pt=96 config-interval=1 )'
+                # The picture's size can change while clients stay connected (a new SPS).
+                f'! videoscale ! capsfilter name=size caps=video/x-raw,width={args.width},height={args.height} '
+                f'! {encoder}'
+                f'! rtp{args.codec}pay name=pay0 pt=96 config-interval=1{audio} )'
             )
         else:
             feeder = LoopingFileFeeder(args.file, args.codec)
@@ -195,6 +237,12 @@ class Camera:
             )
             factory.connect('media-configure', self.on_file_media_configure, feeder)
         factory.connect('media-configure', self.on_media_configure, mount)
+        if args.protocols != 'any':
+            factory.set_protocols(LOWER_TRANSPORTS[args.protocols])
+        if args.protocols == 'udp_multicast':
+            pool = GstRtspServer.RTSPAddressPool()
+            pool.add_range('224.3.0.1', '224.3.0.20', 5000, 5100, 1)
+            factory.set_address_pool(pool)
         # One pipeline for all clients, like a real camera.
         factory.set_shared(True)
         # Makes the media unseekable: otherwise the `Range: npt=0-` in each new
@@ -210,6 +258,34 @@ class Camera:
     def on_media_configure(self, _factory, media, mount):
         self.live_media[mount] = media
         media.connect('unprepared', lambda _media: self.live_media.pop(mount, None))
+        if self.args.drop_every is not None:
+            counter = {'n': 0, 'dropped': 0}
+
+            def drop(_pad, _info):
+                counter['n'] += 1
+                if counter['n'] % self.args.drop_every != 0:
+                    return Gst.PadProbeReturn.OK
+                counter['dropped'] += 1
+                return Gst.PadProbeReturn.DROP
+
+            payloader = media.get_element().get_by_name('pay0')
+            payloader.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER, drop)
+            self.drop_counters[mount] = counter
+
+            def report():
+                print(f'DROPPED mount={mount} dropped={counter["dropped"]} of={counter["n"]}', flush=True)
+                return True
+
+            GLib.timeout_add(1000, report)
+
+    def change_size(self):
+        width, height = (int(v) for v in self.args.change_size.split('x'))
+        for mount, media in list(self.live_media.items()):
+            size = media.get_element().get_by_name('size')
+            if size is not None:
+                size.set_property('caps', Gst.Caps.from_string(f'video/x-raw,width={width},height={height}'))
+                print(f'SIZE_CHANGED mount={mount} size={width}x{height}', flush=True)
+        return False
 
     @staticmethod
     def on_file_media_configure(_factory, media, feeder):
@@ -239,19 +315,37 @@ class Camera:
             self.start_keeper(mount, on_first_buffer)
 
     def start_keeper(self, mount, on_first_buffer=None):
-        keeper = Gst.parse_launch('rtspsrc name=src protocols=tcp latency=0 ! fakesink name=sink sync=false async=false')
-        source = keeper.get_by_name('src')
-        source.set_property('location', f'rtsp://127.0.0.1:{self.args.port}/{mount}')
+        keeper = Gst.Pipeline.new(f'keeper-{mount}')
+        source = Gst.ElementFactory.make('rtspsrc', 'src')
+        keeper.add(source)
+        scheme = 'rtsph' if self.args.protocols == 'http' else 'rtsp'
+        source.set_property('location', f'{scheme}://{self.args.address}:{self.args.port}/{mount}')
+        source.set_property('latency', 0)
+        source.set_property('protocols', KEEPER_PROTOCOLS[self.args.protocols])
         if self.args.user is not None:
             source.set_property('user-id', self.args.user)
             source.set_property('user-pw', self.args.password)
-        if on_first_buffer is not None:
+        first = {'seen': False}
 
-            def probe(_pad, _info):
-                on_first_buffer(mount)
-                return Gst.PadProbeReturn.REMOVE
+        def on_pad(_src, pad):
+            # One sink per stream: video, and audio when there is some.
+            sink = Gst.ElementFactory.make('fakesink')
+            sink.set_property('sync', False)
+            sink.set_property('async', False)
+            keeper.add(sink)
+            sink.sync_state_with_parent()
+            pad.link(sink.get_static_pad('sink'))
+            if on_first_buffer is not None:
 
-            keeper.get_by_name('sink').get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, probe)
+                def probe(_pad, _info):
+                    if not first['seen']:
+                        first['seen'] = True
+                        on_first_buffer(mount)
+                    return Gst.PadProbeReturn.REMOVE
+
+                sink.get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, probe)
+
+        source.connect('pad-added', on_pad)
         bus = keeper.get_bus()
         bus.add_signal_watch()
         bus.connect('message::error', self.on_keeper_trouble, keeper, mount)
@@ -280,6 +374,15 @@ class Camera:
 
     def on_client_connected(self, _server, client):
         client.connect('play-request', self.on_play_request)
+        if self.args.protocols == 'http':
+            client.connect('pre-setup-request', self.refuse_untunnelled)
+
+    @staticmethod
+    def refuse_untunnelled(client, _context):
+        connection = client.get_connection()
+        if connection is not None and connection.is_tunneled():
+            return GstRtsp.RTSPStatusCode.OK
+        return GstRtsp.RTSPStatusCode.UNSUPPORTED_TRANSPORT
 
     def on_play_request(self, _client, context):
         if self.args.file is not None:
@@ -313,9 +416,17 @@ class Camera:
         def report_ready():
             self.ready = True
             print(f'READY port={self.args.port} mounts={",".join(self.args.mounts)}', flush=True)
+            if self.args.change_size_after is not None:
+                GLib.timeout_add(int(self.args.change_size_after * 1000), self.change_size)
             return False
 
-        self.start_keepers(report_ready)
+        if self.args.protocols == 'udp_multicast':
+            # An internal client beside the server would bind the group's ports the server binds
+            # (the reason the tests put the camera in a namespace of its own): the first real
+            # client prepares the media instead.
+            GLib.idle_add(report_ready)
+        else:
+            self.start_keepers(report_ready)
         self.loop.run()
 
     def on_stdin(self, fd, _condition):

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { runCommandOrThrow, spawnChild, type Child } from './child-process.js';
 import { freePort } from './free-port.js';
@@ -22,7 +23,19 @@ export interface RtspCamera {
   thaw(): void;
   /** Stops the server if it still runs, then starts it again on the same port. */
   restart(): Promise<void>;
+  /**
+   * Starts the server again after kill() or stop(), on the same port, and resolves with the
+   * moment (epoch ms) it was serving again: its RTSP port accepted connections.
+   */
+  start(): Promise<number>;
+  /** The current server's output lines so far (DROPPED ..., SIZE_CHANGED ...). */
+  readonly output: readonly string[];
+  /** Resolves with the first line of the camera's output that matches (SIZE_CHANGED ...). */
+  waitForLine(matches: (line: string) => boolean, timeoutMs: number, what: string): Promise<string>;
 }
+
+/** The RTP transport a camera is limited to, as gst-rtsp-server's media factory restricts it. */
+export type CameraProtocols = 'any' | 'tcp' | 'udp' | 'udp_multicast' | 'http';
 
 export interface RtspCameraOptions {
   /** Default ['cam0']. */
@@ -38,6 +51,22 @@ export interface RtspCameraOptions {
   credentials?: { user: string; password: string };
   /** Serve this pre-encoded mp4 (H.264 or H.265) in an endless loop instead of encoding. */
   sourceFile?: string;
+  /** The codec the test pattern is encoded with (x264enc or x265enc). Default h264. */
+  codec?: 'h264' | 'h265';
+  /** Offer only this transport: a SETUP asking another is answered 461 Unsupported transport. Default any. */
+  protocols?: CameraProtocols;
+  /** An audio track beside the video (G.711 mu-law/A-law at 8 kHz, AAC, Opus). Default none. */
+  audio?: 'none' | 'pcmu' | 'pcma' | 'aac' | 'opus';
+  /** How credentials are asked for. Default basic. */
+  auth?: 'basic' | 'digest';
+  /** Change the picture size this long after the camera is ready, with clients connected. */
+  changeSize?: { afterSeconds: number; width: number; height: number };
+  /** Drop one video RTP packet in this many. */
+  dropEvery?: number;
+  /** Run inside this network namespace (`ip netns exec`), listening on `address`. */
+  netns?: string;
+  /** The address to listen on. Default 127.0.0.1. */
+  address?: string;
 }
 
 /** The system interpreter: it has python3-gi, which pyenv interpreters usually lack. */
@@ -87,14 +116,21 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
   }
   if (options.sourceFile !== undefined) {
     scriptArgs.push('--file', options.sourceFile, '--codec', await probeCodec(options.sourceFile));
+  } else if (options.codec !== undefined) {
+    scriptArgs.push('--codec', options.codec);
   }
+  const address = options.address ?? '127.0.0.1';
+  scriptArgs.push('--address', address, '--protocols', options.protocols ?? 'any', '--audio', options.audio ?? 'none', '--auth', options.auth ?? 'basic');
+  if (options.changeSize !== undefined) scriptArgs.push('--change-size-after', String(options.changeSize.afterSeconds), '--change-size', `${options.changeSize.width}x${options.changeSize.height}`);
+  if (options.dropEvery !== undefined) scriptArgs.push('--drop-every', String(options.dropEvery));
+  const launchOptions = { netns: options.netns };
 
   let port = await freePort();
   let child: Child | undefined;
   // freePort() cannot reserve the port: someone may take it before the camera binds it.
   for (let attempt = 1; child === undefined; attempt += 1) {
     try {
-      child = await launch(port, scriptArgs);
+      child = await launch(port, scriptArgs, launchOptions);
     } catch (error) {
       if (attempt >= 3 || !String(error).includes('cannot listen')) throw error;
       port = await freePort();
@@ -109,7 +145,7 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
   return {
     port,
     mounts,
-    url: (mount = 'cam0') => `rtsp://${credentialsPart}127.0.0.1:${port}/${mount}`,
+    url: (mount = 'cam0') => `rtsp://${credentialsPart}${address}:${port}/${mount}`,
     get pid() {
       return current.pid;
     },
@@ -127,19 +163,63 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
     },
     async restart() {
       await current.stop(3_000);
-      current = await launch(port, scriptArgs);
+      current = await launch(port, scriptArgs, launchOptions);
+    },
+    async start() {
+      if (current.exitStatus === null) throw new Error('the camera is still running: kill() or stop() it first');
+      let servingAtMs = 0;
+      current = await launch(port, scriptArgs, { ...launchOptions, onServing: (atMs) => (servingAtMs = atMs) });
+      return servingAtMs;
+    },
+    get output() {
+      return current.lines;
+    },
+    waitForLine(matches, timeoutMs, what) {
+      return current.waitForLine(matches, timeoutMs, what);
     },
   };
 }
 
-async function launch(port: number, scriptArgs: readonly string[]): Promise<Child> {
-  const child = spawnChild(RTSP_CAMERA_PYTHON, [RTSP_CAMERA_SCRIPT, '--port', String(port), '--exit-on-stdin-eof', ...scriptArgs], {
+interface LaunchOptions {
+  netns?: string | undefined;
+  /** Called once, with the moment the server's port first accepted a connection. */
+  onServing?: (atMs: number) => void;
+}
+
+/** Polls the camera's port until it accepts a TCP connection; the moment it does. */
+async function watchServing(host: string, port: number, onServing: (atMs: number) => void, until: Promise<unknown>): Promise<void> {
+  let done = false;
+  void until.finally(() => (done = true));
+  while (!done) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (accepted) {
+      onServing(Date.now());
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function launch(port: number, scriptArgs: readonly string[], options: LaunchOptions = {}): Promise<Child> {
+  const command = options.netns === undefined ? [RTSP_CAMERA_PYTHON] : ['ip', 'netns', 'exec', options.netns, RTSP_CAMERA_PYTHON];
+  const child = spawnChild(command[0] ?? RTSP_CAMERA_PYTHON, [...command.slice(1), RTSP_CAMERA_SCRIPT, '--port', String(port), '--exit-on-stdin-eof', ...scriptArgs], {
     name: `rtsp-camera:${port}`,
     // GStreamer's own warnings are still printed; the registry cache is shared and fine.
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
+  const ready = child.waitForLine((line) => line.startsWith('READY '), READY_TIMEOUT_MS, 'READY');
+  const address = scriptArgs[scriptArgs.indexOf('--address') + 1] ?? '127.0.0.1';
+  const serving = options.onServing === undefined ? Promise.resolve() : watchServing(address, port, options.onServing, ready.catch(() => undefined));
   try {
-    await child.waitForLine((line) => line.startsWith('READY '), READY_TIMEOUT_MS, 'READY');
+    await ready;
+    await serving;
   } catch (error) {
     await child.kill();
     if (child.exitStatus?.code === MISSING_BINDINGS_EXIT_CODE) {

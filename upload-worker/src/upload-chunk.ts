@@ -1,5 +1,5 @@
 import { stat, unlink } from 'node:fs/promises';
-import { CHUNK_CONTENT_TYPE, chunkObjectName, toObjectMetadata, type ChunkJobData } from '@crispy-streamer/shared';
+import { chunkContentType, chunkObjectName, toObjectMetadata, type ChunkJobData } from '@crispy-streamer/shared';
 import { SourceMismatchError, type ObjectStore, type PutOptions } from './storage/object-store.js';
 
 export interface UploadResult {
@@ -86,7 +86,7 @@ export async function uploadChunk(job: ChunkJobData, spoolPath: string, store: O
       {
         name: objectName,
         source: { path: spoolPath, size: metadata.bytes, crc32c: metadata.crc32c },
-        contentType: CHUNK_CONTENT_TYPE,
+        contentType: chunkContentType(metadata.container),
         // The evidence record travels beside the chunk's metadata, exactly as the recorder made it.
         metadata: { ...toObjectMetadata(metadata), ...job.evidence },
       },

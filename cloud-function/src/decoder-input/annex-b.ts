@@ -120,3 +120,50 @@ export function toAnnexB(parameterSets: ParameterSets, sample: Uint8Array): Uint
   }
   return out;
 }
+
+/** An RBSP from a NAL unit's payload: every emulation prevention byte (00 00 03) taken out. */
+function unescapeRbsp(nal: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < nal.byteLength; i++) {
+    const byte = nal[i] ?? 0;
+    if (byte === 3 && i >= 2 && nal[i - 1] === 0 && nal[i - 2] === 0) continue;
+    out.push(byte);
+  }
+  return Uint8Array.from(out);
+}
+
+class BitReader {
+  private bit = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+  u(n: number): number {
+    let value = 0;
+    for (let i = 0; i < n; i++) {
+      const byte = this.bytes[this.bit >> 3];
+      if (byte === undefined) throw new MalformedBitstreamError('the SPS ends early');
+      value = value * 2 + ((byte >> (7 - (this.bit & 7))) & 1);
+      this.bit++;
+    }
+    return value;
+  }
+  /** Exp-Golomb ue(v). */
+  ue(): number {
+    let zeros = 0;
+    while (this.u(1) === 0) {
+      if (++zeros > 31) throw new MalformedBitstreamError('an Exp-Golomb code in the SPS is too long');
+    }
+    return 2 ** zeros - 1 + this.u(zeros);
+  }
+}
+
+/** Profiles whose SPS carries chroma_format_idc (H.264 §7.3.2.1.1); the others are 4:2:0. */
+const H264_PROFILES_WITH_CHROMA = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
+
+/** chroma_format_idc of an H.264 SPS NAL unit (header byte included): 0 is monochrome (4:0:0). */
+export function h264ChromaFormatIdc(sps: Uint8Array): number {
+  if ((sps[0] ?? 0) % 32 !== 7) throw new MalformedBitstreamError('not an H.264 SPS');
+  const bits = new BitReader(unescapeRbsp(sps.subarray(1)));
+  const profile = bits.u(8);
+  bits.u(16); // constraint flags, level_idc
+  bits.ue(); // seq_parameter_set_id
+  return H264_PROFILES_WITH_CHROMA.has(profile) ? bits.ue() : 1;
+}

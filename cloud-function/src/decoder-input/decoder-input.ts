@@ -1,27 +1,39 @@
-import type { Mp4Info, RangeReader } from '@crispy-streamer/shared';
+import type { ChunkContainer, ChunkInspection, RangeReader } from '@crispy-streamer/shared';
 
-// What the frame decoder is handed: one keyframe as a raw elementary stream, built in Node from
-// bytes the function read itself. The decoder never opens a URL or a container; each container
-// (MP4 today, Matroska/WebM later) has a reader that turns a stored chunk into this.
+// What the frame decoder is handed: one keyframe, built in Node from bytes the function read
+// itself: a raw elementary stream (H.264, H.265) or a one-frame Matroska file of our own making
+// (VP9 and its alpha plane, AV1, FFV1, MJPEG...). The decoder never opens a URL or the stored
+// container; each container (MP4, Matroska/WebM) has a reader that turns a stored chunk into this.
 
-/** Raw elementary streams the decoder accepts, by ffmpeg demuxer name. */
-export type ElementaryStreamFormat = 'h264' | 'hevc';
+/** What the decoder is handed, by ffmpeg demuxer name. */
+export type ElementaryStreamFormat = 'h264' | 'hevc' | 'matroska';
 
 export interface DecoderInput {
   format: ElementaryStreamFormat;
-  /** One keyframe with the parameter sets in front, Annex B. */
+  /** One keyframe: with the parameter sets in front (Annex B), or as a one-frame Matroska file. */
   bytes: Uint8Array;
+  /**
+   * The ffmpeg decoder to use instead of the default: `libvpx-vp9` (`libvpx` for VP8) decodes the
+   * alpha plane, which ffmpeg's own VP9 decoder ignores.
+   */
+  decoder?: string;
+  /**
+   * The stream is monochrome though the decoder presents it as 4:2:0 with flat chroma (ffmpeg's
+   * H.264 decoder does so for 4:0:0): the picture is written grey, one channel, as it is.
+   */
+  monochrome?: boolean;
 }
 
 /** A chunk as one container reader saw it: the container's own account, and the first keyframe. */
 export interface ChunkReadout {
-  container: 'mp4';
-  info: Mp4Info;
+  container: ChunkContainer;
+  info: ChunkInspection;
   input: DecoderInput;
 }
 
 /** Reads a stored chunk of one container kind through byte ranges. */
 export interface ContainerReader {
+  /** The container it reads (Matroska's reader reads WebM too). */
   readonly container: ChunkReadout['container'];
   /** True when the file's first bytes say it is this container. */
   recognises(head: Uint8Array): boolean;

@@ -1,9 +1,10 @@
 import type { RangeReader } from '@crispy-streamer/shared';
 import { describeHead, UnreadableChunkError, type ChunkReadout, type ContainerReader } from './decoder-input.js';
+import { matroskaReader } from './matroska-reader.js';
 import { mp4Reader } from './mp4-reader.js';
 
-/** One reader per container; Matroska/WebM joins this list. */
-export const CONTAINER_READERS: readonly ContainerReader[] = [mp4Reader];
+/** One reader per container, picked by the file's first bytes. */
+export const CONTAINER_READERS: readonly ContainerReader[] = [mp4Reader, matroskaReader];
 
 /**
  * Picks the container reader by the file's first bytes and lets it read the chunk. Bytes that no

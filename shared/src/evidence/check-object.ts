@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { chunkObjectName } from '../chunk.js';
+import { chunkObjectName, isChunkContainer } from '../chunk.js';
 import { fromEvidenceMetadata } from './object-metadata.js';
 import { recordDurationMs, recordHash, type EvidenceRecord } from './record.js';
 import { verifyRecordSignature } from './signature.js';
@@ -125,7 +125,9 @@ function objectMismatches(object: StoredObjectFacts, record: EvidenceRecord, opt
   }
   const source = options.source ?? record.source;
   if (record.source !== source) reasons.push(`the record is for source ${record.source}, not ${source}`);
-  const expectedName = chunkObjectName(options.prefix ?? '', { sourceId: record.source, sequence: record.sequence, startTime: record.startTime });
+  // The record names no container; the metadata beside it does (and a wrong one fails the name check all the same).
+  const container = isChunkContainer(object.metadata.container) ? object.metadata.container : 'mp4';
+  const expectedName = chunkObjectName(options.prefix ?? '', { sourceId: record.source, sequence: record.sequence, startTime: record.startTime, container });
   const nameMatches = options.prefix === undefined ? object.name === expectedName || object.name.endsWith(`/${expectedName}`) : object.name === expectedName;
   if (!nameMatches) reasons.push(`the name does not match the record, which belongs under ${expectedName}`);
 

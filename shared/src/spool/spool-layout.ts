@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { SOURCE_ID_PATTERN, type ChunkContainer } from '../chunk.js';
+import { CHUNK_CONTAINERS, SOURCE_ID_PATTERN, chunkExtension, type ChunkContainer } from '../chunk.js';
 
 // The spool's layout on disk, shared by stream-handle (which writes it) and the upload workers
 // (which read and empty it). Nothing else spells these names.
 //
-//   SPOOL/SOURCE/SOURCE-0000000042.mp4        a chunk, complete once its job data exists
+//   SPOOL/SOURCE/SOURCE-0000000042.mp4        a chunk (.webm, .mkv: see ChunkContainer), complete once its job data exists
 //   SPOOL/SOURCE/SOURCE-0000000042.mp4.json   its job data (job-data.ts), written before queueing
 //   SPOOL/SOURCE/state.json                   the next sequence and the evidence chain's last link
 //   SPOOL/SOURCE/quarantine/                  files that cannot be trusted, moved aside
@@ -16,12 +16,6 @@ export const DROPPED_LOG_FILE = 'dropped.jsonl';
 const JOB_DATA_SUFFIX = '.json';
 /** Sequences are written with at least this many digits, so names sort in order. */
 const SEQUENCE_DIGITS = 10;
-
-const EXTENSION_BY_CONTAINER: Readonly<Record<ChunkContainer, string>> = { mp4: '.mp4' };
-
-export function chunkExtension(container: ChunkContainer): string {
-  return EXTENSION_BY_CONTAINER[container];
-}
 
 export function sourceSpoolDir(spoolRoot: string, sourceId: string): string {
   if (!SOURCE_ID_PATTERN.test(sourceId)) throw new Error(`"${sourceId}" is not a source id: it cannot name a spool folder`);
@@ -46,7 +40,8 @@ export function chunkFilePath(spoolRoot: string, chunk: { sourceId: string; sequ
 export function parseChunkFileName(sourceId: string, fileName: string): { sequence: number; container: ChunkContainer } | undefined {
   const prefix = `${sourceId}-`;
   if (!fileName.startsWith(prefix)) return undefined;
-  for (const [container, extension] of Object.entries(EXTENSION_BY_CONTAINER) as [ChunkContainer, string][]) {
+  for (const container of CHUNK_CONTAINERS) {
+    const extension = chunkExtension(container);
     if (!fileName.endsWith(extension)) continue;
     const digits = fileName.slice(prefix.length, -extension.length);
     if (!new RegExp(`^\\d{${SEQUENCE_DIGITS},15}$`).test(digits)) return undefined;

@@ -66,3 +66,18 @@ describe('checkObjectEvidence', () => {
     expect(checkObjectEvidence(stored({ signed: true }), { publicKeys: keys, source: 'cam1' }).reasons).toContain('the record is for source cam0, not cam1');
   });
 });
+
+describe('checkObjectEvidence, for a chunk in another container', () => {
+  it('expects the name its metadata says: a WebM chunk is named .webm', () => {
+    const webm: ChunkMetadata = { ...metadata, container: 'webm' };
+    const { record } = nextRecord(GENESIS_CHAIN_STATE, { ...webm, sha256: sha256Hex(bytes) });
+    const object: StoredObjectFacts = {
+      name: chunkObjectName('site-a', webm),
+      metadata: { ...toObjectMetadata(webm), ...toEvidenceMetadata(record, undefined) },
+      content: { bytes: bytes.byteLength, crc32c: crc32cBase64(bytes) },
+    };
+    expect(object.name.endsWith('.webm')).toBe(true);
+    expect(checkObjectEvidence(object, { publicKeys: keys, prefix: 'site-a' })).toMatchObject({ integrity: 'unsigned', reasons: [] });
+    expect(checkObjectEvidence({ ...object, name: object.name.replace('.webm', '.mp4') }, { publicKeys: keys, prefix: 'site-a' }).integrity).toBe('INVALID');
+  });
+});

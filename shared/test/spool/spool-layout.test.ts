@@ -62,3 +62,15 @@ describe('paths in the spool', () => {
     ]);
   });
 });
+
+describe('chunk files of every container', () => {
+  it('names, parses and patterns .webm and .mkv chunks like .mp4 ones', async () => {
+    const { chunkFileName, chunkFilePattern, parseChunkFileName, chunkOfJobDataFile } = await import('../../src/spool/spool-layout.js');
+    expect(chunkFileName('cam0', 7, 'webm')).toBe('cam0-0000000007.webm');
+    expect(chunkFilePattern('cam0', 'mkv')).toBe('cam0-%010d.mkv');
+    expect(parseChunkFileName('cam0', 'cam0-0000000007.mkv')).toEqual({ sequence: 7, container: 'mkv' });
+    expect(parseChunkFileName('cam0', 'cam0-0000000007.webm')).toEqual({ sequence: 7, container: 'webm' });
+    expect(parseChunkFileName('cam0', 'cam0-0000000007.avi')).toBeUndefined();
+    expect(chunkOfJobDataFile('cam0', 'cam0-0000000007.webm.json')).toEqual({ chunkFileName: 'cam0-0000000007.webm', sequence: 7, container: 'webm' });
+  });
+});

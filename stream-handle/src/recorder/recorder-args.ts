@@ -1,12 +1,17 @@
 import { join } from 'node:path';
-import { chunkFilePattern } from '@crispy-streamer/shared';
+import { chunkFilePattern, type RtspTransport } from '@crispy-streamer/shared';
 import type { SourceConfig } from '../source/source-config.js';
+import type { FormatPlan } from './format-plan.js';
 
 /** Which option sets the RTSP socket timeout depends on the ffmpeg build (see docs/ffmpeg.md). */
 export type RtspTimeoutOption = '-timeout' | '-stimeout';
 
 export interface RecorderArgsInput {
   source: SourceConfig;
+  /** The container and stream options decided from the source's streams. */
+  plan: FormatPlan;
+  /** A camera: the RTSP lower transport of this attempt. */
+  transport?: RtspTransport;
   segmentDir: string;
   firstSequence: number;
   /** A file resumed where an earlier run stopped: media seconds from its start. */
@@ -22,11 +27,12 @@ export interface RecorderArgs {
   outputOptions: string[];
 }
 
-function inputOptionsFor(input: RecorderArgsInput): string[] {
+/** ffmpeg's input options for a source: the same for a probe of it as for its recording. */
+export function recorderInputOptions(input: Omit<RecorderArgsInput, 'plan' | 'segmentDir' | 'firstSequence'>): string[] {
   const { source } = input;
   if (source.kind === 'rtsp') {
     return [
-      '-rtsp_transport', 'tcp',
+      '-rtsp_transport', input.transport ?? 'tcp',
       input.rtspTimeoutOption, String(input.rtspTimeoutSeconds * 1_000_000),
       // Cameras send broken packets after glitches; drop them rather than stop.
       '-fflags', '+genpts+discardcorrupt',
@@ -49,40 +55,39 @@ export function resumeSeekSeconds(source: Pick<SourceConfig, 'mode'>, atSeconds:
   return Math.max(0, atSeconds + (source.mode === 'copy' ? 0.001 : -0.001)).toFixed(6);
 }
 
-function codecOptionsFor(source: SourceConfig): string[] {
-  const audio = source.audio ? ['-map', '0:a:0?', '-c:a', 'aac', '-b:a', '64k'] : ['-an'];
-  if (source.mode === 'copy') return ['-map', '0:v:0', ...audio.slice(0, 2), '-c:v', 'copy', ...audio.slice(2)];
+function codecOptionsFor(source: SourceConfig, plan: FormatPlan): string[] {
+  // Copy mode cuts at the first keyframe at or after each N-second mark; a keyframe a hair early
+  // (timestamps rounded to the time base) still counts, so a GOP that divides N gives N-second chunks.
+  if (source.mode === 'copy') return [...plan.streamOptions, '-segment_time_delta', '0.05'];
   const n = source.chunkSeconds;
   const codec = source.encode.codec;
   return [
-    '-map', '0:v:0', ...audio.slice(0, 2),
-    '-c:v', codec,
+    ...plan.streamOptions,
     '-preset', source.encode.preset,
     '-crf', String(source.encode.crf),
-    '-pix_fmt', 'yuv420p',
+    '-pix_fmt', plan.encodePixelFormat ?? 'yuv420p',
     // A keyframe exactly every N seconds, and none from scene cuts, so every chunk is N seconds.
     '-force_key_frames', `expr:gte(t,n_forced*${n})`,
-    ...(codec === 'libx264' ? ['-sc_threshold', '0'] : ['-x265-params', 'scenecut=0:log-level=error', '-tag:v', 'hvc1']),
-    ...audio.slice(2),
+    ...(codec === 'libx264' ? ['-sc_threshold', '0'] : ['-x265-params', 'scenecut=0:log-level=error']),
     // Forced keyframe times are rounded to the time base; without a little slack the muxer
     // would skip a boundary keyframe and make a chunk twice as long.
     '-segment_time_delta', '0.05',
   ];
 }
 
-/** The ffmpeg command that records one source into sequence-numbered MP4 chunks. */
+/** The ffmpeg command that records one source into sequence-numbered chunks of the plan's container. */
 export function buildRecorderArgs(input: RecorderArgsInput): RecorderArgs {
-  const { source } = input;
+  const { source, plan } = input;
   return {
     input: source.url,
-    inputOptions: inputOptionsFor(input),
-    outputPattern: join(input.segmentDir, chunkFilePattern(source.id, 'mp4')),
+    inputOptions: recorderInputOptions(input),
+    outputPattern: join(input.segmentDir, chunkFilePattern(source.id, plan.container)),
     outputOptions: [
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
-      ...codecOptionsFor(source),
+      ...codecOptionsFor(source, plan),
       '-f', 'segment',
       '-segment_time', String(source.chunkSeconds),
-      '-segment_format', 'mp4',
+      '-segment_format', plan.segmentFormat,
       '-reset_timestamps', '1',
       '-segment_start_number', String(input.firstSequence),
       // ffmpeg prints "name,start,end" here after it has written a chunk's trailer: our signal

@@ -5,14 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * ffmpeg processes still writing into a source's spool folder: left running when a previous
  * stream-handle was killed outright (SIGKILL, OOM). Linux: read from /proc.
  */
-export async function findStaleRecorders(segmentPattern: string, ownPid = process.pid): Promise<number[]> {
+export async function findStaleRecorders(segmentPatterns: string | readonly string[], ownPid = process.pid): Promise<number[]> {
+  const patterns = typeof segmentPatterns === 'string' ? [segmentPatterns] : segmentPatterns;
   const pids: number[] = [];
   const entries = await readdir('/proc').catch(() => [] as string[]);
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === ownPid) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
     const args = cmdline.split('\0');
-    if (args.some((arg) => /(^|\/)ffmpeg$/.test(arg)) && args.includes(segmentPattern)) pids.push(Number(entry));
+    if (args.some((arg) => /(^|\/)ffmpeg$/.test(arg)) && patterns.some((pattern) => args.includes(pattern))) pids.push(Number(entry));
   }
   return pids;
 }

@@ -2,10 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GENESIS_CHAIN_STATE,
-  Mp4IncompleteError,
-  NotMp4Error,
   crc32cBase64,
-  inspectMp4Buffer,
+  inspectChunkBuffer,
+  isIncompleteChunkError,
   makeJobData,
   nextRecord,
   sha256Hex,
@@ -14,12 +13,13 @@ import {
   type ChainState,
   type ChunkJobData,
   type ClockSync,
+  type ChunkContainer,
+  type ChunkInspection,
   type Logger,
-  type Mp4Info,
 } from '@crispy-streamer/shared';
 import type { ChunkPlacement } from '../clock/recording-clock.js';
 import type { SourceSpool, SpoolChunkFile, SpoolState } from '../spool/source-spool.js';
-import { buildChunkMetadata } from './chunk-metadata.js';
+import { buildChunkMetadata, type ChunkRecordingFacts } from './chunk-metadata.js';
 import type { EvidenceSigner } from './evidence-signer.js';
 import type { FileIdentity, FileIngestPlan, FileIngestState } from './file-ingest.js';
 import type { SourceConfig } from './source-config.js';
@@ -97,10 +97,10 @@ export class ChunkFinaliser {
    * A chunk ffmpeg listed: it was closed just now. `place` says where it starts, given its media
    * length (which only its own boxes know).
    */
-  async finaliseListed(chunk: SpoolChunkFile, place: (mediaDurationMs: number) => ChunkPlacement): Promise<ChunkJobData> {
+  async finaliseListed(chunk: SpoolChunkFile, place: (mediaDurationMs: number) => ChunkPlacement, facts: ChunkRecordingFacts = {}): Promise<ChunkJobData> {
     this.reserve(chunk.sequence);
-    const { bytes, mp4 } = await readCompleteChunk(chunk.path);
-    return this.finalise(chunk, bytes, mp4, place(mp4.durationMs));
+    const { bytes, info } = await readCompleteChunk(chunk.path, chunk.container);
+    return this.finalise(chunk, bytes, info, place(info.durationMs), facts);
   }
 
   /**
@@ -111,18 +111,24 @@ export class ChunkFinaliser {
   async recoverUnlisted(chunk: SpoolChunkFile): Promise<ChunkJobData> {
     this.reserve(chunk.sequence);
     const bytes = await readFile(chunk.path);
-    const mp4 = await inspectMp4Buffer(bytes);
+    const info = await inspectChunkBuffer(bytes, chunk.container);
     const { mtimeMs } = await stat(chunk.path);
-    return this.finalise(chunk, bytes, mp4, { startMs: Math.round(mtimeMs - mp4.durationMs), clock: 'host' });
+    return this.finalise(chunk, bytes, info, { startMs: Math.round(mtimeMs - info.durationMs), clock: 'host' }, {});
   }
 
-  private async finalise(chunk: SpoolChunkFile, bytes: Buffer, mp4: Mp4Info, placement: ChunkPlacement): Promise<ChunkJobData> {
+  /** What the last chunk finalised holds, as its own bytes say (keyframes, for the GOP hint). */
+  lastInspection: ChunkInspection | undefined;
+
+  private async finalise(chunk: SpoolChunkFile, bytes: Buffer, info: ChunkInspection, placement: ChunkPlacement, facts: ChunkRecordingFacts): Promise<ChunkJobData> {
     const { source, spool, signer } = this.deps;
+    this.lastInspection = info;
     const metadata = buildChunkMetadata({
       source,
       sequence: chunk.sequence,
       placement,
-      mp4,
+      container: chunk.container,
+      info,
+      recording: facts,
       bytes: bytes.byteLength,
       crc32c: crc32cBase64(bytes),
       nodeId: this.deps.nodeId,
@@ -140,7 +146,7 @@ export class ChunkFinaliser {
       this.log.error({ err: error, sequence: chunk.sequence }, 'chunk has no evidence record: it does not follow the chain');
     }
     const job = makeJobData(metadata, evidence);
-    const file = this.fileAfter(chunk, placement, mp4.durationMs);
+    const file = this.fileAfter(chunk, placement, info.durationMs);
     // ffmpeg does not sync its output: the chunk's bytes reach the disk before anything says the
     // chunk exists. The job data goes to disk before the queue: the spool can always rebuild it.
     await syncFile(chunk.path);
@@ -168,18 +174,16 @@ export class ChunkFinaliser {
 }
 
 /** Whether a finalisation failed because of what the file holds (retrying cannot help) or of the disk. */
-export function isChunkContentError(error: unknown): boolean {
-  return error instanceof Mp4IncompleteError || error instanceof NotMp4Error;
-}
+export { isChunkContentError } from '@crispy-streamer/shared';
 
-/** Reads a listed chunk and proves it is a whole MP4 before anything trusts it. */
-async function readCompleteChunk(path: string): Promise<{ bytes: Buffer; mp4: Mp4Info }> {
+/** Reads a listed chunk and proves it whole in its container before anything trusts it. */
+export async function readCompleteChunk(path: string, container: ChunkContainer): Promise<{ bytes: Buffer; info: ChunkInspection }> {
   for (let attempt = 0; ; attempt++) {
     const bytes = await readFile(path);
     try {
-      return { bytes, mp4: await inspectMp4Buffer(bytes) };
+      return { bytes, info: await inspectChunkBuffer(bytes, container) };
     } catch (error) {
-      if (!(error instanceof Mp4IncompleteError) || attempt >= INCOMPLETE_RETRIES) throw error;
+      if (!isIncompleteChunkError(error) || attempt >= INCOMPLETE_RETRIES) throw error;
       await sleep(INCOMPLETE_RETRY_MS);
     }
   }

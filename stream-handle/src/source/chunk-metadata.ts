@@ -1,13 +1,25 @@
-import type { ChunkMetadata, Mp4Info } from '@crispy-streamer/shared';
+import type { AudioTrackOutcome, ChunkContainer, ChunkInspection, ChunkMetadata, RtspTransport } from '@crispy-streamer/shared';
 import type { ChunkPlacement } from '../clock/recording-clock.js';
 import type { SourceConfig } from './source-config.js';
+
+/** What the recording knew of a chunk beyond its bytes: decided with the container, before ffmpeg cut it. */
+export interface ChunkRecordingFacts {
+  pixelFormat?: string;
+  audio?: AudioTrackOutcome[];
+  dropped?: string[];
+  transport?: RtspTransport;
+  packetsLost?: number;
+}
 
 export interface ChunkFacts {
   source: SourceConfig;
   sequence: number;
   placement: ChunkPlacement;
   clockSync: ChunkMetadata['clockSync'];
-  mp4: Mp4Info;
+  container: ChunkContainer;
+  /** What the chunk's own bytes say (its boxes or elements). */
+  info: ChunkInspection;
+  recording: ChunkRecordingFacts;
   bytes: number;
   crc32c: string;
   nodeId: string;
@@ -18,22 +30,29 @@ export interface ChunkFacts {
  * durations), because the segment list's times are off by a couple of frames with B-frames.
  */
 export function buildChunkMetadata(facts: ChunkFacts): ChunkMetadata {
-  return {
+  const { info, recording } = facts;
+  const metadata: ChunkMetadata = {
     sourceId: facts.source.id,
     sequence: facts.sequence,
     startTime: new Date(facts.placement.startMs).toISOString(),
-    durationMs: facts.mp4.durationMs,
-    frameCount: facts.mp4.frameCount,
-    frameRate: facts.mp4.frameRate,
+    durationMs: info.durationMs,
+    frameCount: info.frameCount,
+    frameRate: info.frameRate,
     bytes: facts.bytes,
     crc32c: facts.crc32c,
-    container: 'mp4',
-    codec: facts.mp4.codec,
-    width: facts.mp4.width,
-    height: facts.mp4.height,
+    container: facts.container,
+    codec: info.codec,
+    width: info.width,
+    height: info.height,
     mode: facts.source.mode,
     clock: facts.placement.clock,
     clockSync: facts.clockSync,
     recordedBy: facts.nodeId,
   };
+  if (recording.pixelFormat !== undefined) metadata.pixelFormat = recording.pixelFormat;
+  if (recording.audio !== undefined) metadata.audio = recording.audio;
+  if (recording.dropped !== undefined) metadata.dropped = recording.dropped;
+  if (recording.transport !== undefined) metadata.transport = recording.transport;
+  if (recording.packetsLost !== undefined) metadata.packetsLost = recording.packetsLost;
+  return metadata;
 }

@@ -1,9 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SOURCE_ID_PATTERN, checkInteger, displayUrl, type ConfigProblem } from '@crispy-streamer/shared';
+import { RTSP_TRANSPORTS, SOURCE_ID_PATTERN, checkInteger, displayUrl, type ConfigProblem, type RtspTransport } from '@crispy-streamer/shared';
+import type { AudioPolicy } from '../recorder/format-plan.js';
 
 export type SourceKind = 'rtsp' | 'file' | 'http';
 export type ChunkMode = 'copy' | 'encode';
+/** How a camera is read: one RTSP lower transport, or `auto` (TCP first, then what the camera offers). */
+export type RtspTransportSetting = RtspTransport | 'auto';
+export const RTSP_TRANSPORT_SETTINGS: readonly RtspTransportSetting[] = [...RTSP_TRANSPORTS, 'auto'];
 
 export interface EncodeSettings {
   codec: 'libx264' | 'libx265';
@@ -23,8 +27,14 @@ export interface SourceConfig {
   encode: EncodeSettings;
   /** Read files at their own pace (as a camera would send them) instead of as fast as possible. */
   realtime: boolean;
-  /** Keep the first audio track, re-encoded to AAC (MP4 cannot hold most camera audio codecs). */
-  audio: boolean;
+  /**
+   * The source's audio: `off` drops it; `keep` copies every track as it is (chunks become Matroska
+   * when MP4 cannot hold the codec, e.g. G.711); `aac` re-encodes what MP4 cannot hold, so chunks
+   * stay MP4. Written `false`, `true` (= keep), `keep` or `aac`.
+   */
+  audio: AudioPolicy;
+  /** Cameras: how RTP reaches us. */
+  transport: RtspTransportSetting;
 }
 
 export const CHUNK_SECONDS_RANGE = { min: 1, max: 600 };
@@ -36,8 +46,17 @@ export const SOURCE_DEFAULTS = {
   mode: 'copy' as ChunkMode,
   encode: { codec: 'libx264', crf: 26, preset: 'veryfast' } as EncodeSettings,
   realtime: false,
-  audio: false,
+  audio: 'off' as AudioPolicy,
+  transport: 'tcp' as RtspTransportSetting,
 };
+
+/** `false`/`off`, `true`/`keep`, `aac`; undefined for anything else. */
+export function audioPolicyOf(value: unknown): AudioPolicy | undefined {
+  if (value === false || value === 'off' || value === 'false') return 'off';
+  if (value === true || value === 'keep' || value === 'true') return 'keep';
+  if (value === 'aac') return 'aac';
+  return undefined;
+}
 
 /** Classifies a source URL; undefined for anything ffmpeg should not be pointed at. */
 export function sourceKindOf(url: string): SourceKind | undefined {
@@ -104,13 +123,19 @@ export function parseSource(raw: RawSource, where: string, baseDir: string, prob
     report('encode.preset', `${JSON.stringify(preset)} is not a preset: use one of ${X264_PRESETS.join(', ')}`);
   }
 
-  for (const flag of ['realtime', 'audio'] as const) {
-    if (raw[flag] !== undefined && typeof raw[flag] !== 'boolean') report(flag, `${JSON.stringify(raw[flag])} is not true or false`);
+  if (raw.realtime !== undefined && typeof raw.realtime !== 'boolean') report('realtime', `${JSON.stringify(raw.realtime)} is not true or false`);
+  const audio = raw.audio === undefined ? SOURCE_DEFAULTS.audio : audioPolicyOf(raw.audio);
+  if (audio === undefined) {
+    report('audio', `${JSON.stringify(raw.audio)} is not an audio setting: use false (drop audio), true or "keep" (keep it as the source has it; chunks become Matroska where MP4 cannot hold it), or "aac" (re-encode what MP4 cannot hold, to keep MP4 chunks)`);
   }
-  const known = new Set(['id', 'url', 'chunkSeconds', 'mode', 'encode', 'realtime', 'audio']);
+  const transport = raw.transport ?? SOURCE_DEFAULTS.transport;
+  if (!(RTSP_TRANSPORT_SETTINGS as readonly unknown[]).includes(transport)) {
+    report('transport', `${JSON.stringify(transport)} is not an RTSP transport: use ${RTSP_TRANSPORT_SETTINGS.join(', ')} (auto: TCP first, then what the camera offers)`);
+  }
+  const known = new Set(['id', 'url', 'chunkSeconds', 'mode', 'encode', 'realtime', 'audio', 'transport']);
   for (const key of Object.keys(raw)) if (!known.has(key)) report(key, 'is not a source setting (typo?)');
 
-  if (problems.length > before || kind === undefined || chunkSeconds === undefined || crf === undefined) return undefined;
+  if (problems.length > before || kind === undefined || chunkSeconds === undefined || crf === undefined || audio === undefined) return undefined;
   return {
     id,
     url,
@@ -120,6 +145,7 @@ export function parseSource(raw: RawSource, where: string, baseDir: string, prob
     mode: mode as ChunkMode,
     encode: { codec: codec as EncodeSettings['codec'], crf, preset: preset as string },
     realtime: raw.realtime === true,
-    audio: raw.audio === true,
+    audio,
+    transport: transport as RtspTransportSetting,
   };
 }

@@ -1,5 +1,6 @@
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chunkFilePattern, type ChunkJobData, type Logger, type RecorderMetrics, errorMessage } from '@crispy-streamer/shared';
+import { CHUNK_CONTAINERS, chunkFilePattern, errorMessage, type ChunkJobData, type Logger, type RecorderMetrics } from '@crispy-streamer/shared';
 import { findStaleRecorders, killProcesses, stopProcesses } from '../recorder/stale-recorders.js';
 import type { SourceSpool } from '../spool/source-spool.js';
 import type { ChunkFinaliser } from './chunk-finaliser.js';
@@ -30,12 +31,14 @@ export async function recoverSourceSpool(deps: SpoolRecoveryDeps): Promise<{ pen
   const { sourceId, spool, finaliser, metrics } = deps;
   const log = deps.logger.child({ source: sourceId });
   // An ffmpeg orphaned by a killed predecessor would keep writing chunks under our feet.
-  const stale = await findStaleRecorders(join(spool.dir, chunkFilePattern(sourceId, 'mp4')));
+  const stale = await findStaleRecorders(CHUNK_CONTAINERS.map((container) => join(spool.dir, chunkFilePattern(sourceId, container))));
   if (stale.length > 0) {
     log.warn({ pids: stale }, 'an ffmpeg from a previous run is still recording this source: stopping it before starting again');
     if (deps.orphans === 'kill') await killProcesses(stale);
     else await stopProcesses(stale, deps.stopGraceMs);
   }
+  // Scratch files of a chunk cut again after its stream changed: copies only (see SourceRunner).
+  for (const name of await readdir(spool.dir)) if (name.startsWith('.recut-')) await rm(join(spool.dir, name), { force: true });
   const scan = await spool.scan();
   finaliser.restore(await spool.restoreState(scan));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFfmpegFailure, isNoteworthyLine, isOutputOpenedLine, parseCreationTime } from '../../src/recorder/ffmpeg-log.js';
+import { classifyFfmpegFailure, isNoteworthyLine, isOutputOpenedLine, parseCreationTime, parseLostPackets } from '../../src/recorder/ffmpeg-log.js';
 
 // Tails as ffmpeg 5.1 prints them (passwords already redacted by the recorder).
 const UNAUTHORIZED = [
@@ -24,7 +24,7 @@ const MISSING_FILE = ['/media/missing.mp4: No such file or directory'];
 
 describe('classifyFfmpegFailure', () => {
   it.each([
-    ['a 401 from the camera', UNAUTHORIZED, 'unauthorized', true, 'the camera refused the credentials: check the user and password in the URL'],
+    ['a 401 from the camera', UNAUTHORIZED, 'unauthorized', true, 'the camera refused the credentials (401/403, Basic or Digest): check the user and password in the URL'],
     ['a refused connection', REFUSED, 'unreachable', true, 'cannot reach the camera: check the host, port and network'],
     ['a 404 from the camera', NOT_FOUND, 'not-found', true, 'the camera has no stream at this path: check the path in the URL'],
     ['a connect timeout', TIMED_OUT, 'timeout', true, 'the camera stopped answering: check that it is powered and on the network'],
@@ -33,7 +33,19 @@ describe('classifyFfmpegFailure', () => {
     ['a source without video', NO_VIDEO_STREAM, 'no-video-stream', false, 'the source has no video stream: point the source at a video'],
     ['a missing file', MISSING_FILE, 'not-found', false, 'the file does not exist: check the path'],
   ])('recognises %s', (_label, lines, kind, retryable, advice) => {
-    expect(classifyFfmpegFailure(lines)).toEqual({ kind, retryable, advice });
+    expect(classifyFfmpegFailure(lines)).toMatchObject({ kind, retryable, advice });
+  });
+
+  it.each([
+    ['FFV1 into MP4', ['[mp4 @ 0x5601] Could not find tag for codec ffv1 in stream #0, codec not currently supported in container', 'Could not write header for output file #0 (incorrect codec parameters ?): Invalid argument', 'Error initializing output stream 0:0 -- '], 'unsupported-codec', 0],
+    ['G.711 into MP4', ['[mp4 @ 0x55e9] Could not find tag for codec pcm_mulaw in stream #1, codec not currently supported in container', 'Conversion failed!'], 'unsupported-codec', 0],
+    ['a UDP-only camera asked for TCP', ['[rtsp @ 0x55a0] method SETUP failed: 461 Unsupported transport', 'rtsp://127.0.0.1:8554/cam0: Protocol not supported'], 'unsupported-transport', 0],
+    ['a Digest camera refusing the password', ['[rtsp @ 0x5590] method DESCRIBE failed: 401 Unauthorized', 'rtsp://viewer:***@127.0.0.1:8554/cam0: Server returned 401 Unauthorized (authorization failed)'], 'unauthorized', 1],
+  ])('names %s with the line that proved it', (_label, lines, kind, provingLine) => {
+    const failure = classifyFfmpegFailure(lines);
+    expect(failure.kind).toBe(kind);
+    expect(failure.line).toBe(lines[provingLine]);
+    expect(failure.advice.length).toBeGreaterThan(20);
   });
 
   it('lets the last recognisable line decide', () => {
@@ -42,7 +54,7 @@ describe('classifyFfmpegFailure', () => {
   });
 
   it('is unknown and retryable when no line is recognised, or there are none', () => {
-    const unknown = { kind: 'unknown', retryable: true, advice: "see ffmpeg's last lines in this log" };
+    const unknown = { kind: 'unknown', retryable: true, advice: "see ffmpeg's last lines in this log" } as const;
     expect(classifyFfmpegFailure(['Exiting normally, received signal 15.'])).toEqual(unknown);
     expect(classifyFfmpegFailure([])).toEqual(unknown);
   });
@@ -79,5 +91,13 @@ describe('isNoteworthyLine', () => {
     expect(isNoteworthyLine(REFUSED[0] ?? '')).toBe(true);
     expect(isNoteworthyLine('[rtsp @ 0x55] RTP: missed 3 packets')).toBe(false);
     expect(isNoteworthyLine("[segment @ 0x55] Opening '/spool/cam0/cam0-0000000001.mp4' for writing")).toBe(false);
+  });
+});
+
+describe('parseLostPackets', () => {
+  it('counts what ffmpeg says RTP lost, and nothing else', () => {
+    expect(parseLostPackets('[rtsp @ 0x5581] RTP: missed 17 packets')).toBe(17);
+    expect(parseLostPackets('[rtsp @ 0x5581] RTP: dropping old packet received too late')).toBe(1);
+    expect(parseLostPackets('[rtsp @ 0x5581] max delay reached. need to consume packet')).toBe(0);
   });
 });

@@ -1,12 +1,25 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { planChunkFormat, type FormatPlan } from '../../src/recorder/format-plan.js';
+import type { ProbedStream } from '../../src/recorder/input-report.js';
 import { buildRecorderArgs, type RecorderArgsInput } from '../../src/recorder/recorder-args.js';
 import type { SourceConfig } from '../../src/source/source-config.js';
 import { sourceConfig } from '../support.js';
 
-function build(source: Partial<SourceConfig>, input: Partial<Omit<RecorderArgsInput, 'source'>> = {}) {
+const H264: ProbedStream = { index: 0, kind: 'video', codec: 'h264', pixelFormat: 'yuv420p', width: 1280, height: 720 };
+const AAC: ProbedStream = { index: 1, kind: 'audio', codec: 'aac', sampleRate: 48000, channels: 'stereo' };
+
+function planFor(source: SourceConfig, streams: ProbedStream[]): FormatPlan {
+  const planned = planChunkFormat(streams, { mode: source.mode, encodeCodec: source.encode.codec, audio: source.audio });
+  if (!planned.ok) throw new Error(planned.reason);
+  return planned.plan;
+}
+
+function build(overrides: Partial<SourceConfig>, input: Partial<Omit<RecorderArgsInput, 'source'>> = {}, streams: ProbedStream[] = [H264]) {
+  const source = sourceConfig(overrides);
   return buildRecorderArgs({
-    source: sourceConfig(source),
+    source,
+    plan: planFor(source, streams),
     segmentDir: '/spool/cam0',
     firstSequence: 17,
     rtspTimeoutSeconds: 10,
@@ -32,10 +45,24 @@ describe('buildRecorderArgs', () => {
 
     it('copies the video stream without re-encoding or forcing keyframes', () => {
       expect(hasPair(args.outputOptions, '-c:v', 'copy')).toBe(true);
-      expect(hasPair(args.outputOptions, '-map', '0:v:0')).toBe(true);
+      expect(hasPair(args.outputOptions, '-map', '0:0')).toBe(true);
       expect(args.outputOptions).not.toContain('-force_key_frames');
       expect(args.outputOptions).not.toContain('-crf');
-      expect(args.outputOptions).not.toContain('-segment_time_delta');
+      // A keyframe a hair before the mark (timestamps rounded) still cuts there.
+      expect(valueOf(args.outputOptions, '-segment_time_delta')).toBe('0.05');
+    });
+
+    it('cuts WebM or Matroska chunks, named .webm / .mkv, when the plan says so', () => {
+      const alpha = build({}, {}, [{ ...H264, codec: 'vp9', alpha: true }]);
+      expect(valueOf(alpha.outputOptions, '-segment_format')).toBe('webm');
+      expect(alpha.outputPattern).toBe(join('/spool/cam0', 'cam0-%010d.webm'));
+      const ffv1 = build({}, {}, [{ ...H264, codec: 'ffv1', pixelFormat: 'gray' }]);
+      expect(valueOf(ffv1.outputOptions, '-segment_format')).toBe('matroska');
+      expect(ffv1.outputPattern).toBe(join('/spool/cam0', 'cam0-%010d.mkv'));
+    });
+
+    it('tags copied H.265 hvc1', () => {
+      expect(valueOf(build({}, {}, [{ ...H264, codec: 'hevc' }]).outputOptions, '-tag:v')).toBe('hvc1');
     });
 
     it('drops audio unless asked for it', () => {
@@ -72,6 +99,8 @@ describe('buildRecorderArgs', () => {
       expect(valueOf(out, '-preset')).toBe('veryfast');
       expect(valueOf(out, '-pix_fmt')).toBe('yuv420p');
       expect(valueOf(out, '-sc_threshold')).toBe('0');
+      // Grey stays grey: the encoder is given the source's pixel format where it takes it.
+      expect(valueOf(build({ mode: 'encode' }, {}, [{ ...H264, codec: 'ffv1', pixelFormat: 'gray' }]).outputOptions, '-pix_fmt')).toBe('gray');
       expect(valueOf(out, '-segment_time_delta')).toBe('0.05');
       expect(out).not.toContain('-tag:v');
       expect(out).not.toContain('copy');
@@ -89,23 +118,40 @@ describe('buildRecorderArgs', () => {
   });
 
   describe('audio', () => {
-    it('maps the first audio track if there is one and encodes it to AAC, in copy mode', () => {
-      const out = build({ audio: true }).outputOptions;
-      expect(hasPair(out, '-map', '0:a:0?')).toBe(true);
-      expect(valueOf(out, '-c:a')).toBe('aac');
-      expect(valueOf(out, '-b:a')).toBe('64k');
-      expect(out).not.toContain('-an');
+    it('copies an audio track MP4 holds, in copy and encode mode', () => {
+      for (const mode of ['copy', 'encode'] as const) {
+        const out = build({ audio: 'keep', mode }, {}, [H264, AAC]).outputOptions;
+        expect(hasPair(out, '-map', '0:1')).toBe(true);
+        expect(valueOf(out, '-c:a:0')).toBe('copy');
+        expect(out).not.toContain('-an');
+      }
     });
 
-    it('does the same in encode mode', () => {
-      const out = build({ audio: true, mode: 'encode' }).outputOptions;
-      expect(hasPair(out, '-map', '0:a:0?')).toBe(true);
-      expect(valueOf(out, '-c:a')).toBe('aac');
-      expect(out).not.toContain('-an');
+    it('re-encodes G.711 to AAC with audio: aac, and keeps it in Matroska with audio: keep', () => {
+      const mulaw: ProbedStream = { index: 1, kind: 'audio', codec: 'pcm_mulaw', sampleRate: 8000, channels: 'mono' };
+      const aac = build({ audio: 'aac' }, {}, [H264, mulaw]);
+      expect(valueOf(aac.outputOptions, '-c:a:0')).toBe('aac');
+      expect(valueOf(aac.outputOptions, '-b:a:0')).toBe('64k');
+      expect(valueOf(aac.outputOptions, '-segment_format')).toBe('mp4');
+      const keep = build({ audio: 'keep' }, {}, [H264, mulaw]);
+      expect(valueOf(keep.outputOptions, '-c:a:0')).toBe('copy');
+      expect(valueOf(keep.outputOptions, '-segment_format')).toBe('matroska');
+    });
+
+    it('drops audio when off', () => {
+      const out = build({ audio: 'off' }, {}, [H264, AAC]).outputOptions;
+      expect(out).toContain('-an');
+      expect(out).not.toContain('0:1');
     });
   });
 
   describe('input options', () => {
+    it('reads RTSP over the transport of the attempt', () => {
+      for (const transport of ['udp', 'udp_multicast', 'http'] as const) {
+        expect(valueOf(build({ url: 'rtsp://10.0.0.5/stream1' }, { transport }).inputOptions, '-rtsp_transport')).toBe(transport);
+      }
+    });
+
     it('reads RTSP over TCP with the socket timeout in microseconds, dropping corrupt packets', () => {
       const args = build({ url: 'rtsp://admin:secret@10.0.0.5/stream1' }, { rtspTimeoutSeconds: 7 });
       expect(args.inputOptions).toEqual(['-rtsp_transport', 'tcp', '-timeout', '7000000', '-fflags', '+genpts+discardcorrupt']);

@@ -47,7 +47,8 @@ describe('parseSource', () => {
           mode: 'copy',
           encode: { codec: 'libx264', crf: 26, preset: 'veryfast' },
           realtime: false,
-          audio: false,
+          audio: 'off',
+          transport: 'tcp',
         },
       });
     });
@@ -63,7 +64,7 @@ describe('parseSource', () => {
         audio: true,
       });
       expect(problems).toEqual([]);
-      expect(source).toMatchObject({ kind: 'rtsp', chunkSeconds: 600, mode: 'encode', encode: { codec: 'libx265', crf: 0, preset: 'slow' }, realtime: true, audio: true });
+      expect(source).toMatchObject({ kind: 'rtsp', chunkSeconds: 600, mode: 'encode', encode: { codec: 'libx265', crf: 0, preset: 'slow' }, realtime: true, audio: 'keep' });
     });
 
     it('accepts chunkSeconds given as a string of digits (as from env)', () => {
@@ -202,11 +203,22 @@ describe('parseSource', () => {
   });
 
   describe('flags and unknown keys', () => {
-    it('refuses a realtime or audio flag that is not a boolean', () => {
-      expect(problemsOf({ id: 'cam0', url: RTSP, realtime: 'yes', audio: 1 })).toEqual([
-        { setting: 'sources[0].realtime', message: '"yes" is not true or false' },
-        { setting: 'sources[0].audio', message: '1 is not true or false' },
-      ]);
+    it('refuses a realtime flag that is not a boolean, and an audio or transport setting it does not know', () => {
+      const problems = problemsOf({ id: 'cam0', url: RTSP, realtime: 'yes', audio: 1, transport: 'carrier-pigeon' });
+      expect(problems[0]).toEqual({ setting: 'sources[0].realtime', message: '"yes" is not true or false' });
+      expect(problems[1]?.setting).toBe('sources[0].audio');
+      expect(problems[1]?.message).toMatch(/^1 is not an audio setting: use false \(drop audio\), true or "keep"/);
+      expect(problems[2]?.setting).toBe('sources[0].transport');
+      expect(problems[2]?.message).toContain('use tcp, udp, udp_multicast, http, auto');
+    });
+
+    it('reads audio as false, true, "keep" or "aac", and every transport', () => {
+      for (const [audio, policy] of [[false, 'off'], [true, 'keep'], ['keep', 'keep'], ['aac', 'aac'], ['off', 'off']] as const) {
+        expect(parse({ id: 'cam0', url: RTSP, audio }).source?.audio).toBe(policy);
+      }
+      for (const transport of ['tcp', 'udp', 'udp_multicast', 'http', 'auto'] as const) {
+        expect(parse({ id: 'cam0', url: RTSP, transport }).source?.transport).toBe(transport);
+      }
     });
 
     it('names a misspelt setting', () => {

@@ -10,6 +10,8 @@ import type { ChunkQueue } from '../../src/queue/chunk-queue.js';
 import type { RecorderArgs } from '../../src/recorder/recorder-args.js';
 import type { RecorderExit, RecorderHandlers, StartRecorder } from '../../src/recorder/recorder.js';
 import type { SourceConfig } from '../../src/source/source-config.js';
+import type { CameraAnswers } from '../../src/recorder/camera-reachability.js';
+import type { ProbeSource } from '../../src/recorder/source-probe.js';
 import { SourceRunner, type SourceRunnerDeps } from '../../src/source/source-runner.js';
 import { SourceSpool } from '../../src/spool/source-spool.js';
 import { captureLogger, sourceConfig, type LogLine } from '../support.js';
@@ -122,6 +124,7 @@ function chunks(files: Buffer[], options: { sourceId?: string; code?: number; st
   return async ({ handlers, firstSequence, segmentDir }) => {
     handlers.onStderrLine("Input #0, mov,mp4,m4a,3gp,3g2,mj2, from '/media/clip.mp4':");
     if (options.creationTime !== undefined) handlers.onStderrLine(`    creation_time   : ${options.creationTime}`);
+    handlers.onStderrLine(H264_STREAM_LINE);
     handlers.onStderrLine(`Output #0, segment, to '${segmentDir}/cam0-%010d.mp4':`);
     let at = 0;
     for (const [i, bytes] of files.entries()) {
@@ -176,8 +179,14 @@ class FakeQueue implements ChunkQueue {
   async close(): Promise<void> {}
 }
 
+/** The fixtures' stream, as ffmpeg reports it. */
+const H264_STREAM_LINE = '  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 320x240, 10 fps, 10 tbr, 10240 tbn (default)';
+/** A probe that finds what the fixtures hold. */
+const probeH264 = async (): ReturnType<ProbeSource> => ({ complete: true, streams: [{ index: 0, kind: 'video', codec: 'h264', pixelFormat: 'yuv420p', width: 320, height: 240, fps: 10 }], stderrTail: [], elapsedMs: 1 });
+
 const FILE_SOURCE = sourceConfig({ id: 'cam0', url: '/media/clip.mp4' });
 const CAMERA = sourceConfig({ id: 'cam0', url: 'rtsp://admin:s3cret@127.0.0.1:8554/cam' });
+const UNAUTHORIZED = ['[rtsp @ 0x55f0d6a3c8c0] method DESCRIBE failed: 401 Unauthorized', 'rtsp://admin:***@127.0.0.1:8554/cam: Server returned 401 Unauthorized (authorization failed)'];
 const REFUSED = ['[tcp @ 0x5626b7e0a240] Connection to tcp://127.0.0.1:8554?timeout=10000000 failed: Connection refused', 'rtsp://admin:***@127.0.0.1:8554/cam: Connection refused'];
 
 function makeRunner(options: {
@@ -185,8 +194,11 @@ function makeRunner(options: {
   queue: ChunkQueue;
   start: StartRecorder;
   reconnect?: SourceRunnerDeps['reconnect'];
+  reconnectProbe?: SourceRunnerDeps['reconnectProbe'];
   stopGraceMs?: number;
   clockSync?: SourceRunnerDeps['clockSync'];
+  probeSource?: ProbeSource;
+  cameraAnswers?: CameraAnswers;
 }) {
   const source = options.source ?? FILE_SOURCE;
   const { logger, lines } = captureLogger();
@@ -201,6 +213,9 @@ function makeRunner(options: {
     rtspTimeoutSeconds: 10,
     rtspTimeoutOption: '-timeout',
     reconnect: options.reconnect ?? { minDelayMs: 30, maxDelayMs: 1000, jitter: 0 },
+    reconnectProbe: options.reconnectProbe ?? { intervalMs: 20, fastWindowMs: 60_000 },
+    probeSource: options.probeSource ?? probeH264,
+    cameraAnswers: options.cameraAnswers ?? (async () => true),
     stopGraceMs: options.stopGraceMs ?? 200,
     enqueueRetry: { minDelayMs: 1000, maxDelayMs: 30_000, jitter: 0 },
     finaliseRetry: { minDelayMs: 5, maxDelayMs: 5, jitter: 0 },
@@ -257,6 +272,9 @@ describe('SourceRunner', () => {
             clock: 'file',
             clockSync: 'unknown',
             recordedBy: 'edge-1',
+            pixelFormat: 'yuv420p',
+            audio: [],
+            dropped: [],
           },
         },
         {
@@ -278,6 +296,9 @@ describe('SourceRunner', () => {
             clock: 'file',
             clockSync: 'unknown',
             recordedBy: 'edge-1',
+            pixelFormat: 'yuv420p',
+            audio: [],
+            dropped: [],
           },
         },
       ];
@@ -354,9 +375,9 @@ describe('SourceRunner', () => {
   });
 
   describe('a camera', () => {
-    it('reconnects with doubling backoff after each failed start, and stop() ends run() as stopped', async () => {
+    it('retries a camera that refuses with doubling backoff, and stop() ends run() as stopped', async () => {
       const queue = new FakeQueue();
-      const recorder = fakeRecorder([fails(1, REFUSED), fails(1, REFUSED), untilStopped()]);
+      const recorder = fakeRecorder([fails(1, UNAUTHORIZED), fails(1, UNAUTHORIZED), untilStopped()]);
       const { runner, lines } = makeRunner({ source: CAMERA, queue, start: recorder.start, reconnect: { minDelayMs: 30, maxDelayMs: 1000, jitter: 0 } });
 
       const outcome = runner.run();
@@ -372,12 +393,87 @@ describe('SourceRunner', () => {
       expect((second?.startedAtMs ?? 0) - (first?.exitedAtMs ?? 0)).toBeGreaterThanOrEqual(29);
       expect((third?.startedAtMs ?? 0) - (second?.exitedAtMs ?? 0)).toBeGreaterThanOrEqual(59);
 
-      const ended = lines.filter((l) => l.message === 'camera stream ended: cannot reach the camera: check the host, port and network');
-      expect(ended.map((l) => ({ severity: l.severity, attempt: l.attempt, retryInMs: l.retryInMs, failure: l.failure }))).toEqual([
-        { severity: 'WARNING', attempt: 1, retryInMs: 30, failure: 'unreachable' },
-        { severity: 'WARNING', attempt: 2, retryInMs: 60, failure: 'unreachable' },
+      const ended = lines.filter((l) => l.message.startsWith('camera stream ended: the camera refused the credentials'));
+      expect(ended.map((l) => ({ severity: l.severity, attempt: l.attempt, retryInMs: l.retryInMs, failure: l.failure, cause: l.cause }))).toEqual([
+        { severity: 'WARNING', attempt: 1, retryInMs: 30, failure: 'unauthorized', cause: UNAUTHORIZED[1] },
+        { severity: 'WARNING', attempt: 2, retryInMs: 60, failure: 'unauthorized', cause: UNAUTHORIZED[1] },
       ]);
       expect(JSON.stringify(lines)).not.toContain('s3cret');
+    });
+
+    it('watches a camera that went away with a connection attempt every probe interval, and records again as soon as it answers', async () => {
+      const queue = new FakeQueue();
+      const recorder = fakeRecorder([chunks([oneSecond]), fails(1, REFUSED), untilStopped()]);
+      const attempts: number[] = [];
+      let answersFrom = Number.POSITIVE_INFINITY;
+      const cameraAnswers: CameraAnswers = async () => {
+        attempts.push(Date.now());
+        return Date.now() >= answersFrom;
+      };
+      const { runner, lines } = makeRunner({ source: CAMERA, queue, start: recorder.start, cameraAnswers, reconnectProbe: { intervalMs: 20, fastWindowMs: 60_000 }, reconnect: { minDelayMs: 5000, maxDelayMs: 5000, jitter: 0 } });
+      const outcome = runner.run();
+      // The stream ended after a chunk: watched for at once, ffmpeg not started while it does not answer.
+      await vi.waitFor(() => expect(attempts.length).toBeGreaterThanOrEqual(5), { timeout: 2000, interval: 5 });
+      expect(recorder.calls).toHaveLength(1);
+      answersFrom = Date.now();
+      await vi.waitFor(() => expect(recorder.calls).toHaveLength(2), { timeout: 2000, interval: 2 });
+      // Started within a probe interval (and a little) of answering, with no backoff.
+      expect((recorder.calls[1]?.startedAtMs ?? 0) - answersFrom).toBeLessThan(200);
+      const gaps = attempts.slice(1, 5).map((at, i) => at - (attempts[i] ?? 0));
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(19);
+      // ffmpeg then finds it refusing connections (it went away again): watched again, not hammered.
+      await vi.waitFor(() => expect(recorder.calls).toHaveLength(3), { timeout: 2000, interval: 2 });
+      await runner.stop();
+      expect(await outcome).toEqual({ status: 'stopped', chunks: 1 });
+      expect((recorder.calls[2]?.startedAtMs ?? 0) - (recorder.calls[1]?.exitedAtMs ?? 0)).toBeGreaterThanOrEqual(19);
+      expect(messages(lines)).toContain('camera does not answer: watching for it');
+      expect(messages(lines).some((m) => /^camera answers again after \d+\.\d s: reconnecting$/.test(m))).toBe(true);
+    });
+
+    it('a camera back with another codec: the recording is closed (its chunk kept) and made again for the streams ffmpeg reports', async () => {
+      const queue = new FakeQueue();
+      // Probed as H.264; ffmpeg then reports H.265: the recording must become hvc1-tagged.
+      const reportsHevc: Script = async (fake) => {
+        fake.handlers.onStderrLine("Input #0, rtsp, from 'rtsp://admin:***@127.0.0.1:8554/cam':");
+        fake.handlers.onStderrLine('  Stream #0:0: Video: hevc (Main), yuv420p(tv), 320x240, 10 fps, 10 tbr, 90k tbn');
+        fake.handlers.onStderrLine("Output #0, segment, to 'x':");
+        return chunks([oneSecond])(fake).then(async (exit) => {
+          await fake.stopRequested;
+          return exit;
+        });
+      };
+      const recorder = fakeRecorder([reportsHevc, untilStopped()]);
+      const { runner, lines } = makeRunner({ source: CAMERA, queue, start: recorder.start });
+      const outcome = runner.run();
+      await vi.waitFor(() => expect(recorder.calls).toHaveLength(2), { timeout: 2000, interval: 5 });
+      await runner.stop();
+      expect(await outcome).toEqual({ status: 'stopped', chunks: 1 });
+      expect(recorder.calls[0]?.stopCalls).toBe(1);
+      expect(recorder.calls[0]?.args.outputOptions).not.toContain('-tag:v');
+      const second = recorder.calls[1]?.args.outputOptions ?? [];
+      expect(second.slice(second.indexOf('-tag:v'), second.indexOf('-tag:v') + 2)).toEqual(['-tag:v', 'hvc1']);
+      expect(messages(lines)).toContain('the source reports other streams than this recording was set up for: closing it and recording again for them');
+      expect(queue.jobs).toHaveLength(1);
+    });
+
+    it('transport auto: tries TCP, then UDP on a 461, and asks UDP first from then on', async () => {
+      const refused461 = ['[rtsp @ 0x55a0] method SETUP failed: 461 Unsupported transport', 'rtsp://admin:***@127.0.0.1:8554/cam: Protocol not supported'];
+      const probes: string[] = [];
+      const probeSource: ProbeSource = async (_ffmpeg, _url, inputOptions) => {
+        const transport = inputOptions[inputOptions.indexOf('-rtsp_transport') + 1] ?? '';
+        probes.push(transport);
+        return transport === 'tcp' ? { complete: false, streams: [], stderrTail: refused461, elapsedMs: 1 } : probeH264();
+      };
+      const recorder = fakeRecorder([chunks([oneSecond]), untilStopped()]);
+      const { runner, lines } = makeRunner({ source: { ...CAMERA, transport: 'auto' }, queue: new FakeQueue(), start: recorder.start, probeSource });
+      const outcome = runner.run();
+      await vi.waitFor(() => expect(recorder.calls).toHaveLength(2), { timeout: 2000, interval: 5 });
+      await runner.stop();
+      await outcome;
+      expect(probes).toEqual(['tcp', 'udp']);
+      const transports = recorder.calls.map((c) => c.args.inputOptions[c.args.inputOptions.indexOf('-rtsp_transport') + 1]);
+      expect(transports).toEqual(['udp', 'udp']);
+      expect(lines.find((l) => l.message === 'camera refused RTSP over tcp: trying udp')).toMatchObject({ failure: 'unsupported-transport', cause: refused461[0] });
     });
 
     it('gives ffmpeg the camera URL with TCP transport and the socket timeout in microseconds', async () => {
@@ -392,7 +488,7 @@ describe('SourceRunner', () => {
     });
 
     it('stops at once when stopped during the backoff wait', async () => {
-      const recorder = fakeRecorder([fails(1, REFUSED)]);
+      const recorder = fakeRecorder([fails(1, UNAUTHORIZED)]);
       const { runner } = makeRunner({ source: CAMERA, queue: new FakeQueue(), start: recorder.start, reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });
       const outcome = runner.run();
       await vi.waitFor(() => expect(recorder.calls[0]?.exitedAtMs).toBeDefined());
