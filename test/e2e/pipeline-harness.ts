@@ -120,11 +120,10 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
       const objects: BucketObject[] = [];
       for (const path of await walk(bucketDir)) {
         if (!/\.(mp4|webm|mkv)$/.test(path)) continue;
-        objects.push({
-          name: relative(bucketDir, path),
-          bytes: await readFile(path),
-          resource: JSON.parse(await readFile(`${path}.meta.json`, 'utf8')) as BucketObject['resource'],
-        });
+        // An object exists once its resource is there too: bytes alone are an upload in progress.
+        const resource = await readFile(`${path}.meta.json`, 'utf8').catch(() => undefined);
+        if (resource === undefined) continue;
+        objects.push({ name: relative(bucketDir, path), bytes: await readFile(path), resource: JSON.parse(resource) as BucketObject['resource'] });
       }
       return objects.sort((a, b) => a.name.localeCompare(b.name));
     },
