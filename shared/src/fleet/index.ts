@@ -1,0 +1,3 @@
+export * from './status-keys.js';
+export * from './camera-status.js';
+export * from './camera-health.js';
