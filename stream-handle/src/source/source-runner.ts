@@ -12,6 +12,7 @@ import { ChunkFinaliser, isChunkContentError } from './chunk-finaliser.js';
 import { EnqueuePipeline } from './enqueue-pipeline.js';
 import type { EvidenceSigner } from './evidence-signer.js';
 import type { SourceConfig } from './source-config.js';
+import type { SourceObserver } from './source-observer.js';
 import { planFileIngest } from './file-ingest.js';
 import { recoverSourceSpool } from './spool-recovery.js';
 
@@ -41,6 +42,8 @@ export interface SourceRunnerDeps {
   finaliseRetry?: BackoffPolicy;
   /** Retrying a chunk Redis did not take. */
   enqueueRetry?: BackoffPolicy;
+  /** Told when the source's state changes (fleet status, alerts); never in the way of recording. */
+  observer?: SourceObserver;
 }
 
 /** A recording that lasted this long without a chunk still counts as a failure to connect. */
@@ -141,6 +144,7 @@ export class SourceRunner {
         { url: source.displayUrl, exitCode: exit.code, signal: exit.signal, failure: failure.kind, attempt: failuresInARow, retryInMs: delayMs, ffmpeg: exit.stderrTail.slice(-3) },
         `camera stream ended: ${failure.kind === 'unknown' ? 'reconnecting' : failure.advice}`,
       );
+      this.notify((o) => o.streamEnded?.({ reason: failure.kind === 'unknown' ? 'the stream ended' : failure.advice, failure: failure.kind, retryInMs: delayMs }));
       this.wakeUp = new AbortController();
       await sleep(delayMs, undefined, { signal: this.wakeUp.signal }).catch(() => undefined);
       if (this.stopping) return { status: 'stopped', chunks: this.chunks };
@@ -155,6 +159,7 @@ export class SourceRunner {
     if (this.pausedFor !== undefined || this.stopping) return;
     this.pausedFor = reason;
     this.log.error({ reason }, 'recording paused: the spool is full (policy stop-recording); it resumes when uploads make room');
+    this.notify((o) => o.paused?.(reason));
     if (this.deps.source.kind === 'rtsp') await this.current?.stop(this.deps.stopGraceMs);
     else this.current?.suspend();
   }
@@ -163,6 +168,7 @@ export class SourceRunner {
     if (this.pausedFor === undefined) return;
     this.pausedFor = undefined;
     this.log.info('recording resumed: the spool has room again');
+    this.notify((o) => o.resumed?.());
     if (this.deps.source.kind !== 'rtsp') this.current?.resume();
     this.unpause?.();
   }
@@ -287,6 +293,7 @@ export class SourceRunner {
         this.finalising = this.finalising.then(() => this.finaliseChunk(entry, clock, listedAtMs));
       },
     });
+    this.notify((o) => o.recorderStarted?.());
     const exit = await this.current.exited;
     this.deps.metrics?.sourceUp.set({ source: source.id }, 0);
     return exit;
@@ -330,6 +337,17 @@ export class SourceRunner {
     this.chunks++;
     this.deps.metrics?.chunksRecorded.inc({ source: this.deps.source.id });
     this.enqueue.schedule(job, 'chunk recorded');
+    this.notify((o) => o.chunkRecorded?.(metadata));
+  }
+
+  /** The observer's trouble is its own: recording goes on whatever it does. */
+  private notify(call: (observer: SourceObserver) => void): void {
+    if (this.deps.observer === undefined) return;
+    try {
+      call(this.deps.observer);
+    } catch (error) {
+      this.log.warn({ err: error }, 'source observer failed; recording goes on');
+    }
   }
 
   private reportGap(startTime: string): void {
@@ -339,6 +357,8 @@ export class SourceRunner {
     if (gapMs > 500) {
       this.deps.metrics?.gapSeconds.inc({ source: this.deps.source.id }, gapMs / 1000);
       this.log.warn({ gapMs, gapFrom: new Date(this.lastChunkEndMs).toISOString(), gapTo: startTime }, `recording gap of ${(gapMs / 1000).toFixed(1)} s`);
+      const fromMs = this.lastChunkEndMs;
+      this.notify((o) => o.gap?.({ fromMs, toMs: Date.parse(startTime) }));
     }
   }
 
