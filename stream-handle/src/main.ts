@@ -108,7 +108,7 @@ async function main(): Promise<number> {
   const fleet = createNodeFleet({
     nodeId: config.nodeId,
     redisUrl: config.redisUrl,
-    queueName: config.queueName,
+    fleetName: config.fleetName,
     spoolDir: config.spoolDir,
     spoolLimits,
     sources: config.sources,

@@ -41,7 +41,9 @@ export function assessCamera(status: CameraStatus, nowMs: number): CameraAssessm
     if (HEALTH_RANK[to] < HEALTH_RANK[health]) health = to;
   };
 
-  if (nowMs - status.heartbeatMs > status.staleAfterMs) {
+  // A node stopped on purpose writes `stopped` last: its silence is no alarm.
+  const endedOnPurpose = status.state === 'stopped' || status.state === 'finished';
+  if (nowMs - status.heartbeatMs > status.staleAfterMs && !endedOnPurpose) {
     worsen('stale');
     problems.push(`node ${status.nodeId} silent: last status ${since(status.heartbeatMs)}, so recording is not known`);
   }

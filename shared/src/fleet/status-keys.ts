@@ -1,12 +1,13 @@
 // The Redis keys of the fleet's status: the one place they are spelled. stream-handle writes a
 // camera's hash, upload workers write their own figures; the fleet page and the coverage command
-// read both. Keys live beside the queue they describe: a fleet is everything feeding one queue.
+// read both. A fleet (FLEET_NAME, default `default`) is every node and worker sharing a Redis
+// under that name, whatever queues they use (sites sharing one Redis each have their own queue).
 //
-//   crispy:QUEUE:fleet:v1:cameras               ZSET  NODE/SOURCE -> last heartbeat (ms)
-//   crispy:QUEUE:fleet:v1:camera:NODE:SOURCE    HASH  one camera's status (camera-status.ts)
-//   crispy:QUEUE:fleet:v1:uploaders             ZSET  WORKER -> last heartbeat (ms)
-//   crispy:QUEUE:fleet:v1:uploader:WORKER       HASH  one worker's upload figures (upload-figures.ts)
-//   crispy:QUEUE:fleet:v1:alert:EVENT           STRING  a fleet alert already sent (SET NX: one sender)
+//   crispy:fleet:FLEET:v1:cameras               ZSET  NODE/SOURCE -> last heartbeat (ms)
+//   crispy:fleet:FLEET:v1:camera:NODE:SOURCE    HASH  one camera's status (camera-status.ts)
+//   crispy:fleet:FLEET:v1:uploaders             ZSET  WORKER -> last heartbeat (ms)
+//   crispy:fleet:FLEET:v1:uploader:WORKER       HASH  one worker's upload figures (upload-figures.ts)
+//   crispy:fleet:FLEET:v1:alert:EVENT           STRING  a fleet alert already sent (SET NX: one sender)
 //
 // NODE and WORKER are URI-encoded (node ids come from host names or NODE_ID and may hold anything);
 // SOURCE is a source id, which holds no '/' or ':'.
@@ -27,9 +28,12 @@ export interface FleetKeys {
   alert(eventId: string): string;
 }
 
-export function fleetKeys(queueName: string): FleetKeys {
-  if (!/^[A-Za-z0-9_-]+$/.test(queueName)) throw new Error(`"${queueName}" is not a queue name: letters, digits, '-' and '_' only`);
-  const base = `crispy:${queueName}:fleet:v${FLEET_KEYS_VERSION}`;
+export const DEFAULT_FLEET_NAME = 'default';
+export const FLEET_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function fleetKeys(fleetName: string): FleetKeys {
+  if (!FLEET_NAME_PATTERN.test(fleetName)) throw new Error(`"${fleetName}" is not a fleet name: 1-64 letters, digits, '-' and '_'`);
+  const base = `crispy:fleet:${fleetName}:v${FLEET_KEYS_VERSION}`;
   return {
     cameraIndex: `${base}:cameras`,
     camera: (nodeId, sourceId) => `${base}:camera:${encodeURIComponent(nodeId)}:${checkedSource(sourceId)}`,

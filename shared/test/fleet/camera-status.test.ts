@@ -10,14 +10,14 @@ import {
 import { T, sampleStatus } from './sample-status.js';
 
 describe('the fleet status keys', () => {
-  it('live beside the queue, with the version, and cannot be steered by a node id', () => {
-    const keys = fleetKeys('chunks');
-    expect(keys.cameraIndex).toBe('crispy:chunks:fleet:v1:cameras');
-    expect(keys.camera('edge-a', 'cam7')).toBe('crispy:chunks:fleet:v1:camera:edge-a:cam7');
+  it('are named by the fleet, with the version, and cannot be steered by a node id', () => {
+    const keys = fleetKeys('default');
+    expect(keys.cameraIndex).toBe('crispy:fleet:default:v1:cameras');
+    expect(keys.camera('edge-a', 'cam7')).toBe('crispy:fleet:default:v1:camera:edge-a:cam7');
     // A node id with separators is encoded: it cannot make a key another camera's.
-    expect(keys.camera('edge:a/b c', 'cam7')).toBe('crispy:chunks:fleet:v1:camera:edge%3Aa%2Fb%20c:cam7');
+    expect(keys.camera('edge:a/b c', 'cam7')).toBe('crispy:fleet:default:v1:camera:edge%3Aa%2Fb%20c:cam7');
     expect(() => keys.camera('edge-a', 'cam:7')).toThrow(/not a source id/);
-    expect(() => fleetKeys('chunks:x')).toThrow(/not a queue name/);
+    expect(() => fleetKeys('site:x')).toThrow(/not a fleet name/);
   });
 
   it('index members name node and source and read back, odd node names included', () => {

@@ -12,8 +12,8 @@ export interface FleetStatusStore {
  * Give it a connection that fails fast (createFleetRedisConnection): an outage must cost a
  * rejected write, never a queue of them.
  */
-export function redisFleetStatusStore(redis: Redis, queueName: string): FleetStatusStore {
-  const keys = fleetKeys(queueName);
+export function redisFleetStatusStore(redis: Redis, fleetName: string): FleetStatusStore {
+  const keys = fleetKeys(fleetName);
   return {
     async write(statuses, nowMs) {
       const pipeline = redis.pipeline();

@@ -19,7 +19,7 @@ import { StatusPublisher, type SpoolFigures } from './status-publisher.js';
 export interface NodeFleetSettings {
   nodeId: string;
   redisUrl: string;
-  queueName: string;
+  fleetName: string;
   spoolDir: string;
   spoolLimits: SpoolLimits;
   sources: readonly SourceConfig[];
@@ -58,7 +58,7 @@ export function createNodeFleet(settings: NodeFleetSettings): NodeFleet {
     redis = createFleetRedisConnection(settings.redisUrl, 'stream-handle-fleet');
     // Its errors are the publisher's to report, once per outage; the queue's connection reports the rest.
     redis.on('error', () => undefined);
-    store = redisFleetStatusStore(redis, settings.queueName);
+    store = redisFleetStatusStore(redis, settings.fleetName);
   }
   const publisher = new StatusPublisher({
     nodeId: settings.nodeId,
