@@ -33,6 +33,11 @@ export function chunkOverdueAfterMs(chunkSeconds: number): number {
   return Math.max(15_000, 3 * chunkSeconds * 1000 + 5000);
 }
 
+/** Its node has not written it for longer than it promised, and it did not end on purpose (a node stopped writes `stopped` last). */
+export function isStale(status: CameraStatus, nowMs: number): boolean {
+  return nowMs - status.heartbeatMs > status.staleAfterMs && status.state !== 'stopped' && status.state !== 'finished';
+}
+
 export function assessCamera(status: CameraStatus, nowMs: number): CameraAssessment {
   const problems: string[] = [];
   const since = (ms: number) => `${formatDuration(nowMs - ms)} ago`;
@@ -41,9 +46,7 @@ export function assessCamera(status: CameraStatus, nowMs: number): CameraAssessm
     if (HEALTH_RANK[to] < HEALTH_RANK[health]) health = to;
   };
 
-  // A node stopped on purpose writes `stopped` last: its silence is no alarm.
-  const endedOnPurpose = status.state === 'stopped' || status.state === 'finished';
-  if (nowMs - status.heartbeatMs > status.staleAfterMs && !endedOnPurpose) {
+  if (isStale(status, nowMs)) {
     worsen('stale');
     problems.push(`node ${status.nodeId} silent: last status ${since(status.heartbeatMs)}, so recording is not known`);
   }
