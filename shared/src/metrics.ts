@@ -3,9 +3,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 // Prometheus metrics, one registry per process. Names start with crispy_ and carry the source
 // as a label, so a dashboard can follow one camera.
 
-export function createMetricsRegistry(service: string): Registry {
+/** `labels`: more labels on every series, one value per process (stream-handle's `node`). */
+export function createMetricsRegistry(service: string, labels: Record<string, string> = {}): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
+  registry.setDefaultLabels({ ...labels, service });
   collectDefaultMetrics({ register: registry });
   return registry;
 }
@@ -141,6 +142,19 @@ export function createCameraMetrics(registry: Registry, read: () => NodeReading)
   return {
     gaps: new Counter({ name: 'crispy_recording_gaps_total', help: 'Gaps between chunks (footage not recorded); their seconds are in crispy_recording_gap_seconds_total', labelNames: ['source'], registers }),
   };
+}
+
+/** The upload queue's jobs by state, read from Redis when scraped (every worker of a queue reports the same). */
+export function createQueueMetrics(registry: Registry, counts: () => Promise<Record<string, number>>): void {
+  new Gauge({
+    name: 'crispy_queue_jobs',
+    help: 'Upload jobs by state',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      for (const [state, count] of Object.entries(await counts())) this.set({ state }, count);
+    },
+  });
 }
 
 /** Buckets of crispy_chunk_closed_to_stored_seconds; the fleet page's upload figures use the same. */

@@ -103,7 +103,8 @@ async function main(): Promise<number> {
   if (clockSync !== 'synchronised') logger.warn({ clockSync }, 'the host clock is not known to be NTP-synchronised: chunk start times are only as good as this clock');
   const clockTimer = setInterval(() => void probeHostClockSync().then((state) => (clockSync = state)), 10 * 60_000);
   clockTimer.unref();
-  const registry = createMetricsRegistry('stream-handle');
+  // The node on every series, so an alert names where its camera is.
+  const registry = createMetricsRegistry('stream-handle', { node: config.nodeId });
   const metrics = createRecorderMetrics(registry);
   const fleet = createNodeFleet({
     nodeId: config.nodeId,

@@ -6,6 +6,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createUploaderMetrics,
+  createQueueMetrics,
   createRedisConnection,
   createFleetRedisConnection,
   chunkFilePath,
@@ -18,7 +19,6 @@ import {
   warnUnlessNoEviction,
   type ChunkJobData,
 } from '@crispy-streamer/shared';
-import { Gauge } from 'prom-client';
 import { loadUploadWorkerConfig } from './config.js';
 import { UploadStats } from './dashboard/upload-stats.js';
 import { startHttpServer } from './http-server.js';
@@ -100,16 +100,7 @@ async function main(): Promise<number> {
   const registry = createMetricsRegistry('upload-worker');
   const metrics = createUploaderMetrics(registry);
   const stats = new UploadStats();
-  new Gauge({
-    name: 'crispy_queue_jobs',
-    help: 'Upload jobs by state',
-    labelNames: ['state'],
-    registers: [registry],
-    async collect() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
-      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
-    },
-  });
+  createQueueMetrics(registry, () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'));
 
   const prefix = config.bucket.prefix;
   const worker = new Worker<ChunkJobData, UploadResult>(
