@@ -28,7 +28,9 @@ export function isRecording(view: AlertView, nowMs: number): boolean {
 export function decideCameraAlert(view: AlertView, memory: AlertMemory, nowMs: number, downAfterMs: number): { decision: AlertDecision; memory: AlertMemory } {
   // Files, and sources stopped on purpose, raise no camera alerts.
   if (!view.live || view.state === 'stopped' || view.state === 'finished') return { decision: { send: undefined }, memory: NO_ALERT };
-  if (isRecording(view, nowMs)) {
+  // A camera just started (or resumed) gets the time of a first chunk, as the fleet page gives it.
+  const settling = view.state === 'starting' && nowMs - view.stateSinceMs < chunkOverdueAfterMs(view.chunkSeconds);
+  if (isRecording(view, nowMs) || (settling && !memory.downSent)) {
     if (memory.downSent && memory.downSinceMs !== undefined) return { decision: { send: 'camera-back', sinceMs: memory.downSinceMs }, memory: NO_ALERT };
     return { decision: { send: undefined }, memory: NO_ALERT };
   }
@@ -90,7 +92,7 @@ export class CameraAlerts {
 
   private sendGap(tracker: CameraTracker, gap: { fromMs: number; toMs: number }): void {
     const nowMs = (this.deps.now ?? Date.now)();
-    this.send(tracker, { event: 'gap', gap: { from: new Date(gap.fromMs).toISOString(), to: new Date(gap.toMs).toISOString(), seconds: (gap.toMs - gap.fromMs) / 1000 } }, nowMs);
+    this.send(tracker, { event: 'gap', gap: { from: new Date(gap.fromMs).toISOString(), to: new Date(gap.toMs).toISOString(), seconds: Math.round(gap.toMs - gap.fromMs) / 1000 } }, nowMs);
   }
 
   private send(tracker: CameraTracker, fields: Pick<AlertEvent, 'event'> & Partial<Pick<AlertEvent, 'since' | 'reason' | 'gap'>>, atMs: number): void {

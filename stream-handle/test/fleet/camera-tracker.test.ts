@@ -142,6 +142,12 @@ describe('camera alerts', () => {
     expect(decideCameraAlert(view({ state: 'paused', stateSinceMs: T, reason: 'quota' }), NO_ALERT, T + 10_000, 10_000).decision).toEqual({ send: 'camera-down', sinceMs: T, reason: 'recording paused: the spool is full (quota)' });
   });
 
+  it('a camera just started has the time of a first chunk before it counts as down', () => {
+    const starting = view({ state: 'starting', stateSinceMs: T, lastChunk: undefined });
+    expect(decideCameraAlert(starting, NO_ALERT, T + 14_000, 3000).decision).toEqual({ send: undefined });
+    expect(decideCameraAlert(starting, NO_ALERT, T + 16_000, 3000).decision).toEqual({ send: 'camera-down', sinceMs: T, reason: 'no chunk since it was started' });
+  });
+
   it('files and sources stopped on purpose raise no camera alerts; a delay of 0 alerts at once', () => {
     expect(decideCameraAlert(view({ live: false, state: 'failed', stateSinceMs: T }), NO_ALERT, T + 60_000, 0).decision).toEqual({ send: undefined });
     expect(decideCameraAlert(view({ state: 'stopped', stateSinceMs: T }), NO_ALERT, T + 60_000, 0).decision).toEqual({ send: undefined });

@@ -23,7 +23,7 @@ export const FLEET_HTML = `<!doctype html>
   .card b { display: block; font-size: 19px; }
   table { border-collapse: collapse; background: #fff; border: 1px solid var(--line); }
   th, td { padding: 5px 8px; text-align: right; border-bottom: 1px solid #eef1f4; white-space: nowrap; }
-  th { background: #f0f3f6; cursor: pointer; user-select: none; font-weight: 600; }
+  th { background: #f0f3f6; cursor: pointer; user-select: none; font-weight: 600; vertical-align: bottom; line-height: 1.25; }
   th.sorted::after { content: ' \\25BE'; } th.sorted.up::after { content: ' \\25B4'; }
   td.l, th.l { text-align: left; }
   tr.row { cursor: pointer; }
@@ -34,12 +34,14 @@ export const FLEET_HTML = `<!doctype html>
   tr.health-idle td { color: var(--idle); }
   .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 6px; vertical-align: 0; }
   .dot.down { background: var(--down); } .dot.stale { background: var(--stale); } .dot.warn { background: var(--warn); } .dot.ok { background: var(--ok); } .dot.idle { background: var(--idle); }
-  .summary { max-width: 330px; overflow: hidden; text-overflow: ellipsis; }
+  .summary { max-width: 240px; overflow: hidden; text-overflow: ellipsis; }
+  .toggle button { font: inherit; border: 1px solid var(--line); background: #fff; padding: 1px 8px; cursor: pointer; }
+  .toggle button.on { background: #1d2733; color: #fff; }
   canvas.strip { vertical-align: middle; border: 1px solid var(--line); }
   tr.detail td { background: #fbfcfd; text-align: left; white-space: normal; padding: 10px 16px 14px; }
   tr.detail table { margin-top: 6px; }
   .legend span { margin-right: 12px; } .legend i { display: inline-block; width: 12px; height: 10px; margin-right: 4px; vertical-align: -1px; }
-  .axis { display: flex; justify-content: space-between; width: 360px; font-size: 11px; color: #687684; }
+  .axis { display: flex; justify-content: space-between; width: 420px; font-size: 11px; color: #687684; }
 </style>
 </head>
 <body>
@@ -58,17 +60,17 @@ export const FLEET_HTML = `<!doctype html>
   <div class="card">workers<b id="up-workers">0</b></div>
 </div>
 <h2>Cameras</h2>
-<div class="legend muted"><span><i style="background:#2e9d5b"></i>in the bucket</span><span><i style="background:#e0a000"></i>recorded, not yet uploaded</span><span><i style="background:#d9342b"></i>gap</span><span><i style="background:#8fd19e"></i>recording now</span><span><i style="background:#e4e8ec"></i>before its first chunk</span><span><i style="background:#c8ced4"></i>bucket not listed yet</span> · click a camera for its gaps</div>
+<div class="legend muted"><span class="toggle">coverage of the last <button id="w24" class="on">24 h</button><button id="w1">1 h</button></span> · <span><i style="background:#2e9d5b"></i>in the bucket</span><span><i style="background:#e0a000"></i>recorded, not yet uploaded</span><span><i style="background:#d9342b"></i>gap</span><span><i style="background:#8fd19e"></i>recording now</span><span><i style="background:#e4e8ec"></i>before its first chunk</span><span><i style="background:#c8ced4"></i>bucket not listed yet</span> · % of the window recorded since its first footage · click a camera for its gaps</div>
 <table id="cameras">
   <thead><tr>
     <th class="l" data-key="rank">camera</th><th class="l" data-key="node">node</th><th class="l" data-key="summary">state</th>
-    <th data-key="video">video</th><th data-key="bitrate">bitrate</th><th data-key="lastChunk">last chunk</th><th data-key="lastStored">last stored</th>
-    <th data-key="reconnects">reconnects 1 h / 24 h</th><th data-key="gaps">gaps 1 h / 24 h</th><th data-key="waiting">waiting upload</th>
-    <th data-key="spool">spool</th><th data-key="clock">clock</th><th class="l" data-key="coverage">last 24 h</th>
+    <th data-key="bitrate">video</th><th data-key="lastChunk">last<br>chunk</th><th data-key="lastStored">last<br>stored</th>
+    <th data-key="reconnects">reconnects<br>1 h / 24 h</th><th data-key="gaps">gaps<br>1 h / 24 h</th><th data-key="waiting">waiting<br>upload</th>
+    <th data-key="spool">spool</th><th data-key="clock">clock</th><th class="l" data-key="coverage" id="coverage-head">last 24 h</th>
   </tr></thead>
   <tbody id="rows"></tbody>
 </table>
-<div class="axis" id="axis" style="margin-left: auto"></div>
+<div class="axis" id="axis"></div>
 <h2>Workers</h2>
 <table><thead><tr><th class="l">worker</th><th class="l">queue</th><th>stored, window</th><th>since start</th><th>concurrency</th><th>last heard</th></tr></thead><tbody id="workers"></tbody></table>
 <script>
@@ -76,6 +78,9 @@ const COLORS = { s: '#2e9d5b', p: '#e0a000', g: '#d9342b', i: '#8fd19e', n: '#e4
 const ORDER = 'gpunis';
 const expanded = new Set();
 let sort = { key: 'rank', up: true };
+let hour = false;
+/** 's3g2' back to 'sssgg'. */
+const cells = (strip) => strip.replace(/([a-z])(\\d+)/g, (_m, code, n) => code.repeat(Number(n)));
 let last;
 const esc = (text) => String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const mb = (bytes) => (bytes / 1e6).toFixed(2);
@@ -95,7 +100,6 @@ function sortValue(row, key) {
     case 'rank': return [row.rank, row.coverage.storedRatio, row.node, row.source];
     case 'node': return [row.node, row.source];
     case 'summary': return [row.summary];
-    case 'video': return [row.video ? row.video.width * row.video.height : -1];
     case 'bitrate': return [row.video ? row.video.bitrateBps : -1];
     case 'lastChunk': return [row.lastChunk ? row.lastChunk.ageMs : Infinity];
     case 'lastStored': return [row.lastStored ? row.lastStored.ageMs : Infinity];
@@ -104,7 +108,7 @@ function sortValue(row, key) {
     case 'waiting': return [row.spool.oldestWaitingAgeMs ?? -1, row.spool.waitingChunks];
     case 'spool': return [row.spool.usageRatio];
     case 'clock': return [row.clockSync];
-    case 'coverage': return [row.coverage.storedRatio];
+    case 'coverage': return [hour ? row.coverage.hourStoredRatio : row.coverage.storedRatio];
     default: return [0];
   }
 }
@@ -135,9 +139,9 @@ function detail(row) {
       (g.missingSequences ? 'chunks ' + g.missingSequences.first + (g.missingSequences.count > 1 ? '-' + g.missingSequences.last : '') + ' recorded but in no bucket or spool' : g.edge === 'start' ? 'no chunk before this in the last 24 h' : g.edge === 'end' ? 'nothing recorded since' : 'not recorded (camera down)') + '</td></tr>').join('') +
     '</tbody></table>' + (c.gapsTruncated ? '<div class="muted">older gaps left out</div>' : '');
   const pending = c.pending.length === 0 ? '' : '<div style="margin-top:6px">recorded, waiting for the bucket: ' + c.pending.map((p) => when(p.from) + ' – ' + when(p.to)).join(', ') + '</div>';
-  return '<tr class="detail" data-detail="' + esc(row.id) + '"><td colspan="13"><b>' + esc(row.source) + ' on ' + esc(row.node) + '</b> · ' + esc(row.state) + ' since ' + when(row.stateSince) +
+  return '<tr class="detail" data-detail="' + esc(row.id) + '"><td colspan="12"><b>' + esc(row.source) + ' on ' + esc(row.node) + '</b> · ' + esc(row.state) + ' since ' + when(row.stateSince) +
     (row.duplicateSource ? ' · <b>another node reports this source id: their chunks share one folder of the bucket</b>' : '') + problems +
-    '<div style="margin-top:8px"><b>Gaps, last 24 h</b> (' + secs(c.gapMs / 1000) + ' in all, from the bucket' + (c.listedAgeMs === null ? '' : ', listed ' + age(c.listedAgeMs) + ' ago') + ')</div>' + gaps + pending + '</td></tr>';
+    '<div style="margin-top:8px"><b>Gaps, last 24 h</b> (' + secs(c.gapMs / 1000) + ' in all' + (c.firstChunk ? ' since its first footage at ' + when(c.firstChunk) : '') + '; from the bucket' + (c.listedAgeMs === null ? '' : ', listed ' + age(c.listedAgeMs) + ' ago') + ', and the recorder)</div>' + gaps + pending + '</td></tr>';
 }
 function render(data) {
   last = data;
@@ -164,20 +168,24 @@ function render(data) {
     html.push('<tr class="row health-' + row.health + '" data-id="' + esc(row.id) + '" data-source="' + esc(row.source) + '" data-health="' + row.health + '">' +
       '<td class="l cam"><span class="dot ' + row.health + '"></span>' + esc(row.source) + '</td><td class="l">' + esc(row.node) + '</td>' +
       '<td class="l summary" title="' + esc(row.problems.join('\\n')) + '">' + esc(row.summary) + '</td>' +
-      '<td>' + (v ? v.width + '×' + v.height + ' ' + esc(v.codec) : '—') + '</td><td>' + (v ? (v.bitrateBps / 1e6).toFixed(1) + ' Mbit/s' : '—') + '</td>' +
+      '<td>' + (v ? v.width + '×' + v.height + ' ' + esc(v.codec) + ' ' + (v.bitrateBps / 1e6).toFixed(1) + ' Mbit/s' : '—') + '</td>' +
       '<td>' + (row.lastChunk ? age(row.lastChunk.ageMs) + ' ago' : '—') + '</td><td>' + (row.lastStored ? age(row.lastStored.ageMs) + ' ago' : '—') + '</td>' +
       '<td>' + row.lastHour.reconnects + ' / ' + row.lastDay.reconnects + '</td>' +
       '<td>' + row.lastHour.gaps + ' (' + secs(row.lastHour.gapSeconds) + ') / ' + row.lastDay.gaps + ' (' + secs(row.lastDay.gapSeconds) + ')</td>' +
       '<td>' + (row.spool.waitingChunks === 0 ? '0' : row.spool.waitingChunks + ', ' + bytes(row.spool.waitingBytes) + ', oldest ' + age(row.spool.oldestWaitingAgeMs)) + '</td>' +
-      '<td>' + Math.round(row.spool.usageRatio * 100) + ' %, ' + bytes(row.spool.freeBytes) + ' free</td>' +
+      '<td>' + Math.round(row.spool.usageRatio * 100) + ' % · ' + bytes(row.spool.freeBytes) + ' free</td>' +
       '<td>' + (row.clockSync === 'synchronised' ? 'NTP' : esc(row.clockSync)) + '</td>' +
-      '<td class="l"><canvas class="strip" width="360" height="14" data-strip="' + row.coverage.strip + '"></canvas> ' + (row.coverage.known ? (row.coverage.storedRatio * 100).toFixed(1) + ' %' : '…') + '</td></tr>');
+      '<td class="l"><canvas class="strip" width="420" height="14" data-strip="' + (hour ? row.coverage.hourStrip : row.coverage.strip) + '"></canvas> ' + (row.coverage.known ? ((hour ? row.coverage.hourStoredRatio : row.coverage.storedRatio) * 100).toFixed(1) + ' %' : '…') + '</td></tr>');
     if (expanded.has(row.id)) html.push(detail(row));
   }
   document.getElementById('rows').innerHTML = html.join('');
-  for (const canvas of document.querySelectorAll('canvas.strip')) drawStrip(canvas, canvas.dataset.strip);
-  const from = new Date(Date.parse(data.window.from));
-  document.getElementById('axis').innerHTML = [0, 6, 12, 18, 24].map((h) => '<span>' + (h === 24 ? 'now' : new Date(from.getTime() + h * 3600000).toISOString().slice(11, 16)) + '</span>').join('');
+  for (const canvas of document.querySelectorAll('canvas.strip')) drawStrip(canvas, cells(canvas.dataset.strip));
+  const nowMs = Date.parse(data.at);
+  const spanMs = hour ? 3600000 : data.window.ms;
+  document.getElementById('coverage-head').textContent = hour ? 'last hour' : 'last 24 h';
+  document.getElementById('axis').innerHTML = [0, 1, 2, 3, 4].map((i) => '<span>' + (i === 4 ? 'now' : new Date(nowMs - spanMs + (i * spanMs) / 4).toISOString().slice(11, 16)) + '</span>').join('');
+  const strip = document.querySelector('canvas.strip');
+  if (strip) document.getElementById('axis').style.marginLeft = (strip.getBoundingClientRect().left - document.body.getBoundingClientRect().left) + 'px';
   for (const th of document.querySelectorAll('#cameras th')) th.className = (th.classList.contains('l') ? 'l ' : '') + (th.dataset.key === sort.key ? 'sorted' + (sort.up ? '' : ' up') : '');
 }
 document.getElementById('rows').addEventListener('click', (event) => {
@@ -187,6 +195,14 @@ document.getElementById('rows').addEventListener('click', (event) => {
   if (expanded.has(id)) expanded.delete(id); else expanded.add(id);
   if (last) render(last);
 });
+for (const [id, value] of [['w24', false], ['w1', true]]) {
+  document.getElementById(id).addEventListener('click', () => {
+    hour = value;
+    document.getElementById('w24').className = hour ? '' : 'on';
+    document.getElementById('w1').className = hour ? 'on' : '';
+    if (last) render(last);
+  });
+}
 document.querySelector('#cameras thead').addEventListener('click', (event) => {
   const th = event.target.closest('th');
   if (!th) return;

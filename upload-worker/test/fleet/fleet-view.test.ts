@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { chunkObjectName } from '@crispy-streamer/shared';
 import { mergeUploadFigures } from '@crispy-streamer/shared/fleet';
 import type { StoredChunk } from '@crispy-streamer/shared/coverage';
-import { STRIP_CELLS, buildFleetView, type CameraBucketView } from '../../src/fleet/fleet-view.js';
+import { HOUR_STRIP_CELLS, STRIP_CELLS, buildFleetView, runLength, type CameraBucketView } from '../../src/fleet/fleet-view.js';
+
+/** A run-length strip back to its cells. */
+const cells = (strip: string | undefined) => [...(strip ?? '').matchAll(/([a-z])(\d+)/g)].map((m) => (m[1] ?? '').repeat(Number(m[2]))).join('');
 import { decideStaleAlerts, type StaleMemory } from '../../src/fleet/fleet-service.js';
 import { T, sampleStatus } from '../../../shared/test/fleet/sample-status.js';
 
@@ -44,15 +47,33 @@ describe('the fleet view', () => {
     expect(cam7?.summary).toMatch(/^not recording since .* reconnecting: cannot reach the camera$/);
     // The dark camera's gap runs from its last chunk to now; before its first chunk is "none".
     expect(cam7?.coverage.gaps.at(-1)).toEqual({ from: new Date(T - 20_000).toISOString(), to: new Date(T).toISOString(), durationMs: 20_000, missingSequences: null, edge: 'end' });
-    expect(cam7?.coverage.strip).toHaveLength(STRIP_CELLS);
-    expect(cam7?.coverage.strip.endsWith('g')).toBe(true);
-    expect(cam7?.coverage.strip.startsWith('n')).toBe(true);
+    expect(cells(cam7?.coverage.strip)).toHaveLength(STRIP_CELLS);
+    expect(cells(cam7?.coverage.strip).endsWith('g')).toBe(true);
+    expect(cells(cam7?.coverage.strip).startsWith('n')).toBe(true);
+    // The last hour at 5 s a cell: the 20 s outage is the last 4 cells, the hour before it stored.
+    expect(cells(cam7?.coverage.hourStrip)).toBe(`${'s'.repeat(HOUR_STRIP_CELLS - 4)}gggg`);
     // The healthy camera: one gap of 10 min, exact, and the rest stored.
     expect(cam1?.coverage.gaps).toEqual([{ from: new Date(T - 12 * 3600_000).toISOString(), to: new Date(T - 12 * 3600_000 + 600_000).toISOString(), durationMs: 600_000, missingSequences: null, edge: null }]);
-    expect(cam1?.coverage.strip.match(/g+/)?.[0]).toHaveLength(10);
+    expect(cells(cam1?.coverage.strip).match(/g+/)?.[0]).toHaveLength(10);
+    expect(runLength('sssgg')).toBe('s3g2');
     expect(cam1?.coverage.storedRatio).toBeCloseTo(1 - 600_000 / DAY, 3);
     // Not listed yet: unknown, not "all gap".
-    expect(cam9?.coverage).toMatchObject({ known: false, gaps: [], strip: 'u'.repeat(STRIP_CELLS) });
+    expect(cam9?.coverage).toMatchObject({ known: false, gaps: [], strip: `u${STRIP_CELLS}` });
+  });
+
+  it('a camera dark since last night is red where its node says it missed footage, not "before its first chunk"', () => {
+    const dark = sampleStatus({
+      state: 'reconnecting', stateSinceMs: T - 20 * 3600_000, reason: 'cannot reach the camera', lastChunk: undefined,
+      recentGaps: [{ fromMs: T - 20 * 3600_000, toMs: T, ongoing: true }],
+      spool: { ...sampleStatus().spool, waitingChunks: 0, oldestWaitingEndMs: undefined, waitingSpans: [] },
+    });
+    const view = buildFleetView({
+      nowMs: T, windowMs: DAY, statuses: [dark], invalid: [],
+      bucketOf: () => ({ chunks: [], listedAtMs: T, error: undefined }), uploads: mergeUploadFigures([], T), bucket: 'b', redisError: undefined,
+    });
+    const [row] = view.rows;
+    expect(cells(row?.coverage.strip)).toBe(`${'n'.repeat(240)}${'g'.repeat(1200)}`);
+    expect(row?.coverage).toMatchObject({ firstChunk: new Date(T - 20 * 3600_000).toISOString(), storedRatio: 0, gapMs: 20 * 3600_000 });
   });
 
   it('marks a source id two nodes report', () => {
