@@ -91,7 +91,11 @@ export function createNodeFleet(settings: NodeFleetSettings): NodeFleet {
       clockSync: settings.clockSync(),
     };
   });
-  for (const { source, tracker } of sources) tracker.onChange((change) => change === 'gap' && cameraMetrics.gaps.inc({ source: source.id }));
+  for (const { source, tracker } of sources) {
+    tracker.onChange((change) => {
+      if (change === 'gap') cameraMetrics.gaps.inc({ source: source.id });
+    });
+  }
 
   let sender: WebhookSender | undefined;
   let alerts: CameraAlerts | undefined;
