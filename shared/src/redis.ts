@@ -16,6 +16,23 @@ export function createRedisConnection(url: string, connectionName: string): Redi
   });
 }
 
+/**
+ * A connection for status and figures that must never wait for Redis: while Redis is away, or too
+ * slow to answer within `commandTimeoutMs`, a command fails at once instead of queueing. Whoever
+ * writes through it every few seconds then costs nothing during an outage, and its data simply
+ * goes stale.
+ */
+export function createFleetRedisConnection(url: string, connectionName: string, commandTimeoutMs = 1000): Redis {
+  return new Redis(url, {
+    connectionName,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: commandTimeoutMs,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+}
+
 /** BullMQ loses jobs if Redis may evict keys: say so loudly at start-up. */
 export async function warnUnlessNoEviction(redis: Redis, url: string, logger: Logger): Promise<void> {
   try {

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, EnvReader, type ConfigProblem, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
+import { ConfigError, EnvReader, displayUrl, type ConfigProblem, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
+import { DEFAULT_FLEET_NAME, FLEET_NAME_PATTERN } from '@crispy-streamer/shared/fleet';
 import { parseSource, type SourceConfig } from './source/source-config.js';
 import type { ConfiguredSpoolLimits } from './spool/spool-policy.js';
 
@@ -33,6 +34,15 @@ export interface StreamHandleConfig {
   spoolReconcileMs: number;
   /** Ed25519 private key (PEM, or a path to one) that signs evidence records. */
   evidencePrivateKey: string | undefined;
+  /** The fleet this node's cameras show in (status-keys.ts): nodes and workers sharing a Redis under one name. */
+  fleetName: string;
+  /** How often every camera's status is written to Redis for the fleet page (and soon after a change). */
+  fleetStatusIntervalMs: number;
+  /** Optional: camera-down, camera-back and gap events are POSTed here. */
+  alertWebhookUrl: string | undefined;
+  alertWebhookToken: string | undefined;
+  /** A live source not recording for this long raises camera-down. */
+  alertCameraDownAfterMs: number;
   logLevel: string;
 }
 
@@ -167,8 +177,18 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
     spoolCheckMs: reader.integer('SPOOL_CHECK_MS', 2000, { min: 100, max: 600_000 }),
     spoolReconcileMs: reader.integer('SPOOL_RECONCILE_MS', 60_000, { min: 500, max: 3_600_000 }),
     evidencePrivateKey: reader.string('EVIDENCE_PRIVATE_KEY'),
+    fleetName: reader.string('FLEET_NAME', DEFAULT_FLEET_NAME),
+    fleetStatusIntervalMs: reader.integer('FLEET_STATUS_INTERVAL_MS', 2000, { min: 250, max: 60_000 }),
+    alertWebhookUrl: reader.string('ALERT_WEBHOOK_URL'),
+    alertWebhookToken: reader.string('ALERT_WEBHOOK_TOKEN'),
+    alertCameraDownAfterMs: reader.integer('ALERT_CAMERA_DOWN_AFTER_MS', 10_000, { min: 0, max: 3_600_000 }),
     logLevel: readLogLevel(reader),
   };
+  if (!FLEET_NAME_PATTERN.test(config.fleetName)) reader.problem('FLEET_NAME', `"${config.fleetName}" may hold only 1-64 letters, digits, '-' and '_'`);
+  if (config.alertWebhookUrl !== undefined && !/^https?:\/\/[^/]/.test(config.alertWebhookUrl)) {
+    reader.problem('ALERT_WEBHOOK_URL', `"${displayUrl(config.alertWebhookUrl)}" is not an http(s) URL: give the receiver's full URL, e.g. https://alerts.example.org/hooks/crispy`);
+  }
+  if (config.alertWebhookToken !== undefined && config.alertWebhookUrl === undefined) reader.problem('ALERT_WEBHOOK_TOKEN', 'is set but ALERT_WEBHOOK_URL is not: set both, or neither');
   if (problems.length > 0) throw new ConfigError(SERVICE, problems);
   return config;
 }

@@ -24,6 +24,7 @@ import { SpoolGuard } from './spool/spool-guard.js';
 import { resolveSpoolLimits, type SpoolLimits } from './spool/spool-policy.js';
 import { measureSpool } from './spool/spool-usage.js';
 import { startStatusServer } from './status/status-server.js';
+import { createNodeFleet } from './fleet/node-fleet.js';
 
 /** How long stopping may take in all: ffmpeg's grace, then queueing's, and a margin. */
 function shutdownDeadlineMs(stopGraceMs: number): number {
@@ -93,8 +94,22 @@ async function main(): Promise<number> {
   if (clockSync !== 'synchronised') logger.warn({ clockSync }, 'the host clock is not known to be NTP-synchronised: chunk start times are only as good as this clock');
   const clockTimer = setInterval(() => void probeHostClockSync().then((state) => (clockSync = state)), 10 * 60_000);
   clockTimer.unref();
-  const registry = createMetricsRegistry('stream-handle');
+  // The node on every series, so an alert names where its camera is.
+  const registry = createMetricsRegistry('stream-handle', { node: config.nodeId });
   const metrics = createRecorderMetrics(registry);
+  const fleet = createNodeFleet({
+    nodeId: config.nodeId,
+    redisUrl: config.redisUrl,
+    fleetName: config.fleetName,
+    spoolDir: config.spoolDir,
+    spoolLimits,
+    sources: config.sources,
+    statusIntervalMs: config.fleetStatusIntervalMs,
+    clockSync: () => clockSync,
+    registry,
+    logger,
+    alertWebhook: config.alertWebhookUrl === undefined ? undefined : { url: config.alertWebhookUrl, token: config.alertWebhookToken, cameraDownAfterMs: config.alertCameraDownAfterMs },
+  });
   const runners = config.sources.map(
     (source) =>
       new SourceRunner({
@@ -113,6 +128,7 @@ async function main(): Promise<number> {
         metrics,
         signer,
         clockSync: () => clockSync,
+        observer: fleet.observerFor(source.id),
       }),
   );
   const guard = new SpoolGuard({
@@ -124,8 +140,10 @@ async function main(): Promise<number> {
     metrics,
     intervalMs: config.spoolCheckMs,
     reconcileMs: config.spoolReconcileMs,
+    onMeasured: (usage) => fleet.spoolMeasured(usage),
   });
   guard.start();
+  fleet.start();
   const status = await startStatusServer({
     host: config.statusHost,
     port: config.statusPort,
@@ -148,6 +166,7 @@ async function main(): Promise<number> {
     if (stopRequested) return;
     stopRequested = true;
     logger.info({ signal }, 'stopping: closing the current chunk of every source');
+    fleet.stopping();
     stopped = Promise.all(runners.map((runner) => runner.stop()));
     // Every step of stopping is bounded; this is the bound on them all, should one still hang.
     setTimeout(() => {
@@ -161,15 +180,22 @@ async function main(): Promise<number> {
   // One source failing (even throwing) never stops the others.
   const outcomes = await Promise.all(
     runners.map((runner, index) =>
-      runner.run().catch((error: unknown): SourceOutcome => {
-        logger.error({ err: error, source: config.sources[index]?.id }, 'source crashed');
-        return { status: 'failed', chunks: 0, reason: (error as Error).message };
-      }),
+      runner
+        .run()
+        .catch((error: unknown): SourceOutcome => {
+          logger.error({ err: error, source: config.sources[index]?.id }, 'source crashed');
+          return { status: 'failed', chunks: 0, reason: (error as Error).message };
+        })
+        .then((outcome) => {
+          fleet.sourceFinished(config.sources[index]?.id ?? '', outcome);
+          return outcome;
+        }),
     ),
   );
   // The last chunks are finalised when run() returns; stop() also waits (a while) until they are queued.
   await stopped;
   guard.stop();
+  await fleet.stop(2000);
   await status.close();
   // Closing the queue waits for Redis; Redis may be gone.
   await settledWithin(queue.close(), 2000);

@@ -181,6 +181,21 @@ describe('loadStreamHandleConfig', () => {
     ]);
   });
 
+  it('reads the fleet and alert settings, with their defaults', () => {
+    expect(loadStreamHandleConfig({ SOURCE_URL: 'rtsp://10.0.0.5/s' })).toMatchObject({ fleetName: 'default', fleetStatusIntervalMs: 2000, alertWebhookUrl: undefined, alertCameraDownAfterMs: 10_000 });
+    const set = loadStreamHandleConfig({ SOURCE_URL: 'rtsp://10.0.0.5/s', FLEET_NAME: 'site-4', FLEET_STATUS_INTERVAL_MS: '500', ALERT_WEBHOOK_URL: 'https://alerts.example.org/hooks/crispy', ALERT_WEBHOOK_TOKEN: 'tok-123456', ALERT_CAMERA_DOWN_AFTER_MS: '0' });
+    expect(set).toMatchObject({ fleetName: 'site-4', fleetStatusIntervalMs: 500, alertWebhookUrl: 'https://alerts.example.org/hooks/crispy', alertWebhookToken: 'tok-123456', alertCameraDownAfterMs: 0 });
+  });
+
+  it('refuses a fleet name that cannot name keys, a webhook that is not http(s), and a token without a webhook', () => {
+    expect(problemsOf({ SOURCE_URL: 'rtsp://10.0.0.5/s', FLEET_NAME: 'site 4', ALERT_WEBHOOK_URL: 'ftp://user:pw@x/hook', FLEET_STATUS_INTERVAL_MS: '10' })).toEqual([
+      expect.objectContaining({ setting: 'FLEET_STATUS_INTERVAL_MS' }),
+      { setting: 'FLEET_NAME', message: `"site 4" may hold only 1-64 letters, digits, '-' and '_'` },
+      { setting: 'ALERT_WEBHOOK_URL', message: '"ftp://user:***@x/hook" is not an http(s) URL: give the receiver\'s full URL, e.g. https://alerts.example.org/hooks/crispy' },
+    ]);
+    expect(problemsOf({ SOURCE_URL: 'rtsp://10.0.0.5/s', ALERT_WEBHOOK_TOKEN: 'tok-123456' })).toEqual([{ setting: 'ALERT_WEBHOOK_TOKEN', message: 'is set but ALERT_WEBHOOK_URL is not: set both, or neither' }]);
+  });
+
   it('refuses a REDIS_URL that is not redis:// or rediss://', () => {
     expect(problemsOf({ SOURCE_URL: 'rtsp://10.0.0.5/s', REDIS_URL: 'http://127.0.0.1:6379' })).toEqual([
       { setting: 'REDIS_URL', message: '"http://127.0.0.1:6379" is not a redis:// or rediss:// URL' },

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { createLogger, displayUrl, type Logger } from '@crispy-streamer/shared';
+import type { ProbeSource } from '../src/recorder/source-probe.js';
 import { SOURCE_DEFAULTS, sourceKindOf, type SourceConfig } from '../src/source/source-config.js';
 
 /** A valid source as parseSource would return it; the URL decides the kind. */
@@ -37,3 +38,11 @@ export function captureLogger(): { logger: Logger; lines: LogLine[] } {
   });
   return { logger: createLogger({ service: 'test', level: 'trace', destination }), lines };
 }
+
+/** A probe that finds one 320x240 10 fps H.264 stream, as the fake recorders' chunks hold: no ffmpeg, no camera. */
+export const probeH264: ProbeSource = async () => ({
+  complete: true,
+  streams: [{ index: 0, kind: 'video', codec: 'h264', pixelFormat: 'yuv420p', width: 320, height: 240, fps: 10 }],
+  stderrTail: [],
+  elapsedMs: 1,
+});

@@ -143,7 +143,7 @@ describe('the function under at-least-once delivery', () => {
 
     it('random bytes and a truncated chunk: refused, each named', async () => {
       const chunkBytes = await readFile(join(pipeline.bucketDir, stored.name));
-      const random = await plant(`${storedDir()}/delivery_random_0000000043.mp4`, randomBytes(64 * 1024));
+      const random = await plant(`${storedDir()}/delivery_random_0000000043.mp4`, Buffer.concat([Buffer.from([0xff]), randomBytes(64 * 1024 - 1)]));
       const truncated = await plant(`${storedDir()}/delivery_truncated_0000000044.mp4`, chunkBytes.subarray(0, Math.floor(chunkBytes.byteLength / 2)));
       const before = pipeline.fn.logs.length;
       expect(await push(pubsubPushBody('OBJECT_FINALIZE', random, 's'))).toBe(204);

@@ -75,6 +75,7 @@ describe('the worker HTTP server', () => {
       localBucket: { store: bucket, secret },
       registry: new Registry(),
       stats: new UploadStats(),
+      fleet: { view: async () => ({ rows: [], secret: 'fleet-data' }) },
       health: async () => ({ ok: true, detail: {} }),
     });
     servers.push(server);
@@ -92,6 +93,12 @@ describe('the worker HTTP server', () => {
         expect(refused.status, host).toBe(421);
       }
       expect((await send(url, { path: '/dashboard/data', host: 'evil.example' })).status).toBe(421);
+      // The fleet page and its data are guarded like the board.
+      for (const path of ['/fleet', '/fleet/data']) {
+        expect((await send(url, { path, host: 'evil.example' })).status, path).toBe(421);
+        expect((await send(url, { path, host: 'localhost:3000' })).status, path).toBe(200);
+      }
+      expect(JSON.parse((await send(url, { path: '/fleet/data', host: 'localhost' })).text)).toEqual({ rows: [], secret: 'fleet-data' });
     });
 
     it('is read-only: adding, retrying or removing a job is refused, and nothing reaches the queue', async () => {
@@ -112,6 +119,9 @@ describe('the worker HTTP server', () => {
       expect((await send(url, { path: '/board/api/queues', host: 'edge-1.example:3000' })).status).toBe(401);
       expect((await send(url, { method: 'POST', path: '/board/api/queues/chunks/add', body: addJob })).status).toBe(401);
       expect((await send(url, { path: '/board/api/queues', auth: 'admin:wrong' })).status).toBe(401);
+      expect((await send(url, { path: '/fleet/data', host: 'edge-1.example:3000' })).status).toBe(401);
+      expect((await send(url, { path: '/fleet', auth: 'admin:wrong' })).status).toBe(401);
+      expect((await send(url, { path: '/fleet/data', auth: 'admin:Board-Secret-42' })).status).toBe(200);
       const shown = await send(url, { path: '/board/api/queues', host: 'edge-1.example:3000', auth: 'admin:Board-Secret-42' });
       expect(shown.status).toBe(200);
       expect(JSON.parse(shown.text)).toMatchObject({ queues: [{ readOnlyMode: false }] });

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
-import { ConfigError, EnvReader, parseBucketUrl, type BucketLocation, errorMessage, readGcpProject, readGcsApiEndpoint, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
+import { hostname } from 'node:os';
+import { ConfigError, EnvReader, displayUrl, parseBucketUrl, type BucketLocation, errorMessage, readGcpProject, readGcsApiEndpoint, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
+import { DEFAULT_FLEET_NAME, FLEET_NAME_PATTERN } from '@crispy-streamer/shared/fleet';
 
 export interface UploadWorkerConfig {
   redisUrl: string;
@@ -32,6 +34,17 @@ export interface UploadWorkerConfig {
   /** BullMQ lock and stalled-check timing: how soon a job of a crashed worker runs again. */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** The fleet this worker publishes to and shows (status-keys.ts); the same as its nodes'. */
+  fleetName: string;
+  /** This worker's name on the fleet page (default: host name and process id). */
+  workerId: string;
+  /** How often this worker's upload figures are written to Redis. */
+  fleetPublishMs: number;
+  /** The fleet page lists the bucket for its coverage strips at most this often. */
+  fleetBucketRefreshMs: number;
+  /** Optional: a camera whose node went silent raises camera-down here (and camera-back). */
+  alertWebhookUrl: string | undefined;
+  alertWebhookToken: string | undefined;
   logLevel: string;
 }
 
@@ -68,6 +81,12 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
     outageMaxPauseMs: reader.integer('OUTAGE_MAX_PAUSE_MS', 30_000, { min: 10, max: 3_600_000 }),
     lockDurationMs: reader.integer('LOCK_DURATION_MS', 30_000, { min: 1000, max: 3_600_000 }),
     stalledIntervalMs: reader.integer('STALLED_INTERVAL_MS', 30_000, { min: 500, max: 3_600_000 }),
+    fleetName: reader.string('FLEET_NAME', DEFAULT_FLEET_NAME),
+    workerId: reader.string('WORKER_ID', `${hostname()}-${process.pid}`),
+    fleetPublishMs: reader.integer('FLEET_PUBLISH_MS', 2000, { min: 250, max: 60_000 }),
+    fleetBucketRefreshMs: reader.integer('FLEET_BUCKET_REFRESH_MS', 15_000, { min: 1000, max: 3_600_000 }),
+    alertWebhookUrl: reader.string('ALERT_WEBHOOK_URL'),
+    alertWebhookToken: reader.string('ALERT_WEBHOOK_TOKEN'),
     logLevel: readLogLevel(reader),
   };
   if (!LOOPBACK.has(config.httpHost) && (config.boardUser === undefined || config.boardPassword === undefined)) {
@@ -80,6 +99,12 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
       'is no longer used: an upload attempt is bounded by lack of progress, not total time. Set UPLOAD_PROGRESS_TIMEOUT_MS (default 60000) to how long an upload may move no bytes, and remove UPLOAD_TIMEOUT_MS',
     );
   }
+  if (!FLEET_NAME_PATTERN.test(config.fleetName)) reader.problem('FLEET_NAME', `"${config.fleetName}" may hold only 1-64 letters, digits, '-' and '_'`);
+  if (config.workerId.trim() === '' || config.workerId.length > 200) reader.problem('WORKER_ID', 'must be 1-200 characters');
+  if (config.alertWebhookUrl !== undefined && !/^https?:\/\/[^/]/.test(config.alertWebhookUrl)) {
+    reader.problem('ALERT_WEBHOOK_URL', `"${displayUrl(config.alertWebhookUrl)}" is not an http(s) URL: give the receiver's full URL, e.g. https://alerts.example.org/hooks/crispy`);
+  }
+  if (config.alertWebhookToken !== undefined && config.alertWebhookUrl === undefined) reader.problem('ALERT_WEBHOOK_TOKEN', 'is set but ALERT_WEBHOOK_URL is not: set both, or neither');
   if (config.notifyUrl !== undefined && !/^https?:\/\//.test(config.notifyUrl)) {
     reader.problem('NOTIFY_URL', `"${config.notifyUrl}" is not an http(s) URL: point it at the function, e.g. http://127.0.0.1:8080/projects/local/topics/chunks`);
   }

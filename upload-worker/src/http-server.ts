@@ -7,6 +7,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import type { Registry } from 'prom-client';
 import { DASHBOARD_HTML } from './dashboard/dashboard-page.js';
+import { FLEET_HTML } from './fleet/fleet-page.js';
 import type { UploadStats } from './dashboard/upload-stats.js';
 import { checkLocalSignature } from '@crispy-streamer/shared';
 import type { LocalBucket } from './storage/local-bucket.js';
@@ -21,6 +22,8 @@ export interface HttpServerOptions {
   health: () => Promise<{ ok: boolean; detail: Record<string, unknown> }>;
   registry: Registry;
   stats: UploadStats;
+  /** The fleet page's data: every camera of every node, every worker's uploads. */
+  fleet?: { view(): Promise<unknown> };
 }
 
 function sameText(a: string, b: string): boolean {
@@ -85,7 +88,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   // Everything that shows data sits behind the same credentials when they are configured, and on
   // loopback names only when they are not.
   const guard = options.board === undefined ? loopbackHostsOnly : basicAuth(options.board.user, options.board.password);
-  for (const path of ['/board', '/dashboard', '/metrics']) app.use(path, guard);
+  for (const path of ['/board', '/dashboard', '/fleet', '/metrics']) app.use(path, guard);
   if (readOnly) {
     app.use('/board/api', (req, res, next) => {
       if (req.method === 'GET' || req.method === 'HEAD') {
@@ -107,6 +110,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     const queue = await options.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children');
     res.json({ stats: options.stats.snapshot(Date.now()), queue });
   });
+
+  const fleet = options.fleet;
+  if (fleet !== undefined) {
+    app.get('/fleet', (_req, res) => {
+      res.type('html').set('cache-control', 'no-store').send(FLEET_HTML);
+    });
+    app.get('/fleet/data', async (_req, res) => {
+      res.set('cache-control', 'no-store').json(await fleet.view());
+    });
+  }
 
   if (options.localBucket !== undefined) {
     const { store, secret } = options.localBucket;

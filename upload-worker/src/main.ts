@@ -13,9 +13,8 @@ import {
   type ChunkJobData,
   NOTIFICATION_OUTBOX_DIR,
 } from '@crispy-streamer/shared';
-import { createMetricsRegistry, createUploaderMetrics } from '@crispy-streamer/shared/metrics';
-import { createRedisConnection, warnUnlessNoEviction } from '@crispy-streamer/shared/redis';
-import { Gauge } from 'prom-client';
+import { createMetricsRegistry, createQueueMetrics, createUploaderMetrics } from '@crispy-streamer/shared/metrics';
+import { createFleetRedisConnection, createRedisConnection, warnUnlessNoEviction } from '@crispy-streamer/shared/redis';
 import { loadUploadWorkerConfig } from './config.js';
 import { UploadStats } from './dashboard/upload-stats.js';
 import { startHttpServer } from './http-server.js';
@@ -28,6 +27,10 @@ import { redisUploadSessions } from './storage/upload-sessions.js';
 import { createChunkProcessor } from './chunk-processor.js';
 import { OutageBackoff } from './upload-failure.js';
 import { spoolFiles, type UploadResult } from './upload-chunk.js';
+import { WebhookSender } from '@crispy-streamer/shared/alerts';
+import { BucketCoverage, gcsChunkLister, localChunkLister } from './fleet/bucket-coverage.js';
+import { redisFleetStore } from './fleet/fleet-store.js';
+import { FleetService } from './fleet/fleet-service.js';
 
 /** Beyond SHUTDOWN_GRACE_MS: closing the queue and the outbox, then the process gives up waiting. */
 const SHUTDOWN_MARGIN_MS = 8000;
@@ -44,7 +47,8 @@ async function main(): Promise<number> {
     throw error;
   }
   // Every secret this process holds is redacted wherever it might surface, not only inside URLs.
-  for (const secret of [passwordOfUrl(config.redisUrl), config.boardPassword, config.localSigningSecret]) redactEverywhere(secret);
+  for (const secret of [passwordOfUrl(config.redisUrl), config.boardPassword, config.localSigningSecret, config.alertWebhookToken]) redactEverywhere(secret);
+  if (config.alertWebhookUrl !== undefined) redactEverywhere(passwordOfUrl(config.alertWebhookUrl));
   const logger = createLogger({ service: 'upload-worker', level: config.logLevel });
 
   let store: ObjectStore;
@@ -92,16 +96,7 @@ async function main(): Promise<number> {
   const registry = createMetricsRegistry('upload-worker');
   const metrics = createUploaderMetrics(registry);
   const stats = new UploadStats();
-  new Gauge({
-    name: 'crispy_queue_jobs',
-    help: 'Upload jobs by state',
-    labelNames: ['state'],
-    registers: [registry],
-    async collect() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
-      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
-    },
-  });
+  createQueueMetrics(registry, () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'));
 
   const prefix = config.bucket.prefix;
   const worker = new Worker<ChunkJobData, UploadResult>(
@@ -136,6 +131,7 @@ async function main(): Promise<number> {
     metrics.chunksUploaded.inc({ source: metadata.sourceId, outcome: result.outcome });
     metrics.uploadedBytes.inc({ source: metadata.sourceId }, result.bytes);
     metrics.closedToStoredSeconds.observe({ source: metadata.sourceId }, closedToStoredMs / 1000);
+    metrics.lastStored.set({ source: metadata.sourceId }, now / 1000);
     stats.record({ source: metadata.sourceId, finishedAtMs: now, closedToStoredMs, bytes: result.bytes });
     const chunkEndMs = Date.parse(metadata.startTime) + metadata.durationMs;
     logger.info(
@@ -172,6 +168,34 @@ async function main(): Promise<number> {
   });
   worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 
+  // The fleet: this worker's figures out, every node's cameras and every worker's figures in, on a
+  // connection of its own that fails fast (an outage costs a failed read, never a queue of them).
+  const fleetConnection = createFleetRedisConnection(config.redisUrl, 'upload-worker-fleet');
+  fleetConnection.on('error', () => undefined);
+  const alertSender =
+    config.alertWebhookUrl === undefined ? undefined : new WebhookSender({ url: config.alertWebhookUrl, token: config.alertWebhookToken, logger });
+  const fleet = new FleetService({
+    store: redisFleetStore(fleetConnection, config.fleetName),
+    coverage: new BucketCoverage({
+      lister:
+        config.bucket.kind === 'gcs'
+          ? gcsChunkLister({ bucket: config.bucket.bucket, projectId: config.gcpProject, apiEndpoint: config.gcsApiEndpoint })
+          : localChunkLister(config.bucket.dir),
+      prefix,
+    }),
+    stats,
+    workerId: config.workerId,
+    queueName: config.queueName,
+    bucket: store.description,
+    concurrency: config.concurrency,
+    queueCounts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
+    logger,
+    publishEveryMs: config.fleetPublishMs,
+    bucketRefreshMs: config.fleetBucketRefreshMs,
+    ...(alertSender === undefined ? {} : { alerts: alertSender }),
+  });
+  fleet.start();
+
   const http = await startHttpServer({
     host: config.httpHost,
     port: config.httpPort,
@@ -180,6 +204,7 @@ async function main(): Promise<number> {
     localBucket,
     registry,
     stats,
+    fleet,
     health: async () => {
       const redisOk = await queueConnection.ping().then(() => true, () => false);
       return { ok: redisOk && worker.isRunning(), detail: { redis: redisOk, workerRunning: worker.isRunning() } };
@@ -187,7 +212,7 @@ async function main(): Promise<number> {
   });
   void worker.run();
   logger.info(
-    { bucket: store.description, prefix, concurrency: config.concurrency, queue: config.queueName, http: http.url, board: `${http.url}/board`, dashboard: `${http.url}/dashboard` },
+    { bucket: store.description, prefix, concurrency: config.concurrency, queue: config.queueName, http: http.url, board: `${http.url}/board`, dashboard: `${http.url}/dashboard`, fleet: `${http.url}/fleet`, fleetName: config.fleetName, workerId: config.workerId },
     'upload-worker ready',
   );
 
@@ -214,8 +239,11 @@ async function main(): Promise<number> {
     const { pending } = await outbox.close(Math.max(1_000, graceEndsAt - Date.now()));
     if (pending > 0) logger.warn({ notifications: pending }, 'finalize notifications not delivered yet: they stay in the outbox and the next worker delivers them');
   }
+  fleet.stop();
+  await alertSender?.close(2000);
   await http.close();
   await settledWithin(queue.close(), 2000);
+  fleetConnection.disconnect();
   queueConnection.disconnect();
   workerConnection.disconnect();
   logger.info('upload-worker stopped');

@@ -108,6 +108,14 @@ describe('loadUploadWorkerConfig', () => {
     ]);
   });
 
+  it('reads the fleet settings: its name, this worker\'s id, how often it publishes and lists the bucket, the webhook', () => {
+    const config = loadUploadWorkerConfig({});
+    expect(config).toMatchObject({ fleetName: 'default', fleetPublishMs: 2000, fleetBucketRefreshMs: 15_000, alertWebhookUrl: undefined });
+    expect(config.workerId).toMatch(new RegExp(`-${process.pid}$`));
+    expect(loadUploadWorkerConfig({ FLEET_NAME: 'site-4', WORKER_ID: 'edge-a-uploader', ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).toMatchObject({ fleetName: 'site-4', workerId: 'edge-a-uploader', alertWebhookUrl: 'http://127.0.0.1:9/hook' });
+    expect(problemsOf({ FLEET_NAME: 'a:b', ALERT_WEBHOOK_URL: 'mailto:ops@example.org', FLEET_BUCKET_REFRESH_MS: '5' }).map((p) => p.setting)).toEqual(['FLEET_BUCKET_REFRESH_MS', 'FLEET_NAME', 'ALERT_WEBHOOK_URL']);
+  });
+
   it('reports every problem at once', () => {
     let caught: unknown;
     try {

@@ -18,6 +18,8 @@ export interface ChunkBucketReader {
   list(listPrefix: string): Promise<string[]>;
   /** The object's digest (streamed, never held whole) and custom metadata. */
   read(name: string): Promise<Omit<StoredChunk, 'inRange'>>;
+  /** The object's custom metadata only, bytes unread (the coverage command needs no more); undefined when it is gone. */
+  readMetadata(name: string): Promise<Record<string, string> | undefined>;
 }
 
 export interface GcsReaderSettings {
@@ -83,6 +85,17 @@ export function createGcsReader(settings: GcsReaderSettings): ChunkBucketReader 
       const content = await digestStream(file.createReadStream({ validation: false }));
       return { name, content, metadata: entry.metadata };
     },
+    async readMetadata(name) {
+      const entry = listed.get(name);
+      if (entry !== undefined) return entry.metadata;
+      try {
+        const [resource] = await bucket.file(name).getMetadata();
+        return stringMetadata(resource.metadata as Record<string, unknown> | undefined);
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 404) return undefined;
+        throw error;
+      }
+    },
   };
 }
 
@@ -121,6 +134,15 @@ export function createLocalReader(dir: string): ChunkBucketReader {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
       return { name, content, metadata };
+    },
+    async readMetadata(name) {
+      try {
+        const resource = JSON.parse(await readFile(localObjectResourcePath(join(dir, ...name.split('/'))), 'utf8')) as StorageObjectResource;
+        return stringMetadata(resource.metadata);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new Error(`cannot read the resource of ${name}: ${(error as Error).message}`);
+      }
     },
   };
 }

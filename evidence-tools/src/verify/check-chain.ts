@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { checkObjectEvidence, crc32cBase64, GENESIS_PREV, sha256Hex, type EvidenceRecord } from '@crispy-streamer/shared';
+import { findChunkGaps } from '@crispy-streamer/shared/coverage';
 import { parseChunkObjectName } from './object-names.js';
 
 // The verifier's decisions, with no storage in sight: given what the bucket holds for a source
@@ -193,7 +194,6 @@ function checkLinks(recorded: readonly RecordedChunk[], chunks: readonly StoredC
     bySequence.set(entry.record.sequence, group);
   }
   const sequences = [...bySequence.keys()].sort((a, b) => a - b);
-  const gaps: GapFinding[] = [];
   const brokenLinks: BrokenLinkFinding[] = [];
 
   sequences.forEach((sequence, index) => {
@@ -216,13 +216,11 @@ function checkLinks(recorded: readonly RecordedChunk[], chunks: readonly StoredC
     const previousSequence = sequences[index - 1] ?? -1;
     const previousGroup = bySequence.get(previousSequence) ?? [];
     // Findings at the range's ends involve a neighbour; links between two neighbours do not occur.
-    if (!group.some((entry) => entry.chunk.inRange) && !previousGroup.some((entry) => entry.chunk.inRange)) return;
+    if (!touchesRange(group, previousGroup)) return;
     const previousHashes = new Set(previousGroup.map((entry) => entry.hash));
     const previousName = firstName(previousGroup);
-    let allLinked = true;
     for (const entry of group) {
       if (previousHashes.has(entry.record.prev)) continue;
-      allLinked = false;
       const restarts = entry.record.prev === GENESIS_PREV;
       brokenLinks.push({
         object: entry.chunk.name,
@@ -234,21 +232,34 @@ function checkLinks(recorded: readonly RecordedChunk[], chunks: readonly StoredC
           : `prev ${entry.record.prev} is not the hash of the record of ${previousName} (sequence ${previousSequence})`,
       });
     }
-    if (sequence > previousSequence + 1) {
-      gaps.push({
-        firstMissingSequence: previousSequence + 1,
-        lastMissingSequence: sequence - 1,
-        missingCount: sequence - previousSequence - 1,
-        after: previousName,
-        before: firstName(group),
-        from: new Date(Math.max(...previousGroup.map((entry) => Date.parse(entry.record.startTime) + entry.record.durationMs))).toISOString(),
-        to: new Date(Math.min(...group.map((entry) => Date.parse(entry.record.startTime)))).toISOString(),
-        chainIntact: allLinked,
-        presentWithoutRecord: namesInSequenceRange(chunks, recorded, options, previousSequence + 1, sequence - 1),
-      });
-    }
   });
+
+  // Missing sequences, by the gap rule the coverage command shares (time alone is no finding here).
+  const timed = recorded.map((entry) => ({ entry, sequence: entry.record.sequence, startMs: Date.parse(entry.record.startTime), durationMs: entry.record.durationMs }));
+  const gaps: GapFinding[] = [];
+  for (const gap of findChunkGaps(timed, { minUncoveredMs: Infinity })) {
+    const after = gap.after.map((item) => item.entry);
+    const before = gap.before.map((item) => item.entry);
+    if (!touchesRange(before, after)) continue;
+    const beforeSequence = gap.lastMissingSequence + 1;
+    gaps.push({
+      firstMissingSequence: gap.firstMissingSequence,
+      lastMissingSequence: gap.lastMissingSequence,
+      missingCount: gap.missingCount,
+      after: firstName(after),
+      before: firstName(before),
+      from: new Date(gap.fromMs).toISOString(),
+      to: new Date(gap.toMs).toISOString(),
+      chainIntact: !brokenLinks.some((link) => link.sequence === beforeSequence && link.previous !== undefined),
+      presentWithoutRecord: namesInSequenceRange(chunks, recorded, options, gap.firstMissingSequence, gap.lastMissingSequence),
+    });
+  }
   return { gaps, brokenLinks };
+}
+
+/** Whether either group holds a chunk inside the range (a finding between two neighbours is none). */
+function touchesRange(group: readonly RecordedChunk[], previousGroup: readonly RecordedChunk[]): boolean {
+  return group.some((entry) => entry.chunk.inRange) || previousGroup.some((entry) => entry.chunk.inRange);
 }
 
 /** Objects that are there, by name, for sequences in [first, last], but whose record is not valid. */

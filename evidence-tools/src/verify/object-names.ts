@@ -1,42 +1,7 @@
-import { chunkObjectName } from '@crispy-streamer/shared';
+import { parseChunkObjectName } from '@crispy-streamer/shared/coverage';
 
-/** What a chunk's object name says: `PREFIX/SOURCE/YYYY-MM-DD/SOURCE_STAMP_SEQUENCE.mp4`. */
-export interface ChunkName {
-  source: string;
-  startTime: string;
-  sequence: number;
-}
-
-const STAMP_AND_SEQUENCE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z_(\d{10,16})\.mp4$/;
-
-/** Where a source's objects live; the slash keeps `cam-1` from listing `cam-10`. */
-export function sourceListPrefix(prefix: string, source: string): string {
-  return prefix === '' ? `${source}/` : `${prefix}/${source}/`;
-}
-
-/**
- * Reads a chunk object name written by chunkObjectName. Undefined for anything else, including
- * names that parse but that chunkObjectName would not have written (a wrong day folder, say).
- */
-export function parseChunkObjectName(prefix: string, source: string, name: string): ChunkName | undefined {
-  const folder = sourceListPrefix(prefix, source);
-  if (!name.startsWith(folder)) return undefined;
-  const fileName = name.slice(name.lastIndexOf('/') + 1);
-  if (!fileName.startsWith(`${source}_`)) return undefined;
-  const match = STAMP_AND_SEQUENCE.exec(fileName.slice(source.length + 1));
-  if (match === null) return undefined;
-  const [, year, month, day, hour, minute, second, millis, sequenceText] = match;
-  const startTime = `${year}-${month}-${day}T${hour}:${minute}:${second}.${millis}Z`;
-  const sequence = Number(sequenceText);
-  if (Number.isNaN(Date.parse(startTime)) || !Number.isSafeInteger(sequence)) return undefined;
-  const parsed: ChunkName = { source, startTime, sequence };
-  try {
-    if (chunkObjectName(prefix, { sourceId: source, sequence, startTime }) !== name) return undefined;
-  } catch {
-    return undefined;
-  }
-  return parsed;
-}
+// Reading names back lives in shared (chunk-object-names.ts), beside the coverage that uses it too.
+export { parseChunkObjectName, sourceListPrefix, type ChunkName } from '@crispy-streamer/shared/coverage';
 
 /** Inclusive bounds on a chunk's start time, as ISO strings (either may be open). */
 export interface StartTimeRange {

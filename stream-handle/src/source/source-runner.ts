@@ -20,6 +20,7 @@ import { gopAdvice } from './keyframe-advice.js';
 import { pixelFormatOfHeader } from './parameter-change.js';
 import type { EvidenceSigner } from './evidence-signer.js';
 import type { SourceConfig } from './source-config.js';
+import type { SourceObserver } from './source-observer.js';
 import { planFileIngest } from './file-ingest.js';
 import { DEFAULT_RECONNECT, delayBeforeReconnectMs, probeDelayMs, type ReconnectPolicy } from './reconnect-policy.js';
 import { recoverSourceSpool } from './spool-recovery.js';
@@ -58,6 +59,8 @@ export interface SourceRunnerDeps {
   finaliseRetry?: BackoffPolicy;
   /** Retrying a chunk Redis did not take. */
   enqueueRetry?: BackoffPolicy;
+  /** Told when the source's state changes (fleet status, alerts); never in the way of recording. */
+  observer?: SourceObserver;
 }
 
 /** A recording that lasted this long without a chunk still counts as a failure to connect. */
@@ -253,6 +256,7 @@ export class SourceRunner {
         },
         `camera stream ended: ${failure.kind === 'unknown' ? 'reconnecting' : failure.advice}`,
       );
+      this.notify((o) => o.streamEnded?.({ reason: failure.kind === 'unknown' ? 'the stream ended' : failure.advice, failure: failure.kind, retryInMs: delayMs }));
       if (delayMs > 0) {
         this.wakeUp = new AbortController();
         await sleep(delayMs, undefined, { signal: this.wakeUp.signal }).catch(() => undefined);
@@ -349,6 +353,7 @@ export class SourceRunner {
     if (this.pausedFor !== undefined || this.stopping) return;
     this.pausedFor = reason;
     this.log.error({ reason }, 'recording paused: the spool is full (policy stop-recording); it resumes when uploads make room');
+    this.notify((o) => o.paused?.(reason));
     if (this.deps.source.kind === 'rtsp') await this.current?.stop(this.deps.stopGraceMs);
     else this.current?.suspend();
   }
@@ -357,6 +362,7 @@ export class SourceRunner {
     if (this.pausedFor === undefined) return;
     this.pausedFor = undefined;
     this.log.info('recording resumed: the spool has room again');
+    this.notify((o) => o.resumed?.());
     if (this.deps.source.kind !== 'rtsp') this.current?.resume();
     this.unpause?.();
   }
@@ -508,6 +514,7 @@ export class SourceRunner {
     });
     context = { recorder, renames: new Map(), restartForChange: false };
     this.current = recorder;
+    this.notify((o) => o.recorderStarted?.());
     const exit = await recorder.exited;
     this.deps.metrics?.sourceUp.set({ source: source.id }, 0);
     await this.finalising;
@@ -642,6 +649,17 @@ export class SourceRunner {
     this.chunks++;
     this.deps.metrics?.chunksRecorded.inc({ source: this.deps.source.id });
     this.enqueue.schedule(job, 'chunk recorded');
+    this.notify((o) => o.chunkRecorded?.(metadata));
+  }
+
+  /** The observer's trouble is its own: recording goes on whatever it does. */
+  private notify(call: (observer: SourceObserver) => void): void {
+    if (this.deps.observer === undefined) return;
+    try {
+      call(this.deps.observer);
+    } catch (error) {
+      this.log.warn({ err: error }, 'source observer failed; recording goes on');
+    }
   }
 
   private reportGap(startTime: string): void {
@@ -654,6 +672,8 @@ export class SourceRunner {
     if (gapMs > (expected ? 40 : 500)) {
       this.deps.metrics?.gapSeconds.inc({ source: this.deps.source.id }, gapMs / 1000);
       this.log.warn({ gapMs, gapFrom: new Date(this.lastChunkEndMs).toISOString(), gapTo: startTime }, `recording gap of ${(gapMs / 1000).toFixed(1)} s`);
+      const fromMs = this.lastChunkEndMs;
+      this.notify((o) => o.gap?.({ fromMs, toMs: Date.parse(startTime) }));
     }
   }
 

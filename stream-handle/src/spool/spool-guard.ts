@@ -45,6 +45,8 @@ export class SpoolGuard {
       /** How often chunks waiting in the spool are queued again, in case Redis lost their jobs. */
       reconcileMs: number;
       measure?: (spoolDir: string) => Promise<SpoolUsage>;
+      /** Told every measurement (the fleet status and metrics show it). */
+      onMeasured?: (usage: SpoolUsage) => void;
     },
   ) {}
 
@@ -88,6 +90,7 @@ export class SpoolGuard {
     this.checking = true;
     try {
       const usage = await (this.deps.measure ?? measureSpool)(this.deps.spoolDir);
+      this.deps.onMeasured?.(usage);
       const paused = this.deps.sources.some((source) => source.paused);
       const action = decideSpoolAction(usage, this.deps.limits, paused);
       if (action.kind === 'pause') await Promise.all(this.deps.sources.map((source) => source.pause(action.reason)));

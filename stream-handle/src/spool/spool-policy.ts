@@ -59,6 +59,18 @@ export function spoolFullReason(usage: SpoolSpace, limits: SpoolLimits): string 
   return undefined;
 }
 
+/**
+ * How close the spool is to full by its limits, 0 (empty) to 1 (full: the policy acts), for the
+ * alert at 80 %: the quota's share used, or the share of the disk used of what it may use before
+ * free space falls to the floor, whichever is nearer.
+ */
+export function spoolUsageRatio(usage: SpoolSpace & { totalBytes: number }, limits: SpoolLimits): number {
+  const ofQuota = limits.maxBytes > 0 ? usage.bytes / limits.maxBytes : 0;
+  const usable = usage.totalBytes - limits.minFreeBytes;
+  const ofDisk = usable > 0 ? (usage.totalBytes - usage.freeBytes) / usable : 1;
+  return Math.max(0, Math.round(Math.max(ofQuota, ofDisk) * 1000) / 1000);
+}
+
 function belowLowWater(usage: SpoolSpace, limits: SpoolLimits): boolean {
   const underQuota = limits.maxBytes === 0 || usage.bytes < limits.maxBytes * LOW_WATER;
   const enoughFree = usage.freeBytes >= limits.minFreeBytes / LOW_WATER;

@@ -8,6 +8,8 @@ export interface SpoolUsage {
   chunkFiles: number;
   /** Free bytes on the spool's file system, for an unprivileged writer. */
   freeBytes: number;
+  /** Size of the spool's file system. */
+  totalBytes: number;
 }
 
 /** Walks SPOOL/SOURCE/ folders (not quarantine) and asks the file system for free space. */
@@ -27,5 +29,5 @@ export async function measureSpool(spoolDir: string): Promise<SpoolUsage> {
     }
   }
   const fs = await statfs(spoolDir);
-  return { bytes, chunkFiles, freeBytes: fs.bavail * fs.bsize };
+  return { bytes, chunkFiles, freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
 }

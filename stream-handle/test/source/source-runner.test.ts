@@ -14,7 +14,7 @@ import type { CameraAnswers } from '../../src/recorder/camera-reachability.js';
 import type { ProbeSource } from '../../src/recorder/source-probe.js';
 import { SourceRunner, type SourceRunnerDeps } from '../../src/source/source-runner.js';
 import { SourceSpool } from '../../src/spool/source-spool.js';
-import { captureLogger, sourceConfig, type LogLine } from '../support.js';
+import { captureLogger, probeH264, sourceConfig, type LogLine } from '../support.js';
 
 const run = promisify(execFile);
 
@@ -182,7 +182,6 @@ class FakeQueue implements ChunkQueue {
 /** The fixtures' stream, as ffmpeg reports it. */
 const H264_STREAM_LINE = '  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 320x240, 10 fps, 10 tbr, 10240 tbn (default)';
 /** A probe that finds what the fixtures hold. */
-const probeH264 = async (): ReturnType<ProbeSource> => ({ complete: true, streams: [{ index: 0, kind: 'video', codec: 'h264', pixelFormat: 'yuv420p', width: 320, height: 240, fps: 10 }], stderrTail: [], elapsedMs: 1 });
 
 const FILE_SOURCE = sourceConfig({ id: 'cam0', url: '/media/clip.mp4' });
 const CAMERA = sourceConfig({ id: 'cam0', url: 'rtsp://admin:s3cret@127.0.0.1:8554/cam' });
@@ -462,7 +461,7 @@ describe('SourceRunner', () => {
       const probeSource: ProbeSource = async (_ffmpeg, _url, inputOptions) => {
         const transport = inputOptions[inputOptions.indexOf('-rtsp_transport') + 1] ?? '';
         probes.push(transport);
-        return transport === 'tcp' ? { complete: false, streams: [], stderrTail: refused461, elapsedMs: 1 } : probeH264();
+        return transport === 'tcp' ? { complete: false, streams: [], stderrTail: refused461, elapsedMs: 1 } : probeH264('', '', [], 0);
       };
       const recorder = fakeRecorder([chunks([oneSecond]), untilStopped()]);
       const { runner, lines } = makeRunner({ source: { ...CAMERA, transport: 'auto' }, queue: new FakeQueue(), start: recorder.start, probeSource });

@@ -21,7 +21,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </head>
 <body>
 <h1>crispy-streamer uploads</h1>
-<div class="muted">live, updated every second · <a href="board">Bull Board</a> · <a href="metrics">metrics</a></div>
+<div class="muted">this worker process only, live, updated every second · <a href="fleet">the fleet: every camera, all workers</a> · <a href="board">Bull Board</a> · <a href="metrics">metrics</a></div>
 <div class="cards">
   <div class="card">chunks stored<b id="total-chunks">0</b></div>
   <div class="card">avg closed → stored<b id="total-avg">0 ms</b></div>

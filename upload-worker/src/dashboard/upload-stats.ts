@@ -1,3 +1,5 @@
+import { SERIES_SECONDS, emptyLatencyBuckets, latencyBucketOf, type SourceUploadFigures } from '@crispy-streamer/shared/fleet';
+
 /** One finished upload, as the dashboard counts it. */
 export interface UploadSample {
   source: string;
@@ -36,30 +38,74 @@ function percentile(sorted: number[], p: number): number {
 export class UploadStats {
   private samples: UploadSample[] = [];
   private readonly counts = new Map<string, number>();
+  private readonly lastStored = new Map<string, number>();
 
   constructor(
-    private readonly windowMs = 5 * 60_000,
-    private readonly throughputWindowMs = 10_000,
+    private readonly keptForMs = 5 * 60_000,
+    private readonly throughputOverMs = 10_000,
   ) {}
 
   record(sample: UploadSample): void {
     this.samples.push(sample);
     this.counts.set(sample.source, (this.counts.get(sample.source) ?? 0) + 1);
+    this.lastStored.set(sample.source, Math.max(this.lastStored.get(sample.source) ?? 0, sample.finishedAtMs));
+  }
+
+  get windowMs(): number {
+    return this.keptForMs;
+  }
+
+  get throughputWindowMs(): number {
+    return this.throughputOverMs;
+  }
+
+  /** Chunks stored since this process started. */
+  get storedSinceStart(): number {
+    return [...this.counts.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * The window as figures that add up across workers (upload-figures.ts): per source, counts per
+   * latency bucket rather than percentiles; and chunks per second for the last minute.
+   */
+  figures(nowMs: number): { sources: Record<string, SourceUploadFigures>; series: number[] } {
+    this.samples = this.samples.filter((s) => nowMs - s.finishedAtMs <= this.keptForMs);
+    const sources: Record<string, SourceUploadFigures> = {};
+    for (const [source, lastStoredMs] of this.lastStored) {
+      sources[source] = { chunks: 0, bytes: 0, latencyBuckets: emptyLatencyBuckets(), latencySumMs: 0, recentBytes: 0, lastStoredMs };
+    }
+    for (const sample of this.samples) {
+      const f = sources[sample.source];
+      if (f === undefined) continue;
+      f.chunks++;
+      f.bytes += sample.bytes;
+      const bucket = latencyBucketOf(sample.closedToStoredMs);
+      f.latencyBuckets[bucket] = (f.latencyBuckets[bucket] ?? 0) + 1;
+      f.latencySumMs += Math.round(sample.closedToStoredMs);
+      if (nowMs - sample.finishedAtMs <= this.throughputOverMs) f.recentBytes += sample.bytes;
+    }
+    const series = new Array<number>(SERIES_SECONDS).fill(0);
+    const lastSecond = Math.floor(nowMs / 1000);
+    for (const sample of this.samples) {
+      const index = SERIES_SECONDS - 1 - (lastSecond - Math.floor(sample.finishedAtMs / 1000));
+      if (index >= 0 && index < SERIES_SECONDS) series[index] = (series[index] ?? 0) + 1;
+    }
+    return { sources, series };
   }
 
   snapshot(nowMs: number): StatsSnapshot {
-    this.samples = this.samples.filter((s) => nowMs - s.finishedAtMs <= this.windowMs);
+    this.samples = this.samples.filter((s) => nowMs - s.finishedAtMs <= this.keptForMs);
     const bySource = new Map<string, UploadSample[]>();
     for (const sample of this.samples) bySource.set(sample.source, [...(bySource.get(sample.source) ?? []), sample]);
     const summarise = (source: string, samples: UploadSample[], count: number): SourceSummary => {
       const latencies = samples.map((s) => s.closedToStoredMs).sort((a, b) => a - b);
-      const recentBytes = samples.filter((s) => nowMs - s.finishedAtMs <= this.throughputWindowMs).reduce((sum, s) => sum + s.bytes, 0);
+      const recentBytes = samples.filter((s) => nowMs - s.finishedAtMs <= this.throughputOverMs).reduce((sum, s) => sum + s.bytes, 0);
       return {
         source,
         chunks: count,
         avgMs: latencies.length === 0 ? 0 : Math.round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
         p95Ms: Math.round(percentile(latencies, 95)),
-        bytesPerSecond: Math.round(recentBytes / (this.throughputWindowMs / 1000)),
+        bytesPerSecond: Math.round(recentBytes / (this.throughputOverMs / 1000)),
       };
     };
     const sources = [...this.counts.keys()].sort().map((source) => summarise(source, bySource.get(source) ?? [], this.counts.get(source) ?? 0));

@@ -1,0 +1,2 @@
+export * from './alert-event.js';
+export * from './webhook-sender.js';
