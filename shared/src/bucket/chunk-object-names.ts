@@ -1,17 +1,19 @@
-import { chunkObjectName } from '../chunk.js';
+import { CHUNK_CONTAINERS, chunkExtension, chunkObjectName, type ChunkContainer } from '../chunk.js';
 
 // Reading chunk object names back (chunkObjectName in chunk.ts writes them):
-// `PREFIX/SOURCE/YYYY-MM-DD/SOURCE_STAMP_SEQUENCE.mp4`. Names sort by source, day and start time,
-// so a day folder lists in time order.
+// `PREFIX/SOURCE/YYYY-MM-DD/SOURCE_STAMP_SEQUENCE.EXT`, the extension the chunk's container's
+// (.mp4, .webm, .mkv). Names sort by source, day and start time, so a day folder lists in time order.
 
 /** What a chunk's object name says. */
 export interface ChunkName {
   source: string;
   startTime: string;
   sequence: number;
+  container: ChunkContainer;
 }
 
-const STAMP_AND_SEQUENCE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z_(\d{10,16})\.mp4$/;
+const STAMP_AND_SEQUENCE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z_(\d{10,16})(\.[a-z0-9]+)$/;
+const CONTAINER_BY_EXTENSION = new Map(CHUNK_CONTAINERS.map((container) => [chunkExtension(container), container] as const));
 
 /** Where a source's objects live; the slash keeps `cam-1` from listing `cam-10`. */
 export function sourceListPrefix(prefix: string, source: string): string {
@@ -42,13 +44,15 @@ export function parseChunkObjectName(prefix: string, source: string, name: strin
   if (!fileName.startsWith(`${source}_`)) return undefined;
   const match = STAMP_AND_SEQUENCE.exec(fileName.slice(source.length + 1));
   if (match === null) return undefined;
-  const [, year, month, day, hour, minute, second, millis, sequenceText] = match;
+  const [, year, month, day, hour, minute, second, millis, sequenceText, extension] = match;
+  const container = CONTAINER_BY_EXTENSION.get(extension ?? '');
+  if (container === undefined) return undefined;
   const startTime = `${year}-${month}-${day}T${hour}:${minute}:${second}.${millis}Z`;
   const sequence = Number(sequenceText);
   if (Number.isNaN(Date.parse(startTime)) || !Number.isSafeInteger(sequence)) return undefined;
-  const parsed: ChunkName = { source, startTime, sequence };
+  const parsed: ChunkName = { source, startTime, sequence, container };
   try {
-    if (chunkObjectName(prefix, { sourceId: source, sequence, startTime }) !== name) return undefined;
+    if (chunkObjectName(prefix, { sourceId: source, sequence, startTime, container }) !== name) return undefined;
   } catch {
     return undefined;
   }
