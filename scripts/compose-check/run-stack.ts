@@ -12,7 +12,7 @@
 // scripts/compose-check.sh starts the daemon, builds the images, exports the settings read
 // below and removes everything afterwards; this file only drives compose and reads results.
 import { createHash } from 'node:crypto';
-import { appendFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32cBase64 } from '@crispy-streamer/shared';
@@ -199,9 +199,15 @@ function listSpool(root: string): string[] {
   return left.sort();
 }
 
+/** Where each run's container logs are written (test-output/compose-check/, beside the build logs). */
+const LOG_DIR = join(process.cwd(), 'test-output', 'compose-check');
+
 async function collectRun(label: string, stopMode: StopMode, roots: { bucket: string; spool: string }): Promise<StackRun> {
   const logsOf = async (service: string) => {
     const texts = await Promise.all((await docker.containers(service)).map((id) => docker.logs(id)));
+    // Kept whole for whoever reads a failure (the summary prints only the last lines).
+    mkdirSync(LOG_DIR, { recursive: true });
+    writeFileSync(join(LOG_DIR, `${label.replace(/\W+/g, '-')}-${service}.log`), texts.join('\n'));
     return parseJsonLines(texts.join('\n'));
   };
   return {

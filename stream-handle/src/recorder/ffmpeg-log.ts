@@ -1,4 +1,5 @@
 // What ffmpeg's stderr tells us about a recording, read line by line.
+import type { ChunkContainer } from '@crispy-streamer/shared';
 
 /** A failure a person can act on, recognised from ffmpeg's own words. */
 export interface SourceFailure {
@@ -93,4 +94,37 @@ export function parseInputDuration(line: string): number | undefined {
   const match = /^\s*Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(line);
   if (match === null) return undefined;
   return Math.round((Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3])) * 1000);
+}
+
+/** Two decode timestamps in the order ffmpeg's muxer received them, in the output stream's ticks. */
+export interface TimestampStep {
+  previous: number;
+  current: number;
+}
+
+/**
+ * ffmpeg's report of timestamps out of order: "Non-monotonous DTS in output stream 0:0; previous:
+ * P, current: C; changing to ..." or "... non monotonically increasing dts to muxer in stream 0: P
+ * >= C". Undefined for any other line.
+ */
+export function parseTimestampStep(line: string): TimestampStep | undefined {
+  const match = /Non-monotonous DTS.*previous: (-?\d+), current: (-?\d+)/i.exec(line) ?? /non monotonically increasing dts.*?: (-?\d+) >= (-?\d+)/i.exec(line);
+  if (match === null) return undefined;
+  return { previous: Number(match[1]), current: Number(match[2]) };
+}
+
+/** Ticks per second of the video track each container's muxer writes a copied RTSP stream in. */
+export function videoTicksPerSecond(container: ChunkContainer): number {
+  // MP4 keeps the RTP video clock (90 kHz); Matroska and WebM count milliseconds.
+  return container === 'mp4' ? 90_000 : 1000;
+}
+
+/**
+ * A camera that restarted its clock: its timestamps went back by a second or more. Equal or
+ * slightly reordered timestamps are not: many cameras send two packets with one timestamp when a
+ * stream starts, and ffmpeg moves the second on by a tick; recording again for those would cut
+ * every chunk short and leave a gap after each.
+ */
+export function isClockRestart(step: TimestampStep, ticksPerSecond: number): boolean {
+  return step.previous - step.current >= ticksPerSecond;
 }

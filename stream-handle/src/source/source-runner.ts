@@ -4,7 +4,20 @@ import { backoffDelayMs, type BackoffPolicy, type ChunkJobData, type ClockSync, 
 import { RecordingClock, type ChunkPlacement } from '../clock/recording-clock.js';
 import type { ChunkQueue } from '../queue/chunk-queue.js';
 import { cameraAnswers, type CameraAnswers } from '../recorder/camera-reachability.js';
-import { UNKNOWN_FAILURE, classifyFfmpegFailure, classifyFfmpegLine, isNoteworthyLine, isOutputOpenedLine, parseCreationTime, parseInputDuration, parseLostPackets, type SourceFailure } from '../recorder/ffmpeg-log.js';
+import {
+  UNKNOWN_FAILURE,
+  classifyFfmpegFailure,
+  classifyFfmpegLine,
+  isClockRestart,
+  isNoteworthyLine,
+  isOutputOpenedLine,
+  parseCreationTime,
+  parseInputDuration,
+  parseLostPackets,
+  parseTimestampStep,
+  videoTicksPerSecond,
+  type SourceFailure,
+} from '../recorder/ffmpeg-log.js';
 import { describeAudioPlan, planChunkFormat, samePlan, type FormatPlan, type PlanSettings } from '../recorder/format-plan.js';
 import { InputReportReader, describeStreams, type ProbedStream } from '../recorder/input-report.js';
 import { buildRecorderArgs, recorderInputOptions, type RtspTimeoutOption } from '../recorder/recorder-args.js';
@@ -86,9 +99,6 @@ interface RunResult {
   /** A file whose stream changed part-way: recorded again from here (media seconds). */
   resumeAtSeconds?: number;
 }
-
-/** ffmpeg's words for timestamps that went backwards: a camera that restarted its clock. */
-const TIMESTAMPS_BACKWARDS = /Non-monotonous DTS|non monotonically increasing dts/i;
 
 /** What a recording needs before it starts: the source's streams and what to make of them. */
 type Preparation = { ok: true; plan: FormatPlan; streams: ProbedStream[] } | { ok: false; failure: SourceFailure; stderrTail: string[] };
@@ -394,6 +404,7 @@ export class SourceRunner {
     else await this.current?.stop(this.deps.stopGraceMs);
     await this.finalising;
     if (this.deps.source.kind === 'file') await this.discardUnfinishedChunk();
+    else await this.discardEmptyChunk();
     this.enqueue.stop();
     await Promise.race([this.enqueue.drained(), sleep(this.deps.stopGraceMs)]);
     if (this.enqueue.waiting > 0) {
@@ -412,6 +423,21 @@ export class SourceRunner {
   }
 
   /** The chunk a stopped file's ffmpeg was writing: its footage is read again from the file by the next run. */
+  /**
+   * A camera's ffmpeg stopped before it wrote a byte of its next chunk (told to stop as it
+   * opened it): the empty file holds no footage, and left behind it would look like a chunk lost.
+   */
+  private async discardEmptyChunk(): Promise<void> {
+    const { spool } = this.deps;
+    for (const chunk of (await spool.scan().catch(() => undefined))?.unlisted ?? []) {
+      if (chunk.sequence < this.finaliser.nextSequence) continue; // not this run's: the next start sees to it
+      const bytes = await stat(chunk.path).then((found) => found.size, () => undefined);
+      if (bytes !== 0) continue;
+      await unlink(chunk.path).catch(() => undefined);
+      this.log.info({ file: chunk.path, sequence: chunk.sequence }, 'stopped as a chunk was opened: its empty file is removed (it held no footage)');
+    }
+  }
+
   private async discardUnfinishedChunk(): Promise<void> {
     const { spool } = this.deps;
     for (const chunk of (await spool.scan().catch(() => undefined))?.unlisted ?? []) {
@@ -492,7 +518,8 @@ export class SourceRunner {
         if (duration !== undefined) clock.noteFileDuration(duration);
         failure = classifyFfmpegLine(line) ?? failure;
         packetsLost += parseLostPackets(line);
-        if (TIMESTAMPS_BACKWARDS.test(line) && !timestampsWarned) {
+        const step = parseTimestampStep(line);
+        if (step !== undefined && isClockRestart(step, videoTicksPerSecond(plan.container)) && !timestampsWarned) {
           timestampsWarned = true;
           this.timestampsWentBackwards(context, line);
         }

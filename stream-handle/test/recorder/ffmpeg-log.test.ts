@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFfmpegFailure, isNoteworthyLine, isOutputOpenedLine, parseCreationTime, parseLostPackets } from '../../src/recorder/ffmpeg-log.js';
+import { classifyFfmpegFailure, isClockRestart, isNoteworthyLine, isOutputOpenedLine, parseCreationTime, parseLostPackets, parseTimestampStep, videoTicksPerSecond } from '../../src/recorder/ffmpeg-log.js';
 
 // Tails as ffmpeg 5.1 prints them (passwords already redacted by the recorder).
 const UNAUTHORIZED = [
@@ -99,5 +99,28 @@ describe('parseLostPackets', () => {
     expect(parseLostPackets('[rtsp @ 0x5581] RTP: missed 17 packets')).toBe(17);
     expect(parseLostPackets('[rtsp @ 0x5581] RTP: dropping old packet received too late')).toBe(1);
     expect(parseLostPackets('[rtsp @ 0x5581] max delay reached. need to consume packet')).toBe(0);
+  });
+});
+
+describe('timestamps out of order', () => {
+  const equalAtStart = '[segment @ 0x5584f7cbbcc0] Non-monotonous DTS in output stream 0:0; previous: 0, current: 0; changing to 1. This may result in incorrect timestamps in the output file.';
+  const restarted = '[mp4 @ 0x55] Non-monotonous DTS in output stream 0:0; previous: 2700000, current: 3000; changing to 2700001.';
+  const muxerForm = '[mp4 @ 0x55] Application provided invalid, non monotonically increasing dts to muxer in stream 0: 5400000 >= 900';
+
+  it('reads both forms of the line, and nothing from other lines', () => {
+    expect(parseTimestampStep(equalAtStart)).toEqual({ previous: 0, current: 0 });
+    expect(parseTimestampStep(restarted)).toEqual({ previous: 2_700_000, current: 3000 });
+    expect(parseTimestampStep(muxerForm)).toEqual({ previous: 5_400_000, current: 900 });
+    expect(parseTimestampStep('frame=  100 fps= 30 q=-1.0 size=N/A time=00:00:03.33')).toBeUndefined();
+  });
+
+  it('a camera restarting its clock goes back a second or more; two packets with one timestamp at the start do not', () => {
+    // What the compose stack's demo camera sends at the start of every recording: recording
+    // again for it cut every chunk to under a second, with a gap after each.
+    expect(isClockRestart({ previous: 0, current: 0 }, videoTicksPerSecond('mp4'))).toBe(false);
+    expect(isClockRestart({ previous: 90_000, current: 3_000 }, videoTicksPerSecond('mp4'))).toBe(false);
+    expect(isClockRestart({ previous: 2_700_000, current: 3_000 }, videoTicksPerSecond('mp4'))).toBe(true);
+    expect(isClockRestart({ previous: 900, current: 3 }, videoTicksPerSecond('mkv'))).toBe(false);
+    expect(isClockRestart({ previous: 30_000, current: 3 }, videoTicksPerSecond('webm'))).toBe(true);
   });
 });
