@@ -311,18 +311,23 @@ function services(model: JsonObject): [string, JsonObject][] {
   return Object.entries(objectAt(model['services'])).map(([name, service]) => [name, objectAt(service)]);
 }
 
+/** A YAML scalar as the text Compose reads (objects and lists are not scalars: JSON shows them as they are). */
+function scalarText(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value) ?? '';
+}
+
 function environmentOf(service: JsonObject): Record<string, string | undefined> {
   const environment = service['environment'];
   if (Array.isArray(environment)) {
     return Object.fromEntries(
       environment.map((entry) => {
-        const text = String(entry);
+        const text = scalarText(entry);
         const eq = text.indexOf('=');
         return eq < 0 ? [text, undefined] : [text.slice(0, eq), text.slice(eq + 1)];
       }),
     );
   }
-  return Object.fromEntries(Object.entries(objectAt(environment)).map(([key, value]) => [key, value === null ? undefined : String(value)]));
+  return Object.fromEntries(Object.entries(objectAt(environment)).map(([key, value]) => [key, value === null ? undefined : scalarText(value)]));
 }
 
 function commandTokens(service: JsonObject): string[] {
@@ -349,7 +354,7 @@ function mountsOf(service: JsonObject): Mount[] {
       return parts.length === 1 ? { source: undefined, target: parts[0] ?? '' } : { source: parts[0], target: parts[1] ?? '' };
     }
     const long = objectAt(volume);
-    return { source: typeof long['source'] === 'string' ? long['source'] : undefined, target: String(long['target'] ?? '') };
+    return { source: typeof long['source'] === 'string' ? long['source'] : undefined, target: scalarText(long['target'] ?? '') };
   });
 }
 
@@ -464,7 +469,7 @@ function buildTargets(model: JsonObject): BuildTarget[] {
     .filter(([, service]) => service['build'] !== undefined)
     .map(([name, service]) => {
       const build = service['build'];
-      const context = typeof build === 'string' ? build : String(objectAt(build)['context'] ?? '.');
+      const context = typeof build === 'string' ? build : scalarText(objectAt(build)['context'] ?? '.');
       const dockerfile = typeof build === 'string' ? undefined : objectAt(build)['dockerfile'];
       const target = objectAt(build)['target'];
       return {
@@ -510,7 +515,7 @@ function credentialsProblems(model: JsonObject): string[] {
     const path = environmentOf(service)['GOOGLE_APPLICATION_CREDENTIALS'];
     if (path === undefined || path === '') continue;
     const secretName = /^\/run\/secrets\/([^/]+)$/.exec(path)?.[1];
-    const granted = (Array.isArray(service['secrets']) ? service['secrets'] : []).map((entry) => (typeof entry === 'string' ? entry : String(objectAt(entry)['source'])));
+    const granted = (Array.isArray(service['secrets']) ? service['secrets'] : []).map((entry) => (typeof entry === 'string' ? entry : scalarText(objectAt(entry)['source'])));
     if (secretName === undefined) problems.push(`${name}: GOOGLE_APPLICATION_CREDENTIALS=${path} is not a compose secret (/run/secrets/NAME)`);
     else if (!granted.includes(secretName)) problems.push(`${name}: uses secret ${secretName} without listing it under secrets:`);
     else if (!(secretName in objectAt(model['secrets']))) problems.push(`${name}: secret ${secretName} is not defined at the top level`);
@@ -670,7 +675,7 @@ describe('compose files', () => {
       expect(environmentOf(fakeGcs)['PUBSUB_EMULATOR_HOST']).toBe('pubsub:8085');
       // The push subscription targets the function's Pub/Sub push path on its port.
       const setupCommand = objectAt(all['pubsub-setup'])['command'];
-      const setup = Array.isArray(setupCommand) ? setupCommand.map(String).join(' ') : String(setupCommand);
+      const setup = Array.isArray(setupCommand) ? setupCommand.map(scalarText).join(' ') : scalarText(setupCommand);
       expect(setup).toContain('"pushEndpoint":"http://cloud-function:8080/projects/local/topics/chunks"');
       expect(setup).toContain('/v1/projects/local/topics/chunks');
       const fn = environmentOf(objectAt(all['cloud-function']));

@@ -19,7 +19,7 @@ export interface LogEntry {
 /** A line as Cloud Logging stores it from a service's stdout. */
 export function entryOfLine(line: Record<string, unknown>, resource: LogEntry['resource']): LogEntry {
   const { severity, 'logging.googleapis.com/labels': labels, ...payload } = line;
-  return { severity: String(severity ?? 'DEFAULT'), jsonPayload: payload, labels: (labels ?? {}) as Record<string, string>, resource };
+  return { severity: typeof severity === 'string' ? severity : 'DEFAULT', jsonPayload: payload, labels: (labels ?? {}) as Record<string, string>, resource };
 }
 
 const SEVERITIES = ['DEFAULT', 'DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL', 'ALERT', 'EMERGENCY'];

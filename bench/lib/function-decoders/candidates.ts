@@ -37,7 +37,6 @@ type ObjectReaderModule = typeof import('../../../cloud-function/src/object-read
 type ReadChunkModule = typeof import('../../../cloud-function/src/decoder-input/read-chunk.js');
 type FrameProbeModule = typeof import('../../../cloud-function/src/frame-probe.js');
 type FrameDecoderModule = typeof import('../../../cloud-function/src/frame-decoder.js');
-type SharedModule = typeof import('@crispy-streamer/shared');
 
 async function functionModules() {
   const [reader, chunk, probe, decoder, shared] = await Promise.all([
@@ -45,7 +44,7 @@ async function functionModules() {
     import(dist('decoder-input/read-chunk.js')) as Promise<ReadChunkModule>,
     import(dist('frame-probe.js')) as Promise<FrameProbeModule>,
     import(dist('frame-decoder.js')) as Promise<FrameDecoderModule>,
-    import('@crispy-streamer/shared') as Promise<SharedModule>,
+    import('@crispy-streamer/shared'),
   ]);
   const rangeReader = (url: string, size: number) => reader.cachingRangeReader(reader.httpRangeReader(url, 30_000), size);
   return { reader, chunk, probe, decoder, shared, rangeReader };

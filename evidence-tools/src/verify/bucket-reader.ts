@@ -90,7 +90,7 @@ export function createGcsReader(settings: GcsReaderSettings): ChunkBucketReader 
       if (entry !== undefined) return entry.metadata;
       try {
         const [resource] = await bucket.file(name).getMetadata();
-        return stringMetadata(resource.metadata as Record<string, unknown> | undefined);
+        return stringMetadata(resource.metadata);
       } catch (error) {
         if ((error as { code?: unknown }).code === 404) return undefined;
         throw error;
@@ -141,7 +141,7 @@ export function createLocalReader(dir: string): ChunkBucketReader {
         return stringMetadata(resource.metadata);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new Error(`cannot read the resource of ${name}: ${(error as Error).message}`);
+        throw new Error(`cannot read the resource of ${name}: ${(error as Error).message}`, { cause: error });
       }
     },
   };

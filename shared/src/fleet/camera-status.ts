@@ -149,7 +149,7 @@ export function parseCameraStatus(hash: Record<string, string | undefined>): Par
       waitingChunks: v.waitingChunks,
       waitingBytes: v.waitingBytes,
       oldestWaitingEndMs: typeof v.oldestWaitingEndMs === 'number' ? v.oldestWaitingEndMs : undefined,
-      waitingSpans: (v.waitingSpans as TimeSpan[]).map((span) => ({ fromMs: span.fromMs, toMs: span.toMs })),
+      waitingSpans: v.waitingSpans.map((span) => ({ fromMs: span.fromMs, toMs: span.toMs })),
       waitingSpansTruncated: v.waitingSpansTruncated,
       freeBytes: v.freeBytes,
       usageRatio: v.usageRatio,

@@ -108,6 +108,6 @@ type PipelineReplies = [error: Error | null, result: unknown][] | null;
 function throwFirstError(replies: PipelineReplies): [Error | null, unknown][] {
   const list = replies ?? [];
   const failed = list.find(([error]) => error !== null);
-  if (failed?.[0] != null) throw failed[0];
+  if (failed?.[0] !== null && failed?.[0] !== undefined) throw failed[0];
   return list;
 }

@@ -65,7 +65,7 @@ export function localChunkLister(dir: string): ChunkLister {
 
 function stringValues(raw: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(raw ?? {})) if (value !== null && value !== undefined) out[key] = String(value);
+  for (const [key, value] of Object.entries(raw ?? {})) if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
   return out;
 }
 
