@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { inspectMp4Buffer, readMp4Layout } from '@crispy-streamer/shared';
-import { REPO_ROOT } from '../scripts/lib/service-process.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
 import { CANDIDATES, CANDIDATES_DIR, STATIC_FFMPEG } from './lib/function-decoders/candidates.js';
 
 const CHUNK_DIR = join(REPO_ROOT, 'bench/.cache/function-decoders');

@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../scripts/lib/service-process.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
 import { runAllCleanups } from './lib/cleanup.js';
 import { summariseProfiles, type ProfileSummary } from './lib/cpu-profile.js';
 import { machineInfo, type MachineInfo } from './lib/machine.js';

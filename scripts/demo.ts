@@ -11,10 +11,10 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { displayUrl, errorMessage } from '@crispy-streamer/shared';
-import { freePort } from './lib/free-port.js';
-import { startFunctionService, startStreamHandle, startUploadWorker } from './lib/local-stack.js';
-import { startRedisServer } from './lib/redis-server.js';
-import { REPO_ROOT, type LogLine, type ServiceProcess } from './lib/service-process.js';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startFunctionService, startStreamHandle, startUploadWorker } from '@crispy-streamer/harness/local-stack';
+import { startRedisServer } from '@crispy-streamer/harness/redis-server';
+import { REPO_ROOT, type LogLine, type ServiceProcess } from '@crispy-streamer/harness/service-process';
 
 const outputDir = join(REPO_ROOT, 'demo-output');
 const source = process.argv[2] ?? join(outputDir, 'sample.mp4');

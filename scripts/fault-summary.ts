@@ -1,8 +1,8 @@
 // Prints the fault-injection suite's outcome, from the lines the end-to-end tests append to
-// test-output/fault-summary.jsonl (recordFaultOutcome in test/e2e/pipeline-harness.ts).
+// test-output/fault-summary.jsonl (recordFaultOutcome in harness/src/local-pipeline.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from './lib/service-process.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
 
 export interface FaultOutcome {
   fault: string;

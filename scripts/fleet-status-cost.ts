@@ -13,7 +13,7 @@ import { SpoolBacklog } from '../stream-handle/src/fleet/spool-backlog.js';
 import { StatusPublisher } from '../stream-handle/src/fleet/status-publisher.js';
 import { buildFleetView } from '../upload-worker/src/fleet/fleet-view.js';
 import { createLogger } from '@crispy-streamer/shared';
-import { startRedisServer } from './lib/redis-server.js';
+import { startRedisServer } from '@crispy-streamer/harness/redis-server';
 
 const cameras = Number(process.argv[2] ?? 64);
 const redis = await startRedisServer();

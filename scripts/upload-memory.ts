@@ -8,11 +8,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startUploadWorker } from './lib/local-stack.js';
-import { freePort } from './lib/free-port.js';
-import { startRedisServer } from './lib/redis-server.js';
-import { startGcsTestServer } from '../test/support/gcs-test-server.js';
-import { enqueueChunk, writeSyntheticChunk } from '../test/support/chunk-job.js';
+import { startUploadWorker } from '@crispy-streamer/harness/local-stack';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startRedisServer } from '@crispy-streamer/harness/redis-server';
+import { startGcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
+import { enqueueChunk, writeSyntheticChunk } from '@crispy-streamer/harness/chunk-job';
 
 const MiB = 1024 * 1024;
 

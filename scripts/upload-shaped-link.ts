@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startUploadWorker } from './lib/local-stack.js';
-import { freePort } from './lib/free-port.js';
-import { startRedisServer } from './lib/redis-server.js';
-import { startGcsTestServer } from '../test/support/gcs-test-server.js';
-import { startShapedProxy } from '../test/support/shaped-proxy.js';
-import { enqueueChunk, writeSyntheticChunk } from '../test/support/chunk-job.js';
+import { startUploadWorker } from '@crispy-streamer/harness/local-stack';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startRedisServer } from '@crispy-streamer/harness/redis-server';
+import { startGcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
+import { startShapedProxy } from '@crispy-streamer/harness/shaped-proxy';
+import { enqueueChunk, writeSyntheticChunk } from '@crispy-streamer/harness/chunk-job';
 
 const { values } = parseArgs({
   options: {

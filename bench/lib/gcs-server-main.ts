@@ -1,6 +1,6 @@
 // The "Cloud Storage" of the gs:// benchmark runs, in a process of its own so that its CPU and
 // memory are measured apart from the services and from the benchmark driver:
-//   - test/support/gcs-test-server.ts, the GCS JSON-API server the real @google-cloud/storage talks to;
+//   - harness/src/gcs-test-server.ts, the GCS JSON-API server the real @google-cloud/storage talks to;
 //   - a minimal Pub/Sub stand-in: the server publishes each OBJECT_FINALIZE to it, it acknowledges at
 //     once and pushes the message to the function's endpoint like a push subscription (at most
 //     PUSH_CONCURRENCY in flight, retried with backoff on a non-2xx answer), as Pub/Sub would.
@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGcsTestServer } from '../../test/support/gcs-test-server.js';
+import { startGcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
 
 interface PushMessage {
   data: string;

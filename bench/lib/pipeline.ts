@@ -1,6 +1,6 @@
-import { startRedisServer } from '../../scripts/lib/redis-server.js';
-import type { LogLine, ServiceProcess } from '../../scripts/lib/service-process.js';
-import { startLocalPipeline, type LocalPipeline } from '../../test/e2e/pipeline-harness.js';
+import { startRedisServer } from '@crispy-streamer/harness/redis-server';
+import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 import { onCleanup } from './cleanup.js';
 import { ProcessSampler, type ProcessTotals } from './process-stats.js';
 import type { BenchStorage, StoredObjectInfo } from './storage.js';

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Storage } from '@google-cloud/storage';
-import { REPO_ROOT, nodeArgsForSource } from '../../scripts/lib/service-process.js';
-import { walk, type PipelineOptions } from '../../test/e2e/pipeline-harness.js';
+import { REPO_ROOT, nodeArgsForSource } from '@crispy-streamer/harness/service-process';
+import { walk, type PipelineOptions } from '@crispy-streamer/harness/local-pipeline';
 import { onCleanup } from './cleanup.js';
 
 /** One object as the bucket recorded it. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../scripts/lib/service-process.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
 
 const run = promisify(execFile);
 
@@ -49,7 +49,7 @@ async function probe(path: string): Promise<{ frames: number; bytes: number; dur
 }
 
 /**
- * A moving test pattern (testsrc2) encoded like pipeline-harness's makeTestVideo: libx264 veryfast,
+ * A moving test pattern (testsrc2) encoded like the local pipeline's makeTestVideo: libx264 veryfast,
  * a fixed GOP, no scene-cut keyframes. A shorter length of a size already made is cut from the
  * longer file (stream copy at a keyframe), which takes no time.
  */

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRtspCamera, type RtspCamera } from '../../test/support/rtsp-camera.js';
+import { startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
 import { onCleanup } from '../lib/cleanup.js';
 import { makeStorage } from '../lib/file-ingest.js';
 import { distribution, type Distribution } from '../lib/percentiles.js';
@@ -327,7 +327,7 @@ export async function cameras(ctx: BenchContext, options: { counts?: number[]; m
     name: 'cameras',
     tables: [chunks, cpu, memory],
     notes: [
-      `The test camera is Debian's gst-rtsp-server (test/support/rtsp-camera.py) re-sending a pre-encoded 60 s 720p30 file (2 s GOP, no B-frames) in a loop, no encoder; ${mounts === 'shared' ? 'all sources read one shared mount' : 'each source has its own mount'}. Its CPU is in the camera column.`,
+      `The test camera is Debian's gst-rtsp-server (harness/src/rtsp-camera.py) re-sending a pre-encoded 60 s 720p30 file (2 s GOP, no B-frames) in a loop, no encoder; ${mounts === 'shared' ? 'all sources read one shared mount' : 'each source has its own mount'}. Its CPU is in the camera column.`,
       'Latency starts when stream-handle queued the chunk (the BullMQ job timestamp, right after ffmpeg listed the chunk and its MP4 boxes were checked).',
     ],
     targets,

@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { startRedisServer } from '../../scripts/lib/redis-server.js';
+import { startRedisServer } from '@crispy-streamer/harness/redis-server';
 import { onCleanup } from '../lib/cleanup.js';
 import { distribution, type Distribution } from '../lib/percentiles.js';
 import { ProcessSampler, machineBusyCpuSeconds } from '../lib/process-stats.js';

@@ -6,7 +6,7 @@ import type { ChunkReadout, DecoderInput } from '../src/decoder-input/decoder-in
 import type { FrameFacts } from '../src/frame-probe.js';
 import { DecoderExitedError, DecoderTimedOutError } from '../src/frame-decoder.js';
 import { ObjectReadError } from '../src/object-reader.js';
-import { chunkMetadata } from '../../test/support/chunk-fixtures.js';
+import { chunkMetadata } from '@crispy-streamer/harness/chunk-fixtures';
 
 const chunk: ChunkMetadata = chunkMetadata();
 

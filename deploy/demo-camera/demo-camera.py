@@ -7,7 +7,7 @@ for every client (as a real camera has), on rtsp://ADDRESS:PORT/MOUNT.
     demo-camera.py [--address 0.0.0.0] [--port 8554] [--mount demo]   serve
     demo-camera.py --health [--port 8554] [--mount demo]                exit 0 if it answers RTSP
 
-The tests' camera (test/support/rtsp-camera.py) does much more (files, auth, faults) and binds
+The tests' camera (harness/src/rtsp-camera.py) does much more (files, auth, faults) and binds
 to loopback only; this one is the small, always-on camera a user points stream-handle at.
 """
 

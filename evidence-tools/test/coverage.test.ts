@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Storage } from '@google-cloud/storage';
 import sharp from 'sharp';
 import { CHUNK_CONTENT_TYPE, chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkMetadata } from '@crispy-streamer/shared';
-import { startGcsTestServer, type GcsTestServer } from '../../test/support/gcs-test-server.js';
+import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
 import { createGcsStore } from '../../upload-worker/src/storage/gcs-store.js';
 import { createLocalBucket } from '../../upload-worker/src/storage/local-bucket.js';
 import type { ObjectStore } from '../../upload-worker/src/storage/object-store.js';

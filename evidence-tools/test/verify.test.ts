@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CHUNK_CONTENT_TYPE, chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkMetadata, type StorageObjectResource } from '@crispy-streamer/shared';
-import { startGcsTestServer, type GcsTestServer } from '../../test/support/gcs-test-server.js';
+import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
 // The worker's own stores write the chunks, as they reach a bucket in production.
 import { createGcsStore } from '../../upload-worker/src/storage/gcs-store.js';
 import { createLocalBucket } from '../../upload-worker/src/storage/local-bucket.js';
@@ -30,7 +30,7 @@ import {
   type ChainState,
   type EvidenceRecord,
 } from '@crispy-streamer/shared';
-import { chunkMetadataOf } from '../../test/support/chunk-fixtures.js';
+import { chunkMetadataOf } from '@crispy-streamer/harness/chunk-fixtures';
 
 const run = promisify(execFile);
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

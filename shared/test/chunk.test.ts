@@ -14,7 +14,7 @@ import {
   toObjectMetadata,
   type ChunkMetadata,
 } from '../src/chunk.js';
-import { chunkMetadata } from '../../test/support/chunk-fixtures.js';
+import { chunkMetadata } from '@crispy-streamer/harness/chunk-fixtures';
 
 function metadata(overrides: Partial<ChunkMetadata> = {}): ChunkMetadata {
   return chunkMetadata(overrides);

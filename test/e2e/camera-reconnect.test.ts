@@ -1,10 +1,10 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type LogLine } from '../../scripts/lib/service-process.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startRtspCamera } from '../support/rtsp-camera.js';
-import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { REPO_ROOT, type LogLine } from '@crispy-streamer/harness/service-process';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startRtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // A camera killed mid-chunk and started again N seconds later: the recording's gap must be the
 // outage and no more. The camera's return is the moment its RTSP port accepts connections again;

@@ -4,11 +4,11 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { crc32cBase64, pubsubPushBody, type StorageObjectResource } from '@crispy-streamer/shared';
-import { REPO_ROOT, type LogLine } from '../../scripts/lib/service-process.js';
+import { REPO_ROOT, type LogLine } from '@crispy-streamer/harness/service-process';
 import { entryOfLine, matches, parseLoggingFilter, type LogEntry } from '../support/logging-filter.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // The Cloud Logging queries and log-based metrics of deploy/monitoring/cloud-logging, run over
 // what the real function logged: good chunks, a chunk whose metadata was altered (integrity

@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../scripts/lib/service-process.js';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTEFACTS = join(REPO_ROOT, 'test-output');

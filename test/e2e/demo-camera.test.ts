@@ -1,12 +1,12 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type LogLine } from '../../scripts/lib/service-process.js';
-import { spawnChild, type Child } from '../support/child-process.js';
-import { freePort } from '../support/free-port.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { RTSP_CAMERA_PYTHON } from '../support/rtsp-camera.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { REPO_ROOT, type LogLine } from '@crispy-streamer/harness/service-process';
+import { spawnChild, type Child } from '@crispy-streamer/harness/child-process';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { RTSP_CAMERA_PYTHON } from '@crispy-streamer/harness/rtsp-camera';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // The compose demo profile's own camera (deploy/demo-camera/), run here on loopback: what a user
 // of `docker compose --profile demo up` records. It sends two packets with one timestamp at the

@@ -1,11 +1,11 @@
 import { open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, nodeArgsForSource } from '../../scripts/lib/service-process.js';
-import { runCommand } from '../support/child-process.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { REPO_ROOT, nodeArgsForSource } from '@crispy-streamer/harness/service-process';
+import { runCommand } from '@crispy-streamer/harness/child-process';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const SOURCE = 'court-cam';
 

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkFilePattern } from '@crispy-streamer/shared';
 import { findStaleRecorders } from '../../stream-handle/src/recorder/stale-recorders.js';
-import type { LogLine } from '../../scripts/lib/service-process.js';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { probeVideoDurationMs, recordFaultOutcome, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import type { LogLine } from '@crispy-streamer/harness/service-process';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { probeVideoDurationMs, recordFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const FPS = 30;
 const FRAME_MS = 1000 / FPS;

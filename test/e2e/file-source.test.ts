@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32cBase64 } from '@crispy-streamer/shared';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { probeVideoDurationMs, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { probeVideoDurationMs, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const FRAME_MS = 1000 / 30;
 

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { freePort } from '../../scripts/lib/free-port.js';
-import { startStreamHandle, startUploadWorker } from '../../scripts/lib/local-stack.js';
-import { REPO_ROOT, nodeArgsForSource, type LogLine, type ServiceProcess } from '../../scripts/lib/service-process.js';
-import { runCommand } from '../support/child-process.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
-import { makeSampleVideo } from '../support/sample-video.js';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startStreamHandle, startUploadWorker } from '@crispy-streamer/harness/local-stack';
+import { REPO_ROOT, nodeArgsForSource, type LogLine, type ServiceProcess } from '@crispy-streamer/harness/service-process';
+import { runCommand } from '@crispy-streamer/harness/child-process';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 // The fleet as operators run it: 8 cameras on two recorders (two node ids), two upload workers,

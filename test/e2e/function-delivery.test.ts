@@ -9,12 +9,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pubsubPushBody, type StorageObjectResource } from '@crispy-streamer/shared';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
-import { freePort } from '../../scripts/lib/free-port.js';
-import { startFunctionService } from '../../scripts/lib/local-stack.js';
-import type { LogLine, ServiceProcess } from '../../scripts/lib/service-process.js';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startFunctionService } from '@crispy-streamer/harness/local-stack';
+import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
 
 const run = promisify(execFile);
 

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32cBase64 } from '@crispy-streamer/shared';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startGcsTestServer, type GcsTestServer } from '../support/gcs-test-server.js';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
 import { pubsubEmulatorAvailable, PUBSUB_EMULATOR_BIN, startPubsubEmulator, type PubsubEmulator } from '../support/pubsub-emulator.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const PROJECT = 'crispy-test';
 const BUCKET = 'crispy-chunks';

@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogLine } from '../../scripts/lib/service-process.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { makeFfv1GrayMkv, makeG711Video, makeSampleVideo, makeVp9AlphaWebm, probeAudioCodecs, probeVideo, probeVideoTag } from '../support/sample-video.js';
-import { startLocalPipeline, type BucketObject, type LocalPipeline } from './pipeline-harness.js';
+import type { LogLine } from '@crispy-streamer/harness/service-process';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { makeFfv1GrayMkv, makeG711Video, makeSampleVideo, makeVp9AlphaWebm, probeAudioCodecs, probeVideo, probeVideoTag } from '@crispy-streamer/harness/sample-video';
+import { startLocalPipeline, type BucketObject, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // Inputs that are not the 720p H.264 test pattern, each through all three services: the chunk's
 // container follows the source's streams, the function measures what it decodes, and what is not

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chunkObjectName, crc32cBase64 } from '@crispy-streamer/shared';
-import { freePort } from '../../scripts/lib/free-port.js';
-import { startUploadWorker } from '../../scripts/lib/local-stack.js';
-import type { LogLine, ServiceProcess } from '../../scripts/lib/service-process.js';
-import { enqueueChunk, writeSyntheticChunk, type SyntheticChunk } from '../support/chunk-job.js';
-import { startGcsTestServer, type FaultSpec, type GcsTestServer, type RequestRecord } from '../support/gcs-test-server.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { recordFaultOutcome } from './pipeline-harness.js';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startUploadWorker } from '@crispy-streamer/harness/local-stack';
+import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
+import { enqueueChunk, writeSyntheticChunk, type SyntheticChunk } from '@crispy-streamer/harness/chunk-job';
+import { startGcsTestServer, type FaultSpec, type GcsTestServer, type RequestRecord } from '@crispy-streamer/harness/gcs-test-server';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { recordFaultOutcome } from '@crispy-streamer/harness/local-pipeline';
 import { RESUMABLE_CHUNK_BYTES } from '../../upload-worker/src/storage/gcs-store.js';
 
 // Large chunks through the worker's gs:// path, the worker as a process with real Redis, against

@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LogLine, ServiceProcess } from '../../scripts/lib/service-process.js';
-import { freePort } from '../support/free-port.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
-import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 function sequencesIn(logs: LogLine[], source: string): number[] {
   return logs

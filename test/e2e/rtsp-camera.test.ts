@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import type { LogLine } from '../../scripts/lib/service-process.js';
-import { startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import type { LogLine } from '@crispy-streamer/harness/service-process';
+import { startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const PASSWORD = 's3cret-Pa55';
 

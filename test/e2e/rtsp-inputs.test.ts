@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LogLine, ServiceProcess } from '../../scripts/lib/service-process.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startRtspCamera, type RtspCamera, type RtspCameraOptions } from '../support/rtsp-camera.js';
-import { probeAudioCodecs, probeVideoTag } from '../support/sample-video.js';
-import { startLocalPipeline, type BucketObject, type LocalPipeline } from './pipeline-harness.js';
+import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startRtspCamera, type RtspCamera, type RtspCameraOptions } from '@crispy-streamer/harness/rtsp-camera';
+import { probeAudioCodecs, probeVideoTag } from '@crispy-streamer/harness/sample-video';
+import { startLocalPipeline, type BucketObject, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // Cameras that are not the H.264-over-TCP test camera: restricted to one RTP transport (as
 // gst-rtsp-server's media factories restrict them), sending G.711 or H.265, asking for Digest

@@ -2,10 +2,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { rtspCameraAvailable, startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
-import { FFMPEG_BIN } from '../support/sample-video.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { rtspCameraAvailable, startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { FFMPEG_BIN } from '@crispy-streamer/harness/sample-video';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // RTP over UDP multicast. On one loopback the camera's own multicast sockets and ffmpeg's
 // collide (ffmpeg: "bind failed: Address already in use"), so the camera runs in a network

@@ -2,11 +2,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStreamHandle, startUploadWorker } from '../../scripts/lib/local-stack.js';
-import type { ServiceProcess } from '../../scripts/lib/service-process.js';
-import { freePort } from '../support/free-port.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { makeSampleVideo } from '../support/sample-video.js';
+import { startStreamHandle, startUploadWorker } from '@crispy-streamer/harness/local-stack';
+import type { ServiceProcess } from '@crispy-streamer/harness/service-process';
+import { freePort } from '@crispy-streamer/harness/free-port';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
 
 // Found by an adversarial run: with a wrong Redis password the worker printed BullMQ's
 // `args: ['3','AUTH','default','WrongPW-999']` 298 times; a camera password holding a quote was

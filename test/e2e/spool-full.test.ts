@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // Storage unreachable for longer than the spool can hold: the worker is down while a source
 // paced like a camera records into a small spool quota. Afterwards, every recorded chunk is in the

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeSampleVideo } from '../support/sample-video.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startGcsTestServer, type GcsTestServer } from '../support/gcs-test-server.js';
-import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
+import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const BUCKET = 'fault-bucket';
 const isUpload = (method: string, path: string) => method === 'POST' && path.startsWith('/upload/');

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogLine, ServiceProcess } from '../../scripts/lib/service-process.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startRtspCamera } from '../support/rtsp-camera.js';
-import { makeResolutionChangeTs, probeFrameSizes, probeVideo } from '../support/sample-video.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startRtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { makeResolutionChangeTs, probeFrameSizes, probeVideo } from '@crispy-streamer/harness/sample-video';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // Streams whose resolution changes part-way (a new SPS), with ffmpeg copying: every chunk's
 // metadata must be true to its own frames, the change must be cut at and logged, and both sides

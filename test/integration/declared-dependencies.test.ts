@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importedPackages, packageOf, undeclaredImports, unusedDependencies } from '../checks/declared-dependencies.js';
-import { REPO_ROOT } from '../../scripts/lib/service-process.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
 
 const WORKSPACES = ['shared', 'stream-handle', 'upload-worker', 'cloud-function', 'evidence-tools'];
 /**

@@ -16,7 +16,7 @@ import { SpoolBacklog } from '../../stream-handle/src/fleet/spool-backlog.js';
 import { StatusPublisher } from '../../stream-handle/src/fleet/status-publisher.js';
 import { captureLogger } from '../../stream-handle/test/support.js';
 import { sampleStatus } from '../../shared/test/fleet/sample-status.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
 
 // The fleet status against a real redis-server: what one process writes another reads, and an
 // outage (Redis gone, or hung) costs a write that fails within a second, never a wait or a queue.

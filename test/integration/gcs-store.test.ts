@@ -8,7 +8,7 @@ import { withProgressTimeout, UploadStalledError } from '../../upload-worker/src
 import { createGcsStore, RESUMABLE_CHUNK_BYTES, RESUMABLE_THRESHOLD_BYTES } from '../../upload-worker/src/storage/gcs-store.js';
 import { CorruptedUploadError, ObjectConflictError, SourceMismatchError, type ObjectStore, type PutObjectRequest } from '../../upload-worker/src/storage/object-store.js';
 import { memoryUploadSessions, sessionRedisKey } from '../../upload-worker/src/storage/upload-sessions.js';
-import { startGcsTestServer, type GcsTestServer, type RequestRecord } from '../support/gcs-test-server.js';
+import { startGcsTestServer, type GcsTestServer, type RequestRecord } from '@crispy-streamer/harness/gcs-test-server';
 
 // The gs:// store with the real @google-cloud/storage client against our test server, which answers
 // like Google's testbench (resumable semantics, preconditions at finalisation, checksum answers).

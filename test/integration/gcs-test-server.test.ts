@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CRC32C, Storage, type File } from '@google-cloud/storage';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startGcsTestServer, type GcsTestServer } from '../support/gcs-test-server.js';
+import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
 
 // Nothing here needs Google credentials from the environment; stop the auth library probing for them.
 process.env['METADATA_SERVER_DETECTION'] = 'none';

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { createCameraMetrics, createQueueMetrics, createRecorderMetrics, createUploaderMetrics } from '@crispy-streamer/shared/metrics';
-import { REPO_ROOT } from '../../scripts/lib/service-process.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
 import { startStatusServer } from '../../stream-handle/src/status/status-server.js';
 
 // What operators alert and chart on: the Prometheus rules are checked and unit-tested by

@@ -26,7 +26,7 @@ import {
   type ObservedState,
   type ProvisionOptions,
 } from '../../scripts/provision-gcp.js';
-import { startGcsTestServer, type GcsTestServer } from '../support/gcs-test-server.js';
+import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
 import { pubsubEmulatorAvailable, startPubsubEmulator, type PubsubEmulator } from '../support/pubsub-emulator.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

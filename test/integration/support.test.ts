@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, spawnChild, type Child } from '../support/child-process.js';
-import { freePort } from '../support/free-port.js';
+import { runCommand, spawnChild, type Child } from '@crispy-streamer/harness/child-process';
+import { freePort } from '@crispy-streamer/harness/free-port';
 import { pubsubEmulatorAvailable, PUBSUB_EMULATOR_BIN, startPubsubEmulator, type PubsubEmulator } from '../support/pubsub-emulator.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
-import { FFMPEG_BIN, makeSampleVideo, probeDuration, probeVideo } from '../support/sample-video.js';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { FFMPEG_BIN, makeSampleVideo, probeDuration, probeVideo } from '@crispy-streamer/harness/sample-video';
 
 let workDir: string;
 
@@ -77,7 +77,7 @@ describe('child-process', () => {
   it('kills the children of a test process that dies without cleaning up', async () => {
     // A separate Node process starts a child through spawnChild and is then SIGKILLed:
     // neither afterAll nor exit hooks run, so only the watchdog can clean up.
-    const helperModule = fileURLToPath(new URL('../support/child-process.ts', import.meta.url));
+    const helperModule = fileURLToPath(new URL('../../harness/src/child-process.ts', import.meta.url));
     const script = `
       import { spawnChild } from ${JSON.stringify(helperModule)};
       const child = spawnChild('sleep', ['60']);

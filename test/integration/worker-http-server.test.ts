@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32cBase64, signLocalObjectUrl } from '@crispy-streamer/shared';
 import { createRedisConnection } from '@crispy-streamer/shared/redis';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
 import { UploadStats } from '../../upload-worker/src/dashboard/upload-stats.js';
 import { hostNameOf, startHttpServer } from '../../upload-worker/src/http-server.js';
 import { createLocalBucket, type LocalBucket } from '../../upload-worker/src/storage/local-bucket.js';

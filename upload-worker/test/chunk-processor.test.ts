@@ -6,7 +6,7 @@ import { createChunkProcessor } from '../src/chunk-processor.js';
 import { CorruptedUploadError, ObjectConflictError, type ObjectStore } from '../src/storage/object-store.js';
 import { OutageBackoff } from '../src/upload-failure.js';
 import type { SpoolFiles, UploadResult } from '../src/upload-chunk.js';
-import { chunkMetadataOf } from '../../test/support/chunk-fixtures.js';
+import { chunkMetadataOf } from '@crispy-streamer/harness/chunk-fixtures';
 
 const BYTES = Buffer.from('a chunk');
 const JOB_DATA: ChunkJobData = {

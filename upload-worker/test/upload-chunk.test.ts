@@ -10,7 +10,7 @@ import {
   type StoredObjectSummary,
 } from '../src/storage/object-store.js';
 import { ChunkCorruptError, SpoolFileMissingError, uploadChunk, type SpoolFiles } from '../src/upload-chunk.js';
-import { chunkMetadataOf } from '../../test/support/chunk-fixtures.js';
+import { chunkMetadataOf } from '@crispy-streamer/harness/chunk-fixtures';
 
 const BYTES = Buffer.from('pretend this is an MP4 chunk');
 const SPOOL_PATH = '/spool/cam0/cam0-0000000042.mp4';

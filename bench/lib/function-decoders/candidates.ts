@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT } from '../../../scripts/lib/service-process.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
 
 export interface FrameResult {
   width: number;

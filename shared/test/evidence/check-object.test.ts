@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { chunkMetadataOf } from '../../../test/support/chunk-fixtures.js';
+import { chunkMetadataOf } from '@crispy-streamer/harness/chunk-fixtures';
 import { chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkMetadata } from '../../src/chunk.js';
 import { GENESIS_CHAIN_STATE, checkObjectEvidence, keyIdOf, nextRecord, sha256Hex, signRecord, toEvidenceMetadata, type StoredObjectFacts } from '../../src/evidence/index.js';
 

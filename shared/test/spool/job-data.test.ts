@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChunkMetadata } from '../../src/chunk.js';
-import { chunkMetadata } from '../../../test/support/chunk-fixtures.js';
+import { chunkMetadata } from '@crispy-streamer/harness/chunk-fixtures';
 import { JOB_DATA_VERSION, JobDataError, makeJobData, parseJobData, parseJobDataText, serializeJobData } from '../../src/spool/job-data.js';
 
 const metadata: ChunkMetadata = chunkMetadata({ bytes: 1234, crc32c: 'AAAAAA==' });

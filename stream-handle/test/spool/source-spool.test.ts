@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GENESIS_CHAIN_STATE, chunkFileName, makeJobData, nextRecord, toEvidenceMetadata, type ChainState, type ChunkJobData } from '@crispy-streamer/shared';
 import { SourceSpool } from '../../src/spool/source-spool.js';
-import { chunkMetadata } from '../../../test/support/chunk-fixtures.js';
+import { chunkMetadata } from '@crispy-streamer/harness/chunk-fixtures';
 
 let root = '';
 let spool: SourceSpool;

@@ -4,9 +4,9 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
-import { freePort } from '../../scripts/lib/free-port.js';
-import { startFunctionService, startStreamHandle, startUploadWorker } from '../../scripts/lib/local-stack.js';
-import { REPO_ROOT, type LogLine, type ServiceProcess } from '../../scripts/lib/service-process.js';
+import { freePort } from './free-port.js';
+import { startFunctionService, startStreamHandle, startUploadWorker } from './local-stack.js';
+import { REPO_ROOT, type LogLine, type ServiceProcess } from './service-process.js';
 
 /** The function and the worker with a local bucket, in a temp dir, ready for stream-handle runs. */
 export interface LocalPipeline {
