@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, EnvReader, displayUrl, type ConfigProblem, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
+import { ConfigError, type ConfigProblem, displayUrl, EnvReader, errorMessage, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
 import { DEFAULT_FLEET_NAME, FLEET_NAME_PATTERN } from '@crispy-streamer/shared/fleet';
 import { parseSource, type SourceConfig } from './source/source-config.js';
 import type { ConfiguredSpoolLimits } from './spool/spool-policy.js';
@@ -80,14 +80,14 @@ function readSourcesFile(path: string, problems: ConfigProblem[]): { sources: un
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    problems.push({ setting: 'SOURCES_FILE', message: `cannot read ${path}: ${(error as Error).message}` });
+    problems.push({ setting: 'SOURCES_FILE', message: `cannot read ${path}: ${errorMessage(error)}` });
     return { sources: [], defaults: {} };
   }
   let document: unknown;
   try {
     document = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    problems.push({ setting: 'SOURCES_FILE', message: `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}` });
+    problems.push({ setting: 'SOURCES_FILE', message: `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${errorMessage(error)}` });
     return { sources: [], defaults: {} };
   }
   const root = (document ?? {}) as Record<string, unknown>;

@@ -84,7 +84,7 @@ async function main(): Promise<number> {
   try {
     signer = loadEvidenceSigner(config.evidencePrivateKey);
   } catch (error) {
-    process.stderr.write(`stream-handle: invalid configuration:\n  - EVIDENCE_PRIVATE_KEY: ${(error as Error).message}\n`);
+    process.stderr.write(`stream-handle: invalid configuration:\n  - EVIDENCE_PRIVATE_KEY: ${errorMessage(error)}\n`);
     return 2;
   }
   if (signer.keyId === undefined) logger.warn('no EVIDENCE_PRIVATE_KEY: chunks are hashed and chained but UNSIGNED');
@@ -184,7 +184,7 @@ async function main(): Promise<number> {
         .run()
         .catch((error: unknown): SourceOutcome => {
           logger.error({ err: error, source: config.sources[index]?.id }, 'source crashed');
-          return { status: 'failed', chunks: 0, reason: (error as Error).message };
+          return { status: 'failed', chunks: 0, reason: errorMessage(error) };
         })
         .then((outcome) => {
           fleet.sourceFinished(config.sources[index]?.id ?? '', outcome);

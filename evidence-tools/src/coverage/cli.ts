@@ -1,9 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { SOURCE_ID_PATTERN, displayUrl, parseBucketUrl, type BucketLocation } from '@crispy-streamer/shared';
+import { type BucketLocation, displayUrl, errorMessage } from '@crispy-streamer/shared';
 import { createFleetRedisConnection } from '@crispy-streamer/shared/redis';
 import type { Coverage } from '@crispy-streamer/shared/coverage';
 import { DEFAULT_FLEET_NAME, FLEET_NAME_PATTERN, readCameraStatuses, type TimeSpan } from '@crispy-streamer/shared/fleet';
+import { UsageError, bucketAndSource, isoArgumentMs } from '../cli-arguments.js';
 import { createReader, type ChunkBucketReader } from '../verify/bucket-reader.js';
 import { coverageOf, notConsulted, readStoredChunks, spoolViewOf, type SpoolView } from './source-coverage.js';
 import { coverageSvg, formatSeconds } from './timeline-svg.js';
@@ -37,8 +38,6 @@ export const EXIT_OK = 0;
 export const EXIT_GAP = 1;
 export const EXIT_CANNOT_CHECK = 2;
 
-class UsageError extends Error {}
-
 export interface CoverageRequest {
   location: BucketLocation;
   bucketUrl: string;
@@ -52,14 +51,6 @@ export interface CoverageRequest {
   pngPath: string | undefined;
 }
 
-function isoArgument(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value) || Number.isNaN(ms)) {
-    throw new UsageError(`--${name} ${value} is not an ISO 8601 time such as 2026-11-23T09:00:00Z (with Z or an offset)`);
-  }
-  return ms;
-}
 
 export function parseCoverageArguments(argv: readonly string[], env: Record<string, string | undefined>, nowMs: number): CoverageRequest | 'help' {
   let values;
@@ -83,20 +74,12 @@ export function parseCoverageArguments(argv: readonly string[], env: Record<stri
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   if (values.help) return 'help';
-  if (values.bucket === undefined) throw new UsageError('--bucket is required');
-  if (values.source === undefined) throw new UsageError('--source is required');
-  if (!SOURCE_ID_PATTERN.test(values.source)) throw new UsageError(`--source ${values.source} is not a source id (letters, digits, _ and -)`);
-  let location: BucketLocation;
-  try {
-    location = parseBucketUrl(values.bucket);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const toMs = isoArgument('to', values.to) ?? nowMs;
-  const fromMs = isoArgument('from', values.from) ?? toMs - 24 * 3600_000;
+  const { location, bucketUrl, source } = bucketAndSource(values);
+  const toMs = isoArgumentMs('to', values.to) ?? nowMs;
+  const fromMs = isoArgumentMs('from', values.from) ?? toMs - 24 * 3600_000;
   if (fromMs >= toMs) throw new UsageError(`--from ${new Date(fromMs).toISOString()} is not before --to ${new Date(toMs).toISOString()}`);
   if (fromMs > nowMs) throw new UsageError(`--from ${new Date(fromMs).toISOString()} is in the future: nothing can be recorded there yet`);
   let maxGapMs: number | undefined;
@@ -109,7 +92,7 @@ export function parseCoverageArguments(argv: readonly string[], env: Record<stri
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis ${displayUrl(redisUrl)} is not a redis:// or rediss:// URL`);
   const fleetName = values.fleet ?? env.FLEET_NAME ?? DEFAULT_FLEET_NAME;
   if (!FLEET_NAME_PATTERN.test(fleetName)) throw new UsageError(`--fleet ${fleetName} may hold only 1-64 letters, digits, '-' and '_'`);
-  return { location, bucketUrl: values.bucket, source: values.source, range: { fromMs, toMs }, maxGapMs, redisUrl, fleetName, json: values.json, svgPath: values.svg, pngPath: values.png };
+  return { location, bucketUrl, source, range: { fromMs, toMs }, maxGapMs, redisUrl, fleetName, json: values.json, svgPath: values.svg, pngPath: values.png };
 }
 
 /** What the nodes' spools hold for the source; never fails the command (the report says what happened). */
@@ -131,7 +114,7 @@ async function readSpools(request: CoverageRequest, nowMs: number): Promise<Spoo
     const { statuses } = await readCameraStatuses(redis, request.fleetName, nowMs);
     return spoolViewOf(statuses, request.source, nowMs);
   } catch (error) {
-    return notConsulted(`Redis ${displayUrl(request.redisUrl)} did not answer (${(error as Error).message}): chunks still in the spools are not known and show as gaps`);
+    return notConsulted(`Redis ${displayUrl(request.redisUrl)} did not answer (${errorMessage(error)}): chunks still in the spools are not known and show as gaps`);
   } finally {
     redis.disconnect();
   }
@@ -248,7 +231,7 @@ export async function runCoverageCommand(argv: readonly string[], env: Record<st
     coverage = coverageOf(listing, spools, request.range, nowMs);
     report = reportOf(request, reader.description, coverage, listing.unplaceable, spools);
   } catch (error) {
-    out.stderr(`coverage: could not read ${request.bucketUrl}: ${(error as Error).message}\n`);
+    out.stderr(`coverage: could not read ${request.bucketUrl}: ${errorMessage(error)}\n`);
     return EXIT_CANNOT_CHECK;
   }
   const title = `coverage of ${request.source}`;
@@ -259,7 +242,7 @@ export async function runCoverageCommand(argv: readonly string[], env: Record<st
       await sharp(Buffer.from(coverageSvg(coverage, title))).png().toFile(request.pngPath);
     }
   } catch (error) {
-    out.stderr(`coverage: could not write the timeline: ${(error as Error).message}\n`);
+    out.stderr(`coverage: could not write the timeline: ${errorMessage(error)}\n`);
     return EXIT_CANNOT_CHECK;
   }
   out.stdout(request.json ? `${JSON.stringify(report, null, 2)}\n` : formatCoverage(report));

@@ -141,7 +141,7 @@ export function createLocalReader(dir: string): ChunkBucketReader {
         return stringMetadata(resource.metadata);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new Error(`cannot read the resource of ${name}: ${(error as Error).message}`, { cause: error });
+        throw new Error(`cannot read the resource of ${name}: ${errorMessage(error)}`, { cause: error });
       }
     },
   };

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { EnvReader, SOURCE_ID_PATTERN, errorMessage, loadPublicKeys, parseBucketUrl, readGcpProject, readGcsApiEndpoint, type BucketLocation } from '@crispy-streamer/shared';
+import { EnvReader, errorMessage, loadPublicKeys, readGcpProject, readGcsApiEndpoint, type BucketLocation } from '@crispy-streamer/shared';
+import { UsageError, bucketAndSource, isoArgumentMs } from '../cli-arguments.js';
 import { createReader, readSourceChunks, type ChunkBucketReader } from './bucket-reader.js';
 import { checkChunks } from './check-chain.js';
 import { formatReport, type VerifyReport } from './report.js';
@@ -45,16 +46,10 @@ export interface CommandOutput {
 }
 
 /** A usage problem: the message says what to change. */
-class UsageError extends Error {}
-
+/** `--NAME value` as the ISO string records compare with. */
 function isoArgument(name: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  // Date.parse also takes "Nov 23 2026"; a court record should not depend on that leniency.
-  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value) || Number.isNaN(ms)) {
-    throw new UsageError(`--${name} ${value} is not an ISO 8601 time such as 2026-11-23T09:00:00Z (with Z or an offset)`);
-  }
-  return new Date(ms).toISOString();
+  const ms = isoArgumentMs(name, value);
+  return ms === undefined ? undefined : new Date(ms).toISOString();
 }
 
 /** The options as given; a parse error becomes a usage error. */
@@ -84,15 +79,7 @@ function readArguments(argv: readonly string[]) {
 export function parseVerifyArguments(argv: readonly string[]): VerifyRequest | 'help' {
   const values = readArguments(argv);
   if (values.help) return 'help';
-  if (values.bucket === undefined) throw new UsageError('--bucket is required');
-  if (values.source === undefined) throw new UsageError('--source is required');
-  if (!SOURCE_ID_PATTERN.test(values.source)) throw new UsageError(`--source ${values.source} is not a source id (letters, digits, _ and -)`);
-  let location: BucketLocation;
-  try {
-    location = parseBucketUrl(values.bucket);
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const { location, bucketUrl, source } = bucketAndSource(values);
   const from = isoArgument('from', values.from);
   const to = isoArgument('to', values.to);
   if (from !== undefined && to !== undefined && from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
@@ -106,7 +93,7 @@ export function parseVerifyArguments(argv: readonly string[]): VerifyRequest | '
   if (values['require-signed'] && publicKeys.size === 0) {
     throw new UsageError('--require-signed needs at least one --public-key: a signature nobody checks proves nothing');
   }
-  return { location, bucketUrl: values.bucket, source: values.source, from, to, publicKeys, requireSigned: values['require-signed'], json: values.json };
+  return { location, bucketUrl, source, from, to, publicKeys, requireSigned: values['require-signed'], json: values.json };
 }
 
 /** Reads and checks; the report says what was found. */

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Storage, type StorageOptions } from '@google-cloud/storage';
-import { LOCAL_OBJECT_RESOURCE_SUFFIX, compactTimestamp, localObjectResourcePath, type StorageObjectResource } from '@crispy-streamer/shared';
+import { compactTimestamp, errorMessage, LOCAL_OBJECT_RESOURCE_SUFFIX, localObjectResourcePath, type StorageObjectResource } from '@crispy-streamer/shared';
 import { dayFolderPrefixes, sourceListPrefix, storedChunkOf, type StoredChunk } from '@crispy-streamer/shared/coverage';
 
 // What the bucket holds of each camera over the last day, for the fleet page's coverage strips.
@@ -147,7 +147,7 @@ export class BucketCoverage {
       if (full) cache.fullAtMs = nowMs;
       cache.error = undefined;
     } catch (error) {
-      cache.error = (error as Error).message;
+      cache.error = errorMessage(error);
     }
   }
 

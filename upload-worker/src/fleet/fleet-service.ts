@@ -5,6 +5,7 @@ import type { UploadStats } from '../dashboard/upload-stats.js';
 import type { BucketCoverage } from './bucket-coverage.js';
 import type { FleetStore } from './fleet-store.js';
 import { buildFleetView, type FleetView } from './fleet-view.js';
+import { errorMessage } from '@crispy-streamer/shared';
 
 // The worker's part of the fleet: it publishes its own upload figures every few seconds, answers
 // the fleet page from Redis (every camera of every node, every worker's figures) and the bucket
@@ -140,7 +141,7 @@ export class FleetService {
       invalid = [...cameras.invalid, ...uploaders.invalid];
       uploads = mergeUploadFigures(uploaders.figures, nowMs);
     } catch (error) {
-      redisError = `Redis did not answer: ${(error as Error).message}`;
+      redisError = `Redis did not answer: ${errorMessage(error)}`;
     }
     this.refreshBucketIfDue(statuses);
     return buildFleetView({
