@@ -28,8 +28,8 @@ export default tseslint.config(
     },
   },
   {
-    // Command-line tools, the demo and the benchmarks talk to a person on the console.
-    files: ['scripts/**/*.ts', 'bench/**/*.ts', 'evidence-tools/src/**/*.ts'],
+    // Command-line tools, the demo, the benchmarks and the harness's servers talk to a person on the console.
+    files: ['scripts/**/*.ts', 'bench/**/*.ts', 'evidence-tools/src/**/*.ts', 'harness/src/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -57,7 +57,10 @@ import type { AddressInfo } from 'node:net';
 export interface GcsTestServerOptions {
   /** public key (PEM) of the service account whose V4 signed URLs the server must accept */
   signerPublicKeyPem?: string;
-  /** when set, every OBJECT_FINALIZE is published to this Pub/Sub topic through the Pub/Sub emulator's REST API: POST {emulatorUrl}/v1/projects/{project}/topics/{topic}:publish */
+  /**
+   * When set, every OBJECT_FINALIZE is published to this Pub/Sub topic through the Pub/Sub
+   * emulator's REST API: POST {emulatorUrl}/v1/projects/{project}/topics/{topic}:publish
+   */
   notifications?: { pubsubEmulatorUrl: string; project: string; topic: string };
   /** how a checksum mismatch is answered: 'google' (400, the default) or 'testbench' (412); see the header comment */
   checksumMismatch?: ChecksumMismatchStyle;

@@ -1,8 +1,9 @@
 // The frame decoders measured by `npm run bench:function`. Each candidate is the function's whole
 // per-chunk path for that decoder: read the chunk through its URL, decode the first frame, measure
 // it. `load` does the imports, so a fresh process's first call shows the cold start.
-/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/consistent-type-imports --
-   the in-process candidates are optional packages the bench installs into bench/.cache at run time: there are no types to import, and their APIs are used as documented. */
+/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access,
+   @typescript-eslint/consistent-type-imports -- the in-process candidates are optional packages the bench installs into
+   bench/.cache at run time: there are no types to import, and their APIs are used as documented. */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';

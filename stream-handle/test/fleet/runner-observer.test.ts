@@ -84,7 +84,8 @@ describe('a SourceRunner and its observer', () => {
       queue,
       logger,
       ffmpegPath: '/usr/bin/ffmpeg',
-      // The second run takes 3.5 s to deliver its first one-second chunk; the first run listed its second chunk as it began (so it ends 1 s later): 1.5 s are missing.
+      // The second run takes 3.5 s to deliver its first one-second chunk; the first run listed its
+      // second chunk as it began (so it ends 1 s later): 1.5 s are missing.
       startRecorder: scripted([records(2), records(1, { waitMs: 3500, thenUntilStopped: true })]),
       nodeId: 'edge-a',
       rtspTimeoutSeconds: 10,
