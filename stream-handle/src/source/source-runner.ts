@@ -1,6 +1,7 @@
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics, type RtspTransport } from '@crispy-streamer/shared';
+import { CameraClockTracker } from '../clock/camera-clock-tracker.js';
 import { RecordingClock, type ChunkPlacement } from '../clock/recording-clock.js';
 import type { ChunkQueue } from '../queue/chunk-queue.js';
 import { cameraAnswers, type CameraAnswers } from '../recorder/camera-reachability.js';
@@ -55,6 +56,8 @@ export interface SourceRunnerDeps {
   signer?: EvidenceSigner;
   /** Whether the host clock is NTP-synchronised, as last probed. */
   clockSync?: () => ClockSync;
+  /** A camera's chunks are placed on its own clock while it stays within this of the node's (CAMERA_CLOCK_MAX_OFFSET_SECONDS). */
+  cameraClockMaxOffsetMs?: number;
   /** Retrying a chunk whose finalisation failed for a reason of the disk (full, I/O error). */
   finaliseRetry?: BackoffPolicy;
   /** Retrying a chunk Redis did not take. */
@@ -62,6 +65,9 @@ export interface SourceRunnerDeps {
   /** Told when the source's state changes (fleet status, alerts); never in the way of recording. */
   observer?: SourceObserver;
 }
+
+/** CAMERA_CLOCK_MAX_OFFSET_SECONDS' default, in ms. */
+export const DEFAULT_CAMERA_CLOCK_MAX_OFFSET_MS = 10_000;
 
 /** A recording that lasted this long without a chunk still counts as a failure to connect. */
 const HEALTHY_RUN_MS = 30_000;
@@ -116,6 +122,7 @@ export class SourceRunner {
   /** A file resumed where an earlier run stopped: media seconds already ingested. */
   private resumeAtSeconds: number | undefined;
   private readonly finaliser: ChunkFinaliser;
+  private readonly cameraClock: CameraClockTracker | undefined;
   private readonly enqueue: EnqueuePipeline;
   /** Resolves when stop() is called: nothing run() waits for may outlast it. */
   private readonly stopRequested: Promise<void>;
@@ -133,7 +140,17 @@ export class SourceRunner {
 
   constructor(private readonly deps: SourceRunnerDeps) {
     this.log = deps.logger.child({ source: deps.source.id });
-    this.finaliser = new ChunkFinaliser(deps);
+    this.cameraClock =
+      deps.source.kind === 'rtsp'
+        ? new CameraClockTracker({
+            sourceId: deps.source.id,
+            logger: deps.logger,
+            metrics: deps.metrics,
+            maxOffsetMs: deps.cameraClockMaxOffsetMs ?? DEFAULT_CAMERA_CLOCK_MAX_OFFSET_MS,
+            hostSynchronised: () => deps.clockSync?.() === 'synchronised',
+          })
+        : undefined;
+    this.finaliser = new ChunkFinaliser({ ...deps, ...(this.cameraClock === undefined ? {} : { cameraClock: this.cameraClock }) });
     this.recutter = new ChunkRecutter({ source: deps.source, spool: deps.spool, ffmpegPath: deps.ffmpegPath, finaliser: this.finaliser, log: this.log, stopGraceMs: deps.stopGraceMs });
     this.stopRequested = new Promise((resolve) => {
       this.requestStop = resolve;
@@ -472,6 +489,7 @@ export class SourceRunner {
     });
     const fileModifiedMs = source.kind === 'file' ? await stat(source.url).then((info) => info.mtimeMs, () => undefined) : undefined;
     const clock = new RecordingClock(source.kind, Date.now(), fileModifiedMs, this.resumeAtSeconds);
+    this.cameraClock?.newRecording();
     const report = new InputReportReader();
     let failure: SourceFailure = UNKNOWN_FAILURE;
     let replanWith: ProbedStream[] | undefined;
@@ -688,7 +706,13 @@ export class SourceRunner {
         width: metadata.width,
         height: metadata.height,
         container: metadata.container,
+        clock: metadata.clock,
         ...(metadata.transport === undefined ? {} : { transport: metadata.transport, packetsLost: metadata.packetsLost }),
+        ...(metadata.hostTime === undefined ? {} : { hostTime: metadata.hostTime }),
+        ...(metadata.cameraTime === undefined ? {} : { cameraTime: metadata.cameraTime, clockOffsetMs: metadata.clockOffsetMs }),
+        ...(metadata.cameraTimeSource === undefined ? {} : { cameraTimeSource: metadata.cameraTimeSource }),
+        ...(metadata.cameraClockStepMs === undefined ? {} : { cameraClockStepMs: metadata.cameraClockStepMs }),
+        ...(metadata.hostClockStepMs === undefined ? {} : { hostClockStepMs: metadata.hostClockStepMs }),
       },
       message,
     );
