@@ -662,8 +662,11 @@ export class SourceRunner {
 
   private chunkRecorded(job: ChunkJobData): void {
     const { metadata } = job;
-    this.reportGap(metadata.startTime);
-    this.lastChunkEndMs = Date.parse(metadata.startTime) + metadata.durationMs;
+    // Gaps are measured on this node's clock: a camera's chunks move from it to the camera's own
+    // clock when its first Sender Report arrives, and that is no gap.
+    const hostStart = metadata.hostTime ?? metadata.startTime;
+    this.reportGap(hostStart);
+    this.lastChunkEndMs = Date.parse(hostStart) + metadata.durationMs;
     this.chunks++;
     this.deps.metrics?.chunksRecorded.inc({ source: this.deps.source.id });
     this.enqueue.schedule(job, 'chunk recorded');
