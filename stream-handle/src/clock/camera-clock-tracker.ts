@@ -24,7 +24,8 @@ export interface CameraClockTrackerDeps {
  */
 export class CameraClockTracker {
   private senderReportSeen = false;
-  private lastMappingMs: number | undefined;
+  /** Where the next chunk of this run should start on the camera's clock, by the last chunk's mapping (each chunk's media time starts at 0). */
+  private expectedStartMs: number | undefined;
   private lastOffsetMs: number | undefined;
   private outOfBound = false;
   private warnedNoReport = false;
@@ -37,7 +38,7 @@ export class CameraClockTracker {
   /** A new ffmpeg run: its media timeline starts again, and its first fragments come before any Sender Report. */
   newRecording(): void {
     this.senderReportSeen = false;
-    this.lastMappingMs = undefined;
+    this.expectedStartMs = undefined;
   }
 
   /** Where a live chunk starts and what its metadata says of both clocks. */
@@ -64,7 +65,7 @@ export class CameraClockTracker {
     const offsetMs = reading.cameraStartMs - host.startMs;
     const stepMs = this.stepOf(reading, offsetMs);
     this.noteOffset(offsetMs, choice.clock, choice.warning);
-    this.lastMappingMs = reading.lastMappingMs;
+    this.expectedStartMs = reading.cameraEndMs;
     this.lastOffsetMs = offsetMs + (reading.step?.stepMs ?? 0);
     const cameraTime = new Date(reading.cameraStartMs).toISOString();
     if (stepMs !== undefined) {
@@ -86,8 +87,8 @@ export class CameraClockTracker {
   /** A step inside the chunk, or between the chunk before and this one. */
   private stepOf(reading: CameraClockReading, offsetMs: number): number | undefined {
     if (reading.step !== undefined) return reading.step.stepMs;
-    if (this.lastMappingMs !== undefined) {
-      const moved = reading.firstMappingMs - this.lastMappingMs;
+    if (this.expectedStartMs !== undefined) {
+      const moved = reading.cameraStartMs - this.expectedStartMs;
       return Math.abs(moved) > CAMERA_STEP_TOLERANCE_MS ? Math.round(moved) : undefined;
     }
     if (this.lastOffsetMs !== undefined) {

@@ -9,8 +9,14 @@ import type { CameraTimeSource, ChunkClock, Mp4ProducerTime } from '@crispy-stre
 // keyframe that ends the fragment arrives. So a host-written prft sits at the fragment's END on
 // the host clock, and a camera's at its START on the camera clock. The rule:
 //
-//   a fragment's prft is host-written when it lies within HOST_WRITE_TOLERANCE_MS of the host
-//   time its fragment ended; otherwise it is the camera's.
+//   a fragment's prft is the camera's when it does NOT lie within HOST_WRITE_TOLERANCE_MS of
+//   the host time its fragment ended, AND it maps media time to wall time as the next fragment
+//   of the chunk does (within CAMERA_STEP_TOLERANCE_MS; the last fragment needs only the first).
+//
+// The second half matters at the start of a run: ffmpeg buffers what arrives while it probes
+// the stream and writes those first fragments in a burst, earlier than their ends, so they fail
+// the first test; but fragments written in a burst do not keep one time-to-media mapping, and a
+// Sender Report's mapping does (to the millisecond ffmpeg rounds it to).
 //
 // A camera whose clock runs ahead of the host by one fragment's length (within the tolerance)
 // cannot be told from the host: it is taken as host-written, so the error is always "host time,
@@ -34,8 +40,10 @@ export interface CameraClockReading {
   source: CameraTimeSource;
   /** The first fragment whose prft was the camera's (0-based). */
   fromFragment: number;
-  /** The camera's time minus media time (ms) of the chunk's last camera fragment: the mapping the next chunk should continue. */
+  /** The camera's time minus media time (ms) of the chunk's last camera fragment. */
   lastMappingMs: number;
+  /** The camera's time of the chunk's end by that last mapping: where the next chunk of the run should start. */
+  cameraEndMs: number;
   /** The mapping of the chunk's first camera fragment. */
   firstMappingMs: number;
   /** A step of the camera clock inside the chunk: how far its mapping moved (ms, signed) and at which media second. */
@@ -57,6 +65,7 @@ export interface CameraClockInput {
 export function readCameraClock(input: CameraClockInput): CameraClockReading | undefined {
   const times = [...input.producerTimes].sort((a, b) => a.fragment - b.fragment);
   const mediaEnd = input.mediaStartSeconds + input.durationMs / 1000;
+  const mapping = (time: Mp4ProducerTime) => time.wallclockMs - time.mediaSeconds * 1000;
   let from = -1;
   for (let i = 0; i < times.length; i++) {
     const time = times[i];
@@ -65,16 +74,18 @@ export function readCameraClock(input: CameraClockInput): CameraClockReading | u
       from = i;
       break;
     }
-    const fragmentEnd = times[i + 1]?.mediaSeconds ?? mediaEnd;
+    const next = times[i + 1];
+    const fragmentEnd = next?.mediaSeconds ?? mediaEnd;
     const hostEndMs = input.hostStartMs + (fragmentEnd - input.mediaStartSeconds) * 1000;
-    if (Math.abs(time.wallclockMs - hostEndMs) > HOST_WRITE_TOLERANCE_MS) {
+    const hostLike = Math.abs(time.wallclockMs - hostEndMs) <= HOST_WRITE_TOLERANCE_MS;
+    const steady = next === undefined || Math.abs(mapping(next) - mapping(time)) <= CAMERA_STEP_TOLERANCE_MS;
+    if (!hostLike && steady) {
       from = i;
       break;
     }
   }
   const first = times[from];
   if (first === undefined) return undefined;
-  const mapping = (time: Mp4ProducerTime) => time.wallclockMs - time.mediaSeconds * 1000;
   const firstMappingMs = mapping(first);
   let lastMappingMs = firstMappingMs;
   let step: CameraClockReading['step'];
@@ -89,6 +100,7 @@ export function readCameraClock(input: CameraClockInput): CameraClockReading | u
     fromFragment: from,
     firstMappingMs,
     lastMappingMs,
+    cameraEndMs: Math.round(lastMappingMs + mediaEnd * 1000),
     ...(step === undefined ? {} : { step }),
   };
 }

@@ -27,6 +27,12 @@ describe('readCameraClock: which fragments carry the camera\'s time', () => {
     expect(readCameraClock(input(mixed))).toMatchObject({ cameraStartMs: Date.parse('2026-12-02T00:03:09.866Z'), source: 'sender-report-mapped-back', fromFragment: 1 });
   });
 
+  it('fragments written in a burst at the start of a run (ffmpeg catching up after probing) are not taken for the camera\'s', () => {
+    // Written 0.1 s apart, far from their ends: neither the host's pattern nor one steady mapping.
+    const burst = [prft(0, '2026-12-02T00:03:12.970Z'), prft(1, '2026-12-02T00:03:13.070Z'), prft(2, '2026-12-02T00:03:11.866Z')];
+    expect(readCameraClock({ ...input(burst), durationMs: 3000 })).toMatchObject({ fromFragment: 2, source: 'sender-report-mapped-back', cameraStartMs: Date.parse('2026-12-02T00:03:09.866Z') });
+  });
+
   it('once a Sender Report arrived in the run, even a fragment that looks host-written is the camera\'s', () => {
     const lookalike = [prft(0, '2026-12-02T00:03:13.870Z'), prft(1, '2026-12-02T00:03:14.870Z')];
     expect(readCameraClock({ ...input(lookalike), durationMs: 2000 })).toBeUndefined();
@@ -43,7 +49,7 @@ describe('readCameraClock: which fragments carry the camera\'s time', () => {
 });
 
 describe('chooseChunkClock', () => {
-  const reading = (offsetMs: number) => ({ cameraStartMs: HOST_START + offsetMs, source: 'sender-report' as const, fromFragment: 0, firstMappingMs: 0, lastMappingMs: 0 });
+  const reading = (offsetMs: number) => ({ cameraStartMs: HOST_START + offsetMs, source: 'sender-report' as const, fromFragment: 0, firstMappingMs: 0, lastMappingMs: 0, cameraEndMs: 0 });
   it.each([
     ['no Sender Report', undefined, 10_000, true, 'host', /no RTCP Sender Report/],
     ['within the bound, synchronised host', reading(-3000), 10_000, true, 'camera', undefined],
