@@ -2,6 +2,7 @@ import { readFile, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics, type RtspTransport } from '@crispy-streamer/shared';
 import { CameraClockTracker } from '../clock/camera-clock-tracker.js';
+import { HostClockWatch, type ClockReading } from '../clock/host-clock-watch.js';
 import { RecordingClock, type ChunkPlacement } from '../clock/recording-clock.js';
 import type { ChunkQueue } from '../queue/chunk-queue.js';
 import { cameraAnswers, type CameraAnswers } from '../recorder/camera-reachability.js';
@@ -58,6 +59,8 @@ export interface SourceRunnerDeps {
   clockSync?: () => ClockSync;
   /** A camera's chunks are placed on its own clock while it stays within this of the node's (CAMERA_CLOCK_MAX_OFFSET_SECONDS). */
   cameraClockMaxOffsetMs?: number;
+  /** This node's wall and monotonic clocks (tests give a fake). */
+  readClocks?: () => ClockReading;
   /** Retrying a chunk whose finalisation failed for a reason of the disk (full, I/O error). */
   finaliseRetry?: BackoffPolicy;
   /** Retrying a chunk Redis did not take. */
@@ -123,6 +126,7 @@ export class SourceRunner {
   private resumeAtSeconds: number | undefined;
   private readonly finaliser: ChunkFinaliser;
   private readonly cameraClock: CameraClockTracker | undefined;
+  private readonly hostClock: HostClockWatch;
   private readonly enqueue: EnqueuePipeline;
   /** Resolves when stop() is called: nothing run() waits for may outlast it. */
   private readonly stopRequested: Promise<void>;
@@ -150,6 +154,7 @@ export class SourceRunner {
             hostSynchronised: () => deps.clockSync?.() === 'synchronised',
           })
         : undefined;
+    this.hostClock = new HostClockWatch(deps.readClocks);
     this.finaliser = new ChunkFinaliser({ ...deps, ...(this.cameraClock === undefined ? {} : { cameraClock: this.cameraClock }) });
     this.recutter = new ChunkRecutter({ source: deps.source, spool: deps.spool, ffmpegPath: deps.ffmpegPath, finaliser: this.finaliser, log: this.log, stopGraceMs: deps.stopGraceMs });
     this.stopRequested = new Promise((resolve) => {
@@ -519,12 +524,15 @@ export class SourceRunner {
       },
       onSegment: (entry) => {
         const listedAtMs = Date.now();
+        const hostClockStepMs = this.hostClock.check();
+        if (hostClockStepMs !== undefined) this.hostClockStepped(hostClockStepMs);
         // Losses ffmpeg reported since the chunk before were in the packets of this chunk.
         const facts = {
           pixelFormat: plan.pixelFormat,
           audio: plan.audio,
           dropped: plan.dropped,
           ...(transport === undefined ? {} : { transport, packetsLost }),
+          ...(hostClockStepMs === undefined ? {} : { hostClockStepMs }),
         };
         packetsLost = 0;
         this.finalising = this.finalising.then(() => this.finaliseChunk(entry, clock, listedAtMs, facts, context));
@@ -673,6 +681,20 @@ export class SourceRunner {
     this.notify((o) => o.chunkRecorded?.(metadata));
   }
 
+  /**
+   * This node's wall clock stepped since the chunk before. A recording keeps the timeline it was
+   * anchored on; one started after the step is placed on the stepped clock, so its chunks may
+   * overlap earlier ones (and their names sort before them). Their names stay unique: each holds
+   * its sequence number, which never goes back.
+   */
+  private hostClockStepped(stepMs: number): void {
+    this.deps.metrics?.clockSteps.inc({ source: this.deps.source.id, clock: 'host' });
+    this.log.warn(
+      { hostClockStepMs: stepMs },
+      `this node's clock stepped ${stepMs < 0 ? 'back' : 'forward'} by ${(Math.abs(stepMs) / 1000).toFixed(3)} s against its monotonic clock: the next chunk is marked (hostClockStepMs); chunks of later recordings may overlap earlier ones`,
+    );
+  }
+
   /** The observer's trouble is its own: recording goes on whatever it does. */
   private notify(call: (observer: SourceObserver) => void): void {
     if (this.deps.observer === undefined) return;
@@ -686,6 +708,12 @@ export class SourceRunner {
   private reportGap(startTime: string): void {
     if (this.lastChunkEndMs === undefined) return;
     const gapMs = Date.parse(startTime) - this.lastChunkEndMs;
+    if (gapMs < -1000) {
+      this.log.warn(
+        { overlapMs: -gapMs, previousEnd: new Date(this.lastChunkEndMs).toISOString(), startTime },
+        `this chunk starts ${(-gapMs / 1000).toFixed(1)} s before the one before it ended: this node's clock went back (see hostClockStepMs)`,
+      );
+    }
     const expected = this.gapExpected;
     this.gapExpected = false;
     // A few frames of jitter between chunks is not a gap worth a warning; after a recording made
