@@ -51,7 +51,8 @@ export class CameraClockTracker {
       producerTimes: info.producerTimes,
       mediaStartSeconds: info.mediaStartSeconds ?? 0,
       durationMs: info.durationMs,
-      hostStartMs: host.startMs,
+      // A placement without the listing time (none today) is taken to end its media length after its start.
+      writtenAtMs: host.writtenAtMs ?? host.startMs + info.durationMs,
       senderReportSeen: this.senderReportSeen,
     });
     const choice = chooseChunkClock(reading, host.startMs, this.deps.maxOffsetMs, this.deps.hostSynchronised());

@@ -10,7 +10,8 @@ import type { CameraTimeSource, ChunkClock, Mp4ProducerTime } from '@crispy-stre
 // the host clock, and a camera's at its START on the camera clock. The rule:
 //
 //   a fragment's prft is the camera's when it does NOT lie within HOST_WRITE_TOLERANCE_MS of
-//   the host time its fragment ended, AND it maps media time to wall time as the next fragment
+//   the host time its fragment ended (counted back from the moment ffmpeg listed the chunk, which
+//   it does right after writing its last fragment), AND it maps media time to wall time as the next fragment
 //   of the chunk does (within CAMERA_STEP_TOLERANCE_MS; the last fragment needs only the first).
 //
 // The second half matters at the start of a run: ffmpeg buffers what arrives while it probes
@@ -55,8 +56,8 @@ export interface CameraClockInput {
   /** The video track's first sample, on the prft's media timeline (seconds). */
   mediaStartSeconds: number;
   durationMs: number;
-  /** Where this node's clock puts the chunk's first frame (epoch ms). */
-  hostStartMs: number;
+  /** When ffmpeg finished the chunk on this node's clock (epoch ms): it listed it, right after writing its last fragment. */
+  writtenAtMs: number;
   /** An earlier chunk of this ffmpeg run had the camera's time: every fragment of this one does too. */
   senderReportSeen: boolean;
 }
@@ -76,7 +77,7 @@ export function readCameraClock(input: CameraClockInput): CameraClockReading | u
     }
     const next = times[i + 1];
     const fragmentEnd = next?.mediaSeconds ?? mediaEnd;
-    const hostEndMs = input.hostStartMs + (fragmentEnd - input.mediaStartSeconds) * 1000;
+    const hostEndMs = input.writtenAtMs - (mediaEnd - fragmentEnd) * 1000;
     const hostLike = Math.abs(time.wallclockMs - hostEndMs) <= HOST_WRITE_TOLERANCE_MS;
     const steady = next === undefined || Math.abs(mapping(next) - mapping(time)) <= CAMERA_STEP_TOLERANCE_MS;
     if (!hostLike && steady) {

@@ -116,7 +116,7 @@ export class ChunkFinaliser {
     const bytes = await readFile(chunk.path);
     const info = await inspectChunkBuffer(bytes, chunk.container);
     const { mtimeMs } = await stat(chunk.path);
-    const job = await this.finalise(chunk, bytes, info, { startMs: Math.round(mtimeMs - info.durationMs), clock: 'host' }, {});
+    const job = await this.finalise(chunk, bytes, info, { startMs: Math.round(mtimeMs - info.durationMs), clock: 'host', writtenAtMs: mtimeMs }, {});
     // Its recording is over: the next chunk continues no mapping of it.
     this.deps.cameraClock?.newRecording();
     return job;

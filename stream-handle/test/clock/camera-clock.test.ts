@@ -7,7 +7,8 @@ import { chooseChunkClock, readCameraClock } from '../../src/clock/camera-clock.
 // (its end); after it, the camera's time of each fragment's start.
 const HOST_START = Date.parse('2026-12-02T00:03:12.870Z');
 const prft = (fragment: number, wallclock: string): Mp4ProducerTime => ({ fragment, mediaSeconds: fragment, flags: 24, wallclockMs: Date.parse(wallclock) });
-const input = (times: Mp4ProducerTime[], senderReportSeen = false) => ({ producerTimes: times, mediaStartSeconds: 0, durationMs: 3000, hostStartMs: HOST_START, senderReportSeen });
+// Listed right after its last fragment was written, 3 s after its start.
+const input = (times: Mp4ProducerTime[], senderReportSeen = false) => ({ producerTimes: times, mediaStartSeconds: 0, durationMs: 3000, writtenAtMs: HOST_START + 3000, senderReportSeen });
 
 describe('readCameraClock: which fragments carry the camera\'s time', () => {
   it('host-written fragments (each at its own end on the host clock) give no camera time', () => {
@@ -33,10 +34,16 @@ describe('readCameraClock: which fragments carry the camera\'s time', () => {
     expect(readCameraClock({ ...input(burst), durationMs: 3000 })).toMatchObject({ fromFragment: 2, source: 'sender-report-mapped-back', cameraStartMs: Date.parse('2026-12-02T00:03:09.866Z') });
   });
 
+  it('a recording whose start the node placed late or early still has its host-written fragments seen for what they are', () => {
+    // The test is against when the chunk was listed, not where the node placed its start.
+    const hostWritten = [prft(0, '2026-12-02T00:03:13.867Z'), prft(1, '2026-12-02T00:03:14.866Z'), prft(2, '2026-12-02T00:03:15.867Z')];
+    expect(readCameraClock({ ...input(hostWritten), writtenAtMs: Date.parse('2026-12-02T00:03:15.871Z') })).toBeUndefined();
+  });
+
   it('once a Sender Report arrived in the run, even a fragment that looks host-written is the camera\'s', () => {
     const lookalike = [prft(0, '2026-12-02T00:03:13.870Z'), prft(1, '2026-12-02T00:03:14.870Z')];
-    expect(readCameraClock({ ...input(lookalike), durationMs: 2000 })).toBeUndefined();
-    expect(readCameraClock({ ...input(lookalike, true), durationMs: 2000 })).toMatchObject({ source: 'sender-report', fromFragment: 0 });
+    expect(readCameraClock({ ...input(lookalike), durationMs: 2000, writtenAtMs: HOST_START + 2000 })).toBeUndefined();
+    expect(readCameraClock({ ...input(lookalike, true), durationMs: 2000, writtenAtMs: HOST_START + 2000 })).toMatchObject({ source: 'sender-report', fromFragment: 0 });
   });
 
   it('a mapping that moves inside the chunk is a step of the camera clock, with its size and place', () => {
