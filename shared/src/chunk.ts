@@ -281,7 +281,7 @@ export function fromObjectMetadata(custom: Record<string, string | undefined>): 
     const value = custom[key];
     if (value === undefined) continue;
     if (isUtcMillis(value)) metadata[key] = value;
-    else missing.push(`${key} (not a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ: ${value})`);
+    else missing.push(`${key} (not a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ: ${String(value)})`);
   }
   if (custom.cameraTimeSource !== undefined) {
     if ((CAMERA_TIME_SOURCES as readonly string[]).includes(custom.cameraTimeSource)) metadata.cameraTimeSource = custom.cameraTimeSource as CameraTimeSource;

@@ -649,7 +649,8 @@ function parseMoovParts(moovPayload: Uint8Array, brand: string, fragments?: Frag
     fragmentSamples = fragmentSamplesOf(fragments, videoTrack.trackId, defaults);
     const totalDelta = fragmentSamples.reduce((sum, sample) => sum + sample.duration, 0);
     if (!Number.isSafeInteger(totalDelta)) throw new Mp4IncompleteError('malformed', 'fragment durations overflow');
-    video = { ...video, timeToSample: { sampleCount: fragmentSamples.length, totalDelta }, keyframeCount: fragmentSamples.filter((sample) => sample.sync).length };
+    const keyframeCount = fragmentSamples.filter((sample) => sample.sync).length;
+    video = { ...video, timeToSample: { sampleCount: fragmentSamples.length, totalDelta }, keyframeCount };
     const timescales = new Map(tracks.map((t) => [t.trackId, t.mdhd.timescale]));
     producerTimes = fragments.prfts.map((prft) => parseProducerTime(prft, timescales));
   }
@@ -1082,16 +1083,18 @@ export async function readMp4Layout(read: RangeReader, size: number, options: In
   const layout = await walkTopLevel(src, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES);
   const { ftyp, moov } = layout;
   const moovBytes = new Uint8Array(await src.bytes(moov.start, moov.end - moov.start));
-  const parts = parseMoovParts(moovBytes.subarray(moov.payload - moov.start), layout.brand, await readFragments(src, layout, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES));
+  const fragments = await readFragments(src, layout, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES);
+  const parts = parseMoovParts(moovBytes.subarray(moov.payload - moov.start), layout.brand, fragments);
+  const samples = parts.fragmentSamples;
   return {
     info: parts.info,
     ftyp: { offset: ftyp.start, size: ftyp.end - ftyp.start, bytes: ftyp.bytes },
     moov: { offset: moov.start, size: moov.end - moov.start, bytes: moovBytes },
     sampleEntry: parts.video.sampleEntry.fourcc,
     codecConfig: parseCodecConfig(parts.view, parts.video.sampleEntry.box),
-    firstSyncSample: parts.fragmentSamples === undefined ? locateFirstSyncSample(parts.view, parts.video, layout) : firstFragmentSyncSample(parts.fragmentSamples, layout),
+    firstSyncSample: samples === undefined ? locateFirstSyncSample(parts.view, parts.video, layout) : firstFragmentSyncSample(samples, layout),
     ...(options.allSyncSamples === true
-      ? { syncSamples: parts.fragmentSamples === undefined ? locateSyncSamples(parts.view, parts.video, parts.track, layout) : fragmentSyncSamples(parts, layout) }
+      ? { syncSamples: samples === undefined ? locateSyncSamples(parts.view, parts.video, parts.track, layout) : fragmentSyncSamples(parts, layout) }
       : {}),
   };
 }

@@ -92,7 +92,9 @@ export function readCameraClock(input: CameraClockInput): CameraClockReading | u
   let step: CameraClockReading['step'];
   for (const time of times.slice(from + 1)) {
     const moved = mapping(time) - lastMappingMs;
-    if (Math.abs(moved) > CAMERA_STEP_TOLERANCE_MS && step === undefined) step = { stepMs: Math.round(moved), atMediaSeconds: time.mediaSeconds - input.mediaStartSeconds };
+    if (Math.abs(moved) > CAMERA_STEP_TOLERANCE_MS && step === undefined) {
+      step = { stepMs: Math.round(moved), atMediaSeconds: time.mediaSeconds - input.mediaStartSeconds };
+    }
     lastMappingMs = mapping(time);
   }
   return {

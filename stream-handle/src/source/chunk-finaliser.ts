@@ -125,7 +125,13 @@ export class ChunkFinaliser {
   /** What the last chunk finalised holds, as its own bytes say (keyframes, for the GOP hint). */
   lastInspection: ChunkInspection | undefined;
 
-  private async finalise(chunk: SpoolChunkFile, bytes: Buffer, info: ChunkInspection, hostPlacement: ChunkPlacement, recorded: ChunkRecordingFacts): Promise<ChunkJobData> {
+  private async finalise(
+    chunk: SpoolChunkFile,
+    bytes: Buffer,
+    info: ChunkInspection,
+    hostPlacement: ChunkPlacement,
+    recorded: ChunkRecordingFacts,
+  ): Promise<ChunkJobData> {
     const { source, spool, signer } = this.deps;
     this.lastInspection = info;
     let placement = hostPlacement;

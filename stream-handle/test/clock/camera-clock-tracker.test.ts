@@ -12,7 +12,8 @@ function chunk(index: number, cameraOffsetMs: number, stepAtFragment?: { fragmen
     fragment,
     mediaSeconds: fragment,
     flags: 24,
-    wallclockMs: T0 + index * 3000 + fragment * 1000 + cameraOffsetMs + (stepAtFragment !== undefined && fragment >= stepAtFragment.fragment ? stepAtFragment.stepMs : 0),
+    wallclockMs:
+      T0 + index * 3000 + fragment * 1000 + cameraOffsetMs + (stepAtFragment !== undefined && fragment >= stepAtFragment.fragment ? stepAtFragment.stepMs : 0),
   }));
   return { container: 'mp4', brand: 'iso5', durationMs: 3000, frameCount: 90, frameRate: 30, codec: 'h264', width: 640, height: 360, hasAudio: false, timescale: 15360, fragmented: true, mediaStartSeconds: 0, producerTimes };
 }

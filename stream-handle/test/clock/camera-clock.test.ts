@@ -8,7 +8,13 @@ import { chooseChunkClock, readCameraClock } from '../../src/clock/camera-clock.
 const HOST_START = Date.parse('2026-12-02T00:03:12.870Z');
 const prft = (fragment: number, wallclock: string): Mp4ProducerTime => ({ fragment, mediaSeconds: fragment, flags: 24, wallclockMs: Date.parse(wallclock) });
 // Listed right after its last fragment was written, 3 s after its start.
-const input = (times: Mp4ProducerTime[], senderReportSeen = false) => ({ producerTimes: times, mediaStartSeconds: 0, durationMs: 3000, writtenAtMs: HOST_START + 3000, senderReportSeen });
+const input = (times: Mp4ProducerTime[], senderReportSeen = false) => ({
+  producerTimes: times,
+  mediaStartSeconds: 0,
+  durationMs: 3000,
+  writtenAtMs: HOST_START + 3000,
+  senderReportSeen,
+});
 
 describe('readCameraClock: which fragments carry the camera\'s time', () => {
   it('host-written fragments (each at its own end on the host clock) give no camera time', () => {
