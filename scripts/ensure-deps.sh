@@ -3,7 +3,8 @@
 #   scripts/ensure-deps.sh run    ffmpeg and redis-server: enough to run the stack
 #   scripts/ensure-deps.sh test   plus the RTSP test camera (gst-rtsp-server through python3-gi),
 #                                 chromium for the dashboard and fleet page tests, and prometheus
-#                                 for promtool (the alerting rules' checks and unit tests)
+#                                 for promtool (the alerting rules' checks and unit tests), and
+#                                 faketime (libfaketime: cameras and nodes whose clocks are off)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,7 @@ want=${1:-run}
 packages=(ffmpeg redis-server)
 if [[ $want == test ]]; then
   packages+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly chromium prometheus)
+    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly chromium prometheus faketime)
 fi
 
 missing=()

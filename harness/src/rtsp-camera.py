@@ -39,6 +39,7 @@ def parse_args():
     parser.add_argument('--change-size-after', type=float, help='seconds after READY at which the picture size changes')
     parser.add_argument('--change-size', help='the new size, WxH (with --change-size-after)')
     parser.add_argument('--drop-every', type=int, help='drop one video RTP packet in this many (loss on the way)')
+    parser.add_argument('--no-rtcp', action='store_true', help='send no RTCP at all, so no Sender Report: a camera without a clock to share')
     parser.add_argument('--exit-on-stdin-eof', action='store_true', help='quit when the parent closes our stdin')
     args = parser.parse_args()
     args.mounts = args.mounts or ['cam0']
@@ -243,6 +244,8 @@ class Camera:
             pool = GstRtspServer.RTSPAddressPool()
             pool.add_range('224.3.0.1', '224.3.0.20', 5000, 5100, 1)
             factory.set_address_pool(pool)
+        if args.no_rtcp:
+            factory.set_enable_rtcp(False)
         # One pipeline for all clients, like a real camera.
         factory.set_shared(True)
         # Makes the media unseekable: otherwise the `Range: npt=0-` in each new

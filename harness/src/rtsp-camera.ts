@@ -67,6 +67,14 @@ export interface RtspCameraOptions {
   netns?: string;
   /** The address to listen on. Default 127.0.0.1. */
   address?: string;
+  /**
+   * Run the camera's clock off the host's (libfaketime, `DONT_FAKE_MONOTONIC=1`): a file whose
+   * content is a faketime offset such as `+3600` or `-3` (seconds), read again every second, so
+   * a test can step the camera's clock mid-recording by rewriting it.
+   */
+  clockOffsetFile?: string;
+  /** Send no RTCP (so no Sender Reports, the camera's only way to tell its time). */
+  noRtcp?: boolean;
 }
 
 /** The system interpreter: it has python3-gi, which pyenv interpreters usually lack. */
@@ -76,6 +84,8 @@ export const RTSP_CAMERA_SCRIPT = fileURLToPath(new URL('./rtsp-camera.py', impo
 const DEBIAN_PACKAGES =
   'python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly';
 const MISSING_BINDINGS_EXIT_CODE = 3;
+/** Debian's libfaketime (package faketime), the multi-threaded variant: GStreamer runs threads. */
+export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
 const READY_TIMEOUT_MS = 20_000;
 
 function missingBindingsError(detail: string): Error {
@@ -123,7 +133,8 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
   scriptArgs.push('--address', address, '--protocols', options.protocols ?? 'any', '--audio', options.audio ?? 'none', '--auth', options.auth ?? 'basic');
   if (options.changeSize !== undefined) scriptArgs.push('--change-size-after', String(options.changeSize.afterSeconds), '--change-size', `${options.changeSize.width}x${options.changeSize.height}`);
   if (options.dropEvery !== undefined) scriptArgs.push('--drop-every', String(options.dropEvery));
-  const launchOptions = { netns: options.netns };
+  if (options.noRtcp === true) scriptArgs.push('--no-rtcp');
+  const launchOptions = { netns: options.netns, clockOffsetFile: options.clockOffsetFile };
 
   let port = await freePort();
   let child: Child | undefined;
@@ -182,6 +193,7 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
 
 interface LaunchOptions {
   netns?: string | undefined;
+  clockOffsetFile?: string | undefined;
   /** Called once, with the moment the server's port first accepted a connection. */
   onServing?: (atMs: number) => void;
 }
@@ -208,11 +220,17 @@ async function watchServing(host: string, port: number, onServing: (atMs: number
 }
 
 async function launch(port: number, scriptArgs: readonly string[], options: LaunchOptions = {}): Promise<Child> {
+  if (options.clockOffsetFile !== undefined && !existsSync(LIBFAKETIME)) throw new Error(`a camera with its own clock needs libfaketime (${LIBFAKETIME}): sudo apt-get install faketime`);
   const command = options.netns === undefined ? [RTSP_CAMERA_PYTHON] : ['ip', 'netns', 'exec', options.netns, RTSP_CAMERA_PYTHON];
+  // libfaketime, preloaded as the faketime wrapper does (the wrapper's own FAKETIME would win over
+  // the file): the realtime clock only (faking the monotonic one too stops GStreamer serving),
+  // offset by what the file says, looked at again every second.
+  const clockEnv =
+    options.clockOffsetFile === undefined ? {} : { LD_PRELOAD: LIBFAKETIME, DONT_FAKE_MONOTONIC: '1', FAKETIME_TIMESTAMP_FILE: options.clockOffsetFile, FAKETIME_CACHE_DURATION: '1' };
   const child = spawnChild(command[0] ?? RTSP_CAMERA_PYTHON, [...command.slice(1), RTSP_CAMERA_SCRIPT, '--port', String(port), '--exit-on-stdin-eof', ...scriptArgs], {
     name: `rtsp-camera:${port}`,
     // GStreamer's own warnings are still printed; the registry cache is shared and fine.
-    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    env: { ...process.env, PYTHONUNBUFFERED: '1', ...clockEnv },
   });
   const ready = child.waitForLine((line) => line.startsWith('READY '), READY_TIMEOUT_MS, 'READY');
   const address = scriptArgs[scriptArgs.indexOf('--address') + 1] ?? '127.0.0.1';

@@ -22,8 +22,9 @@ export interface ChunkMetadata {
   mode: 'copy' | 'encode';
   /**
    * Where the start time came from: `host` is this node's clock when ffmpeg received the first
-   * frame; `file` is the creation time written in a video file or, without one, the file's
-   * modification time less its duration.
+   * frame; `camera` is the camera's own clock, from its RTCP Sender Report mapping (see
+   * `cameraTime`); `file` is the creation time written in a video file or, without one, the
+   * file's modification time less its duration.
    */
   clock: ChunkClock;
   /** Whether this node's clock was NTP-synchronised when the chunk was recorded. */
@@ -46,7 +47,30 @@ export interface ChunkMetadata {
   transport?: RtspTransport;
   /** A camera: RTP packets ffmpeg reported missing while it wrote this chunk (UDP can lose them). */
   packetsLost?: number;
+  /** A camera: this node's clock's time of the first frame (what `startTime` is with `clock: host`). */
+  hostTime?: string;
+  /** A camera: the camera's own time of the first frame, when it has sent an RTCP Sender Report. */
+  cameraTime?: string;
+  /** A camera: how `cameraTime` was obtained, or why there is none. */
+  cameraTimeSource?: CameraTimeSource;
+  /** A camera with `cameraTime`: cameraTime minus hostTime, in whole milliseconds (signed). */
+  clockOffsetMs?: number;
+  /** The camera's clock stepped by this much (ms, signed) inside this chunk or since the chunk before. */
+  cameraClockStepMs?: number;
+  /** This node's wall clock stepped by this much (ms, signed, against its monotonic clock) since the chunk before. */
+  hostClockStepMs?: number;
 }
+
+/**
+ * How a chunk's camera time was obtained: `sender-report`: the producer reference time of its
+ * first fragment, from the camera's RTCP Sender Report mapping; `sender-report-mapped-back`: its
+ * first fragments came before the first Sender Report (they carry host time), so the time is a
+ * later fragment's mapped back along the media timeline; `no-sender-report`: none of its
+ * fragments carries the camera's time (no `cameraTime`); `not-recorded`: the chunk holds no
+ * producer reference times (it was cut again, or recovered from a recording without them).
+ */
+export type CameraTimeSource = 'sender-report' | 'sender-report-mapped-back' | 'no-sender-report' | 'not-recorded';
+export const CAMERA_TIME_SOURCES: readonly CameraTimeSource[] = ['sender-report', 'sender-report-mapped-back', 'no-sender-report', 'not-recorded'];
 
 /** RTSP lower transports ffmpeg can read a camera over. */
 export type RtspTransport = 'tcp' | 'udp' | 'udp_multicast' | 'http';
@@ -62,7 +86,8 @@ export interface AudioTrackOutcome {
   to?: string;
 }
 
-export type ChunkClock = 'host' | 'file';
+export type ChunkClock = 'host' | 'file' | 'camera';
+export const CHUNK_CLOCKS: readonly ChunkClock[] = ['host', 'file', 'camera'];
 export type ClockSync = 'synchronised' | 'unsynchronised' | 'unknown';
 /**
  * The file format of a chunk: it decides the file extension, the object name and the content type.
@@ -172,6 +197,12 @@ export function toObjectMetadata(metadata: ChunkMetadata): Record<string, string
     ...(metadata.dropped === undefined ? {} : { dropped: metadata.dropped.length === 0 ? 'nothing' : metadata.dropped.join('; ') }),
     ...(metadata.transport === undefined ? {} : { transport: metadata.transport }),
     ...(metadata.packetsLost === undefined ? {} : { packetsLost: String(metadata.packetsLost) }),
+    ...(metadata.hostTime === undefined ? {} : { hostTime: metadata.hostTime }),
+    ...(metadata.cameraTime === undefined ? {} : { cameraTime: metadata.cameraTime }),
+    ...(metadata.cameraTimeSource === undefined ? {} : { cameraTimeSource: metadata.cameraTimeSource }),
+    ...(metadata.clockOffsetMs === undefined ? {} : { clockOffsetMs: String(metadata.clockOffsetMs) }),
+    ...(metadata.cameraClockStepMs === undefined ? {} : { cameraClockStepMs: String(metadata.cameraClockStepMs) }),
+    ...(metadata.hostClockStepMs === undefined ? {} : { hostClockStepMs: String(metadata.hostClockStepMs) }),
   };
 }
 
@@ -226,7 +257,7 @@ export function fromObjectMetadata(custom: Record<string, string | undefined>): 
     width: num('width'),
     height: num('height'),
     mode: mode === 'encode' ? 'encode' : 'copy',
-    clock: custom.clock === 'file' ? 'file' : 'host',
+    clock: custom.clock === 'file' || custom.clock === 'camera' ? custom.clock : 'host',
     clockSync: custom.clockSync === 'synchronised' || custom.clockSync === 'unsynchronised' ? custom.clockSync : 'unknown',
     recordedBy: custom.recordedBy ?? '',
   };
@@ -246,12 +277,34 @@ export function fromObjectMetadata(custom: Record<string, string | undefined>): 
     if (Number.isSafeInteger(lost) && lost >= 0) metadata.packetsLost = lost;
     else missing.push(`packetsLost (not a count: ${custom.packetsLost})`);
   }
+  for (const key of ['hostTime', 'cameraTime'] as const) {
+    const value = custom[key];
+    if (value === undefined) continue;
+    if (isUtcMillis(value)) metadata[key] = value;
+    else missing.push(`${key} (not a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ: ${String(value)})`);
+  }
+  if (custom.cameraTimeSource !== undefined) {
+    if ((CAMERA_TIME_SOURCES as readonly string[]).includes(custom.cameraTimeSource)) metadata.cameraTimeSource = custom.cameraTimeSource as CameraTimeSource;
+    else missing.push(`cameraTimeSource (not one of ${CAMERA_TIME_SOURCES.join(', ')}: ${custom.cameraTimeSource})`);
+  }
+  for (const key of ['clockOffsetMs', 'cameraClockStepMs', 'hostClockStepMs'] as const) {
+    const raw = custom[key];
+    if (raw === undefined) continue;
+    const value = Number(raw);
+    if (raw !== '' && Number.isSafeInteger(value)) metadata[key] = value;
+    else missing.push(`${key} (not a whole number of milliseconds: ${raw})`);
+  }
   if (missing.length > 0) throw new Error(`object metadata is missing or malformed: ${missing.join(', ')}`);
   return metadata;
 }
 
 /** UTC as Date#toISOString writes it. */
 export const ISO_MILLIS_UTC_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A real UTC instant written as Date#toISOString writes it. */
+export function isUtcMillis(value: unknown): value is string {
+  return typeof value === 'string' && ISO_MILLIS_UTC_PATTERN.test(value) && new Date(value).toISOString() === value;
+}
 /** 4 bytes in canonical base64: the sixth character carries 2 bits, so its low 4 bits are zero. */
 export const CRC32C_BASE64_PATTERN = /^[A-Za-z0-9+/]{5}[AQgw]==$/;
 
@@ -282,7 +335,7 @@ export function chunkMetadataProblems(value: unknown): string[] {
   check('width', count, 'a whole number >= 0');
   check('height', count, 'a whole number >= 0');
   check('mode', (v) => v === 'copy' || v === 'encode', '"copy" or "encode"');
-  check('clock', (v) => v === 'host' || v === 'file', '"host" or "file"');
+  check('clock', (v) => (CHUNK_CLOCKS as readonly unknown[]).includes(v), '"host", "camera" or "file"');
   check('clockSync', (v) => v === 'synchronised' || v === 'unsynchronised' || v === 'unknown', 'synchronised, unsynchronised or unknown');
   check('recordedBy', text, 'a string');
   // Absent in chunks recorded before these were kept; checked when present.
@@ -294,6 +347,14 @@ export function chunkMetadataProblems(value: unknown): string[] {
   optional('dropped', (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && item !== '' && !item.includes('; ')), 'a list of descriptions');
   optional('transport', (v) => (RTSP_TRANSPORTS as readonly unknown[]).includes(v), RTSP_TRANSPORTS.join(', '));
   optional('packetsLost', count, 'a whole number >= 0');
+  optional('hostTime', isUtcMillis, 'a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ');
+  optional('cameraTime', isUtcMillis, 'a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ');
+  optional('cameraTimeSource', (v) => (CAMERA_TIME_SOURCES as readonly unknown[]).includes(v), CAMERA_TIME_SOURCES.join(', '));
+  const signedMs = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v);
+  optional('clockOffsetMs', signedMs, 'a whole number of milliseconds');
+  optional('cameraClockStepMs', signedMs, 'a whole number of milliseconds');
+  optional('hostClockStepMs', signedMs, 'a whole number of milliseconds');
+  if (m.clock === 'camera' && m.cameraTime === undefined) problems.push('clock is "camera" but cameraTime is missing');
   return problems;
 }
 

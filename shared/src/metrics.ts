@@ -20,6 +20,12 @@ export interface RecorderMetrics {
   gapSeconds: Counter<'source'>;
   waitingToQueue: Gauge<'source'>;
   sourceUp: Gauge<'source'>;
+  /** A camera's clock minus this node's, as its last chunk measured it. */
+  cameraClockOffset: Gauge<'source'>;
+  /** Steps of a camera's clock (`camera`), or of this node's wall clock against its monotonic clock (`host`). */
+  clockSteps: Counter<'source' | 'clock'>;
+  /** Chunks whose camera offset was beyond CAMERA_CLOCK_MAX_OFFSET_SECONDS (placed on the host clock). */
+  cameraClockOutOfBound: Counter<'source'>;
 }
 
 export function createRecorderMetrics(registry: Registry): RecorderMetrics {
@@ -33,6 +39,9 @@ export function createRecorderMetrics(registry: Registry): RecorderMetrics {
     gapSeconds: new Counter({ name: 'crispy_recording_gap_seconds_total', help: 'Seconds of video not recorded between chunks', labelNames: ['source'], registers }),
     waitingToQueue: new Gauge({ name: 'crispy_chunks_waiting_to_queue', help: 'Finalised chunks Redis has not taken yet', labelNames: ['source'], registers }),
     sourceUp: new Gauge({ name: 'crispy_source_up', help: '1 while ffmpeg is running for the source', labelNames: ['source'], registers }),
+    cameraClockOffset: new Gauge({ name: 'crispy_camera_clock_offset_seconds', help: "The camera's clock minus this node's (RTCP Sender Report time against arrival), last chunk", labelNames: ['source'], registers }),
+    clockSteps: new Counter({ name: 'crispy_clock_steps_total', help: 'Steps of a camera clock (clock=camera) or of this node\'s wall clock against its monotonic clock (clock=host)', labelNames: ['source', 'clock'], registers }),
+    cameraClockOutOfBound: new Counter({ name: 'crispy_camera_clock_out_of_bound_chunks_total', help: 'Chunks whose camera clock was beyond CAMERA_CLOCK_MAX_OFFSET_SECONDS from this node (placed on the host clock)', labelNames: ['source'], registers }),
   };
 }
 

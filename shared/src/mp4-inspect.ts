@@ -1,8 +1,9 @@
 /**
  * Minimal, dependency-free MP4 (ISO BMFF, ISO/IEC 14496-12) inspector.
  *
- * Why this exists: the chunks we produce are plain (non-fragmented) MP4s written by
- * ffmpeg's segment muxer. Spawning ffprobe costs ~100 ms per chunk, while everything we
+ * Why this exists: the chunks we produce are MP4s written by ffmpeg's segment muxer: plain
+ * (file sources) or fragmented with a producer reference time box before each fragment (live
+ * cameras, so the camera's own clock travels with the footage; see docs/evidence.md). Spawning ffprobe costs ~100 ms per chunk, while everything we
  * need (duration, frame count, codec, size) sits in the `moov` box, which for a few
  * seconds of video is 1-5 KiB. So we walk the top-level box headers with small reads,
  * read only `moov`, and never touch `mdat` (beyond at most one read-ahead window).
@@ -17,6 +18,12 @@
  *   uint32 size; uint32 type; [uint64 largesize if size == 1]; [16-byte usertype if 'uuid']
  *   size == 0 means "extends to the end of the enclosing container" (only valid for the last box).
  * A "full box" additionally starts its payload with uint8 version + uint24 flags.
+ *
+ * Fragmented files (moov holds mvex; ffmpeg's `empty_moov`): the sample tables in moov are empty
+ * and each fragment is `prft`? `moof` `mdat`, the moof's track runs (trun) describing its samples.
+ * ffmpeg writes the moov first, so a fragmented file still being written looks whole up to its
+ * last complete fragment; it ends with an `mfra` box only when its writer finished it. A
+ * fragmented file without mfra is therefore unfinished ('no-mfra').
  */
 import { open } from 'node:fs/promises';
 
@@ -42,6 +49,12 @@ export interface Mp4Info {
   timescale: number;
   /** Sync samples, from stss; equals frameCount when stss is absent (every sample is sync). */
   keyframeCount?: number;
+  /** True for a fragmented file (moov holds mvex; samples are described in moof boxes). */
+  fragmented?: boolean;
+  /** Fragmented: the video track's first sample's composition time (tfdt + cts, no edit list), in seconds of its timescale. */
+  mediaStartSeconds?: number;
+  /** Fragmented: every producer reference time box (prft), in file order, each with the fragment it precedes. */
+  producerTimes?: Mp4ProducerTime[];
   /**
    * Presentation duration from mvhd, in ms (3 decimals max). This is what ffprobe reports as
    * the format duration. It includes edit-list shifts, so it can exceed durationMs: the first
@@ -49,6 +62,23 @@ export interface Mp4Info {
    * as the B-frame delay (e.g. mvhd 4067 ms for 4000 ms of media at 30 fps with -bf 2).
    */
   movieDurationMs?: number;
+}
+
+/**
+ * A producer reference time box (ISO/IEC 14496-12 §8.16.5): "the sample at media time
+ * `mediaSeconds` of the reference track was produced at `wallclockMs`". ffmpeg's
+ * `write_prft=wallclock` takes it from the RTSP camera's Sender Report mapping once one has
+ * arrived, and from the host's clock when it writes the fragment before that.
+ */
+export interface Mp4ProducerTime {
+  /** The NTP timestamp as Unix epoch milliseconds (microsecond precision). */
+  wallclockMs: number;
+  /** media_time in seconds of the reference track's timescale (tfdt units, no edit list). */
+  mediaSeconds: number;
+  /** The box's flags (ffmpeg writes 24: the time the sample was captured/written). */
+  flags: number;
+  /** Which fragment (0-based, in file order) the box precedes. */
+  fragment: number;
 }
 
 /**
@@ -61,6 +91,7 @@ export type Mp4IncompleteReason =
   | 'short-read' // the reader returned fewer bytes than `size` promised
   | 'no-ftyp' // a valid top-level box, but not ftyp, comes first
   | 'no-moov' // nothing describes the samples: still being written, or the writer died
+  | 'no-mfra' // fragmented, but without the closing mfra: still being written, or the writer died
   | 'no-mdat'
   | 'multiple-moov'
   | 'bad-box-size' // size field smaller than the header itself
@@ -266,6 +297,10 @@ interface TopLevelLayout {
   moov: { start: number; payload: number; end: number };
   /** Payload ranges of every mdat box: where samples may lie. */
   mdats: { payload: number; end: number }[];
+  /** Every moof and prft box, in file order (a fragmented file). */
+  moofs: BoxHeader[];
+  prfts: { box: BoxHeader; fragment: number }[];
+  hasMfra: boolean;
 }
 
 /**
@@ -324,6 +359,9 @@ async function walkTopLevel(src: WindowedReader, maxMoovBytes: number): Promise<
   let moovCount = 0;
   let ftyp: TopLevelLayout['ftyp'] | undefined;
   const mdats: { payload: number; end: number }[] = [];
+  const moofs: BoxHeader[] = [];
+  const prfts: { box: BoxHeader; fragment: number }[] = [];
+  let hasMfra = false;
   for (let at = 0; at < src.size; ) {
     const box = await readTopLevelHeader(src, at);
     if (box.end > src.size) {
@@ -335,6 +373,9 @@ async function walkTopLevel(src: WindowedReader, maxMoovBytes: number): Promise<
       // Copied now, while the first window holds it: no read later.
       ftyp = { start: box.start, end: box.end, bytes: new Uint8Array(await src.bytes(box.start, box.end - box.start)) };
     } else if (box.type === 'mdat') mdats.push({ payload: box.payload, end: box.end });
+    else if (box.type === 'moof') moofs.push(box);
+    else if (box.type === 'prft') prfts.push({ box, fragment: moofs.length });
+    else if (box.type === 'mfra') hasMfra = true;
     else if (box.type === 'moov') {
       moovCount++;
       moov = box;
@@ -350,7 +391,8 @@ async function walkTopLevel(src: WindowedReader, maxMoovBytes: number): Promise<
   if (mdats.length === 0) throw new Mp4IncompleteError('no-mdat', 'no mdat box');
   // classifyFirstBox has already refused a file whose first box is not ftyp.
   if (ftyp === undefined) throw new Mp4IncompleteError('no-ftyp', 'no ftyp box at offset 0');
-  return { brand, ftyp, moov, mdats };
+  if (moofs.length > 0 && !hasMfra) throw new Mp4IncompleteError('no-mfra', `fragmented, ${moofs.length} fragments and no mfra: still being written, or the writer did not finish`);
+  return { brand, ftyp, moov, mdats, moofs, prfts, hasMfra };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -381,6 +423,8 @@ interface TimeToSample {
 }
 
 interface TrackSummary {
+  /** tkhd track_ID: what moof and prft boxes name a track by. */
+  trackId: number;
   handler: string;
   stbl: BoxHeader | undefined;
   mdhd: MediaHeader;
@@ -508,9 +552,19 @@ function parseTrak(view: DataView, trak: BoxHeader): TrackSummary {
   const handler = parseHdlr(view, hdlr);
   const minf = findChild(mdiaChildren, 'minf');
   const stbl = minf === undefined ? undefined : findChild(childBoxes(view, minf.payload, minf.end), 'stbl');
-  const edts = findChild(childBoxes(view, trak.payload, trak.end), 'edts');
+  const trakChildren = childBoxes(view, trak.payload, trak.end);
+  const edts = findChild(trakChildren, 'edts');
   const elst = edts === undefined ? undefined : findChild(childBoxes(view, edts.payload, edts.end), 'elst');
-  return { handler, stbl, mdhd: parseMdhd(view, mdhd), elst };
+  const tkhd = findChild(trakChildren, 'tkhd');
+  return { trackId: tkhd === undefined ? 0 : parseTkhdTrackId(view, tkhd), handler, stbl, mdhd: parseMdhd(view, mdhd), elst };
+}
+
+/** tkhd (§8.3.2): v0 creation(4) modification(4) track_ID(4); v1 creation(8) modification(8) track_ID(4). */
+function parseTkhdTrackId(view: DataView, box: BoxHeader): number {
+  const version = fullBoxVersion(view, box);
+  const at = box.payload + 4 + (version === 1 ? 16 : 8);
+  requireBytes(box, at, 4, 'track_ID');
+  return view.getUint32(at);
 }
 
 interface VideoTrackInfo {
@@ -558,8 +612,8 @@ function round3(x: number): number {
  * moov payload -> mvhd + trak*. Picks the first video track; notes whether any audio track
  * exists. Offsets inside are relative to the payload buffer.
  */
-function parseMoov(moovPayload: Uint8Array, brand: string): Mp4Info {
-  return parseMoovParts(moovPayload, brand).info;
+function parseMoov(moovPayload: Uint8Array, brand: string, fragments?: FragmentBytes): Mp4Info {
+  return parseMoovParts(moovPayload, brand, fragments).info;
 }
 
 interface MoovParts {
@@ -567,25 +621,39 @@ interface MoovParts {
   view: DataView;
   video: VideoTrackInfo;
   track: TrackSummary;
+  /** A fragmented file: the video track's samples, from its track runs. */
+  fragmentSamples?: FragmentSample[];
 }
 
-function parseMoovParts(moovPayload: Uint8Array, brand: string): MoovParts {
+function parseMoovParts(moovPayload: Uint8Array, brand: string, fragments?: FragmentBytes): MoovParts {
   const view = viewOf(moovPayload);
   const children = childBoxes(view, 0, moovPayload.byteLength);
   const mvhdBox = findChild(children, 'mvhd');
   if (mvhdBox === undefined) throw new Mp4IncompleteError('malformed', 'moov has no mvhd');
   const mvhd = parseMvhd(view, mvhdBox);
-  // With mvex the sample tables in moov are empty and the samples live in moof boxes: we
-  // would report 0 frames, so say so instead.
-  if (findChild(children, 'mvex') !== undefined) {
-    throw new Error('fragmented MP4 (moov contains mvex) is not supported: samples are described in moof boxes');
+  // With mvex the sample tables in moov are empty and the samples live in moof boxes.
+  const mvex = findChild(children, 'mvex');
+  if (mvex !== undefined && (fragments === undefined || fragments.moofs.length === 0)) {
+    throw new Mp4IncompleteError('no-mfra', 'fragmented MP4 (moov contains mvex) with no fragment: still being written, or the writer did not finish');
   }
   const tracks = children.filter((b) => b.type === 'trak').map((trak) => parseTrak(view, trak));
   const videoTrack = tracks.find((t) => t.handler === 'vide');
   if (videoTrack === undefined) {
     throw new Error(`MP4 has no video track (no trak with hdlr 'vide'; handlers: ${tracks.map((t) => t.handler).join(', ') || 'none'})`);
   }
-  const video = parseVideoStbl(view, videoTrack);
+  let video = parseVideoStbl(view, videoTrack);
+  let fragmentSamples: FragmentSample[] | undefined;
+  let producerTimes: Mp4ProducerTime[] | undefined;
+  if (mvex !== undefined && fragments !== undefined) {
+    const defaults = parseTrex(view, mvex, videoTrack.trackId);
+    fragmentSamples = fragmentSamplesOf(fragments, videoTrack.trackId, defaults);
+    const totalDelta = fragmentSamples.reduce((sum, sample) => sum + sample.duration, 0);
+    if (!Number.isSafeInteger(totalDelta)) throw new Mp4IncompleteError('malformed', 'fragment durations overflow');
+    const keyframeCount = fragmentSamples.filter((sample) => sample.sync).length;
+    video = { ...video, timeToSample: { sampleCount: fragmentSamples.length, totalDelta }, keyframeCount };
+    const timescales = new Map(tracks.map((t) => [t.trackId, t.mdhd.timescale]));
+    producerTimes = fragments.prfts.map((prft) => parseProducerTime(prft, timescales));
+  }
   const { sampleCount, totalDelta } = video.timeToSample;
   const info: Mp4Info = {
     container: 'mp4',
@@ -601,10 +669,152 @@ function parseMoovParts(moovPayload: Uint8Array, brand: string): MoovParts {
     timescale: video.timescale,
     keyframeCount: video.keyframeCount,
   };
-  if (mvhd.duration !== undefined && mvhd.timescale > 0) {
+  if (fragmentSamples !== undefined) {
+    info.fragmented = true;
+    const first = fragmentSamples[0];
+    if (first !== undefined) info.mediaStartSeconds = (first.decodeTicks + first.compositionOffset) / video.timescale;
+    info.producerTimes = producerTimes ?? [];
+    // mvhd of an empty moov says 0: the movie lasts as long as its fragments.
+    info.movieDurationMs = info.durationMs;
+  } else if (mvhd.duration !== undefined && mvhd.timescale > 0) {
     info.movieDurationMs = round3((mvhd.duration * 1000) / mvhd.timescale);
   }
-  return { info, view, video, track: videoTrack };
+  return { info, view, video, track: videoTrack, ...(fragmentSamples === undefined ? {} : { fragmentSamples }) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Fragments: moof > traf > (tfhd, tfdt, trun*), with defaults from moov > mvex > trex
+// ---------------------------------------------------------------------------------------
+
+/** The moof and prft boxes of a fragmented file, read whole (each is a few hundred bytes). */
+interface FragmentBytes {
+  /** `bytes` holds the whole box; `box` is its header in file offsets. */
+  moofs: { box: BoxHeader; bytes: Uint8Array }[];
+  prfts: { box: BoxHeader; bytes: Uint8Array; fragment: number }[];
+}
+
+interface SampleDefaults {
+  duration: number;
+  size: number;
+  flags: number;
+}
+
+/** One sample of a track run, placed in the file and on the track's decode timeline. */
+interface FragmentSample {
+  offset: number;
+  size: number;
+  duration: number;
+  decodeTicks: number;
+  compositionOffset: number;
+  sync: boolean;
+}
+
+/** sample_flags (§8.8.3.1): bit 16 is sample_is_non_sync_sample. */
+const NON_SYNC_SAMPLE = 0x10000;
+
+/** trex (§8.8.3): track_ID(4) default_sample_description_index(4) duration(4) size(4) flags(4). */
+function parseTrex(view: DataView, mvex: BoxHeader, trackId: number): SampleDefaults {
+  for (const box of childBoxes(view, mvex.payload, mvex.end)) {
+    if (box.type !== 'trex') continue;
+    requireBytes(box, box.payload, 24, 'trex fields');
+    if (view.getUint32(box.payload + 4) !== trackId) continue;
+    return { duration: view.getUint32(box.payload + 12), size: view.getUint32(box.payload + 16), flags: view.getUint32(box.payload + 20) };
+  }
+  return { duration: 0, size: 0, flags: 0 };
+}
+
+/** Every sample of `trackId` in the fragments, in order; checks each lies after its moof and decode times only grow. */
+function fragmentSamplesOf(fragments: FragmentBytes, trackId: number, trex: SampleDefaults): FragmentSample[] {
+  const samples: FragmentSample[] = [];
+  let nextDecode = 0;
+  for (const { box: moof, bytes } of fragments.moofs) {
+    const view = viewOf(bytes);
+    const local = parseBoxHeader(view, 0, bytes.byteLength);
+    for (const traf of childBoxes(view, local.payload, local.end).filter((b) => b.type === 'traf')) {
+      const parts = childBoxes(view, traf.payload, traf.end);
+      const tfhd = findChild(parts, 'tfhd');
+      if (tfhd === undefined) throw new Mp4IncompleteError('malformed', `traf in moof at ${moof.start} has no tfhd`);
+      requireBytes(tfhd, tfhd.payload, 8, 'tfhd fields');
+      const tfhdFlags = view.getUint32(tfhd.payload) & 0xffffff;
+      if (view.getUint32(tfhd.payload + 4) !== trackId) continue;
+      let at = tfhd.payload + 8;
+      const field = (flag: number, width: 4 | 8): number | undefined => {
+        if ((tfhdFlags & flag) === 0) return undefined;
+        requireBytes(tfhd, at, width, 'tfhd optional fields');
+        const value = width === 8 ? Number(view.getBigUint64(at)) : view.getUint32(at);
+        at += width;
+        return value;
+      };
+      const baseDataOffset = field(0x1, 8);
+      field(0x2, 4);
+      const defaults: SampleDefaults = { duration: field(0x8, 4) ?? trex.duration, size: field(0x10, 4) ?? trex.size, flags: field(0x20, 4) ?? trex.flags };
+      // With neither base-data-offset nor default-base-is-moof ffmpeg-style files still count from the moof.
+      let dataAt = baseDataOffset ?? moof.start;
+      const tfdt = findChild(parts, 'tfdt');
+      let decode = nextDecode;
+      if (tfdt !== undefined) {
+        const version = fullBoxVersion(view, tfdt);
+        requireBytes(tfdt, tfdt.payload + 4, version === 1 ? 8 : 4, 'baseMediaDecodeTime');
+        decode = version === 1 ? Number(view.getBigUint64(tfdt.payload + 4)) : view.getUint32(tfdt.payload + 4);
+      }
+      if (decode < nextDecode) throw new Mp4IncompleteError('malformed', `fragment at ${moof.start} starts at decode time ${decode}, before the end of the one before (${nextDecode})`);
+      for (const trun of parts.filter((b) => b.type === 'trun')) {
+        requireBytes(trun, trun.payload, 8, 'trun fields');
+        const version = view.getUint8(trun.payload);
+        const flags = view.getUint32(trun.payload) & 0xffffff;
+        const count = view.getUint32(trun.payload + 4);
+        let p = trun.payload + 8;
+        if ((flags & 0x1) !== 0) {
+          requireBytes(trun, p, 4, 'data_offset');
+          dataAt = (baseDataOffset ?? moof.start) + view.getInt32(p);
+          p += 4;
+        }
+        let firstFlags: number | undefined;
+        if ((flags & 0x4) !== 0) {
+          requireBytes(trun, p, 4, 'first_sample_flags');
+          firstFlags = view.getUint32(p);
+          p += 4;
+        }
+        const perSample = [0x100, 0x200, 0x400, 0x800].filter((bit) => (flags & bit) !== 0).length * 4;
+        requireBytes(trun, p, count * perSample, `${count} trun entries`);
+        for (let i = 0; i < count; i++) {
+          const duration = (flags & 0x100) !== 0 ? view.getUint32((p += 4) - 4) : defaults.duration;
+          const size = (flags & 0x200) !== 0 ? view.getUint32((p += 4) - 4) : defaults.size;
+          const sampleFlags = (flags & 0x400) !== 0 ? view.getUint32((p += 4) - 4) : i === 0 && firstFlags !== undefined ? firstFlags : defaults.flags;
+          const cts = (flags & 0x800) !== 0 ? (version === 1 ? view.getInt32((p += 4) - 4) : view.getUint32((p += 4) - 4)) : 0;
+          samples.push({ offset: dataAt, size, duration, decodeTicks: decode, compositionOffset: cts, sync: (sampleFlags & NON_SYNC_SAMPLE) === 0 });
+          dataAt += size;
+          decode += duration;
+        }
+      }
+      nextDecode = decode;
+    }
+  }
+  return samples;
+}
+
+const NTP_UNIX_EPOCH_SECONDS = 2_208_988_800;
+
+/** prft (§8.16.5): version/flags(4) reference_track_ID(4) ntp_timestamp(8) media_time(4, or 8 in v1). */
+function parseProducerTime(prft: FragmentBytes['prfts'][number], timescales: ReadonlyMap<number, number>): Mp4ProducerTime {
+  const view = viewOf(prft.bytes);
+  const box = parseBoxHeader(view, 0, prft.bytes.byteLength);
+  const version = fullBoxVersion(view, box);
+  requireBytes(box, box.payload + 4, version === 1 ? 20 : 16, 'prft fields');
+  const trackId = view.getUint32(box.payload + 4);
+  const seconds = view.getUint32(box.payload + 8);
+  const fraction = view.getUint32(box.payload + 12);
+  const media = version === 1 ? Number(view.getBigUint64(box.payload + 16)) : view.getUint32(box.payload + 16);
+  const timescale = timescales.get(trackId);
+  if (timescale === undefined) throw new Mp4IncompleteError('malformed', `prft at ${prft.box.start} names track ${trackId}, which the moov does not have`);
+  // Microseconds are what ffmpeg's NTP times carry; rounding there undoes the 32-bit fraction's truncation.
+  const micros = Math.round((fraction * 1_000_000) / 2 ** 32);
+  return {
+    wallclockMs: ((seconds - NTP_UNIX_EPOCH_SECONDS) * 1_000_000 + micros) / 1000,
+    mediaSeconds: media / timescale,
+    flags: view.getUint32(box.payload) & 0xffffff,
+    fragment: prft.fragment,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -850,15 +1060,16 @@ function locateSyncSamples(view: DataView, video: VideoTrackInfo, track: TrackSu
 /**
  * Inspects an MP4 of `size` bytes through `read`. Throws NotMp4Error when the bytes are not
  * ISO BMFF, Mp4IncompleteError when the file is unfinished or inconsistent, and a plain
- * Error when there is no video track or the file is fragmented.
+ * Error when there is no video track. Fragmented files are read from their moof boxes.
  */
 export async function inspectMp4(read: RangeReader, size: number, options: InspectMp4Options = {}): Promise<Mp4Info> {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid size ${size}`);
   const src = new WindowedReader(read, size, options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES);
-  const { brand, moov } = await walkTopLevel(src, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES);
+  const layout = await walkTopLevel(src, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES);
+  const { brand, moov } = layout;
   // Usually already inside the window fetched with the moov header, so no extra read.
-  const moovPayload = await src.bytes(moov.payload, moov.end - moov.payload);
-  return parseMoov(moovPayload, brand);
+  const moovPayload = new Uint8Array(await src.bytes(moov.payload, moov.end - moov.payload));
+  return parseMoov(moovPayload, brand, await readFragments(src, layout, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES));
 }
 
 /**
@@ -872,16 +1083,64 @@ export async function readMp4Layout(read: RangeReader, size: number, options: In
   const layout = await walkTopLevel(src, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES);
   const { ftyp, moov } = layout;
   const moovBytes = new Uint8Array(await src.bytes(moov.start, moov.end - moov.start));
-  const parts = parseMoovParts(moovBytes.subarray(moov.payload - moov.start), layout.brand);
+  const fragments = await readFragments(src, layout, options.maxMoovBytes ?? DEFAULT_MAX_MOOV_BYTES);
+  const parts = parseMoovParts(moovBytes.subarray(moov.payload - moov.start), layout.brand, fragments);
+  const samples = parts.fragmentSamples;
   return {
     info: parts.info,
     ftyp: { offset: ftyp.start, size: ftyp.end - ftyp.start, bytes: ftyp.bytes },
     moov: { offset: moov.start, size: moov.end - moov.start, bytes: moovBytes },
     sampleEntry: parts.video.sampleEntry.fourcc,
     codecConfig: parseCodecConfig(parts.view, parts.video.sampleEntry.box),
-    firstSyncSample: locateFirstSyncSample(parts.view, parts.video, layout),
-    ...(options.allSyncSamples === true ? { syncSamples: locateSyncSamples(parts.view, parts.video, parts.track, layout) } : {}),
+    firstSyncSample: samples === undefined ? locateFirstSyncSample(parts.view, parts.video, layout) : firstFragmentSyncSample(samples, layout),
+    ...(options.allSyncSamples === true
+      ? { syncSamples: samples === undefined ? locateSyncSamples(parts.view, parts.video, parts.track, layout) : fragmentSyncSamples(parts, layout) }
+      : {}),
   };
+}
+
+/** The moof and prft boxes of a fragmented file, each read whole; undefined for a plain one. */
+async function readFragments(src: WindowedReader, layout: TopLevelLayout, maxBytes: number): Promise<FragmentBytes | undefined> {
+  if (layout.moofs.length === 0) return undefined;
+  let total = 0;
+  const whole = async (box: BoxHeader): Promise<Uint8Array> => {
+    total += box.end - box.start;
+    if (total > maxBytes) throw new Mp4IncompleteError('moov-too-large', `moof boxes exceed ${maxBytes} bytes`);
+    return new Uint8Array(await src.bytes(box.start, box.end - box.start));
+  };
+  const moofs: FragmentBytes['moofs'] = [];
+  for (const box of layout.moofs) moofs.push({ box, bytes: await whole(box) });
+  const prfts: FragmentBytes['prfts'] = [];
+  for (const { box, fragment } of layout.prfts) prfts.push({ box, bytes: await whole(box), fragment });
+  return { moofs, prfts };
+}
+
+function checkInMdat(sample: FragmentSample, n: number, layout: TopLevelLayout): void {
+  if (sample.size === 0) throw new Mp4IncompleteError('malformed', `sample ${n} is empty`);
+  if (!layout.mdats.some((mdat) => sample.offset >= mdat.payload && sample.offset + sample.size <= mdat.end)) {
+    throw new Mp4IncompleteError('malformed', `sample ${n} (${sample.size} bytes at ${sample.offset}) lies outside every mdat box`);
+  }
+}
+
+function firstFragmentSyncSample(samples: readonly FragmentSample[], layout: TopLevelLayout): Mp4SyncSample {
+  const index = samples.findIndex((sample) => sample.sync);
+  const sample = samples[index];
+  if (sample === undefined) throw new Mp4IncompleteError('malformed', 'no fragment holds a sync sample: the track has no keyframe');
+  checkInMdat(sample, index + 1, layout);
+  return { sampleNumber: index + 1, offset: sample.offset, size: sample.size };
+}
+
+function fragmentSyncSamples(parts: MoovParts, layout: TopLevelLayout): Mp4TimedSyncSample[] {
+  const samples = parts.fragmentSamples ?? [];
+  const mediaStart = editMediaStart(parts.view, parts.track);
+  const out: Mp4TimedSyncSample[] = [];
+  samples.forEach((sample, i) => {
+    if (!sample.sync) return;
+    checkInMdat(sample, i + 1, layout);
+    const ticks = sample.decodeTicks + sample.compositionOffset - mediaStart;
+    out.push({ sampleNumber: i + 1, offset: sample.offset, size: sample.size, presentationSeconds: ticks / parts.video.timescale });
+  });
+  return out;
 }
 
 /** readMp4Layout over a whole file in memory. */

@@ -124,6 +124,26 @@ describe('toObjectMetadata / fromObjectMetadata', () => {
     expect(fromObjectMetadata(toObjectMetadata(metadata()))).toEqual(metadata());
   });
 
+  it('round-trips both clocks of a camera chunk, and refuses malformed ones', () => {
+    const camera = metadata({
+      clock: 'camera',
+      startTime: '2026-11-23T09:32:46.121Z',
+      hostTime: '2026-11-23T09:32:49.123Z',
+      cameraTime: '2026-11-23T09:32:46.121Z',
+      cameraTimeSource: 'sender-report',
+      clockOffsetMs: -3002,
+      cameraClockStepMs: 5000,
+      hostClockStepMs: -3_600_000,
+    });
+    expect(toObjectMetadata(camera)).toMatchObject({ clock: 'camera', clockOffsetMs: '-3002', cameraClockStepMs: '5000', hostClockStepMs: '-3600000' });
+    expect(fromObjectMetadata(toObjectMetadata(camera))).toEqual(camera);
+    expect(chunkMetadataProblems(camera)).toEqual([]);
+    expect(() => fromObjectMetadata({ ...toObjectMetadata(camera), clockOffsetMs: '1.5' })).toThrow(/clockOffsetMs \(not a whole number of milliseconds: 1.5\)/);
+    expect(() => fromObjectMetadata({ ...toObjectMetadata(camera), cameraTime: 'yesterday' })).toThrow(/cameraTime \(not a UTC time/);
+    expect(chunkMetadataProblems({ ...camera, cameraTime: undefined })).toContain('clock is "camera" but cameraTime is missing');
+    expect(chunkMetadataProblems({ ...camera, cameraTimeSource: 'gps' as 'sender-report' })).toEqual([expect.stringMatching(/^cameraTimeSource must be/)]);
+  });
+
   it('reads objects stored before clockSync existed as clockSync unknown', () => {
     const custom: Record<string, string | undefined> = toObjectMetadata(metadata());
     delete custom.clockSync;

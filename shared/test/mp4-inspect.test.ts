@@ -13,6 +13,7 @@ import {
   NotMp4Error,
   type RangeReader,
   readMp4Layout,
+  readMp4LayoutBuffer,
 } from '../src/mp4-inspect.js';
 
 const run = promisify(execFile);
@@ -152,6 +153,14 @@ beforeAll(async () => {
     ]),
     ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '1', '-c:a', 'aac', path('audio-only.m4a')]),
     ffmpeg([...testsrc('320x240', 1), '-frames:v', '1', path('image.png')]),
+    // What a live camera is recorded as: fragmented, a producer reference time before each fragment.
+    ffmpeg([...testsrc('640x360', 7), ...x264(30, 0), path('src7.mp4')]).then(async () => {
+      await mkdir(path('frag'));
+      await ffmpeg([
+        '-i', path('src7.mp4'), '-c', 'copy', '-f', 'segment', '-segment_time', '3', '-reset_timestamps', '1', '-segment_format', 'mp4',
+        '-segment_format_options', 'movflags=+frag_keyframe+empty_moov+default_base_moof:write_prft=wallclock', path('frag/frag%03d.mp4'),
+      ]);
+    }),
   ]);
   await writeFile(path('notes.txt'), 'hello world, this is not a video\n'.repeat(10));
 }, 120_000);
@@ -587,3 +596,55 @@ describe('readMp4Layout: the first keyframe, the codec configuration, the boxes 
     await expect(layoutOf(new TextEncoder().encode('#EXTM3U\n#EXT-X-VERSION:3\nhttp://127.0.0.1:9/x.ts\n'))).rejects.toBeInstanceOf(NotMp4Error);
   });
 });
+
+describe('fragmented MP4 (live cameras: empty moov, prft + moof + mdat per keyframe, mfra)', () => {
+  it('agrees with ffprobe -count_frames on durations and frames, and counts keyframes', async () => {
+    for (const name of ['frag/frag000.mp4', 'frag/frag001.mp4', 'frag/frag002.mp4']) {
+      const [ours, probed] = await Promise.all([inspectMp4File(path(name)), ffprobeCountFrames(path(name))]);
+      expect(ours.fragmented, name).toBe(true);
+      expect(ours.frameCount, name).toBe(probed.frames);
+      expect(Math.abs(ours.durationMs - probed.durationMs), name).toBeLessThan(0.01);
+      expect(ours.keyframeCount, name).toBe(Math.round(ours.durationMs / 1000));
+    }
+  });
+
+  it('reads one producer reference time per fragment, on the media timeline, in whole-second steps here', async () => {
+    const before = Date.now();
+    const info = await inspectMp4File(path('frag/frag000.mp4'));
+    const times = info.producerTimes ?? [];
+    expect(times.map((t) => t.fragment)).toEqual([0, 1, 2]);
+    expect(times.map((t) => t.mediaSeconds)).toEqual([0, 1, 2]);
+    expect(times.every((t) => t.flags === 24)).toBe(true);
+    // A file has no Sender Report: ffmpeg writes its own clock when it writes each fragment (made in beforeAll).
+    for (const t of times) expect(before - t.wallclockMs).toBeGreaterThanOrEqual(0);
+    for (const t of times) expect(before - t.wallclockMs).toBeLessThan(120_000);
+    expect(info.mediaStartSeconds).toBe(0);
+  });
+
+  it('locates every keyframe inside an mdat, at its presentation time', async () => {
+    const bytes = await copyOf('frag/frag001.mp4');
+    const layout = await readMp4LayoutBuffer(bytes, { allSyncSamples: true });
+    expect(layout.syncSamples?.map((s) => s.presentationSeconds)).toEqual([0, 1, 2]);
+    const first = layout.firstSyncSample;
+    // An IDR slice or SPS/SEI NAL unit, length-prefixed: the first 4 bytes are a length that fits the sample.
+    expect(new DataView(bytes.buffer, bytes.byteOffset + first.offset, 4).getUint32(0)).toBeLessThan(first.size);
+  });
+
+  it('without its closing mfra (writer killed at a fragment boundary) it is unfinished, and cut mid-fragment truncated', async () => {
+    const bytes = await copyOf('frag/frag000.mp4');
+    const mfra = findTopLevel(bytes, 'mfra');
+    expect(await incompleteReason(inspectMp4Buffer(bytes.subarray(0, mfra)))).toBe('no-mfra');
+    expect(await incompleteReason(inspectMp4Buffer(bytes.subarray(0, mfra - 100)))).toBe('truncated');
+    const firstMoof = findTopLevel(bytes, 'prft');
+    // ftyp + moov, the first fragment not yet written.
+    expect(await incompleteReason(inspectMp4Buffer(bytes.subarray(0, firstMoof)))).toBe('no-mdat');
+  });
+});
+
+function findTopLevel(bytes: Uint8Array, type: string): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at + 8 <= bytes.byteLength; at += view.getUint32(at)) {
+    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === type) return at;
+  }
+  throw new Error(`no top-level ${type}`);
+}

@@ -18,6 +18,8 @@ export interface StreamHandleConfig {
   uploadBackoffMs: number;
   /** RTSP socket timeout: a camera silent this long counts as dropped. */
   rtspTimeoutSeconds: number;
+  /** A camera's chunks are placed on its own clock while it is within this many seconds of the node's. */
+  cameraClockMaxOffsetSeconds: number;
   reconnectMinDelayMs: number;
   reconnectMaxDelayMs: number;
   /** A camera that went away is tried this often during the first RECONNECT_FAST_WINDOW_MS of the outage. */
@@ -162,6 +164,8 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
     uploadAttempts: reader.integer('UPLOAD_ATTEMPTS', 12, { min: 1, max: 1000 }),
     uploadBackoffMs: reader.integer('UPLOAD_BACKOFF_MS', 1000, { min: 10, max: 600_000 }),
     rtspTimeoutSeconds: reader.integer('RTSP_TIMEOUT_SECONDS', 10, { min: 1, max: 300 }),
+    // Up to a year: a camera set to the wrong time zone is hours off, and a test may want that trusted.
+    cameraClockMaxOffsetSeconds: reader.integer('CAMERA_CLOCK_MAX_OFFSET_SECONDS', 10, { min: 0, max: 366 * 86_400 }),
     reconnectMinDelayMs: reader.integer('RECONNECT_MIN_DELAY_MS', 1000, { min: 10, max: 600_000 }),
     reconnectMaxDelayMs: reader.integer('RECONNECT_MAX_DELAY_MS', 30_000, { min: 10, max: 3_600_000 }),
     reconnectProbeMs: reader.integer('RECONNECT_PROBE_MS', 250, { min: 10, max: 60_000 }),

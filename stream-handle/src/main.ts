@@ -121,6 +121,7 @@ async function main(): Promise<number> {
         startRecorder,
         nodeId: config.nodeId,
         rtspTimeoutSeconds: config.rtspTimeoutSeconds,
+        cameraClockMaxOffsetMs: config.cameraClockMaxOffsetSeconds * 1000,
         rtspTimeoutOption,
         reconnect: { minDelayMs: config.reconnectMinDelayMs, maxDelayMs: config.reconnectMaxDelayMs, jitter: 0.2 },
         reconnectProbe: { intervalMs: config.reconnectProbeMs, fastWindowMs: config.reconnectFastWindowMs },

@@ -7,7 +7,7 @@ import { matroskaWithOneKeyframe } from './matroska-keyframe.js';
 const OPENING_BOXES = new Set(['ftyp', 'styp', 'moov', 'mdat', 'free', 'skip', 'wide', 'pdin']);
 
 /** Reasons that mean the file was cut short or never finished, rather than inconsistent. */
-const UNFINISHED: ReadonlySet<Mp4IncompleteReason> = new Set(['empty', 'truncated', 'short-read', 'no-moov']);
+const UNFINISHED: ReadonlySet<Mp4IncompleteReason> = new Set(['empty', 'truncated', 'short-read', 'no-moov', 'no-mfra']);
 
 /** A keyframe larger than this is not a chunk of ours (a 4K intra frame is a few MB). */
 export const MAX_KEYFRAME_BYTES = 32 * 1024 * 1024;

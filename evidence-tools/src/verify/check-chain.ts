@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { checkObjectEvidence, crc32cBase64, GENESIS_PREV, sha256Hex, type EvidenceRecord } from '@crispy-streamer/shared';
 import { findChunkGaps } from '@crispy-streamer/shared/coverage';
+import { clockHistory, type ClockHistory } from './clock-history.js';
 import { parseChunkObjectName } from './object-names.js';
 
 // The verifier's decisions, with no storage in sight: given what the bucket holds for a source
@@ -106,6 +107,8 @@ export interface ChunkCheckReport {
   badSignatures: BadSignatureFinding[];
   tampered: TamperFinding[];
   replays: ReplayFinding[];
+  /** What the signed records of the range say of time: clocks, the camera's offset, steps. */
+  clocks: ClockHistory;
   /** One per finding that counts against the result; 1 also when nothing was there to check. */
   problems: number;
   ok: boolean;
@@ -180,6 +183,7 @@ export function checkChunks(chunks: readonly StoredChunk[], options: CheckOption
     badSignatures,
     tampered,
     replays,
+    clocks: clockHistory(recorded.filter((entry) => entry.chunk.inRange).map((entry) => ({ object: entry.chunk.name, record: entry.record }))),
     problems,
     ok: problems === 0,
   };

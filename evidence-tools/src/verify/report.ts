@@ -1,4 +1,5 @@
 import type { ChunkCheckReport } from './check-chain.js';
+import { formatClockHistory } from './clock-history.js';
 
 /** What `verify --json` prints: the check's findings and what was checked. */
 export interface VerifyReport extends ChunkCheckReport {
@@ -67,6 +68,9 @@ export function formatReport(report: VerifyReport): string {
         : `the same bytes (sha256 ${replay.sha256 ?? '?'}) under ${replay.objects.join(' and ')}`,
     ),
   );
+  line();
+  line('time');
+  for (const item of formatClockHistory(report.clocks)) line(`  - ${item}`);
   line();
   line(report.ok ? 'RESULT: OK, no problems found' : `RESULT: FAILED, ${plural(report.problems, 'problem')}`);
   return `${lines.join('\n')}\n`;

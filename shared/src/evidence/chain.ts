@@ -12,7 +12,8 @@ export interface ChainState {
 export const GENESIS_CHAIN_STATE: Readonly<ChainState> = Object.freeze({ lastRecordHash: GENESIS_PREV, lastSequence: -1 });
 
 /** What the recorder knows of a chunk when it makes its record: its metadata plus the SHA-256. */
-export type EvidenceChunkFacts = Pick<ChunkMetadata, 'sourceId' | 'sequence' | 'startTime' | 'durationMs' | 'bytes' | 'crc32c'> & {
+export type EvidenceChunkFacts = Pick<ChunkMetadata, 'sourceId' | 'sequence' | 'startTime' | 'durationMs' | 'bytes' | 'crc32c' | 'clock'> &
+  Partial<Pick<ChunkMetadata, 'cameraTimeSource' | 'hostTime' | 'cameraTime' | 'clockOffsetMs' | 'cameraClockStepMs' | 'hostClockStepMs'>> & {
   sha256: string;
   /** The signing key's id, when the record is to be signed. */
   keyId?: string;
@@ -37,8 +38,12 @@ export function nextRecord(state: ChainState, facts: EvidenceChunkFacts): { reco
     bytes: facts.bytes,
     sha256: facts.sha256,
     crc32c: facts.crc32c,
+    clock: facts.clock,
     prev: state.lastRecordHash,
   };
+  for (const key of ['cameraTimeSource', 'hostTime', 'cameraTime', 'clockOffsetMs', 'cameraClockStepMs', 'hostClockStepMs'] as const) {
+    if (facts[key] !== undefined) Object.assign(record, { [key]: facts[key] });
+  }
   if (facts.keyId !== undefined) record.keyId = facts.keyId;
   return { record, state: { lastRecordHash: recordHash(record), lastSequence: record.sequence } };
 }

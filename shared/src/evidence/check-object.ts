@@ -140,6 +140,18 @@ function objectMismatches(object: StoredObjectFacts, record: EvidenceRecord, opt
     ['bytes', String(record.bytes), (value) => value === String(record.bytes)],
     ['crc32c', record.crc32c, (value) => value === record.crc32c],
   ];
+  // Version 2 signs both clocks: the metadata beside it must say the same of them.
+  if (record.v === 2) {
+    for (const key of ['clock', 'cameraTimeSource', 'hostTime', 'cameraTime', 'clockOffsetMs', 'cameraClockStepMs', 'hostClockStepMs'] as const) {
+      const recorded = record[key];
+      if (recorded === undefined) {
+        const value = object.metadata[key];
+        if (value !== undefined) reasons.push(`object metadata says ${key}=${value}, the record has no ${key}`);
+        continue;
+      }
+      expected.push([key, String(recorded), (value) => value === String(recorded)]);
+    }
+  }
   for (const [key, recorded, matches] of expected) {
     const value = object.metadata[key];
     if (value === undefined) reasons.push(`object metadata has no ${key} (the record says ${recorded})`);

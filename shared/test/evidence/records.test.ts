@@ -117,7 +117,10 @@ describe('canonical encoding', () => {
     );
     expect(() => canonicalRecord({ ...vectorRecord, startTime: '2026-11-23T09:32:49Z' })).toThrow(/startTime must be UTC time/);
     expect(() => canonicalRecord({ ...vectorRecord, crc32c: 'Nks/tx==' })).toThrow(/crc32c must be base64 of 4 bytes/);
-    expect(() => canonicalRecord({ ...vectorRecord, v: 2 as 1 })).toThrow(/v must be 1/);
+    expect(() => canonicalRecord({ ...vectorRecord, v: 3 as 1 })).toThrow(/v must be 1 or 2/);
+    // A v1 record holds none of v2's fields, and a v2 record must say its clock.
+    expect(() => canonicalRecord({ ...vectorRecord, clock: 'host' })).toThrow(/unknown field "clock" \(a version 2 field in a version 1 record\)/);
+    expect(() => canonicalRecord({ ...vectorRecord, v: 2 })).toThrow(/clock is missing/);
     expect(() => canonicalRecord({ ...vectorRecord, bytes: 2 ** 53 })).toThrow(/bytes must be a non-negative integer/);
   });
 
@@ -227,6 +230,7 @@ describe('the chain', () => {
     bytes: content.length,
     crc32c: crc32cBase64(Buffer.from(content)),
     sha256: sha256Hex(Buffer.from(content)),
+    clock: 'host' as const,
     keyId: VECTOR_KEY_ID,
   });
 
@@ -238,7 +242,7 @@ describe('the chain', () => {
     expect(second.record.prev).toBe(recordHash(first.record));
     expect(third.record.prev).toBe(recordHash(second.record));
     expect(third.state).toEqual({ lastRecordHash: recordHash(third.record), lastSequence: 2 });
-    expect(first.record).toMatchObject({ v: 1, source: 'cam-1', sequence: 0, durationMs: 2000, bytes: 4, keyId: VECTOR_KEY_ID });
+    expect(first.record).toMatchObject({ v: 2, clock: 'host', source: 'cam-1', sequence: 0, durationMs: 2000, bytes: 4, keyId: VECTOR_KEY_ID });
     // Pure: the inputs are left alone, and the same input gives the same output.
     expect(GENESIS_CHAIN_STATE).toEqual({ lastRecordHash: GENESIS_PREV, lastSequence: -1 });
     expect(nextRecord(first.state, facts(1, 'one'))).toEqual(second);
@@ -321,5 +325,51 @@ describe('object metadata', () => {
       expect(() => fromEvidenceMetadata(metadata), message.source).toThrow(EvidenceRecordError);
       expect(() => fromEvidenceMetadata(metadata), message.source).toThrow(message);
     }
+  });
+});
+
+// The version 2 test vector of docs/evidence.md: the same key and bytes, on a camera's clock 3 s
+// behind the node, as the recorder writes it now.
+describe('version 2: both clocks', () => {
+  const v2Record: EvidenceRecord = {
+    ...vectorRecord,
+    v: 2,
+    startTime: '2026-11-23T09:32:46.121Z',
+    clock: 'camera',
+    cameraTimeSource: 'sender-report',
+    hostTime: '2026-11-23T09:32:49.123Z',
+    cameraTime: '2026-11-23T09:32:46.121Z',
+    clockOffsetMs: -3002,
+    keyId: VECTOR_KEY_ID,
+  };
+  const V2_CANONICAL =
+    '{"v":2,"source":"cam-1","sequence":42,"startTime":"2026-11-23T09:32:46.121Z","durationMs":4000,"bytes":3,' +
+    '"sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","crc32c":"Nks/tw==",' +
+    '"clock":"camera","cameraTimeSource":"sender-report","hostTime":"2026-11-23T09:32:49.123Z","cameraTime":"2026-11-23T09:32:46.121Z","clockOffsetMs":-3002,' +
+    '"prev":"0000000000000000000000000000000000000000000000000000000000000000","keyId":"06e3fd8fda29bb60"}';
+  const V2_HASH = '240925663ea7edc23b879e952aeef339c685404553d9cb2a3abe8683c2505de7';
+  const V2_SIGNATURE = 'Vf4mZkp+nW9bwTPAzA8N6SEyNjgw/mD7oIGL468X+4zfUfzLXlHPnv7o4iOvR0wuv+kGdfJ+UH/vGN6SkVHSAA==';
+
+  it('encodes, hashes and signs to the pinned strings', () => {
+    expect(canonicalRecord(v2Record)).toBe(V2_CANONICAL);
+    expect(recordHash(v2Record)).toBe(V2_HASH);
+    expect(signRecord(v2Record, vectorPrivateKey, VECTOR_KEY_ID)).toBe(V2_SIGNATURE);
+    expect(verifyRecordSignature(v2Record, V2_SIGNATURE, vectorPublicKey)).toBe(true);
+  });
+
+  it('refuses a camera clock without a camera time, -0, fractions and unknown clocks', () => {
+    expect(() => canonicalRecord({ ...v2Record, cameraTime: undefined })).toThrow(/clock is camera but cameraTime is missing/);
+    expect(() => canonicalRecord({ ...v2Record, clockOffsetMs: -0 })).toThrow(/clockOffsetMs must be an integer/);
+    expect(() => canonicalRecord({ ...v2Record, clockOffsetMs: 1.5 })).toThrow(/clockOffsetMs must be an integer/);
+    expect(() => canonicalRecord({ ...v2Record, clock: 'gps' as 'host' })).toThrow(/clock must be host, file, camera, not "gps"/);
+  });
+
+  it('the chain writes version 2 and still reads version 1 records', () => {
+    const { record } = nextRecord(GENESIS_CHAIN_STATE, {
+      sourceId: 'cam-1', sequence: 0, startTime: v2Record.startTime, durationMs: 4000, bytes: 3, crc32c: 'Nks/tw==', sha256: ABC_SHA256,
+      clock: 'camera', cameraTime: v2Record.cameraTime, hostTime: v2Record.hostTime, clockOffsetMs: -3002, cameraTimeSource: 'sender-report',
+    });
+    expect(record).toMatchObject({ v: 2, clock: 'camera', clockOffsetMs: -3002 });
+    expect(fromEvidenceMetadata(toEvidenceMetadata(signedVector, VECTOR_SIGNATURE))?.record).toEqual(signedVector);
   });
 });

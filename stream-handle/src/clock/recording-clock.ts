@@ -8,6 +8,8 @@ export interface ChunkPlacement {
   clock: ChunkClock;
   /** Where its first frame sits in the source's media, in seconds from the start (files: from the file's start). */
   mediaStartSeconds?: number;
+  /** When ffmpeg finished writing it, on this node's clock (its listing, or a recovered file's modification time). */
+  writtenAtMs?: number;
 }
 
 /**
@@ -81,7 +83,7 @@ export class RecordingClock {
       this.liveStartMs = Math.min(this.outputOpenedMs ?? this.spawnedAtMs, Math.round(listedAtMs - entry.endSeconds * 1000));
       startSeconds = Math.max(entry.startSeconds, entry.endSeconds - mediaDurationMs / 1000);
     }
-    return { startMs: Math.round(this.liveStartMs + startSeconds * 1000), clock: 'host', mediaStartSeconds: startSeconds };
+    return { startMs: Math.round(this.liveStartMs + startSeconds * 1000), clock: 'host', mediaStartSeconds: startSeconds, writtenAtMs: listedAtMs };
   }
 }
 

@@ -75,6 +75,18 @@ function codecOptionsFor(source: SourceConfig, plan: FormatPlan): string[] {
   ];
 }
 
+/**
+ * A camera's MP4 chunks are fragmented, with a producer reference time box (prft) before each
+ * fragment: once the camera's first RTCP Sender Report has arrived, ffmpeg writes there the
+ * camera's own NTP time of the fragment's first frame (before it, its own clock when it writes the
+ * fragment). That is how a chunk learns the camera's clock; see docs/evidence.md.
+ */
+export const LIVE_MP4_FORMAT_OPTIONS = 'movflags=+frag_keyframe+empty_moov+default_base_moof:write_prft=wallclock';
+
+function liveMp4Options(source: SourceConfig, plan: FormatPlan): string[] {
+  return source.kind === 'rtsp' && plan.container === 'mp4' ? ['-segment_format_options', LIVE_MP4_FORMAT_OPTIONS] : [];
+}
+
 /** The ffmpeg command that records one source into sequence-numbered chunks of the plan's container. */
 export function buildRecorderArgs(input: RecorderArgsInput): RecorderArgs {
   const { source, plan } = input;
@@ -88,6 +100,7 @@ export function buildRecorderArgs(input: RecorderArgsInput): RecorderArgs {
       '-f', 'segment',
       '-segment_time', String(source.chunkSeconds),
       '-segment_format', plan.segmentFormat,
+      ...liveMp4Options(source, plan),
       '-reset_timestamps', '1',
       '-segment_start_number', String(input.firstSequence),
       // ffmpeg prints "name,start,end" here after it has written a chunk's trailer: our signal

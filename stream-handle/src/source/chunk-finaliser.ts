@@ -17,6 +17,7 @@ import {
   type ChunkInspection,
   type Logger,
 } from '@crispy-streamer/shared';
+import type { CameraClockTracker } from '../clock/camera-clock-tracker.js';
 import type { ChunkPlacement } from '../clock/recording-clock.js';
 import type { SourceSpool, SpoolChunkFile, SpoolState } from '../spool/source-spool.js';
 import { buildChunkMetadata, type ChunkRecordingFacts } from './chunk-metadata.js';
@@ -33,6 +34,8 @@ export interface ChunkFinaliserDeps {
   signer?: EvidenceSigner;
   /** Whether the host clock is NTP-synchronised, as last probed. */
   clockSync?: () => ClockSync;
+  /** A camera: places each chunk on the camera's clock or the node's, and follows the camera's offset. */
+  cameraClock?: CameraClockTracker;
 }
 
 /** ffmpeg lists a chunk after writing its trailer but before closing it; give the close a moment. */
@@ -113,15 +116,31 @@ export class ChunkFinaliser {
     const bytes = await readFile(chunk.path);
     const info = await inspectChunkBuffer(bytes, chunk.container);
     const { mtimeMs } = await stat(chunk.path);
-    return this.finalise(chunk, bytes, info, { startMs: Math.round(mtimeMs - info.durationMs), clock: 'host' }, {});
+    const job = await this.finalise(chunk, bytes, info, { startMs: Math.round(mtimeMs - info.durationMs), clock: 'host', writtenAtMs: mtimeMs }, {});
+    // Its recording is over: the next chunk continues no mapping of it.
+    this.deps.cameraClock?.newRecording();
+    return job;
   }
 
   /** What the last chunk finalised holds, as its own bytes say (keyframes, for the GOP hint). */
   lastInspection: ChunkInspection | undefined;
 
-  private async finalise(chunk: SpoolChunkFile, bytes: Buffer, info: ChunkInspection, placement: ChunkPlacement, facts: ChunkRecordingFacts): Promise<ChunkJobData> {
+  private async finalise(
+    chunk: SpoolChunkFile,
+    bytes: Buffer,
+    info: ChunkInspection,
+    hostPlacement: ChunkPlacement,
+    recorded: ChunkRecordingFacts,
+  ): Promise<ChunkJobData> {
     const { source, spool, signer } = this.deps;
     this.lastInspection = info;
+    let placement = hostPlacement;
+    let facts = recorded;
+    if (source.kind === 'rtsp' && this.deps.cameraClock !== undefined) {
+      const live = this.deps.cameraClock.place(info, hostPlacement);
+      placement = live.placement;
+      facts = { ...recorded, clock: live.facts };
+    }
     const metadata = buildChunkMetadata({
       source,
       sequence: chunk.sequence,

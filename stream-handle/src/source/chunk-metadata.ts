@@ -1,4 +1,5 @@
 import type { AudioTrackOutcome, ChunkContainer, ChunkInspection, ChunkMetadata, RtspTransport } from '@crispy-streamer/shared';
+import type { LiveClockFacts } from '../clock/camera-clock-tracker.js';
 import type { ChunkPlacement } from '../clock/recording-clock.js';
 import type { SourceConfig } from './source-config.js';
 
@@ -9,6 +10,10 @@ export interface ChunkRecordingFacts {
   dropped?: string[];
   transport?: RtspTransport;
   packetsLost?: number;
+  /** A camera: both clocks of the chunk's first frame, their offset and any step. */
+  clock?: LiveClockFacts;
+  /** This node's wall clock stepped against its monotonic clock since the chunk before (ms). */
+  hostClockStepMs?: number;
 }
 
 export interface ChunkFacts {
@@ -54,5 +59,12 @@ export function buildChunkMetadata(facts: ChunkFacts): ChunkMetadata {
   if (recording.dropped !== undefined) metadata.dropped = recording.dropped;
   if (recording.transport !== undefined) metadata.transport = recording.transport;
   if (recording.packetsLost !== undefined) metadata.packetsLost = recording.packetsLost;
+  const clock = recording.clock;
+  if (clock !== undefined) {
+    for (const key of ['hostTime', 'cameraTime', 'cameraTimeSource', 'clockOffsetMs', 'cameraClockStepMs'] as const) {
+      if (clock[key] !== undefined) Object.assign(metadata, { [key]: clock[key] });
+    }
+  }
+  if (recording.hostClockStepMs !== undefined) metadata.hostClockStepMs = recording.hostClockStepMs;
   return metadata;
 }

@@ -1,6 +1,8 @@
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics, type RtspTransport } from '@crispy-streamer/shared';
+import { CameraClockTracker } from '../clock/camera-clock-tracker.js';
+import { HostClockWatch, type ClockReading } from '../clock/host-clock-watch.js';
 import { RecordingClock, type ChunkPlacement } from '../clock/recording-clock.js';
 import type { ChunkQueue } from '../queue/chunk-queue.js';
 import { cameraAnswers, type CameraAnswers } from '../recorder/camera-reachability.js';
@@ -68,6 +70,10 @@ export interface SourceRunnerDeps {
   signer?: EvidenceSigner;
   /** Whether the host clock is NTP-synchronised, as last probed. */
   clockSync?: () => ClockSync;
+  /** A camera's chunks are placed on its own clock while it stays within this of the node's (CAMERA_CLOCK_MAX_OFFSET_SECONDS). */
+  cameraClockMaxOffsetMs?: number;
+  /** This node's wall and monotonic clocks (tests give a fake). */
+  readClocks?: () => ClockReading;
   /** Retrying a chunk whose finalisation failed for a reason of the disk (full, I/O error). */
   finaliseRetry?: BackoffPolicy;
   /** Retrying a chunk Redis did not take. */
@@ -75,6 +81,9 @@ export interface SourceRunnerDeps {
   /** Told when the source's state changes (fleet status, alerts); never in the way of recording. */
   observer?: SourceObserver;
 }
+
+/** CAMERA_CLOCK_MAX_OFFSET_SECONDS' default, in ms. */
+export const DEFAULT_CAMERA_CLOCK_MAX_OFFSET_MS = 10_000;
 
 /** A recording that lasted this long without a chunk still counts as a failure to connect. */
 const HEALTHY_RUN_MS = 30_000;
@@ -126,6 +135,8 @@ export class SourceRunner {
   /** A file resumed where an earlier run stopped: media seconds already ingested. */
   private resumeAtSeconds: number | undefined;
   private readonly finaliser: ChunkFinaliser;
+  private readonly cameraClock: CameraClockTracker | undefined;
+  private readonly hostClock: HostClockWatch;
   private readonly enqueue: EnqueuePipeline;
   /** Resolves when stop() is called: nothing run() waits for may outlast it. */
   private readonly stopRequested: Promise<void>;
@@ -143,7 +154,18 @@ export class SourceRunner {
 
   constructor(private readonly deps: SourceRunnerDeps) {
     this.log = deps.logger.child({ source: deps.source.id });
-    this.finaliser = new ChunkFinaliser(deps);
+    this.cameraClock =
+      deps.source.kind === 'rtsp'
+        ? new CameraClockTracker({
+            sourceId: deps.source.id,
+            logger: deps.logger,
+            metrics: deps.metrics,
+            maxOffsetMs: deps.cameraClockMaxOffsetMs ?? DEFAULT_CAMERA_CLOCK_MAX_OFFSET_MS,
+            hostSynchronised: () => deps.clockSync?.() === 'synchronised',
+          })
+        : undefined;
+    this.hostClock = new HostClockWatch(deps.readClocks);
+    this.finaliser = new ChunkFinaliser({ ...deps, ...(this.cameraClock === undefined ? {} : { cameraClock: this.cameraClock }) });
     this.recutter = new ChunkRecutter({ source: deps.source, spool: deps.spool, ffmpegPath: deps.ffmpegPath, finaliser: this.finaliser, log: this.log, stopGraceMs: deps.stopGraceMs });
     this.stopRequested = new Promise((resolve) => {
       this.requestStop = resolve;
@@ -498,6 +520,7 @@ export class SourceRunner {
     });
     const fileModifiedMs = source.kind === 'file' ? await stat(source.url).then((info) => info.mtimeMs, () => undefined) : undefined;
     const clock = new RecordingClock(source.kind, Date.now(), fileModifiedMs, this.resumeAtSeconds);
+    this.cameraClock?.newRecording();
     const report = new InputReportReader();
     let failure: SourceFailure = UNKNOWN_FAILURE;
     let replanWith: ProbedStream[] | undefined;
@@ -528,12 +551,15 @@ export class SourceRunner {
       },
       onSegment: (entry) => {
         const listedAtMs = Date.now();
+        const hostClockStepMs = this.hostClock.check();
+        if (hostClockStepMs !== undefined) this.hostClockStepped(hostClockStepMs);
         // Losses ffmpeg reported since the chunk before were in the packets of this chunk.
         const facts = {
           pixelFormat: plan.pixelFormat,
           audio: plan.audio,
           dropped: plan.dropped,
           ...(transport === undefined ? {} : { transport, packetsLost }),
+          ...(hostClockStepMs === undefined ? {} : { hostClockStepMs }),
         };
         packetsLost = 0;
         this.finalising = this.finalising.then(() => this.finaliseChunk(entry, clock, listedAtMs, facts, context));
@@ -671,12 +697,29 @@ export class SourceRunner {
 
   private chunkRecorded(job: ChunkJobData): void {
     const { metadata } = job;
-    this.reportGap(metadata.startTime);
-    this.lastChunkEndMs = Date.parse(metadata.startTime) + metadata.durationMs;
+    // Gaps are measured on this node's clock: a camera's chunks move from it to the camera's own
+    // clock when its first Sender Report arrives, and that is no gap.
+    const hostStart = metadata.hostTime ?? metadata.startTime;
+    this.reportGap(hostStart);
+    this.lastChunkEndMs = Date.parse(hostStart) + metadata.durationMs;
     this.chunks++;
     this.deps.metrics?.chunksRecorded.inc({ source: this.deps.source.id });
     this.enqueue.schedule(job, 'chunk recorded');
     this.notify((o) => o.chunkRecorded?.(metadata));
+  }
+
+  /**
+   * This node's wall clock stepped since the chunk before. A recording keeps the timeline it was
+   * anchored on; one started after the step is placed on the stepped clock, so its chunks may
+   * overlap earlier ones (and their names sort before them). Their names stay unique: each holds
+   * its sequence number, which never goes back.
+   */
+  private hostClockStepped(stepMs: number): void {
+    this.deps.metrics?.clockSteps.inc({ source: this.deps.source.id, clock: 'host' });
+    this.log.warn(
+      { hostClockStepMs: stepMs },
+      `this node's clock stepped ${stepMs < 0 ? 'back' : 'forward'} by ${(Math.abs(stepMs) / 1000).toFixed(3)} s against its monotonic clock: the next chunk is marked (hostClockStepMs); chunks of later recordings may overlap earlier ones`,
+    );
   }
 
   /** The observer's trouble is its own: recording goes on whatever it does. */
@@ -692,6 +735,12 @@ export class SourceRunner {
   private reportGap(startTime: string): void {
     if (this.lastChunkEndMs === undefined) return;
     const gapMs = Date.parse(startTime) - this.lastChunkEndMs;
+    if (gapMs < -1000) {
+      this.log.warn(
+        { overlapMs: -gapMs, previousEnd: new Date(this.lastChunkEndMs).toISOString(), startTime },
+        `this chunk starts ${(-gapMs / 1000).toFixed(1)} s before the one before it ended: this node's clock went back (see hostClockStepMs)`,
+      );
+    }
     const expected = this.gapExpected;
     this.gapExpected = false;
     // A few frames of jitter between chunks is not a gap worth a warning; after a recording made
@@ -715,7 +764,13 @@ export class SourceRunner {
         width: metadata.width,
         height: metadata.height,
         container: metadata.container,
+        clock: metadata.clock,
         ...(metadata.transport === undefined ? {} : { transport: metadata.transport, packetsLost: metadata.packetsLost }),
+        ...(metadata.hostTime === undefined ? {} : { hostTime: metadata.hostTime }),
+        ...(metadata.cameraTime === undefined ? {} : { cameraTime: metadata.cameraTime, clockOffsetMs: metadata.clockOffsetMs }),
+        ...(metadata.cameraTimeSource === undefined ? {} : { cameraTimeSource: metadata.cameraTimeSource }),
+        ...(metadata.cameraClockStepMs === undefined ? {} : { cameraClockStepMs: metadata.cameraClockStepMs }),
+        ...(metadata.hostClockStepMs === undefined ? {} : { hostClockStepMs: metadata.hostClockStepMs }),
       },
       message,
     );

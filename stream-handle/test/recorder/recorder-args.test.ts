@@ -83,6 +83,12 @@ describe('buildRecorderArgs', () => {
       expect(out.slice(0, 5)).toEqual(['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info']);
     });
 
+    it('records a camera as fragmented MP4 with producer reference times, a file as plain MP4', () => {
+      const camera = build({ kind: 'rtsp', url: 'rtsp://10.0.0.5/stream1' });
+      expect(valueOf(camera.outputOptions, '-segment_format_options')).toBe('movflags=+frag_keyframe+empty_moov+default_base_moof:write_prft=wallclock');
+      expect(args.outputOptions).not.toContain('-segment_format_options');
+    });
+
     it('writes SOURCE-%010d.mp4 into the segment directory', () => {
       expect(args.outputPattern).toBe(join('/spool/cam0', 'cam0-%010d.mp4'));
       expect(args.input).toBe('/media/clip.mp4');
