@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LogLine, ServiceProcess } from '../../scripts/lib/service-process.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // A camera whose clock is not the node's: gst-rtsp-server under libfaketime (realtime clock only),
 // offset by what a file says. Its RTCP Sender Reports carry its own time; ffmpeg writes it into

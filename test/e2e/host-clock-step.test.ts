@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogLine } from '../../scripts/lib/service-process.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { LIBFAKETIME, startRtspCamera, type RtspCamera } from '../support/rtsp-camera.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline-harness.js';
+import type { LogLine } from '@crispy-streamer/harness/service-process';
+import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
+import { LIBFAKETIME, startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
+import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // stream-handle under libfaketime (its wall clock only; its monotonic clock is the machine's),
 // stepped back an hour while it records, then the camera drops and comes back: the recording
