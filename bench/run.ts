@@ -15,9 +15,10 @@ import { backlogDrain } from './workloads/backlog.js';
 import { cameras } from './workloads/cameras.js';
 import { fileCopy } from './workloads/file-copy.js';
 import { fileEncode } from './workloads/file-encode.js';
+import { functionCost } from './workloads/function-cost.js';
 import { queueOverhead } from './workloads/queue.js';
 
-const WORKLOADS = ['file-copy', 'file-encode', 'cameras', 'queue', 'backlog'] as const;
+const WORKLOADS = ['file-copy', 'file-encode', 'cameras', 'queue', 'backlog', 'function'] as const;
 type WorkloadName = (typeof WORKLOADS)[number];
 
 const USAGE = `npm run bench -- [options]
@@ -31,6 +32,8 @@ const USAGE = `npm run bench -- [options]
   --camera-mounts KIND    shared (all sources read one mount; default) or per-camera
   --outage-seconds N      storage outage in the backlog workload (default 120; --quick 20)
   --concurrency N         UPLOAD_CONCURRENCY, also used for the plain uploads (default 8)
+  --with-function         the combined run: notifications reach the function on this machine (default: they go
+                          to a sink that answers 204, so edge figures leave out the function's decode)
   --profile               run the worker and stream-handle with node --cpu-prof (file workloads);
                           profiles go to bench/profiles/
   --no-save               print only; write nothing under bench/results/
@@ -45,6 +48,7 @@ interface Options {
   cameraMounts: 'shared' | 'per-camera';
   outageSeconds: number | undefined;
   concurrency: number;
+  withFunction: boolean;
   profile: boolean;
   save: boolean;
 }
@@ -59,6 +63,7 @@ function parseArgs(argv: string[]): Options {
     cameraMounts: 'shared',
     outageSeconds: undefined,
     concurrency: 8,
+    withFunction: false,
     profile: false,
     save: true,
   };
@@ -105,6 +110,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--concurrency':
         options.concurrency = positive('--concurrency', value());
+        break;
+      case '--with-function':
+        options.withFunction = true;
         break;
       case '--profile':
         options.profile = true;
@@ -217,6 +225,7 @@ async function main(): Promise<number> {
     outageSeconds: options.outageSeconds,
     storages: options.storages,
     concurrency: options.concurrency,
+    withFunction: options.withFunction,
     profileDir,
     profiledPids: new Map(),
     log,
@@ -244,6 +253,9 @@ async function main(): Promise<number> {
           break;
         case 'backlog':
           record.result = await backlogDrain(ctx);
+          break;
+        case 'function':
+          record.result = await functionCost(ctx);
           break;
       }
     } catch (error) {

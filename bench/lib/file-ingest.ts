@@ -104,7 +104,8 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
     await removeOut();
 
     const profileEnv: Record<string, string> = ctx.profileDir === undefined ? {} : { NODE_OPTIONS: `--import=${pathToFileURL(join(REPO_ROOT, 'bench/lib/cpu-prof-preload.mjs')).href}`, CPU_PROF_DIR: ctx.profileDir };
-    const bench = await startBenchPipeline(storage, { workerEnv: { UPLOAD_CONCURRENCY: String(ctx.concurrency), ...profileEnv } });
+    const workerEnv = { UPLOAD_CONCURRENCY: String(ctx.concurrency), ...profileEnv };
+    const bench = await startBenchPipeline(storage, { workerEnv, withFunction: ctx.withFunction });
     const stopBench = onCleanup('bench pipeline', () => bench.stop());
     try {
       await sleep(500);
@@ -123,7 +124,8 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
       const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded').length;
       ctx.log(`  [${label}] stream-handle done in ${(recorderDoneMs / 1000).toFixed(2)} s: ${recorded} chunks queued; waiting for uploads and descriptions ...`);
       const deadline = Date.now() + Math.max(180_000, recorded * 3_000);
-      const describedCount = () => bench.functionLogs().filter((l) => typeof l.message === 'string' && l.message.startsWith('chunk described') && l.source === sourceId).length;
+      // One source per pipeline here, so the sink's count is this source's.
+      const describedCount = () => bench.deliveredCount();
       while (describedCount() < recorded && Date.now() < deadline) await sleep(100);
       bench.sampler.sampleNow();
       const after = bench.totals();

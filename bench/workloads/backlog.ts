@@ -117,8 +117,7 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
     const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded').length;
     const describeDeadline = Date.now() + 120_000 + recorded * 500;
     while (Date.now() < describeDeadline) {
-      const described = bench.functionLogs().filter((l) => typeof l.message === 'string' && l.message.startsWith('chunk described')).length;
-      if (described >= recorded) break;
+      if (bench.deliveredCount() >= recorded) break;
       await sleep(200);
     }
     const objects = await bench.objects();

@@ -67,7 +67,8 @@ export async function startCameraSession(ctx: BenchContext, cameras: number, sto
   const stopCamera = onCleanup('RTSP camera', () => camera.stop());
   const storage = await makeStorage(storageKind);
   const stopStorage = onCleanup('storage', () => storage.stop());
-  const bench = await startBenchPipeline(storage, { workerEnv: { UPLOAD_CONCURRENCY: String(ctx.concurrency) }, sampleIntervalMs: 500 });
+  const workerEnv = { UPLOAD_CONCURRENCY: String(ctx.concurrency) };
+  const bench = await startBenchPipeline(storage, { workerEnv, sampleIntervalMs: 500, withFunction: ctx.withFunction });
   const stopBench = onCleanup('bench pipeline', () => bench.stop());
   bench.sampler.track('camera', camera.pid, 'none');
   const sourcesFile = join(dir, 'sources.yaml');
@@ -130,8 +131,7 @@ async function runCameras(ctx: BenchContext, cameras: number, storageKind: 'loca
     await stopRecorder();
     const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded' || l.message === 'recovered chunk queued').length;
     const deadline = Date.now() + 60_000 + recorded * 500;
-    const describedCount = () => bench.functionLogs().filter((l) => typeof l.message === 'string' && l.message.startsWith('chunk described')).length;
-    while (describedCount() < recorded && Date.now() < deadline) await sleep(200);
+    while (bench.deliveredCount() < recorded && Date.now() < deadline) await sleep(200);
     const objects = await bench.objects();
     const traces = traceChunks(recorder.logs, bench.workerLogs(), bench.functionLogs(), objects).filter((t) => sourceIds.includes(t.source));
     const lat = latencies(traces);
