@@ -28,6 +28,7 @@ const USAGE = `npm run bench -- [options]
   --only LIST             comma-separated workloads: ${WORKLOADS.join(', ')}
   --storage LIST          local, gcs or both (default: local,gcs; --quick: local)
   --cameras LIST          camera counts (default 1,8,32; --quick 1,32)
+  --file-seconds N        length of the file-copy input (default 600; --quick 120)
   --camera-seconds N      seconds per camera run (default 60; --quick 20)
   --camera-mounts KIND    shared (all sources read one mount; default) or per-camera
   --outage-seconds N      storage outage in the backlog workload (default 120; --quick 20)
@@ -45,6 +46,7 @@ interface Options {
   storages: ('local' | 'gcs')[];
   cameraCounts: number[] | undefined;
   cameraSeconds: number | undefined;
+  fileSeconds: number | undefined;
   cameraMounts: 'shared' | 'per-camera';
   outageSeconds: number | undefined;
   concurrency: number;
@@ -60,6 +62,7 @@ function parseArgs(argv: string[]): Options {
     storages: [],
     cameraCounts: undefined,
     cameraSeconds: undefined,
+    fileSeconds: undefined,
     cameraMounts: 'shared',
     outageSeconds: undefined,
     concurrency: 8,
@@ -98,6 +101,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--camera-seconds':
         options.cameraSeconds = positive('--camera-seconds', value());
+        break;
+      case '--file-seconds':
+        options.fileSeconds = positive('--file-seconds', value());
         break;
       case '--camera-mounts': {
         const v = value();
@@ -222,6 +228,7 @@ async function main(): Promise<number> {
   const ctx: BenchContext = {
     quick: options.quick,
     cameraSeconds: options.cameraSeconds,
+    fileSeconds: options.fileSeconds,
     outageSeconds: options.outageSeconds,
     storages: options.storages,
     concurrency: options.concurrency,

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../../scripts/lib/service-process.js';
@@ -79,6 +79,8 @@ export interface FileIngestRun {
   rawLimitMs: number;
   usage: Record<string, ServiceUsage | undefined>;
   latencyMs: Record<string, Distribution>;
+  /** The machine's load average just before the pipeline run. */
+  loadAverageBefore: number[];
 }
 
 export async function makeStorage(kind: 'local' | 'gcs'): Promise<BenchStorage> {
@@ -111,6 +113,7 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
       await sleep(500);
       bench.sampler.sampleNow();
       const before = bench.totals();
+      const loadAverageBefore = loadavg();
       const sourceId = `file-${mode}`;
       const t0 = Date.now();
       const recorder = bench.runStreamHandle({ SOURCE_URL: video.path, SOURCE_ID: sourceId, CHUNK_SECONDS: String(CHUNK_SECONDS), CHUNK_MODE: mode, ...profileEnv }, []);
@@ -174,6 +177,7 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
         ratioDescribed: describedMs / rawLimitMs,
         rawLimitMs,
         usage,
+        loadAverageBefore,
         latencyMs: {
           closedToStored: distribution(lat.closedToStored),
           queuedToCreated: distribution(lat.queuedToCreated),

@@ -32,6 +32,7 @@ export interface WorkloadResult {
 export interface BenchContext {
   quick: boolean;
   cameraSeconds: number | undefined;
+  fileSeconds: number | undefined;
   outageSeconds: number | undefined;
   storages: ('local' | 'gcs')[];
   concurrency: number;
