@@ -41,6 +41,7 @@ interface BacklogRun {
   lost: number;
   undescribed: number;
   failedJobs: number;
+  notifications: 'function' | 'sink';
 }
 
 /** The plain-upload limit for camera-sized chunks on this storage: cut the camera loop, upload it. */
@@ -152,6 +153,7 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
       lost: all.filter((t) => t.objectCreatedAtMs === undefined).length,
       undescribed: all.filter((t) => t.objectCreatedAtMs !== undefined && t.describedAtMs === undefined).length,
       failedJobs: failed.failed ?? 0,
+      notifications: bench.notifications,
     };
   } finally {
     await closeQueue();
@@ -182,7 +184,7 @@ export async function backlogDrain(ctx: BenchContext): Promise<WorkloadResult> {
       `${fmt.n(r.liveDuringDrainMs.p50)} / ${fmt.n(r.liveDuringDrainMs.p95)} / ${fmt.n(r.liveDuringDrainMs.max)} (${r.liveDuringDrainMs.count})`,
       `${fmt.n(r.liveAfterDrainMs.p50)} / ${fmt.n(r.liveAfterDrainMs.p95)}`,
       fmt.s(r.describedSeconds),
-      `${r.recorded} / ${r.stored} / ${r.lost} / ${r.undescribed}`,
+      `${r.recorded} / ${r.stored} / ${r.lost} / ${r.notifications === 'function' ? r.undescribed : '- (sink)'}`,
     ]),
   };
   const targets: TargetCheck[] = runs.map((r) => ({
