@@ -15,9 +15,10 @@ import { backlogDrain } from './workloads/backlog.js';
 import { cameras } from './workloads/cameras.js';
 import { fileCopy } from './workloads/file-copy.js';
 import { fileEncode } from './workloads/file-encode.js';
+import { functionCost } from './workloads/function-cost.js';
 import { queueOverhead } from './workloads/queue.js';
 
-const WORKLOADS = ['file-copy', 'file-encode', 'cameras', 'queue', 'backlog'] as const;
+const WORKLOADS = ['file-copy', 'file-encode', 'cameras', 'queue', 'backlog', 'function'] as const;
 type WorkloadName = (typeof WORKLOADS)[number];
 
 const USAGE = `npm run bench -- [options]
@@ -27,10 +28,13 @@ const USAGE = `npm run bench -- [options]
   --only LIST             comma-separated workloads: ${WORKLOADS.join(', ')}
   --storage LIST          local, gcs or both (default: local,gcs; --quick: local)
   --cameras LIST          camera counts (default 1,8,32; --quick 1,32)
+  --file-seconds N        length of the file-copy input (default 600; --quick 120)
   --camera-seconds N      seconds per camera run (default 60; --quick 20)
   --camera-mounts KIND    shared (all sources read one mount; default) or per-camera
   --outage-seconds N      storage outage in the backlog workload (default 120; --quick 20)
   --concurrency N         UPLOAD_CONCURRENCY, also used for the plain uploads (default 8)
+  --with-function         the combined run: notifications reach the function on this machine (default: they go
+                          to a sink that answers 204, so edge figures leave out the function's decode)
   --profile               run the worker and stream-handle with node --cpu-prof (file workloads);
                           profiles go to bench/profiles/
   --no-save               print only; write nothing under bench/results/
@@ -42,9 +46,11 @@ interface Options {
   storages: ('local' | 'gcs')[];
   cameraCounts: number[] | undefined;
   cameraSeconds: number | undefined;
+  fileSeconds: number | undefined;
   cameraMounts: 'shared' | 'per-camera';
   outageSeconds: number | undefined;
   concurrency: number;
+  withFunction: boolean;
   profile: boolean;
   save: boolean;
 }
@@ -56,9 +62,11 @@ function parseArgs(argv: string[]): Options {
     storages: [],
     cameraCounts: undefined,
     cameraSeconds: undefined,
+    fileSeconds: undefined,
     cameraMounts: 'shared',
     outageSeconds: undefined,
     concurrency: 8,
+    withFunction: false,
     profile: false,
     save: true,
   };
@@ -94,6 +102,9 @@ function parseArgs(argv: string[]): Options {
       case '--camera-seconds':
         options.cameraSeconds = positive('--camera-seconds', value());
         break;
+      case '--file-seconds':
+        options.fileSeconds = positive('--file-seconds', value());
+        break;
       case '--camera-mounts': {
         const v = value();
         if (v !== 'shared' && v !== 'per-camera') throw new Error('--camera-mounts takes shared or per-camera');
@@ -105,6 +116,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--concurrency':
         options.concurrency = positive('--concurrency', value());
+        break;
+      case '--with-function':
+        options.withFunction = true;
         break;
       case '--profile':
         options.profile = true;
@@ -214,9 +228,11 @@ async function main(): Promise<number> {
   const ctx: BenchContext = {
     quick: options.quick,
     cameraSeconds: options.cameraSeconds,
+    fileSeconds: options.fileSeconds,
     outageSeconds: options.outageSeconds,
     storages: options.storages,
     concurrency: options.concurrency,
+    withFunction: options.withFunction,
     profileDir,
     profiledPids: new Map(),
     log,
@@ -244,6 +260,9 @@ async function main(): Promise<number> {
           break;
         case 'backlog':
           record.result = await backlogDrain(ctx);
+          break;
+        case 'function':
+          record.result = await functionCost(ctx);
           break;
       }
     } catch (error) {

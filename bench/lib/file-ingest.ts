@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
@@ -79,6 +79,8 @@ export interface FileIngestRun {
   rawLimitMs: number;
   usage: Record<string, ServiceUsage | undefined>;
   latencyMs: Record<string, Distribution>;
+  /** The machine's load average just before the pipeline run. */
+  loadAverageBefore: number[];
 }
 
 export async function makeStorage(kind: 'local' | 'gcs'): Promise<BenchStorage> {
@@ -104,12 +106,14 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
     await removeOut();
 
     const profileEnv: Record<string, string> = ctx.profileDir === undefined ? {} : { NODE_OPTIONS: `--import=${pathToFileURL(join(REPO_ROOT, 'bench/lib/cpu-prof-preload.mjs')).href}`, CPU_PROF_DIR: ctx.profileDir };
-    const bench = await startBenchPipeline(storage, { workerEnv: { UPLOAD_CONCURRENCY: String(ctx.concurrency), ...profileEnv } });
+    const workerEnv = { UPLOAD_CONCURRENCY: String(ctx.concurrency), ...profileEnv };
+    const bench = await startBenchPipeline(storage, { workerEnv, withFunction: ctx.withFunction });
     const stopBench = onCleanup('bench pipeline', () => bench.stop());
     try {
       await sleep(500);
       bench.sampler.sampleNow();
       const before = bench.totals();
+      const loadAverageBefore = loadavg();
       const sourceId = `file-${mode}`;
       const t0 = Date.now();
       const recorder = bench.runStreamHandle({ SOURCE_URL: video.path, SOURCE_ID: sourceId, CHUNK_SECONDS: String(CHUNK_SECONDS), CHUNK_MODE: mode, ...profileEnv }, []);
@@ -123,7 +127,8 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
       const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded').length;
       ctx.log(`  [${label}] stream-handle done in ${(recorderDoneMs / 1000).toFixed(2)} s: ${recorded} chunks queued; waiting for uploads and descriptions ...`);
       const deadline = Date.now() + Math.max(180_000, recorded * 3_000);
-      const describedCount = () => bench.functionLogs().filter((l) => typeof l.message === 'string' && l.message.startsWith('chunk described') && l.source === sourceId).length;
+      // One source per pipeline here, so the sink's count is this source's.
+      const describedCount = () => bench.deliveredCount();
       while (describedCount() < recorded && Date.now() < deadline) await sleep(100);
       bench.sampler.sampleNow();
       const after = bench.totals();
@@ -172,6 +177,7 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
         ratioDescribed: describedMs / rawLimitMs,
         rawLimitMs,
         usage,
+        loadAverageBefore,
         latencyMs: {
           closedToStored: distribution(lat.closedToStored),
           queuedToCreated: distribution(lat.queuedToCreated),

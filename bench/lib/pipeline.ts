@@ -2,6 +2,7 @@ import { startRedisServer } from '@crispy-streamer/harness/redis-server';
 import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
 import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 import { onCleanup } from './cleanup.js';
+import { startNotificationSink, type NotificationSink } from './notification-sink.js';
 import { ProcessSampler, type ProcessTotals } from './process-stats.js';
 import type { BenchStorage, StoredObjectInfo } from './storage.js';
 
@@ -20,6 +21,12 @@ export interface BenchPipeline {
   /** Worker and function lines of every worker process so far, and of the function. */
   workerLogs(): LogLine[];
   functionLogs(): LogLine[];
+  /** Where notifications go: 'function' (the combined run) or 'sink' (edge only: the function idles, unmeasured). */
+  notifications: 'function' | 'sink';
+  /** The sink, in edge-only runs. */
+  sink: NotificationSink | undefined;
+  /** Notifications that reached their end: chunks the function described, or POSTs the sink counted. */
+  deliveredCount(): number;
   /** Latest totals of each tracked process. */
   totals(): Record<string, ProcessTotals | undefined>;
   stop(): Promise<void>;
@@ -27,14 +34,25 @@ export interface BenchPipeline {
 
 export const LOG_LEVEL = 'info';
 
-export async function startBenchPipeline(storage: BenchStorage, options: { workerEnv?: Record<string, string>; sampleIntervalMs?: number } = {}): Promise<BenchPipeline> {
+export interface BenchPipelineOptions {
+  workerEnv?: Record<string, string>;
+  sampleIntervalMs?: number;
+  /** true: notifications reach the function on this machine (the combined run); false: a 204 sink. */
+  withFunction?: boolean;
+}
+
+const isDescription = (l: LogLine) => typeof l.message === 'string' && l.message.startsWith('chunk described');
+
+export async function startBenchPipeline(storage: BenchStorage, options: BenchPipelineOptions = {}): Promise<BenchPipeline> {
+  let sink: NotificationSink | undefined;
+  if (options.withFunction !== true) sink = await startNotificationSink();
   const redis = await startRedisServer();
   const stopRedis = onCleanup('redis-server', () => redis.stop());
   const sampler = new ProcessSampler(options.sampleIntervalMs ?? 200).start();
   const redisPid = redis.pid;
   sampler.track('redis', redisPid, 'none');
   if (storage.pid !== undefined) sampler.track('storage', storage.pid, 'none');
-  const base = storage.pipelineOptions(LOG_LEVEL);
+  const base = storage.pipelineOptions(LOG_LEVEL, sink?.url);
   let pipeline: LocalPipeline;
   try {
     pipeline = await startLocalPipeline(redis.url, { ...base, workerEnv: { ...base.workerEnv, ...options.workerEnv } });
@@ -72,6 +90,9 @@ export async function startBenchPipeline(storage: BenchStorage, options: { worke
     objects: () => storage.objects(pipeline.bucketDir),
     workerLogs: () => workers.flatMap((w) => w.logs),
     functionLogs: () => pipeline.fn.logs,
+    notifications: sink === undefined ? 'function' : 'sink',
+    sink,
+    deliveredCount: () => (sink === undefined ? pipeline.fn.logs.filter(isDescription).length : sink.count()),
     totals() {
       return Object.fromEntries(['stream-handle', 'upload-worker', 'cloud-function', 'redis', 'storage'].map((label) => [label, sampler.totals(label)]));
     },
@@ -79,6 +100,7 @@ export async function startBenchPipeline(storage: BenchStorage, options: { worke
       sampler.stop();
       await stopPipeline();
       await stopRedis();
+      await sink?.stop();
     },
   };
   return bench;

@@ -58,6 +58,27 @@ function readMemoryKb(pid: number): { hwm: number; rss: number } | undefined {
   return { hwm: field('VmHWM'), rss: field('VmRSS') };
 }
 
+/**
+ * kB: proportional set size from /proc/PID/smaps_rollup: each page counted once over all the processes
+ * that share it (libraries, copy-on-write pages), so the PSS of N recorders adds up to what they cost.
+ */
+export function readPssKb(pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const pss = /^Pss:\s+(\d+) kB/m.exec(text)?.[1];
+    return pss === undefined ? undefined : Number(pss);
+  } catch {
+    return undefined;
+  }
+}
+
+/** PSS of a tracked process and of its live descendants by command group, read now (walks page tables: not for every sample). */
+export interface PssTotals {
+  selfKb: number;
+  byGroupKb: Record<string, number>;
+  countByGroup: Record<string, number>;
+}
+
 function parentMap(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
@@ -211,6 +232,28 @@ export class ProcessSampler {
         childRssKbByGroup: rssByGroup,
       };
     }
+  }
+
+  pssNow(label: string): PssTotals | undefined {
+    const t = this.tracked.get(label);
+    if (t === undefined) return undefined;
+    const selfKb = readPssKb(t.pid);
+    if (selfKb === undefined) return undefined;
+    const children = parentMap();
+    const byGroupKb: Record<string, number> = {};
+    const countByGroup: Record<string, number> = {};
+    const stack = [...(children.get(t.pid) ?? [])];
+    while (stack.length > 0) {
+      const pid = stack.pop() as number;
+      stack.push(...(children.get(pid) ?? []));
+      const stat = readStat(pid);
+      const pss = readPssKb(pid);
+      if (stat === undefined || pss === undefined) continue;
+      const group = groupOf(stat.comm);
+      byGroupKb[group] = (byGroupKb[group] ?? 0) + pss;
+      countByGroup[group] = (countByGroup[group] ?? 0) + 1;
+    }
+    return { selfKb, byGroupKb, countByGroup };
   }
 
   totals(label: string): ProcessTotals | undefined {

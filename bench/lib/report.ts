@@ -32,9 +32,12 @@ export interface WorkloadResult {
 export interface BenchContext {
   quick: boolean;
   cameraSeconds: number | undefined;
+  fileSeconds: number | undefined;
   outageSeconds: number | undefined;
   storages: ('local' | 'gcs')[];
   concurrency: number;
+  /** Notifications reach the function on this machine (the combined run); otherwise a 204 sink (edge only). */
+  withFunction: boolean;
   profileDir: string | undefined;
   /** pid -> what it was, for naming the CPU profiles. */
   profiledPids: Map<number, string>;

@@ -37,7 +37,8 @@ export interface BenchStorage {
   label: string;
   /** The storage endpoint's own process, when it has one (the GCS test server). */
   pid: number | undefined;
-  pipelineOptions(logLevel: string): PipelineOptions;
+  /** How the pipeline reaches this storage; with notifySinkUrl, notifications go there instead of to the function. */
+  pipelineOptions(logLevel: string, notifySinkUrl?: string): PipelineOptions;
   /** Every object of the pipeline's bucket. */
   objects(bucketDir: string): Promise<StoredObjectInfo[]>;
   /** Uploads the files with no queue, `concurrency` at a time, to the same kind of endpoint. */
@@ -95,7 +96,9 @@ export function localStorage(): BenchStorage {
     kind: 'local',
     label: 'local bucket (file://, same disk)',
     pid: undefined,
-    pipelineOptions: (logLevel) => ({ workerEnv: { LOG_LEVEL: logLevel } }),
+    pipelineOptions: (logLevel, notifySinkUrl) => ({
+      workerEnv: { LOG_LEVEL: logLevel, ...(notifySinkUrl === undefined ? {} : { NOTIFY_URL: notifySinkUrl }) },
+    }),
     async objects(bucketDir) {
       const objects: StoredObjectInfo[] = [];
       for (const path of await walk(bucketDir)) {
@@ -199,13 +202,13 @@ export async function gcsStorage(): Promise<BenchStorage> {
     kind: 'gcs',
     label: 'GCS test server (gs://, JSON API over HTTP, in memory)',
     pid: child.pid,
-    pipelineOptions: (logLevel) => ({
+    pipelineOptions: (logLevel, notifySinkUrl) => ({
       storage: () => ({
         functionEnv: { BUCKETS: BUCKET, GCS_API_ENDPOINT: url, GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: logLevel },
         workerEnv: { BUCKET_URL: `gs://${BUCKET}/chunks`, GCS_API_ENDPOINT: url, GOOGLE_CLOUD_PROJECT: PROJECT, METADATA_SERVER_DETECTION: 'none' },
       }),
       onFunctionListening: async (functionPort) => {
-        await call('push', { endpoint: `http://127.0.0.1:${functionPort}/projects/${PROJECT}/topics/chunk-finalized` });
+        await call('push', { endpoint: notifySinkUrl ?? `http://127.0.0.1:${functionPort}/projects/${PROJECT}/topics/chunk-finalized` });
       },
       workerEnv: { LOG_LEVEL: logLevel },
     }),

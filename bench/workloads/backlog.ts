@@ -9,6 +9,7 @@ import { rawFfmpeg } from '../lib/file-ingest.js';
 import { traceChunks } from '../lib/pipeline.js';
 import { fmt, type BenchContext, type Table, type TargetCheck, type WorkloadResult } from '../lib/report.js';
 import { makeStorage } from '../lib/file-ingest.js';
+import { distribution, type Distribution } from '../lib/percentiles.js';
 import { cameraSourceVideo, startCameraSession } from './cameras.js';
 
 interface BacklogRun {
@@ -26,6 +27,12 @@ interface BacklogRun {
   /** Every upload finished while draining (backlog plus chunks arriving meanwhile), per second. */
   drainChunksPerSecond: number;
   drainMbPerSecond: number;
+  /** Uploads finished from the worker being ready to the last backlog chunk, per second: the drain without node's start-up. */
+  drainAfterReadyChunksPerSecond: number;
+  /** Live chunks (queued after the worker came back, while the backlog drained): queued -> stored, ms. */
+  liveDuringDrainMs: Distribution;
+  /** The same after the drain, for comparison. */
+  liveAfterDrainMs: Distribution;
   /** The same chunks' function descriptions: the last one, from spawning the worker. */
   describedSeconds: number;
   limit: { chunksPerSecond: number; mbPerSecond: number; how: string };
@@ -34,6 +41,7 @@ interface BacklogRun {
   lost: number;
   undescribed: number;
   failedJobs: number;
+  notifications: 'function' | 'sink';
 }
 
 /** The plain-upload limit for camera-sized chunks on this storage: cut the camera loop, upload it. */
@@ -117,8 +125,7 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
     const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded').length;
     const describeDeadline = Date.now() + 120_000 + recorded * 500;
     while (Date.now() < describeDeadline) {
-      const described = bench.functionLogs().filter((l) => typeof l.message === 'string' && l.message.startsWith('chunk described')).length;
-      if (described >= recorded) break;
+      if (bench.deliveredCount() >= recorded) break;
       await sleep(200);
     }
     const objects = await bench.objects();
@@ -133,6 +140,9 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
       backlogMb: backlog.reduce((sum, t) => sum + (t.bytes ?? 0), 0) / 1e6,
       drainSeconds,
       drainAfterReadySeconds: (drainedAt - readyAt) / 1000,
+      drainAfterReadyChunksPerSecond: drainedUploads.filter((t) => (t.uploadLoggedAtMs ?? 0) >= readyAt).length / ((drainedAt - readyAt) / 1000),
+      liveDuringDrainMs: distribution(all.filter((t) => !backlogKeys?.has(`${t.source}#${t.sequence}`) && (t.queuedAtMs ?? 0) >= upAt && (t.queuedAtMs ?? 0) <= drainedAt).map((t) => t.closedToStoredMs ?? Number.NaN)),
+      liveAfterDrainMs: distribution(all.filter((t) => (t.queuedAtMs ?? 0) > drainedAt).map((t) => t.closedToStoredMs ?? Number.NaN)),
       workerStartSeconds: (readyAt - upAt) / 1000,
       drainChunksPerSecond: drainedUploads.length / drainSeconds,
       drainMbPerSecond: drainedUploads.reduce((sum, t) => sum + (t.bytes ?? 0), 0) / 1e6 / drainSeconds,
@@ -143,6 +153,7 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
       lost: all.filter((t) => t.objectCreatedAtMs === undefined).length,
       undescribed: all.filter((t) => t.objectCreatedAtMs !== undefined && t.describedAtMs === undefined).length,
       failedJobs: failed.failed ?? 0,
+      notifications: bench.notifications,
     };
   } finally {
     await closeQueue();
@@ -157,7 +168,10 @@ export async function backlogDrain(ctx: BenchContext): Promise<WorkloadResult> {
   for (const storage of ctx.storages) runs.push(await runBacklog(ctx, storage, 8, outage));
   const table: Table = {
     title: `backlog: 8 cameras, storage down ${outage} s (upload-worker stopped), then a new worker (UPLOAD_CONCURRENCY ${ctx.concurrency})`,
-    columns: ['storage', 'backlog', 'worker start', 'drain (from spawn)', 'drain rate', 'plain-upload limit', 'drain / limit', 'backlog described after', 'recorded / stored / lost / undescribed'],
+    columns: [
+      'storage', 'backlog', 'worker start', 'drain (from spawn)', 'drain rate', 'plain-upload limit', 'drain / limit', 'drain from ready / limit',
+      'live chunks during drain: queued -> stored p50 / p95 / max (n)', 'after the drain p50 / p95', 'backlog described after', 'recorded / stored / lost / undescribed',
+    ],
     rows: runs.map((r) => [
       r.storage,
       `${r.backlogChunks} chunks, ${r.backlogMb.toFixed(0)} MB`,
@@ -166,8 +180,11 @@ export async function backlogDrain(ctx: BenchContext): Promise<WorkloadResult> {
       `${r.drainChunksPerSecond.toFixed(1)} chunks/s, ${r.drainMbPerSecond.toFixed(1)} MB/s`,
       `${r.limit.chunksPerSecond.toFixed(1)} chunks/s, ${r.limit.mbPerSecond.toFixed(1)} MB/s`,
       `${((r.drainChunksPerSecond / r.limit.chunksPerSecond) * 100).toFixed(1)} %`,
+      `${((r.drainAfterReadyChunksPerSecond / r.limit.chunksPerSecond) * 100).toFixed(1)} %`,
+      `${fmt.n(r.liveDuringDrainMs.p50)} / ${fmt.n(r.liveDuringDrainMs.p95)} / ${fmt.n(r.liveDuringDrainMs.max)} (${r.liveDuringDrainMs.count})`,
+      `${fmt.n(r.liveAfterDrainMs.p50)} / ${fmt.n(r.liveAfterDrainMs.p95)}`,
       fmt.s(r.describedSeconds),
-      `${r.recorded} / ${r.stored} / ${r.lost} / ${r.undescribed}`,
+      `${r.recorded} / ${r.stored} / ${r.lost} / ${r.notifications === 'function' ? r.undescribed : '- (sink)'}`,
     ]),
   };
   const targets: TargetCheck[] = runs.map((r) => ({

@@ -8,7 +8,7 @@ import { ensureVideo } from '../lib/videos.js';
  * (a) ffmpeg alone cutting the same chunks and (b) plain uploads of those chunks with no queue.
  */
 export async function fileCopy(ctx: BenchContext): Promise<WorkloadResult> {
-  const seconds = ctx.quick ? 120 : 600;
+  const seconds = ctx.fileSeconds ?? (ctx.quick ? 120 : 600);
   const sizes = ctx.quick ? [{ width: 1280, height: 720 }] : [{ width: 1280, height: 720 }, { width: 1920, height: 1080 }];
   const runs: FileIngestRun[] = [];
   for (const size of sizes) {
@@ -67,6 +67,28 @@ export function summarise(name: string, runs: FileIngestRun[]): WorkloadResult {
       ];
     }),
   };
+  // CPU time per chunk survives a busy machine far better than wall time: the figure to compare.
+  const perChunk = (seconds: number | undefined, chunks: number) => fmt.n(((seconds ?? Number.NaN) * 1000) / chunks, 1);
+  const cpuPerChunk: Table = {
+    title: `${name}: CPU ms per chunk stored, per process (from /proc utime+stime; load average before the run)`,
+    columns: ['video', 'storage', 'chunks stored', 'worker node', 'stream-handle node', 'its ffmpeg', 'redis', 'storage endpoint', 'function (node + ffmpeg)', 'load before'],
+    rows: runs.map((r) => {
+      const u = r.usage;
+      const n = r.objectsStored;
+      return [
+        r.video,
+        r.storageKind,
+        String(n),
+        perChunk(u['upload-worker']?.nodeCpuSeconds, n),
+        perChunk(u['stream-handle']?.nodeCpuSeconds, n),
+        perChunk(u['stream-handle']?.ffmpegCpuSeconds, n),
+        perChunk(u.redis?.nodeCpuSeconds, n),
+        u.storage === undefined ? 'in worker' : perChunk(u.storage.nodeCpuSeconds, n),
+        perChunk((u['cloud-function']?.nodeCpuSeconds ?? 0) + (u['cloud-function']?.ffmpegCpuSeconds ?? 0), n),
+        r.loadAverageBefore.map((l) => l.toFixed(2)).join(' '),
+      ];
+    }),
+  };
   const latency: Table = {
     title: `${name}: per-chunk latency under a full-speed backlog (queued -> ..., ms; p50 / p95 / max)`,
     columns: ['video', 'storage', 'worker closedToStoredMs', 'queued -> object created', 'queued -> described', 'function elapsedMs'],
@@ -98,7 +120,7 @@ export function summarise(name: string, runs: FileIngestRun[]): WorkloadResult {
   }
   return {
     name,
-    tables: [speed, resources, latency],
+    tables: [speed, resources, cpuPerChunk, latency],
     notes: [],
     targets,
     data: runs,

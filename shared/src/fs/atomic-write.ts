@@ -35,7 +35,15 @@ export async function syncFile(path: string): Promise<void> {
  * Writes `content` to a temporary file beside `path` (a name no other writer can pick), then
  * renames it into place. A failure removes the temporary file and leaves `path` as it was.
  */
-export async function writeFileAtomically(path: string, content: string | Uint8Array, options: { durability: Durability }): Promise<void> {
+export async function writeFileAtomically(
+  path: string,
+  content: string | Uint8Array,
+  options: {
+    durability: Durability;
+    /** How to fsync the folder (a group commit shared by several writers); by default syncDirectory. */
+    syncDir?: (dir: string) => Promise<void>;
+  },
+): Promise<void> {
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temporary, 'wx');
@@ -50,7 +58,7 @@ export async function writeFileAtomically(path: string, content: string | Uint8A
     await unlink(temporary).catch(() => undefined);
     throw error;
   }
-  if (options.durability === 'fsync') await syncDirectory(dirname(path));
+  if (options.durability === 'fsync') await (options.syncDir ?? syncDirectory)(dirname(path));
 }
 
 /** Temporary files writeFileAtomically leaves only when its process dies mid-write. */

@@ -10,6 +10,7 @@ import {
   writeFileAtomically,
   type StorageObjectResource,
 } from '@crispy-streamer/shared';
+import { coalescedSync } from './coalesced-sync.js';
 import { copyWithDigest, digestFile } from './file-digest.js';
 import type { FinalizeNotifier } from './finalize-notifier.js';
 import { ObjectConflictError, SourceMismatchError, type ObjectSource, type ObjectStore, type PutObjectRequest, type PutObjectResult } from './object-store.js';
@@ -41,6 +42,28 @@ export function createLocalBucket(dir: string, bucket: string, notifier?: Finali
   const root = resolve(dir);
   const tmpDir = join(root, LOCAL_BUCKET_TMP_DIR);
   const objectPath = (name: string): string => localObjectFilePath(root, name);
+  // Folders this worker made or found: a recursive mkdir per chunk and folder cost more CPU than the
+  // rest of the bookkeeping. A folder removed behind our back shows as ENOENT, and is made again.
+  const madeDirs = new Set<string>();
+  // Chunks of one source and hour share a folder: those finishing together share its fsync.
+  const syncDir = coalescedSync(syncDirectory);
+  const ensureDir = async (path: string): Promise<void> => {
+    if (madeDirs.has(path)) return;
+    await mkdir(path, { recursive: true });
+    madeDirs.add(path);
+  };
+  /** Runs `step` in folder `dir`, making the folder again once if it has gone. */
+  const inDir = async <T>(dir: string, step: () => Promise<T>): Promise<T> => {
+    await ensureDir(dir);
+    try {
+      return await step();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      madeDirs.delete(dir);
+      await ensureDir(dir);
+      return step();
+    }
+  };
 
   const readResource = async (path: string): Promise<StorageObjectResource | undefined> => {
     try {
@@ -52,7 +75,7 @@ export function createLocalBucket(dir: string, bucket: string, notifier?: Finali
 
   // Durable, folder included: the upload job is acknowledged (and the spool file deleted) once put() returns.
   const writeResource = async (path: string, resource: StorageObjectResource): Promise<void> => {
-    await writeFileAtomically(localObjectResourcePath(path), JSON.stringify(resource, null, 2), { durability: 'fsync' });
+    await writeFileAtomically(localObjectResourcePath(path), JSON.stringify(resource, null, 2), { durability: 'fsync', syncDir });
   };
 
   const resourceFor = (request: PutObjectRequest, md5Hash: string): StorageObjectResource => {
@@ -83,14 +106,14 @@ export function createLocalBucket(dir: string, bucket: string, notifier?: Finali
 
     async put(request) {
       const path = objectPath(request.name);
-      await mkdir(dirname(path), { recursive: true });
-      await mkdir(tmpDir, { recursive: true });
       const temporary = join(tmpDir, randomUUID());
       try {
-        const placed = await placeVerified(request.source, temporary);
+        const placed = await inDir(tmpDir, () => placeVerified(request.source, temporary));
         try {
-          await link(temporary, path);
-          await syncDirectory(dirname(path));
+          // No fsync of the folder here: the resource is renamed into the same folder next, and
+          // that folder's fsync (before put returns) makes this link durable with it. Until the
+          // resource is there the object does not exist, so a crash in between loses nothing.
+          await inDir(dirname(path), () => link(temporary, path));
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
           const settled = await settleExisting(request, path, placed.md5Hash);

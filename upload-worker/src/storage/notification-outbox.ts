@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/pr
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, syncDirectory, type Logger, type StorageObjectResource } from '@crispy-streamer/shared';
+import { coalescedSync } from './coalesced-sync.js';
 import type { FinalizeNotifier } from './finalize-notifier.js';
 
 /**
@@ -64,6 +65,9 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
   const inFlight = new Set<Promise<void>>();
   let closed = false;
   const stopRetrying = new AbortController();
+  // Uploads finishing together share one fsync of the folder (each still waits for one after its rename).
+  const syncDir = coalescedSync(syncDirectory);
+  let dirMade = false;
 
   const pump = (): void => {
     while (!closed && inFlight.size < concurrency && waiting.length > 0) {
@@ -96,9 +100,10 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
       }
     }
     if (Date.now() - entry.createdAtMs > maxAgeMs) {
-      known.delete(entry.file);
       await mkdir(join(dir, '.dead'), { recursive: true });
       await rename(join(dir, entry.file), join(dir, '.dead', entry.file)).catch(() => undefined);
+      // Pending until it is moved: pending() === 0 means nothing is left in the outbox folder.
+      known.delete(entry.file);
       logger.error(
         { object: entry.object.name, failures: entry.failures, file: join(dir, '.dead', entry.file) },
         `finalize notification refused for over ${Math.round(maxAgeMs / 3_600_000)} h: moved aside; the object is stored, describe it by re-publishing this notification`,
@@ -126,7 +131,8 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
   return {
     async notify(object) {
       if (closed) throw new Error(`notification for ${object.name} arrived after the outbox closed`);
-      await mkdir(dir, { recursive: true });
+      if (!dirMade) await mkdir(dir, { recursive: true });
+      dirMade = true;
       const file = `${object.generation}-${randomUUID()}.json`;
       const temporary = join(dir, `.${file}.tmp`);
       try {
@@ -140,10 +146,12 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
         await rename(temporary, join(dir, file));
       } catch (error) {
         await unlink(temporary).catch(() => undefined);
+        // The folder removed behind our back: made again on the next notification.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') dirMade = false;
         throw error;
       }
       // The upload job is acknowledged once this returns: the rename itself must be on disk.
-      await syncDirectory(dir);
+      await syncDir(dir);
       enqueue(file, object, Date.now());
     },
 
