@@ -8,8 +8,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_ROOT } from '../scripts/lib/service-process.js';
-import { startRtspCamera } from '../test/support/rtsp-camera.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
+import { startRtspCamera } from '@crispy-streamer/harness/rtsp-camera';
 import { readPssKb } from './lib/process-stats.js';
 import { ensureVideo } from './lib/videos.js';
 

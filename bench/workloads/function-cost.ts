@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../scripts/lib/service-process.js';
+import { REPO_ROOT } from '@crispy-streamer/harness/service-process';
 import { onCleanup } from '../lib/cleanup.js';
 import { CHUNK_SECONDS, makeStorage } from '../lib/file-ingest.js';
 import { distribution, type Distribution } from '../lib/percentiles.js';
