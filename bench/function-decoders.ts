@@ -29,8 +29,44 @@ function chunkFor(label: string, size: string): string {
   log(`  generating the ${label} chunks with Debian's ffmpeg (once; kept in bench/.cache) ...`);
   const source = join(CHUNK_DIR, `${label}-source.mp4`);
   const ffmpeg = (args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', ...args]);
-  ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-t', '12', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', source]);
-  ffmpeg(['-i', source, '-c', 'copy', '-f', 'segment', '-segment_time', '3', '-segment_format', 'mp4', '-reset_timestamps', '1', join(CHUNK_DIR, `${label}-%03d.mp4`)]);
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${size}:rate=30`,
+    '-t',
+    '12',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '20',
+    '-g',
+    '60',
+    '-keyint_min',
+    '60',
+    '-sc_threshold',
+    '0',
+    '-pix_fmt',
+    'yuv420p',
+    source,
+  ]);
+  ffmpeg([
+    '-i',
+    source,
+    '-c',
+    'copy',
+    '-f',
+    'segment',
+    '-segment_time',
+    '3',
+    '-segment_format',
+    'mp4',
+    '-reset_timestamps',
+    '1',
+    join(CHUNK_DIR, `${label}-%03d.mp4`),
+  ]);
   return chunk;
 }
 
@@ -41,17 +77,30 @@ function installCandidates(): void {
   mkdirSync(CANDIDATES_DIR, { recursive: true });
   writeFileSync(join(CANDIDATES_DIR, 'package.json'), `${JSON.stringify({ name: 'decoder-candidates', private: true })}\n`);
   // --ignore-scripts: node-av's postinstall downloads an ffmpeg binary it does not need for decoding.
-  execFileSync('npm', ['install', '--prefix', CANDIDATES_DIR, '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', 'node-av@6.1.1', '@ffmpeg/core@0.12.10'], { stdio: 'inherit' });
+  execFileSync(
+    'npm',
+    ['install', '--prefix', CANDIDATES_DIR, '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', 'node-av@6.1.1', '@ffmpeg/core@0.12.10'],
+    { stdio: 'inherit' },
+  );
 }
 
 function bytesOf(paths: string[]): number {
   const existing = paths.filter((path) => existsSync(path));
   if (existing.length === 0) return 0;
-  return Number(execFileSync('du', ['-sbc', ...existing]).toString().trim().split('\n').pop()?.split('\t')[0] ?? 0);
+  return Number(
+    execFileSync('du', ['-sbc', ...existing])
+      .toString()
+      .trim()
+      .split('\n')
+      .pop()
+      ?.split('\t')[0] ?? 0,
+  );
 }
 
 async function startRangeServer(): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', LOADER, join(REPO_ROOT, 'bench/lib/function-decoders/range-server.ts'), CHUNK_DIR], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', LOADER, join(REPO_ROOT, 'bench/lib/function-decoders/range-server.ts'), CHUNK_DIR], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim())));
     child.once('exit', (code) => reject(new Error(`the range server exited (${code})`)));
@@ -70,12 +119,18 @@ interface Measured {
 function measure(name: string, url: string, size: number, calls: number): Promise<Measured> {
   return new Promise((resolve, reject) => {
     // No `--conditions=source`: the function's compiled code and shared/dist, as deployed.
-    const child = spawn(process.execPath, ['--import', LOADER, join(REPO_ROOT, 'bench/lib/function-decoders/measure.ts'), name, url, String(size), String(calls)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', LOADER, join(REPO_ROOT, 'bench/lib/function-decoders/measure.ts'), name, url, String(size), String(calls)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measured) : reject(new Error(`${name}: exit ${code}: ${err.slice(-600)}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measured) : reject(new Error(`${name}: exit ${code}: ${err.slice(-600)}`)),
+    );
   });
 }
 
@@ -109,7 +164,13 @@ try {
         const result = await measure(candidate.name, url, size, WARM_CALLS);
         const colds = [result.cold];
         for (let i = 1; i < COLD_RUNS; i++) colds.push((await measure(candidate.name, url, size, 0)).cold);
-        rows.push({ candidate: candidate.name, chunk: chunk.label, result, coldWallMs: median(colds.map((c) => c.wallMs)), coldCpuMs: median(colds.map((c) => c.selfCpuMs + c.childCpuMs)) });
+        rows.push({
+          candidate: candidate.name,
+          chunk: chunk.label,
+          result,
+          coldWallMs: median(colds.map((c) => c.wallMs)),
+          coldCpuMs: median(colds.map((c) => c.selfCpuMs + c.childCpuMs)),
+        });
       } catch (error) {
         rows.push({ candidate: candidate.name, chunk: chunk.label, error: (error as Error).message });
       }
@@ -119,7 +180,10 @@ try {
   server.stop();
 }
 
-const sharp = [join(REPO_ROOT, 'node_modules/sharp'), ...readdirSync(join(REPO_ROOT, 'node_modules/@img')).map((name) => join(REPO_ROOT, 'node_modules/@img', name))];
+const sharp = [
+  join(REPO_ROOT, 'node_modules/sharp'),
+  ...readdirSync(join(REPO_ROOT, 'node_modules/@img')).map((name) => join(REPO_ROOT, 'node_modules/@img', name)),
+];
 const staticFfmpeg = [join(REPO_ROOT, 'node_modules/@ffmpeg-installer/ffmpeg'), join(REPO_ROOT, 'node_modules/@ffmpeg-installer/linux-x64')];
 const deploy: Record<string, string> = {
   'static ffmpeg, Annex B on a pipe (chosen)': `${mb(bytesOf([...staticFfmpeg, ...sharp]))} (static ffmpeg ${mb(bytesOf(staticFfmpeg))} + sharp ${mb(bytesOf(sharp))})`,
@@ -136,7 +200,9 @@ for (const chunk of chunks) {
   const bytes = new Uint8Array(await readFile(chunk.path));
   const layout = await readMp4Layout(async (o, l) => bytes.subarray(o, o + l), bytes.byteLength);
   const info = await inspectMp4Buffer(bytes);
-  keyframes.push(`${chunk.label}: ${(bytes.byteLength / 1e6).toFixed(2)} MB, ${info.durationMs} ms, first keyframe ${(layout.firstSyncSample.size / 1024).toFixed(0)} KiB`);
+  keyframes.push(
+    `${chunk.label}: ${(bytes.byteLength / 1e6).toFixed(2)} MB, ${info.durationMs} ms, first keyframe ${(layout.firstSyncSample.size / 1024).toFixed(0)} KiB`,
+  );
 }
 
 const lines = [
@@ -146,7 +212,8 @@ const lines = [
   '| candidate | chunk | CPU ms (node + decoder) | wall ms | cold start: wall ms / CPU ms | frame | node RSS | deploy size |',
   '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ...rows.map((row) => {
-    if (row.result === undefined) return `| ${row.candidate} | ${row.chunk} | failed: ${row.error?.replace(/\|/g, '/').slice(0, 200) ?? ''} | | | | | ${deploy[row.candidate] ?? ''} |`;
+    if (row.result === undefined)
+      return `| ${row.candidate} | ${row.chunk} | failed: ${row.error?.replace(/\|/g, '/').slice(0, 200) ?? ''} | | | | | ${deploy[row.candidate] ?? ''} |`;
     const { warm, frame } = row.result;
     const cpu = warm.selfCpuMs + warm.childCpuMs;
     return `| ${row.candidate} | ${row.chunk} | **${ms(cpu)}** (${ms(warm.selfCpuMs)} + ${ms(warm.childCpuMs)}) | ${ms(warm.wallMs)} | ${ms(row.coldWallMs ?? NaN)} / ${ms(row.coldCpuMs ?? NaN)} | ${frame.width}x${frame.height}x${frame.channels} ${frame.pixelFormat ?? ''} | ${row.result.rssMb.toFixed(0)} MB | ${deploy[row.candidate] ?? ''} |`;
@@ -154,7 +221,10 @@ const lines = [
 ];
 const table = lines.join('\n');
 process.stdout.write(`${table}\n`);
-const stamp = new Date().toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(/:/g, '-');
+const stamp = new Date()
+  .toISOString()
+  .replace(/:\d\d\.\d+Z$/, 'Z')
+  .replace(/:/g, '-');
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 writeFileSync(join(REPO_ROOT, `bench/results/${stamp}-function-decoders.md`), `${table}\n`);
 writeFileSync(join(REPO_ROOT, `bench/results/${stamp}-function-decoders.json`), `${JSON.stringify({ rows, deploy, chunks: keyframes }, null, 2)}\n`);

@@ -19,15 +19,42 @@ async function meanMs(times: number, action: () => Promise<unknown>): Promise<nu
 const dir = await mkdtemp(join(tmpdir(), 'inspect-speed-'));
 try {
   // 9 s of 720p30 with a 1 s GOP, cut into 3 s chunks exactly as stream-handle cuts them.
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '9',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-pix_fmt', 'yuv420p',
-    '-f', 'segment', '-segment_time', '3', '-reset_timestamps', '1', '-segment_format', 'mp4', join(dir, 'seg%03d.mp4')]);
+  await run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1280x720:rate=30',
+    '-t',
+    '9',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-g',
+    '30',
+    '-pix_fmt',
+    'yuv420p',
+    '-f',
+    'segment',
+    '-segment_time',
+    '3',
+    '-reset_timestamps',
+    '1',
+    '-segment_format',
+    'mp4',
+    join(dir, 'seg%03d.mp4'),
+  ]);
   const file = join(dir, (await readdir(dir)).sort()[1] ?? 'seg001.mp4');
   const bytes = await readFile(file);
   await meanMs(50, () => inspectMp4File(file)); // warm the JIT and the page cache
   const fileMs = await meanMs(500, () => inspectMp4File(file));
   const bufferMs = await meanMs(2000, () => inspectMp4Buffer(bytes));
-  const probeMs = await meanMs(10, () => run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height,nb_frames,duration', '-of', 'json', file]));
+  const probeMs = await meanMs(10, () =>
+    run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height,nb_frames,duration', '-of', 'json', file]),
+  );
   console.log(`one 3 s 720p30 chunk, ${bytes.byteLength} bytes, mean of many runs:`);
   console.log(`  inspectMp4File (read + parse)  ${(fileMs * 1000).toFixed(0)} µs`);
   console.log(`  inspectMp4Buffer (parse only)  ${(bufferMs * 1000).toFixed(1)} µs`);

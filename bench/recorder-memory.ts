@@ -57,8 +57,30 @@ async function main(): Promise<void> {
       const children: ChildProcess[] = [];
       try {
         for (let i = 0; i < RECORDERS; i++) {
-          const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...variant.global, ...(variant.baseInput ?? BASE_INPUT), ...variant.input, '-i', camera.url('cam'), '-map', '0:v:0', '-c', 'copy',
-            '-f', 'segment', '-segment_time', '3', '-segment_format', 'mp4', '-reset_timestamps', '1', join(dir, `r${i}-%05d.mp4`)];
+          const args = [
+            '-hide_banner',
+            '-nostdin',
+            '-loglevel',
+            'error',
+            ...variant.global,
+            ...(variant.baseInput ?? BASE_INPUT),
+            ...variant.input,
+            '-i',
+            camera.url('cam'),
+            '-map',
+            '0:v:0',
+            '-c',
+            'copy',
+            '-f',
+            'segment',
+            '-segment_time',
+            '3',
+            '-segment_format',
+            'mp4',
+            '-reset_timestamps',
+            '1',
+            join(dir, `r${i}-%05d.mp4`),
+          ];
           children.push(spawn(variant.binary ?? 'ffmpeg', args, { stdio: 'ignore' }));
           await sleep(200); // the test camera dislikes clients arriving at the same instant
         }
@@ -76,10 +98,14 @@ async function main(): Promise<void> {
     await camera.stop();
   }
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  process.stdout.write(`recorder ffmpeg memory, ${RECORDERS} at once per variant, read after ${SECONDS} s; load average before ${load.map((l) => l.toFixed(2)).join(' ')}\n\n`);
+  process.stdout.write(
+    `recorder ffmpeg memory, ${RECORDERS} at once per variant, read after ${SECONDS} s; load average before ${load.map((l) => l.toFixed(2)).join(' ')}\n\n`,
+  );
   process.stdout.write('| variant | PSS per ffmpeg, MB (mean; min-max) | RSS per ffmpeg, MB | chunk files |\n| --- | --- | --- | --- |\n');
   for (const r of rows) {
-    process.stdout.write(`| ${r.variant} | ${mean(r.pssMb).toFixed(1)} (${Math.min(...r.pssMb).toFixed(1)}-${Math.max(...r.pssMb).toFixed(1)}) | ${mean(r.rssMb).toFixed(1)} | ${r.chunks} |\n`);
+    process.stdout.write(
+      `| ${r.variant} | ${mean(r.pssMb).toFixed(1)} (${Math.min(...r.pssMb).toFixed(1)}-${Math.max(...r.pssMb).toFixed(1)}) | ${mean(r.rssMb).toFixed(1)} | ${r.chunks} |\n`,
+    );
   }
 }
 

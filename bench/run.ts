@@ -70,7 +70,11 @@ function parseArgs(argv: string[]): Options {
     profile: false,
     save: true,
   };
-  const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = (value: string | undefined) =>
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   const positive = (name: string, value: string | undefined) => {
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, not ${JSON.stringify(value)}`);
@@ -151,7 +155,10 @@ interface WorkloadRecord {
 }
 
 function stamp(date: Date): string {
-  return date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function chart(records: WorkloadRecord[], machine: MachineInfo, quick: boolean, startedAt: Date): string {
@@ -178,18 +185,36 @@ function chart(records: WorkloadRecord[], machine: MachineInfo, quick: boolean, 
   return renderChart({
     title: `crispy-streamer benchmarks${quick ? ' (--quick)' : ''}`,
     subtitle: `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC · ${machine.nproc} × ${machine.cpuModel} · ${machine.memoryGiB} GiB · ${machine.ffmpeg} · node ${machine.node}`,
-    cdf: { title: 'Live cameras: chunk latency (solid: to object stored; dashed: to function logged)', series, markers: [{ value: 300, label: 'target p95 300 ms' }, { value: 1000, label: 'target p95 1 s' }] },
-    bars: { title: 'File ingest, copy and encode modes: video seconds per wall second (to objects stored)', unit: 'x real time', items: bars, markers: [{ value: 100, label: 'target 100x' }] },
+    cdf: {
+      title: 'Live cameras: chunk latency (solid: to object stored; dashed: to function logged)',
+      series,
+      markers: [
+        { value: 300, label: 'target p95 300 ms' },
+        { value: 1000, label: 'target p95 1 s' },
+      ],
+    },
+    bars: {
+      title: 'File ingest, copy and encode modes: video seconds per wall second (to objects stored)',
+      unit: 'x real time',
+      items: bars,
+      markers: [{ value: 100, label: 'target 100x' }],
+    },
   });
 }
 
 function markdownReport(records: WorkloadRecord[], machine: MachineInfo, options: Options, startedAt: Date, targets: TargetCheck[]): string {
   const lines: string[] = [];
   lines.push(`Run ${startedAt.toISOString()}${options.quick ? ' (--quick)' : ''}: \`npm run bench -- ${process.argv.slice(2).join(' ')}\``, '');
-  lines.push(`Machine: ${machine.nproc} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Linux ${machine.kernel}, ${machine.ffmpeg}, node ${machine.node}, ${machine.redis}, ${machine.gstreamer}.`, '');
+  lines.push(
+    `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Linux ${machine.kernel}, ${machine.ffmpeg}, node ${machine.node}, ${machine.redis}, ${machine.gstreamer}.`,
+    '',
+  );
   for (const record of records) {
     lines.push(`### ${record.name}`, '');
-    lines.push(`${record.wallSeconds.toFixed(0)} s; load average before ${record.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}; whole machine busy ${record.machineBusyPercent.toFixed(0)} % of one core on average.`, '');
+    lines.push(
+      `${record.wallSeconds.toFixed(0)} s; load average before ${record.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}; whole machine busy ${record.machineBusyPercent.toFixed(0)} % of one core on average.`,
+      '',
+    );
     if (record.error !== undefined) lines.push(`**Failed:** ${record.error}`, '');
     for (const table of record.result?.tables ?? []) lines.push(`${table.title}`, '', markdownTable(table), '');
     for (const note of record.result?.notes ?? []) lines.push(`- ${note}`);
@@ -220,9 +245,14 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   log(`crispy-streamer bench${options.quick ? ' --quick' : ''}: ${options.only.join(', ')}; storage ${options.storages.join(', ')}`);
   log(`machine: ${machine.nproc} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.ffmpeg}, node ${machine.node}`);
-  log(process.env.CRISPY_RUN_COMPILED === '1' ? 'services: compiled JavaScript (dist/), as the images run them' : 'services: TypeScript through tsx (set CRISPY_RUN_COMPILED=1 after tsc -b to run dist/ as the images do)');
+  log(
+    process.env.CRISPY_RUN_COMPILED === '1'
+      ? 'services: compiled JavaScript (dist/), as the images run them'
+      : 'services: TypeScript through tsx (set CRISPY_RUN_COMPILED=1 after tsc -b to run dist/ as the images do)',
+  );
   const load = loadavg();
-  if ((load[0] ?? 0) > 0.5) log(`note: load average ${load.map((l) => l.toFixed(2)).join(' ')} before starting: other work on this machine will skew the figures`);
+  if ((load[0] ?? 0) > 0.5)
+    log(`note: load average ${load.map((l) => l.toFixed(2)).join(' ')} before starting: other work on this machine will skew the figures`);
   const profileDir = options.profile ? join(REPO_ROOT, 'bench/profiles', stamp(startedAt)) : undefined;
   if (profileDir !== undefined) await mkdir(profileDir, { recursive: true });
   const ctx: BenchContext = {
@@ -286,8 +316,15 @@ async function main(): Promise<number> {
       return { ...p, process: ctx.profiledPids.get(pid) ?? `pid ${pid}` };
     });
     for (const p of profiles) {
-      log(`\n== CPU profile: ${p.process} (${(p.busyMs / 1000).toFixed(2)} s busy of ${(p.totalMs / 1000).toFixed(2)} s; GC ${(p.gcMs / 1000).toFixed(2)} s) ==`);
-      log(`  by package: ${p.byPackage.slice(0, 8).map((b) => `${b.name} ${b.percent} %`).join(', ')}`);
+      log(
+        `\n== CPU profile: ${p.process} (${(p.busyMs / 1000).toFixed(2)} s busy of ${(p.totalMs / 1000).toFixed(2)} s; GC ${(p.gcMs / 1000).toFixed(2)} s) ==`,
+      );
+      log(
+        `  by package: ${p.byPackage
+          .slice(0, 8)
+          .map((b) => `${b.name} ${b.percent} %`)
+          .join(', ')}`,
+      );
       for (const f of p.topFunctions.slice(0, 10)) log(`  ${String(f.percent).padStart(5)} %  ${f.name}  ${f.where}`);
     }
   }
@@ -305,7 +342,13 @@ async function main(): Promise<number> {
         command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
         options,
         machine,
-        workloads: records.map(({ result, ...record }) => ({ ...record, tables: result?.tables, notes: result?.notes, targets: result?.targets, data: result?.data })),
+        workloads: records.map(({ result, ...record }) => ({
+          ...record,
+          tables: result?.tables,
+          notes: result?.notes,
+          targets: result?.targets,
+          data: result?.data,
+        })),
         targets,
         profiles,
       },

@@ -24,8 +24,31 @@ const liveSeconds = Number(process.env.DEMO_SECONDS ?? 20);
 function makeSample(path: string): void {
   if (existsSync(path)) return;
   console.log('generating a 30 s 1280x720 30 fps sample with a 2 s GOP ...');
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '30',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', path]);
+  execFileSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1280x720:rate=30',
+    '-t',
+    '30',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-g',
+    '60',
+    '-keyint_min',
+    '60',
+    '-sc_threshold',
+    '0',
+    '-pix_fmt',
+    'yuv420p',
+    path,
+  ]);
 }
 
 async function main(): Promise<void> {
@@ -76,7 +99,13 @@ async function main(): Promise<void> {
     }
     const described: LogLine[] = [];
     for (const chunk of recorded) {
-      described.push(await fn.waitForLog((l) => l.message?.startsWith('chunk described') === true && l.sequence === chunk.sequence, 60_000, `chunk ${String(chunk.sequence)}`));
+      described.push(
+        await fn.waitForLog(
+          (l) => l.message?.startsWith('chunk described') === true && l.sequence === chunk.sequence,
+          60_000,
+          `chunk ${String(chunk.sequence)}`,
+        ),
+      );
     }
     const wallSeconds = (Date.now() - started) / 1000;
     console.log('\nsequence  start (UTC)               duration   bytes      frame          URL');
@@ -87,7 +116,9 @@ async function main(): Promise<void> {
       );
     }
     const videoSeconds = described.reduce((sum, l) => sum + Number(l.durationMs), 0) / 1000;
-    console.log(`\n${described.length} chunks, ${videoSeconds.toFixed(3)} s of video, in ${wallSeconds.toFixed(1)} s from start to the last function log line.`);
+    console.log(
+      `\n${described.length} chunks, ${videoSeconds.toFixed(3)} s of video, in ${wallSeconds.toFixed(1)} s from start to the last function log line.`,
+    );
     console.log(`bucket: ${join(outputDir, 'bucket')}   logs: ${join(outputDir, 'logs')}`);
   } finally {
     for (const service of services.reverse()) await service.stop();

@@ -99,13 +99,19 @@ export function planProvisioning(options: ProvisionOptions, observed: ObservedSt
   } else {
     plan.notes.push(`${gsBucket} exists in ${observed.bucket.location}`);
     if (observed.bucket.location.toUpperCase() !== options.location.toUpperCase()) {
-      plan.warnings.push(`${gsBucket} is in ${observed.bucket.location}, not ${options.location}: a bucket cannot move; keep it (mind egress) or choose another --bucket`);
+      plan.warnings.push(
+        `${gsBucket} is in ${observed.bucket.location}, not ${options.location}: a bucket cannot move; keep it (mind egress) or choose another --bucket`,
+      );
     }
     if (!observed.bucket.uniformAccess) {
-      plan.warnings.push(`${gsBucket} uses fine-grained ACLs: enable uniform bucket-level access (gcloud storage buckets update ${gsBucket} --uniform-bucket-level-access)`);
+      plan.warnings.push(
+        `${gsBucket} uses fine-grained ACLs: enable uniform bucket-level access (gcloud storage buckets update ${gsBucket} --uniform-bucket-level-access)`,
+      );
     }
     if (observed.bucket.publicAccessPrevention !== 'enforced') {
-      plan.warnings.push(`${gsBucket} does not enforce public access prevention: chunks are evidence (gcloud storage buckets update ${gsBucket} --public-access-prevention)`);
+      plan.warnings.push(
+        `${gsBucket} does not enforce public access prevention: chunks are evidence (gcloud storage buckets update ${gsBucket} --public-access-prevention)`,
+      );
     }
   }
 
@@ -126,8 +132,13 @@ export function planProvisioning(options: ProvisionOptions, observed: ObservedSt
   if (delivering.length === 0) {
     plan.steps.push({ kind: 'create-notification', bucket: options.bucket, topic: options.topic });
   } else {
-    plan.notes.push(`notification ${delivering.map((notification) => notification.id).join(', ')} of ${gsBucket} delivers OBJECT_FINALIZE (JSON_API_V1) to ${fullTopic}`);
-    if (delivering.length > 1) plan.warnings.push(`${gsBucket} has ${delivering.length} equivalent notifications to ${fullTopic}: every chunk is announced ${delivering.length} times; delete all but one`);
+    plan.notes.push(
+      `notification ${delivering.map((notification) => notification.id).join(', ')} of ${gsBucket} delivers OBJECT_FINALIZE (JSON_API_V1) to ${fullTopic}`,
+    );
+    if (delivering.length > 1)
+      plan.warnings.push(
+        `${gsBucket} has ${delivering.length} equivalent notifications to ${fullTopic}: every chunk is announced ${delivering.length} times; delete all but one`,
+      );
     for (const notification of delivering.filter((candidate) => candidate.eventTypes.length === 0)) {
       plan.warnings.push(`notification ${notification.id} sends every event type: the function skips all but OBJECT_FINALIZE, at a cost per message`);
     }
@@ -215,7 +226,10 @@ async function observeBucket(bucket: Bucket): Promise<ObservedBucket | undefined
   } catch (error) {
     if (statusOf(error) === 404) return undefined;
     if (statusOf(error) === 403) {
-      throw new Error(`gs://${bucket.name} exists but this account cannot read it: bucket names are global, so choose another --bucket, or get storage.buckets.get on it`, { cause: error });
+      throw new Error(
+        `gs://${bucket.name} exists but this account cannot read it: bucket names are global, so choose another --bucket, or get storage.buckets.get on it`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -330,7 +344,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (project === undefined || project === '') problems.push('--project is required (or set GOOGLE_CLOUD_PROJECT)');
   const bucketProblem = bucket === undefined ? 'is required' : bucketNameProblem(bucket);
   if (bucketProblem !== undefined) problems.push(`--bucket ${bucket ?? '(missing)'}: ${bucketProblem}`);
-  if (!TOPIC_NAME.test(topic) || topic.startsWith('goog')) problems.push(`--topic ${topic} is not a topic id: 3-255 characters, starting with a letter, not with "goog"`);
+  if (!TOPIC_NAME.test(topic) || topic.startsWith('goog'))
+    problems.push(`--topic ${topic} is not a topic id: 3-255 characters, starting with a letter, not with "goog"`);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return {
     project: project ?? '',
@@ -365,7 +380,9 @@ async function main(): Promise<number> {
     options = parseOptions(process.argv.slice(2));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\nusage: npx tsx scripts/provision-gcp.ts --project P --bucket B [--topic T] [--location L] [--region R] [--function-service-account SA] [--dry-run]`);
+    console.error(
+      `${error.message}\nusage: npx tsx scripts/provision-gcp.ts --project P --bucket B [--topic T] [--location L] [--region R] [--function-service-account SA] [--dry-run]`,
+    );
     return 2;
   }
   const clients = clientsFromEnvironment(options.project);

@@ -36,7 +36,11 @@ function packageOf(url: string): string {
   if (match !== null) return match[1] ?? url;
   const ours = /\/(shared|stream-handle|upload-worker|cloud-function)\/src\//.exec(url);
   if (ours !== null) return `ours: ${ours[1]}`;
-  return url.replace(/^file:\/\//, '').split('/').slice(-2).join('/');
+  return url
+    .replace(/^file:\/\//, '')
+    .split('/')
+    .slice(-2)
+    .join('/');
 }
 
 export async function summariseProfile(path: string, top = 15): Promise<ProfileSummary> {
@@ -62,7 +66,10 @@ export async function summariseProfile(path: string, top = 15): Promise<ProfileS
       continue;
     }
     if (functionName === '(garbage collector)') gc += ms;
-    const where = url === '' ? '' : `${url.replace(/^file:\/\//, '').replace(/^.*?\/(node_modules|shared|stream-handle|upload-worker|cloud-function)\//, '$1/')}:${lineNumber + 1}`;
+    const where =
+      url === ''
+        ? ''
+        : `${url.replace(/^file:\/\//, '').replace(/^.*?\/(node_modules|shared|stream-handle|upload-worker|cloud-function)\//, '$1/')}:${lineNumber + 1}`;
     const key = `${functionName}@${where}`;
     const entry = byFunction.get(key) ?? { name: functionName || '(anonymous)', where, selfMs: 0 };
     entry.selfMs += ms;

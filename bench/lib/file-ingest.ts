@@ -26,12 +26,47 @@ export interface RawFfmpegResult {
 function encodeArgs(mode: 'copy' | 'encode'): string[] {
   return mode === 'copy'
     ? ['-c', 'copy']
-    : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '26', '-pix_fmt', 'yuv420p', '-force_key_frames', `expr:gte(t,n_forced*${CHUNK_SECONDS})`, '-sc_threshold', '0', '-segment_time_delta', '0.05'];
+    : [
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-crf',
+        '26',
+        '-pix_fmt',
+        'yuv420p',
+        '-force_key_frames',
+        `expr:gte(t,n_forced*${CHUNK_SECONDS})`,
+        '-sc_threshold',
+        '0',
+        '-segment_time_delta',
+        '0.05',
+      ];
 }
 
 /** ffmpeg alone cutting (and in encode mode encoding) the file into the same chunks on disk. */
 export async function rawFfmpeg(video: VideoFile, mode: 'copy' | 'encode', outDir: string): Promise<RawFfmpegResult> {
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', video.path, '-map', '0:v:0', '-an', ...encodeArgs(mode), '-f', 'segment', '-segment_time', String(CHUNK_SECONDS), '-segment_format', 'mp4', '-reset_timestamps', '1', join(outDir, 'out%05d.mp4')];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-i',
+    video.path,
+    '-map',
+    '0:v:0',
+    '-an',
+    ...encodeArgs(mode),
+    '-f',
+    'segment',
+    '-segment_time',
+    String(CHUNK_SECONDS),
+    '-segment_format',
+    'mp4',
+    '-reset_timestamps',
+    '1',
+    join(outDir, 'out%05d.mp4'),
+  ];
   const sampler = new ProcessSampler(100).start();
   const cpu0 = ownChildrenCpuSeconds();
   const started = performance.now();
@@ -44,7 +79,13 @@ export async function rawFfmpeg(video: VideoFile, mode: 'copy' | 'encode', outDi
   const peakKb = sampler.totals('ffmpeg')?.selfPeakKb ?? 0;
   sampler.stop();
   if (code !== 0) throw new Error(`ffmpeg alone failed (${code}): ${stderr.slice(-2000)}`);
-  return { wallMs, cpuSeconds: ownChildrenCpuSeconds() - cpu0, peakKb, chunks: (await readdir(outDir)).length, command: `ffmpeg ${args.join(' ').replace(video.path, 'F').replace(outDir, 'OUT')}` };
+  return {
+    wallMs,
+    cpuSeconds: ownChildrenCpuSeconds() - cpu0,
+    peakKb,
+    chunks: (await readdir(outDir)).length,
+    command: `ffmpeg ${args.join(' ').replace(video.path, 'F').replace(outDir, 'OUT')}`,
+  };
 }
 
 export interface FileIngestRun {
@@ -88,7 +129,13 @@ export async function makeStorage(kind: 'local' | 'gcs'): Promise<BenchStorage> 
 }
 
 /** One file through the whole pipeline, with its raw limits measured just before. */
-export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'copy' | 'encode', storageKind: 'local' | 'gcs', label: string): Promise<FileIngestRun> {
+export async function ingestFile(
+  ctx: BenchContext,
+  video: VideoFile,
+  mode: 'copy' | 'encode',
+  storageKind: 'local' | 'gcs',
+  label: string,
+): Promise<FileIngestRun> {
   const outDir = await mkdtemp(join(tmpdir(), 'crispy-bench-ffmpeg-'));
   const removeOut = onCleanup('raw ffmpeg output', () => rm(outDir, { recursive: true, force: true }));
   const storage = await makeStorage(storageKind);
@@ -101,11 +148,16 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
     if (mode === 'copy') {
       const files = (await readdir(outDir)).sort().map((f) => join(outDir, f));
       rawUpload = await storage.rawUpload(files, ctx.concurrency);
-      ctx.log(`  [${label}] plain upload (${storage.kind}): ${(rawUpload.wallMs / 1000).toFixed(2)} s for ${rawUpload.files} chunks at concurrency ${ctx.concurrency}`);
+      ctx.log(
+        `  [${label}] plain upload (${storage.kind}): ${(rawUpload.wallMs / 1000).toFixed(2)} s for ${rawUpload.files} chunks at concurrency ${ctx.concurrency}`,
+      );
     }
     await removeOut();
 
-    const profileEnv: Record<string, string> = ctx.profileDir === undefined ? {} : { NODE_OPTIONS: `--import=${pathToFileURL(join(REPO_ROOT, 'bench/lib/cpu-prof-preload.mjs')).href}`, CPU_PROF_DIR: ctx.profileDir };
+    const profileEnv: Record<string, string> =
+      ctx.profileDir === undefined
+        ? {}
+        : { NODE_OPTIONS: `--import=${pathToFileURL(join(REPO_ROOT, 'bench/lib/cpu-prof-preload.mjs')).href}`, CPU_PROF_DIR: ctx.profileDir };
     const workerEnv = { UPLOAD_CONCURRENCY: String(ctx.concurrency), ...profileEnv };
     const bench = await startBenchPipeline(storage, { workerEnv, withFunction: ctx.withFunction });
     const stopBench = onCleanup('bench pipeline', () => bench.stop());
@@ -116,7 +168,10 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
       const loadAverageBefore = loadavg();
       const sourceId = `file-${mode}`;
       const t0 = Date.now();
-      const recorder = bench.runStreamHandle({ SOURCE_URL: video.path, SOURCE_ID: sourceId, CHUNK_SECONDS: String(CHUNK_SECONDS), CHUNK_MODE: mode, ...profileEnv }, []);
+      const recorder = bench.runStreamHandle(
+        { SOURCE_URL: video.path, SOURCE_ID: sourceId, CHUNK_SECONDS: String(CHUNK_SECONDS), CHUNK_MODE: mode, ...profileEnv },
+        [],
+      );
       if (ctx.profileDir !== undefined) {
         ctx.profiledPids.set(recorder.child.pid ?? -1, `stream-handle (${label})`);
         ctx.profiledPids.set(bench.pipeline.worker.child.pid ?? -1, `upload-worker (${label})`);
@@ -125,7 +180,9 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
       const recorderDoneMs = Date.now() - t0;
       if (exitCode !== 0) throw new Error(`stream-handle exited ${exitCode}: ${recorder.otherOutput.slice(-10).join('\n')}`);
       const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded').length;
-      ctx.log(`  [${label}] stream-handle done in ${(recorderDoneMs / 1000).toFixed(2)} s: ${recorded} chunks queued; waiting for uploads and descriptions ...`);
+      ctx.log(
+        `  [${label}] stream-handle done in ${(recorderDoneMs / 1000).toFixed(2)} s: ${recorded} chunks queued; waiting for uploads and descriptions ...`,
+      );
       const deadline = Date.now() + Math.max(180_000, recorded * 3_000);
       // One source per pipeline here, so the sink's count is this source's.
       const describedCount = () => bench.deliveredCount();
@@ -185,7 +242,9 @@ export async function ingestFile(ctx: BenchContext, video: VideoFile, mode: 'cop
           describeElapsed: distribution(lat.describeElapsed),
         },
       };
-      ctx.log(`  [${label}] stored ${objects.length}/${recorded} in ${(storedMs / 1000).toFixed(2)} s (${run.speedStored.toFixed(1)}x real time), described ${run.chunksDescribed} in ${(describedMs / 1000).toFixed(2)} s`);
+      ctx.log(
+        `  [${label}] stored ${objects.length}/${recorded} in ${(storedMs / 1000).toFixed(2)} s (${run.speedStored.toFixed(1)}x real time), described ${run.chunksDescribed} in ${(describedMs / 1000).toFixed(2)} s`,
+      );
       return run;
     } finally {
       await stopBench();

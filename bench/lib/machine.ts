@@ -15,7 +15,12 @@ export interface MachineInfo {
 
 function firstLine(command: string, args: string[]): string {
   try {
-    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n')[0]?.trim() ?? '';
+    return (
+      execFileSync(command, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .split('\n')[0]
+        ?.trim() ?? ''
+    );
   } catch {
     return 'not installed';
   }

@@ -204,7 +204,13 @@ export async function gcsStorage(): Promise<BenchStorage> {
     pid: child.pid,
     pipelineOptions: (logLevel, notifySinkUrl) => ({
       storage: () => ({
-        functionEnv: { BUCKETS: BUCKET, GCS_API_ENDPOINT: url, GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: logLevel },
+        functionEnv: {
+          BUCKETS: BUCKET,
+          GCS_API_ENDPOINT: url,
+          GOOGLE_APPLICATION_CREDENTIALS: keyFile,
+          METADATA_SERVER_DETECTION: 'none',
+          LOG_LEVEL: logLevel,
+        },
         workerEnv: { BUCKET_URL: `gs://${BUCKET}/chunks`, GCS_API_ENDPOINT: url, GOOGLE_CLOUD_PROJECT: PROJECT, METADATA_SERVER_DETECTION: 'none' },
       }),
       onFunctionListening: async (functionPort) => {
@@ -224,14 +230,19 @@ export async function gcsStorage(): Promise<BenchStorage> {
       const storage = new Storage({ apiEndpoint: url, projectId: PROJECT, retryOptions: { autoRetry: false } });
       const bucket = storage.bucket(BUCKET);
       const run = `raw-${Date.now()}`;
-      return timedUploads(files, concurrency, "@google-cloud/storage file.save, resumable: false, validation: 'crc32c', ifGenerationMatch: 0", async (file, data) => {
-        await bucket.file(`${run}/${basename(file)}`).save(data, {
-          resumable: false,
-          validation: 'crc32c',
-          contentType: 'video/mp4',
-          preconditionOpts: { ifGenerationMatch: 0 },
-        });
-      });
+      return timedUploads(
+        files,
+        concurrency,
+        "@google-cloud/storage file.save, resumable: false, validation: 'crc32c', ifGenerationMatch: 0",
+        async (file, data) => {
+          await bucket.file(`${run}/${basename(file)}`).save(data, {
+            resumable: false,
+            validation: 'crc32c',
+            contentType: 'video/mp4',
+            preconditionOpts: { ifGenerationMatch: 0 },
+          });
+        },
+      );
     },
     async injectFault(status, count) {
       await call('fault', { status, count });

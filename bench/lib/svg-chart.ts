@@ -70,7 +70,9 @@ export function renderChart(spec: ChartSpec): string {
       parts.push(`<text x="${sx(tick)}" y="${top + height + 16}" text-anchor="middle" font-size="11">${tickLabel(tick, 'ms')}</text>`);
     }
     for (const f of [0, 0.25, 0.5, 0.75, 0.95, 1]) {
-      parts.push(`<line x1="${margin.left}" y1="${sy(f)}" x2="${margin.left + plotWidth}" y2="${sy(f)}" stroke="${f === 0.95 ? '#bbb' : '#e5e5e5'}"${f === 0.95 ? ' stroke-dasharray="3,3"' : ''}/>`);
+      parts.push(
+        `<line x1="${margin.left}" y1="${sy(f)}" x2="${margin.left + plotWidth}" y2="${sy(f)}" stroke="${f === 0.95 ? '#bbb' : '#e5e5e5'}"${f === 0.95 ? ' stroke-dasharray="3,3"' : ''}/>`,
+      );
       parts.push(`<text x="${margin.left - 6}" y="${sy(f) + 4}" text-anchor="end" font-size="11">${f === 0.95 ? 'p95' : `${f * 100} %`}</text>`);
     }
     for (const marker of spec.cdf.markers) {
@@ -88,13 +90,17 @@ export function renderChart(spec: ChartSpec): string {
       }
       parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="7,3"' : ''}/>`);
     }
-    parts.push(`<text x="${margin.left + plotWidth / 2}" y="${top + height + 34}" text-anchor="middle" font-size="12">latency from the chunk being queued (log scale); share of chunks at or below</text>`);
+    parts.push(
+      `<text x="${margin.left + plotWidth / 2}" y="${top + height + 34}" text-anchor="middle" font-size="12">latency from the chunk being queued (log scale); share of chunks at or below</text>`,
+    );
     y = top + height + 50;
     // Legend, two columns.
     series.forEach((s, i) => {
       const lx = margin.left + (i % 2) * (plotWidth / 2);
       const ly = y + Math.floor(i / 2) * 18;
-      parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 28}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="7,3"' : ''}/>`);
+      parts.push(
+        `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 28}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="7,3"' : ''}/>`,
+      );
       parts.push(`<text x="${lx + 34}" y="${ly}" font-size="12">${escape(s.label)} (n=${s.values.length})</text>`);
     });
     y += Math.ceil(series.length / 2) * 18 + 20;
@@ -120,7 +126,9 @@ export function renderChart(spec: ChartSpec): string {
       const by = top + i * rowHeight;
       parts.push(`<text x="${left - 8}" y="${by + 15}" text-anchor="end" font-size="12">${escape(bar.label)}</text>`);
       parts.push(`<rect x="${left}" y="${by + 3}" width="${Math.max(1, sx(bar.value) - left).toFixed(1)}" height="${rowHeight - 6}" fill="${bar.color}"/>`);
-      parts.push(`<text x="${(sx(bar.value) + 4).toFixed(1)}" y="${by + 15}" font-size="11">${bar.value >= 100 ? bar.value.toFixed(0) : bar.value.toFixed(1)}</text>`);
+      parts.push(
+        `<text x="${(sx(bar.value) + 4).toFixed(1)}" y="${by + 15}" font-size="11">${bar.value >= 100 ? bar.value.toFixed(0) : bar.value.toFixed(1)}</text>`,
+      );
     });
     for (const marker of spec.bars.markers) {
       parts.push(`<line x1="${sx(marker.value)}" y1="${top - 6}" x2="${sx(marker.value)}" y2="${top + height}" stroke="#000" stroke-dasharray="6,4"/>`);

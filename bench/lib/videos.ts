@@ -36,14 +36,35 @@ function cacheName(spec: VideoSpec): string {
 function encodeArgs(spec: VideoSpec): string[] {
   const gop = String(spec.fps * spec.gopSeconds);
   return [
-    '-c:v', 'libx264', '-preset', 'veryfast', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-g',
+    gop,
+    '-keyint_min',
+    gop,
+    '-sc_threshold',
+    '0',
     ...(spec.bFrames === undefined ? [] : ['-bf', String(spec.bFrames)]),
-    '-pix_fmt', 'yuv420p',
+    '-pix_fmt',
+    'yuv420p',
   ];
 }
 
 async function probe(path: string): Promise<{ frames: number; bytes: number; durationS: number }> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets:format=size,duration', '-of', 'json', path]);
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_packets',
+    '-show_entries',
+    'stream=nb_read_packets:format=size,duration',
+    '-of',
+    'json',
+    path,
+  ]);
   const parsed = JSON.parse(stdout) as { streams: { nb_read_packets: string }[]; format: { size: string; duration: string } };
   return { frames: Number(parsed.streams[0]?.nb_read_packets), bytes: Number(parsed.format.size), durationS: Number(parsed.format.duration) };
 }
@@ -58,7 +79,10 @@ export async function ensureVideo(spec: VideoSpec, log: (line: string) => void):
   const path = join(VIDEO_CACHE_DIR, cacheName(spec));
   const recipe = `ffmpeg -f lavfi -i testsrc2=size=${spec.width}x${spec.height}:rate=${spec.fps} -t ${spec.seconds} ${encodeArgs(spec).join(' ')}`;
   if (!existsSync(path)) {
-    const longer = [600, 300, 120].filter((s) => s > spec.seconds).map((seconds) => join(VIDEO_CACHE_DIR, cacheName({ ...spec, seconds }))).find((p) => existsSync(p));
+    const longer = [600, 300, 120]
+      .filter((s) => s > spec.seconds)
+      .map((seconds) => join(VIDEO_CACHE_DIR, cacheName({ ...spec, seconds })))
+      .find((p) => existsSync(p));
     const temporary = `${path}.tmp.mp4`;
     const started = Date.now();
     if (longer !== undefined && spec.seconds % spec.gopSeconds === 0) {
@@ -67,7 +91,20 @@ export async function ensureVideo(spec: VideoSpec, log: (line: string) => void):
       log(`  generating ${cacheName(spec)} (once; kept in bench/.cache) ...`);
       await run(
         'ffmpeg',
-        ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${spec.width}x${spec.height}:rate=${spec.fps}`, '-t', String(spec.seconds), ...encodeArgs(spec), temporary],
+        [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-y',
+          '-f',
+          'lavfi',
+          '-i',
+          `testsrc2=size=${spec.width}x${spec.height}:rate=${spec.fps}`,
+          '-t',
+          String(spec.seconds),
+          ...encodeArgs(spec),
+          temporary,
+        ],
         { maxBuffer: 16 * 1024 * 1024 },
       );
       log(`  ... made in ${((Date.now() - started) / 1000).toFixed(0)} s`);

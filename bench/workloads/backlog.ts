@@ -66,7 +66,11 @@ async function uploadLimit(ctx: BenchContext, storageKind: 'local' | 'gcs') {
       count += result.files;
       how = result.how;
     }
-    return { chunksPerSecond: count / (wallMs / 1000), mbPerSecond: bytes / 1e6 / (wallMs / 1000), how: `${how}; ${count} camera chunks in 5 rounds, concurrency ${ctx.concurrency}` };
+    return {
+      chunksPerSecond: count / (wallMs / 1000),
+      mbPerSecond: bytes / 1e6 / (wallMs / 1000),
+      how: `${how}; ${count} camera chunks in 5 rounds, concurrency ${ctx.concurrency}`,
+    };
   } finally {
     await storage.stop();
     await removeOut();
@@ -90,7 +94,8 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
     const recorder = bench.runStreamHandle({ SOURCES_FILE: session.sourcesFile });
     const stopRecorder = onCleanup('stream-handle', () => recorder.stop());
     const started = Date.now();
-    while (new Set(recorder.logs.filter((l) => l.message === 'chunk recorded').map((l) => l.source)).size < cameras && Date.now() - started < 30_000) await sleep(200);
+    while (new Set(recorder.logs.filter((l) => l.message === 'chunk recorded').map((l) => l.source)).size < cameras && Date.now() - started < 30_000)
+      await sleep(200);
     await sleep(6_000);
     ctx.log(`  [${label}] storage down (upload-worker stopped) for ${outageSeconds} s ...`);
     await bench.stopWorker();
@@ -107,7 +112,11 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
     let drainedAt = Number.NaN;
     while (Date.now() < deadline) {
       const traces = traceChunks(recorder.logs, bench.workerLogs(), [], []);
-      backlogKeys ??= new Set(traces.filter((t) => t.recordedAtMs !== undefined && t.recordedAtMs < upAt && (t.uploadLoggedAtMs === undefined || t.uploadLoggedAtMs > downAt)).map((t) => `${t.source}#${t.sequence}`));
+      backlogKeys ??= new Set(
+        traces
+          .filter((t) => t.recordedAtMs !== undefined && t.recordedAtMs < upAt && (t.uploadLoggedAtMs === undefined || t.uploadLoggedAtMs > downAt))
+          .map((t) => `${t.source}#${t.sequence}`),
+      );
       const pending = traces.filter((t) => backlogKeys?.has(`${t.source}#${t.sequence}`) && t.uploadLoggedAtMs === undefined);
       if (pending.length === 0) {
         drainedAt = Math.max(...traces.filter((t) => backlogKeys?.has(`${t.source}#${t.sequence}`)).map((t) => t.uploadLoggedAtMs ?? 0));
@@ -141,7 +150,11 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
       drainSeconds,
       drainAfterReadySeconds: (drainedAt - readyAt) / 1000,
       drainAfterReadyChunksPerSecond: drainedUploads.filter((t) => (t.uploadLoggedAtMs ?? 0) >= readyAt).length / ((drainedAt - readyAt) / 1000),
-      liveDuringDrainMs: distribution(all.filter((t) => !backlogKeys?.has(`${t.source}#${t.sequence}`) && (t.queuedAtMs ?? 0) >= upAt && (t.queuedAtMs ?? 0) <= drainedAt).map((t) => t.closedToStoredMs ?? Number.NaN)),
+      liveDuringDrainMs: distribution(
+        all
+          .filter((t) => !backlogKeys?.has(`${t.source}#${t.sequence}`) && (t.queuedAtMs ?? 0) >= upAt && (t.queuedAtMs ?? 0) <= drainedAt)
+          .map((t) => t.closedToStoredMs ?? Number.NaN),
+      ),
       liveAfterDrainMs: distribution(all.filter((t) => (t.queuedAtMs ?? 0) > drainedAt).map((t) => t.closedToStoredMs ?? Number.NaN)),
       workerStartSeconds: (readyAt - upAt) / 1000,
       drainChunksPerSecond: drainedUploads.length / drainSeconds,
@@ -169,8 +182,18 @@ export async function backlogDrain(ctx: BenchContext): Promise<WorkloadResult> {
   const table: Table = {
     title: `backlog: 8 cameras, storage down ${outage} s (upload-worker stopped), then a new worker (UPLOAD_CONCURRENCY ${ctx.concurrency})`,
     columns: [
-      'storage', 'backlog', 'worker start', 'drain (from spawn)', 'drain rate', 'plain-upload limit', 'drain / limit', 'drain from ready / limit',
-      'live chunks during drain: queued -> stored p50 / p95 / max (n)', 'after the drain p50 / p95', 'backlog described after', 'recorded / stored / lost / undescribed',
+      'storage',
+      'backlog',
+      'worker start',
+      'drain (from spawn)',
+      'drain rate',
+      'plain-upload limit',
+      'drain / limit',
+      'drain from ready / limit',
+      'live chunks during drain: queued -> stored p50 / p95 / max (n)',
+      'after the drain p50 / p95',
+      'backlog described after',
+      'recorded / stored / lost / undescribed',
     ],
     rows: runs.map((r) => [
       r.storage,
@@ -197,8 +220,8 @@ export async function backlogDrain(ctx: BenchContext): Promise<WorkloadResult> {
     name: 'backlog',
     tables: [table],
     notes: [
-      'The drain rate counts every upload finished between the new worker\'s spawn and the last backlog chunk, including chunks the cameras kept producing meanwhile (8 cameras add ~2.7 chunks/s).',
-      'The plain-upload limit is measured the same way as file-copy (b), on the camera loop\'s own chunks, against a fresh endpoint of the same kind.',
+      "The drain rate counts every upload finished between the new worker's spawn and the last backlog chunk, including chunks the cameras kept producing meanwhile (8 cameras add ~2.7 chunks/s).",
+      "The plain-upload limit is measured the same way as file-copy (b), on the camera loop's own chunks, against a fresh endpoint of the same kind.",
     ],
     targets,
     data: runs,

@@ -73,7 +73,12 @@ export interface CameraSession {
 }
 
 /** A camera serving N sources (one shared mount, or a mount each) and the pipeline, stream-handle not yet started. */
-export async function startCameraSession(ctx: BenchContext, cameras: number, storageKind: 'local' | 'gcs', mounts: 'shared' | 'per-camera'): Promise<CameraSession> {
+export async function startCameraSession(
+  ctx: BenchContext,
+  cameras: number,
+  storageKind: 'local' | 'gcs',
+  mounts: 'shared' | 'per-camera',
+): Promise<CameraSession> {
   const video = await cameraSourceVideo(ctx);
   const dir = await mkdtemp(join(tmpdir(), 'crispy-bench-cams-'));
   const removeDir = onCleanup('camera temp dir', () => rm(dir, { recursive: true, force: true }));
@@ -142,7 +147,13 @@ function cpuPercent(before: ProcessTotals | undefined, after: ProcessTotals | un
   return { node: (u.nodeCpuSeconds / seconds) * 100, ffmpeg: (u.ffmpegCpuSeconds / seconds) * 100 };
 }
 
-async function runCameras(ctx: BenchContext, cameras: number, storageKind: 'local' | 'gcs', mounts: 'shared' | 'per-camera', seconds: number): Promise<CameraRun> {
+async function runCameras(
+  ctx: BenchContext,
+  cameras: number,
+  storageKind: 'local' | 'gcs',
+  mounts: 'shared' | 'per-camera',
+  seconds: number,
+): Promise<CameraRun> {
   const label = `${cameras} cameras ${storageKind}`;
   ctx.log(`  [${label}] starting camera (${mounts} mount${mounts === 'shared' ? '' : 's'}) and pipeline ...`);
   const session = await startCameraSession(ctx, cameras, storageKind, mounts);
@@ -187,7 +198,9 @@ async function runCameras(ctx: BenchContext, cameras: number, storageKind: 'loca
     let spanMs = 0;
     let recordedMs = 0;
     for (const id of sourceIds) {
-      const chunks = recorder.logs.filter((l) => l.message === 'chunk recorded' && l.source === id).map((l) => ({ start: Date.parse(String(l.startTime)), duration: Number(l.durationMs) }));
+      const chunks = recorder.logs
+        .filter((l) => l.message === 'chunk recorded' && l.source === id)
+        .map((l) => ({ start: Date.parse(String(l.startTime)), duration: Number(l.durationMs) }));
       if (chunks.length === 0) {
         expectedChunks += Math.ceil((stopAt - t0) / (CHUNK_SECONDS * 1000));
         continue;
@@ -213,7 +226,8 @@ async function runCameras(ctx: BenchContext, cameras: number, storageKind: 'loca
       const u = usage[key];
       return u === undefined ? Number.NaN : ((u.nodeCpuSeconds + u.ffmpegCpuSeconds + u.otherChildCpuSeconds) / windowSeconds) * 100;
     };
-    const kb = (t: ProcessTotals | undefined, what: 'self' | 'ffmpeg') => (t === undefined ? Number.NaN : what === 'self' ? t.selfRssKb : (t.childRssKbByGroup.ffmpeg ?? 0));
+    const kb = (t: ProcessTotals | undefined, what: 'self' | 'ffmpeg') =>
+      t === undefined ? Number.NaN : what === 'self' ? t.selfRssKb : (t.childRssKbByGroup.ffmpeg ?? 0);
     const run: CameraRun = {
       cameras,
       storage: storageKind,
@@ -228,7 +242,9 @@ async function runCameras(ctx: BenchContext, cameras: number, storageKind: 'loca
       gapsLogged: recorder.logs.filter((l) => typeof l.message === 'string' && l.message.startsWith('recording gap')).length,
       reconnects: recorder.logs.filter((l) => typeof l.message === 'string' && l.message.startsWith('camera stream ended')).length,
       coverage: recordedMs / spanMs,
-      gapMsTotal: recorder.logs.filter((l) => typeof l.message === 'string' && l.message.startsWith('recording gap')).reduce((sum, l) => sum + Number(l.gapMs ?? 0), 0),
+      gapMsTotal: recorder.logs
+        .filter((l) => typeof l.message === 'string' && l.message.startsWith('recording gap'))
+        .reduce((sum, l) => sum + Number(l.gapMs ?? 0), 0),
       latencyMs: {
         closedToStored: distribution(lat.closedToStored),
         queuedToCreated: distribution(lat.queuedToCreated),
@@ -291,7 +307,18 @@ export async function cameras(ctx: BenchContext, options: { counts?: number[]; m
   const d = (v: Distribution | undefined) => (v === undefined ? '-' : `${fmt.n(v.p50)} / ${fmt.n(v.p95)} / ${fmt.n(v.p99)}`);
   const chunks: Table = {
     title: `cameras: chunks and latency (${seconds} s per run, 720p30 copy mode, 3 s chunks; latency in ms, p50 / p95 / p99, from the chunk being queued by stream-handle)`,
-    columns: ['cameras', 'storage', 'expected / recorded / stored / described', 'lost', 'gaps (total), reconnects', 'coverage', 'worker closedToStoredMs', 'queued -> object created', 'queued -> described', 'function elapsedMs'],
+    columns: [
+      'cameras',
+      'storage',
+      'expected / recorded / stored / described',
+      'lost',
+      'gaps (total), reconnects',
+      'coverage',
+      'worker closedToStoredMs',
+      'queued -> object created',
+      'queued -> described',
+      'function elapsedMs',
+    ],
     rows: runs.map((r) => [
       String(r.cameras),
       r.storage,
@@ -325,7 +352,20 @@ export async function cameras(ctx: BenchContext, options: { counts?: number[]; m
   const nodeKb = (r: CameraRun) => (r.memoryKb['stream-handle node'] ?? 0) + (r.memoryKb['worker node'] ?? 0) + (r.memoryKb['function node'] ?? 0);
   const memory: Table = {
     title: 'cameras: resident memory at the end of the window (node processes apart from ffmpeg)',
-    columns: ['cameras', 'storage', 'stream-handle node', 'worker node', 'function node', 'node total', 'node per camera (total / N)', 'node added per camera (vs 1 camera)', 'recorder ffmpegs (sum)', 'per recorder ffmpeg', 'function ffmpegs peak (sum)', 'camera'],
+    columns: [
+      'cameras',
+      'storage',
+      'stream-handle node',
+      'worker node',
+      'function node',
+      'node total',
+      'node per camera (total / N)',
+      'node added per camera (vs 1 camera)',
+      'recorder ffmpegs (sum)',
+      'per recorder ffmpeg',
+      'function ffmpegs peak (sum)',
+      'camera',
+    ],
     rows: runs.map((r) => {
       const base = baseline(r.storage);
       const added = base === undefined || r.cameras === 1 ? Number.NaN : (nodeKb(r) - nodeKb(base)) / (r.cameras - 1);
@@ -346,10 +386,22 @@ export async function cameras(ctx: BenchContext, options: { counts?: number[]; m
     }),
   };
   // The edge's memory per camera: what the recorders and the edge's node processes take, shared pages once.
-  const edgePssKb = (r: CameraRun) => (r.pssKb['stream-handle node'] ?? 0) + (r.pssKb['recorder ffmpegs'] ?? 0) + (r.pssKb['worker node'] ?? 0) + (r.pssKb.redis ?? 0);
+  const edgePssKb = (r: CameraRun) =>
+    (r.pssKb['stream-handle node'] ?? 0) + (r.pssKb['recorder ffmpegs'] ?? 0) + (r.pssKb['worker node'] ?? 0) + (r.pssKb.redis ?? 0);
   const pssTable: Table = {
     title: 'cameras: PSS at the end of the window (smaps_rollup: shared libraries counted once); edge = stream-handle node + its ffmpegs + worker node + redis',
-    columns: ['cameras', 'storage', 'recorder ffmpegs (sum, n)', 'per recorder ffmpeg', 'stream-handle node', 'worker node', 'redis', 'edge total', 'edge per camera', 'camera servers (n)'],
+    columns: [
+      'cameras',
+      'storage',
+      'recorder ffmpegs (sum, n)',
+      'per recorder ffmpeg',
+      'stream-handle node',
+      'worker node',
+      'redis',
+      'edge total',
+      'edge per camera',
+      'camera servers (n)',
+    ],
     rows: runs.map((r) => [
       String(r.cameras),
       r.storage,
@@ -384,14 +436,18 @@ export async function cameras(ctx: BenchContext, options: { counts?: number[]; m
       target: `${r.cameras} cameras: p95 chunk closed -> object stored < 300 ms (${r.storage})`,
       measured: `worker closedToStoredMs p95 ${fmt.n(p95Stored)} ms; queued -> object created p95 ${fmt.n(p95Created)} ms`,
       met: p95Stored < 300,
-      detail: p95Stored < 300 ? 'by the worker\'s closedToStoredMs' : `missed by ${fmt.n(p95Stored - 300)} ms (${fmt.x(p95Stored / 300)})${p95Created < 300 ? '; the object itself exists in time (created p95 < 300 ms): the worker reports late' : ''}`,
+      detail:
+        p95Stored < 300
+          ? "by the worker's closedToStoredMs"
+          : `missed by ${fmt.n(p95Stored - 300)} ms (${fmt.x(p95Stored / 300)})${p95Created < 300 ? '; the object itself exists in time (created p95 < 300 ms): the worker reports late' : ''}`,
     });
-    if (r.notifications === 'function') targets.push({
-      target: `${r.cameras} cameras: p95 chunk closed -> function logged < 1 s (${r.storage})`,
-      measured: `p95 ${fmt.n(p95Described)} ms`,
-      met: p95Described < 1000,
-      detail: p95Described < 1000 ? '' : `missed by ${fmt.n(p95Described - 1000)} ms (${fmt.x(p95Described / 1000)})`,
-    });
+    if (r.notifications === 'function')
+      targets.push({
+        target: `${r.cameras} cameras: p95 chunk closed -> function logged < 1 s (${r.storage})`,
+        measured: `p95 ${fmt.n(p95Described)} ms`,
+        met: p95Described < 1000,
+        detail: p95Described < 1000 ? '' : `missed by ${fmt.n(p95Described - 1000)} ms (${fmt.x(p95Described / 1000)})`,
+      });
     const base = baseline(r.storage);
     if (base !== undefined && r.cameras > 1) {
       const added = (nodeKb(r) - nodeKb(base)) / (r.cameras - 1) / 1024;

@@ -9,7 +9,12 @@ import { ensureVideo } from '../lib/videos.js';
  */
 export async function fileCopy(ctx: BenchContext): Promise<WorkloadResult> {
   const seconds = ctx.fileSeconds ?? (ctx.quick ? 120 : 600);
-  const sizes = ctx.quick ? [{ width: 1280, height: 720 }] : [{ width: 1280, height: 720 }, { width: 1920, height: 1080 }];
+  const sizes = ctx.quick
+    ? [{ width: 1280, height: 720 }]
+    : [
+        { width: 1280, height: 720 },
+        { width: 1920, height: 1080 },
+      ];
   const runs: FileIngestRun[] = [];
   for (const size of sizes) {
     const video = await ensureVideo({ ...size, fps: 30, seconds, gopSeconds: 2 }, ctx.log);
@@ -33,7 +38,18 @@ export async function fileCopy(ctx: BenchContext): Promise<WorkloadResult> {
 export function summarise(name: string, runs: FileIngestRun[]): WorkloadResult {
   const speed: Table = {
     title: `${name}: wall time and speed (3 s chunks; "stored" = last object created in the bucket, "described" = last function log line)`,
-    columns: ['video', 'storage', 'chunks rec/stored/described', 'ffmpeg alone', 'plain upload', 'pipeline to stored', 'to described', 'x real time (stored / described)', 'frames/s (stored)', 'ratio to raw limit (stored / described)'],
+    columns: [
+      'video',
+      'storage',
+      'chunks rec/stored/described',
+      'ffmpeg alone',
+      'plain upload',
+      'pipeline to stored',
+      'to described',
+      'x real time (stored / described)',
+      'frames/s (stored)',
+      'ratio to raw limit (stored / described)',
+    ],
     rows: runs.map((r) => [
       `${r.video} ${r.bitrateMbps.toFixed(1)} Mb/s`,
       r.storageKind,
@@ -49,7 +65,18 @@ export function summarise(name: string, runs: FileIngestRun[]): WorkloadResult {
   };
   const resources: Table = {
     title: `${name}: CPU seconds and peak memory per process over the run (node itself | its ffmpeg children)`,
-    columns: ['video', 'storage', 'stream-handle node', 'its ffmpeg', 'worker node', 'function node', 'its ffmpeg', 'redis', 'storage endpoint', 'ffmpeg alone'],
+    columns: [
+      'video',
+      'storage',
+      'stream-handle node',
+      'its ffmpeg',
+      'worker node',
+      'function node',
+      'its ffmpeg',
+      'redis',
+      'storage endpoint',
+      'ffmpeg alone',
+    ],
     rows: runs.map((r) => {
       const u = r.usage;
       const cpuMem = (cpu: number | undefined, kb: number | undefined) => `${fmt.s(cpu, 2)}, ${fmt.mb(kb)}`;
@@ -71,7 +98,18 @@ export function summarise(name: string, runs: FileIngestRun[]): WorkloadResult {
   const perChunk = (seconds: number | undefined, chunks: number) => fmt.n(((seconds ?? Number.NaN) * 1000) / chunks, 1);
   const cpuPerChunk: Table = {
     title: `${name}: CPU ms per chunk stored, per process (from /proc utime+stime; load average before the run)`,
-    columns: ['video', 'storage', 'chunks stored', 'worker node', 'stream-handle node', 'its ffmpeg', 'redis', 'storage endpoint', 'function (node + ffmpeg)', 'load before'],
+    columns: [
+      'video',
+      'storage',
+      'chunks stored',
+      'worker node',
+      'stream-handle node',
+      'its ffmpeg',
+      'redis',
+      'storage endpoint',
+      'function (node + ffmpeg)',
+      'load before',
+    ],
     rows: runs.map((r) => {
       const u = r.usage;
       const n = r.objectsStored;
@@ -127,8 +165,22 @@ export function summarise(name: string, runs: FileIngestRun[]): WorkloadResult {
     chart: {
       throughput: runs.flatMap((r) => [
         { label: `${r.video.split(' ')[0]} ${r.storageKind} pipeline`, value: r.speedStored, unit: 'x real time', group: name },
-        { label: `${r.video.split(' ')[0]} ${r.storageKind} ffmpeg alone`, value: r.videoSeconds / (r.rawFfmpeg.wallMs / 1000), unit: 'x real time', group: name },
-        ...(r.rawUpload === undefined ? [] : [{ label: `${r.video.split(' ')[0]} ${r.storageKind} plain upload`, value: r.videoSeconds / (r.rawUpload.wallMs / 1000), unit: 'x real time', group: name }]),
+        {
+          label: `${r.video.split(' ')[0]} ${r.storageKind} ffmpeg alone`,
+          value: r.videoSeconds / (r.rawFfmpeg.wallMs / 1000),
+          unit: 'x real time',
+          group: name,
+        },
+        ...(r.rawUpload === undefined
+          ? []
+          : [
+              {
+                label: `${r.video.split(' ')[0]} ${r.storageKind} plain upload`,
+                value: r.videoSeconds / (r.rawUpload.wallMs / 1000),
+                unit: 'x real time',
+                group: name,
+              },
+            ]),
       ]),
     },
   };

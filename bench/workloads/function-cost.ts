@@ -55,8 +55,14 @@ export async function functionCost(ctx: BenchContext): Promise<WorkloadResult> {
     try {
       const sink = bench.sink;
       if (sink === undefined) throw new Error('the function-cost workload needs the notification sink');
-      const profileEnv: Record<string, string> = ctx.profileDir === undefined ? {} : { NODE_OPTIONS: `--import=${pathToFileURL(join(REPO_ROOT, 'bench/lib/cpu-prof-preload.mjs')).href}`, CPU_PROF_DIR: ctx.profileDir };
-      const recorder = bench.runStreamHandle({ SOURCE_URL: video.path, SOURCE_ID: 'function-cost', CHUNK_SECONDS: String(CHUNK_SECONDS), CHUNK_MODE: 'copy', ...profileEnv }, []);
+      const profileEnv: Record<string, string> =
+        ctx.profileDir === undefined
+          ? {}
+          : { NODE_OPTIONS: `--import=${pathToFileURL(join(REPO_ROOT, 'bench/lib/cpu-prof-preload.mjs')).href}`, CPU_PROF_DIR: ctx.profileDir };
+      const recorder = bench.runStreamHandle(
+        { SOURCE_URL: video.path, SOURCE_ID: 'function-cost', CHUNK_SECONDS: String(CHUNK_SECONDS), CHUNK_MODE: 'copy', ...profileEnv },
+        [],
+      );
       const exitCode = await recorder.exited;
       if (exitCode !== 0) throw new Error(`stream-handle exited ${exitCode}: ${recorder.otherOutput.slice(-10).join('\n')}`);
       const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded').length;
@@ -95,7 +101,10 @@ export async function functionCost(ctx: BenchContext): Promise<WorkloadResult> {
         await sleep(300); // the function's log lines of the last chunks
         bench.sampler.sampleNow();
         const usage = usageBetween(before, bench.sampler.totals('cloud-function'));
-        const lines = bench.functionLogs().slice(logsBefore).filter((l) => typeof l.message === 'string' && l.message.startsWith('chunk described'));
+        const lines = bench
+          .functionLogs()
+          .slice(logsBefore)
+          .filter((l) => typeof l.message === 'string' && l.message.startsWith('chunk described'));
         const described = lines.length;
         const perChunk = (cpuSeconds: number | undefined) => ((cpuSeconds ?? Number.NaN) * 1000) / described;
         const run: FunctionCostRun = {
@@ -114,7 +123,9 @@ export async function functionCost(ctx: BenchContext): Promise<WorkloadResult> {
           loadAverageBefore: load,
         };
         if (i === 0) continue; // the warm-up
-        ctx.log(`  [${label}] concurrency ${concurrency}: ${described}/${batch.length} described, ${fmt.n(run.cpuMsPerChunk, 1)} CPU ms per chunk, wall p50 ${fmt.n(run.requestMs.p50)} ms (load ${load.map((l) => l.toFixed(2)).join(' ')})`);
+        ctx.log(
+          `  [${label}] concurrency ${concurrency}: ${described}/${batch.length} described, ${fmt.n(run.cpuMsPerChunk, 1)} CPU ms per chunk, wall p50 ${fmt.n(run.requestMs.p50)} ms (load ${load.map((l) => l.toFixed(2)).join(' ')})`,
+        );
         runs.push(run);
       }
     } finally {
@@ -124,7 +135,17 @@ export async function functionCost(ctx: BenchContext): Promise<WorkloadResult> {
   }
   const table: Table = {
     title: 'function cost per chunk, off the edge (the real service and bucket; chunks 4 s and 2 s alternately, 3 s mean)',
-    columns: ['video', 'storage', 'concurrency', 'chunks described', 'CPU ms per chunk (node + decoder)', 'wall ms per chunk p50 / p95 (push answered)', 'function elapsedMs p50 / p95', 'chunks/s', 'load before'],
+    columns: [
+      'video',
+      'storage',
+      'concurrency',
+      'chunks described',
+      'CPU ms per chunk (node + decoder)',
+      'wall ms per chunk p50 / p95 (push answered)',
+      'function elapsedMs p50 / p95',
+      'chunks/s',
+      'load before',
+    ],
     rows: runs.map((r) => [
       r.video,
       r.storage,
@@ -145,5 +166,11 @@ export async function functionCost(ctx: BenchContext): Promise<WorkloadResult> {
       met: r.cpuMsPerChunk <= 30,
       detail: `load average before ${r.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}`,
     }));
-  return { name: 'function', tables: [table], notes: ['CPU figures are CPU time of the function process and its children (from /proc), so other work on the machine stretches wall times but not them.'], targets, data: runs };
+  return {
+    name: 'function',
+    tables: [table],
+    notes: ['CPU figures are CPU time of the function process and its children (from /proc), so other work on the machine stretches wall times but not them.'],
+    targets,
+    data: runs,
+  };
 }

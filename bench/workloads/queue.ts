@@ -24,7 +24,13 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-async function measure(redisUrl: string, variant: 'addBulk' | 'add, one at a time', jobs: number, concurrency: number, sampler: ProcessSampler): Promise<QueueRun> {
+async function measure(
+  redisUrl: string,
+  variant: 'addBulk' | 'add, one at a time',
+  jobs: number,
+  concurrency: number,
+  sampler: ProcessSampler,
+): Promise<QueueRun> {
   const name = `bench-${variant === 'addBulk' ? 'bulk' : 'single'}-${Date.now()}`;
   const connection = () => new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queueConnection = connection();
@@ -98,7 +104,17 @@ export async function queueOverhead(ctx: BenchContext): Promise<WorkloadResult> 
     runs.push(await measure(redis.url, 'add, one at a time', single, 50, sampler));
     const table: Table = {
       title: 'queue: BullMQ alone against a private redis-server (the worker does nothing; the Queue, Worker and this driver share one node process)',
-      columns: ['variant', 'jobs', 'concurrency', 'add time', 'wall to last done', 'jobs/s', 'enqueue -> start p50 / p95 / p99 / max (ms)', 'redis CPU', 'node CPU'],
+      columns: [
+        'variant',
+        'jobs',
+        'concurrency',
+        'add time',
+        'wall to last done',
+        'jobs/s',
+        'enqueue -> start p50 / p95 / p99 / max (ms)',
+        'redis CPU',
+        'node CPU',
+      ],
       rows: runs.map((r) => [
         r.variant,
         String(r.jobs),

@@ -21,7 +21,10 @@ export const BUCKETS_HINT =
 
 function readBuckets(reader: EnvReader): Set<string> {
   const raw = reader.required('BUCKETS', BUCKETS_HINT);
-  const names = raw.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const names = raw
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
   if (raw !== '' && names.length === 0) reader.problem('BUCKETS', `"${raw}" names no bucket: ${BUCKETS_HINT}`);
   for (const name of names) {
     const problem = bucketNameProblem(name);
@@ -37,7 +40,10 @@ export function loadFunctionConfig(env: Record<string, string | undefined>): Fun
   const baseUrl = reader.string('LOCAL_BUCKET_BASE_URL');
   const secret = reader.string('LOCAL_SIGNING_SECRET');
   if ((baseUrl === undefined) !== (secret === undefined)) {
-    reader.problem(baseUrl === undefined ? 'LOCAL_BUCKET_BASE_URL' : 'LOCAL_SIGNING_SECRET', 'set both LOCAL_BUCKET_BASE_URL and LOCAL_SIGNING_SECRET (the upload-worker\'s) to describe chunks of a local bucket, or neither for Cloud Storage');
+    reader.problem(
+      baseUrl === undefined ? 'LOCAL_BUCKET_BASE_URL' : 'LOCAL_SIGNING_SECRET',
+      "set both LOCAL_BUCKET_BASE_URL and LOCAL_SIGNING_SECRET (the upload-worker's) to describe chunks of a local bucket, or neither for Cloud Storage",
+    );
   }
   if (baseUrl !== undefined && !/^https?:\/\//.test(baseUrl)) reader.problem('LOCAL_BUCKET_BASE_URL', `"${baseUrl}" is not an http(s) URL`);
   const config: FunctionConfig = {
@@ -47,7 +53,10 @@ export function loadFunctionConfig(env: Record<string, string | undefined>): Fun
     gcsApiEndpoint: readGcsApiEndpoint(reader),
     frameTimeoutMs: reader.integer('FRAME_TIMEOUT_MS', 30_000, { min: 1000, max: 540_000 }),
     durationToleranceMs: reader.integer('DURATION_TOLERANCE_MS', 1, { min: 0, max: 10_000 }),
-    evidencePublicKeyFiles: (reader.string('EVIDENCE_PUBLIC_KEYS') ?? '').split(',').map((path) => path.trim()).filter((path) => path !== ''),
+    evidencePublicKeyFiles: (reader.string('EVIDENCE_PUBLIC_KEYS') ?? '')
+      .split(',')
+      .map((path) => path.trim())
+      .filter((path) => path !== ''),
     logLevel: readLogLevel(reader),
   };
   if (reader.problems.length > 0) throw new ConfigError('cloud-function', reader.problems);

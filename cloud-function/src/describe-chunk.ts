@@ -61,7 +61,10 @@ export async function describeChunk(object: StorageObjectResource, deps: Describ
   try {
     chunk = fromObjectMetadata(object.metadata ?? {});
   } catch (error) {
-    deps.logger.warn({ bucket: object.bucket, object: object.name, reason: errorMessage(error) }, 'object has no chunk metadata: describing what the video itself says');
+    deps.logger.warn(
+      { bucket: object.bucket, object: object.name, reason: errorMessage(error) },
+      'object has no chunk metadata: describing what the video itself says',
+    );
   }
 
   const signedUrl = await deps.signUrl(object.bucket, object.name, deps.signedUrlSeconds);

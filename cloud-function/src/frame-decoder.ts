@@ -91,14 +91,36 @@ const MAX_PNG_BYTES = 160 * 1024 * 1024;
  */
 export function decoderArgs(input: Pick<DecoderInput, 'format' | 'decoder' | 'monochrome'>, pngPath: string): string[] {
   return [
-    '-hide_banner', '-nostdin', '-protocol_whitelist', 'pipe', '-threads', '1',
+    '-hide_banner',
+    '-nostdin',
+    '-protocol_whitelist',
+    'pipe',
+    '-threads',
+    '1',
     ...(input.decoder === undefined ? [] : ['-c:v', input.decoder]),
-    '-f', input.format, '-i', 'pipe:0',
-    '-map', '0:v:0', '-frames:v', '1', '-an',
+    '-f',
+    input.format,
+    '-i',
+    'pipe:0',
+    '-map',
+    '0:v:0',
+    '-frames:v',
+    '1',
+    '-an',
     // A 4:0:0 stream the decoder shows as 4:2:0 with flat chroma: its luma, which is all it has.
     ...(input.monochrome === true ? ['-pix_fmt', 'gray'] : []),
-    '-c:v', 'png', '-compression_level', '0', '-fs', String(MAX_PNG_BYTES),
-    '-f', 'image2', '-update', '1', '-y', pngPath,
+    '-c:v',
+    'png',
+    '-compression_level',
+    '0',
+    '-fs',
+    String(MAX_PNG_BYTES),
+    '-f',
+    'image2',
+    '-update',
+    '1',
+    '-y',
+    pngPath,
   ];
 }
 
@@ -151,7 +173,10 @@ async function runDecoder(ffmpegPath: string, input: DecoderInput, timeoutMs: nu
   if (timedOut) throw new DecoderTimedOutError(timeoutMs, lastLines);
   if (signal !== null) throw new DecoderCrashedError(signal, lastLines);
   if (code !== 0) throw new DecoderExitedError(code ?? -1, lastLines);
-  const written = await stat(pngPath).then((s) => s.size, () => 0);
+  const written = await stat(pngPath).then(
+    (s) => s.size,
+    () => 0,
+  );
   if (written === 0) throw new NoFrameDecodedError(lastLines);
   return input.monochrome === true ? 'gray' : parsePixelFormat(stderr);
 }

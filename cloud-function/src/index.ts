@@ -39,7 +39,10 @@ export async function describeChunkEvent(event: CloudEvent<unknown>): Promise<vo
   }
   if (notification.action === 'refuse') {
     // Acknowledged: no URL is signed and nothing is read for a bucket this function does not serve.
-    logger.error({ eventId: event.id, bucket: notification.bucket, object: notification.objectName, reason: notification.reason }, 'notification refused: bucket not configured');
+    logger.error(
+      { eventId: event.id, bucket: notification.bucket, object: notification.objectName, reason: notification.reason },
+      'notification refused: bucket not configured',
+    );
     return;
   }
   if (notification.action === 'skip') {
@@ -61,7 +64,10 @@ export async function describeChunkEvent(event: CloudEvent<unknown>): Promise<vo
       logger,
     });
     if (outcome.status === 'gone') {
-      logger.warn({ bucket: object.bucket, object: object.name, generation: object.generation, reason: outcome.reason }, 'chunk deleted before it could be described');
+      logger.warn(
+        { bucket: object.bucket, object: object.name, generation: object.generation, reason: outcome.reason },
+        'chunk deleted before it could be described',
+      );
       return;
     }
     const { description } = outcome;

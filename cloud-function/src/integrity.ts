@@ -15,10 +15,14 @@ export interface IntegrityFields {
  * (EVIDENCE_PUBLIC_KEYS).
  */
 export function checkIntegrity(object: StorageObjectResource, publicKeys: ReadonlyMap<string, KeyObject>): IntegrityFields {
-  const check = checkObjectEvidence({ name: object.name, metadata: object.metadata ?? {}, content: { bytes: Number(object.size), crc32c: object.crc32c } }, { publicKeys });
+  const check = checkObjectEvidence(
+    { name: object.name, metadata: object.metadata ?? {}, content: { bytes: Number(object.size), crc32c: object.crc32c } },
+    { publicKeys },
+  );
   const fields: IntegrityFields = { integrity: check.integrity };
   if (check.reasons.length > 0) fields.reason = check.reasons.join('; ');
-  else if (check.signature === 'unknown-key' || check.signature === 'not-checked') fields.reason = `no public key configured for key ${check.keyId ?? ''} (EVIDENCE_PUBLIC_KEYS)`;
+  else if (check.signature === 'unknown-key' || check.signature === 'not-checked')
+    fields.reason = `no public key configured for key ${check.keyId ?? ''} (EVIDENCE_PUBLIC_KEYS)`;
   if (check.keyId !== undefined) fields.keyId = check.keyId;
   if (check.recordHash !== undefined) fields.recordHash = check.recordHash;
   return fields;

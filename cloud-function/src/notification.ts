@@ -55,10 +55,16 @@ export function parseStorageNotification(eventData: unknown, options: { buckets:
     if (typeof object[field] !== 'string' || object[field] === '') throw new MalformedNotificationError(`the object resource has no ${field}`);
   }
   if (!/^\d{1,15}$/.test(object.size)) throw new MalformedNotificationError(`the object resource's size ${JSON.stringify(object.size)} is not a byte count`);
-  if (bucket !== undefined && bucket !== object.bucket) throw new MalformedNotificationError(`bucketId ${bucket} differs from the resource's bucket ${object.bucket}`);
+  if (bucket !== undefined && bucket !== object.bucket)
+    throw new MalformedNotificationError(`bucketId ${bucket} differs from the resource's bucket ${object.bucket}`);
   if (!options.buckets.has(object.bucket)) {
     const configured = [...options.buckets].join(', ');
-    return { action: 'refuse', reason: `bucket ${object.bucket} is not one this function describes (BUCKETS=${configured}): check the bucket's notification topic, or add it to BUCKETS`, bucket: object.bucket, objectName: object.name };
+    return {
+      action: 'refuse',
+      reason: `bucket ${object.bucket} is not one this function describes (BUCKETS=${configured}): check the bucket's notification topic, or add it to BUCKETS`,
+      bucket: object.bucket,
+      objectName: object.name,
+    };
   }
 
   const isVideo = (object.contentType ?? '').startsWith('video/') || VIDEO_NAME.test(object.name);

@@ -35,8 +35,33 @@ export async function makeChunk(dir: string, name: string, options: ChunkOptions
       : codec === 'libx265'
         ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'keyint=60:min-keyint=60:scenecut=0:log-level=error', '-tag:v', 'hvc1']
         : ['-c:v', 'mpeg4', '-g', '60'];
-  await ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${options.size ?? '1280x720'}:rate=30`, '-t', String(options.seconds ?? 4), ...codecArgs, '-pix_fmt', options.pixFmt ?? 'yuv420p', source]);
-  await ffmpeg(['-i', source, '-c', 'copy', '-f', 'segment', '-segment_time', '3', '-segment_format', 'mp4', '-reset_timestamps', '1', `${dir}/${name}-%03d.mp4`]);
+  await ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${options.size ?? '1280x720'}:rate=30`,
+    '-t',
+    String(options.seconds ?? 4),
+    ...codecArgs,
+    '-pix_fmt',
+    options.pixFmt ?? 'yuv420p',
+    source,
+  ]);
+  await ffmpeg([
+    '-i',
+    source,
+    '-c',
+    'copy',
+    '-f',
+    'segment',
+    '-segment_time',
+    '3',
+    '-segment_format',
+    'mp4',
+    '-reset_timestamps',
+    '1',
+    `${dir}/${name}-%03d.mp4`,
+  ]);
   return `${dir}/${name}-000.mp4`;
 }
 
@@ -74,7 +99,32 @@ export async function makeMatroskaChunk(dir: string, name: string, options: Matr
   const source = `${dir}/${name}-source.${extension}`;
   const seconds = String(options.seconds ?? 3);
   const audioInput = options.audio === undefined ? [] : ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=8000:duration=${seconds}`];
-  await ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${options.size ?? '320x240'}:rate=25:duration=${seconds}`, ...audioInput, ...options.video, ...(options.audio ?? ['-an']), source]);
-  await ffmpeg(['-i', source, '-map', '0', '-c', 'copy', '-f', 'segment', '-segment_time', '1', '-segment_format', options.format, '-reset_timestamps', '1', `${dir}/${name}-%03d.${extension}`]);
+  await ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${options.size ?? '320x240'}:rate=25:duration=${seconds}`,
+    ...audioInput,
+    ...options.video,
+    ...(options.audio ?? ['-an']),
+    source,
+  ]);
+  await ffmpeg([
+    '-i',
+    source,
+    '-map',
+    '0',
+    '-c',
+    'copy',
+    '-f',
+    'segment',
+    '-segment_time',
+    '1',
+    '-segment_format',
+    options.format,
+    '-reset_timestamps',
+    '1',
+    `${dir}/${name}-%03d.${extension}`,
+  ]);
   return `${dir}/${name}-001.${extension}`;
 }

@@ -37,7 +37,9 @@ describe('loadFunctionConfig', () => {
   });
 
   it('refuses SIGNED_URL_SECONDS beyond 7 days, naming the setting', () => {
-    expect(problemsOf({ ...B, SIGNED_URL_SECONDS: '604801' })).toEqual([{ setting: 'SIGNED_URL_SECONDS', message: '"604801" is not a whole number from 1 to 604800' }]);
+    expect(problemsOf({ ...B, SIGNED_URL_SECONDS: '604801' })).toEqual([
+      { setting: 'SIGNED_URL_SECONDS', message: '"604801" is not a whole number from 1 to 604800' },
+    ]);
     expect(problemsOf({ ...B, SIGNED_URL_SECONDS: '0' })[0]?.setting).toBe('SIGNED_URL_SECONDS');
   });
 
@@ -80,7 +82,9 @@ describe('loadFunctionConfig', () => {
   });
 
   it('reads several buckets, trimmed', () => {
-    expect(loadFunctionConfig({ BUCKETS: 'evidence, evidence-eu,cam.archive.example.com' }).buckets).toEqual(new Set(['evidence', 'evidence-eu', 'cam.archive.example.com']));
+    expect(loadFunctionConfig({ BUCKETS: 'evidence, evidence-eu,cam.archive.example.com' }).buckets).toEqual(
+      new Set(['evidence', 'evidence-eu', 'cam.archive.example.com']),
+    );
   });
 
   it('refuses what is not a bucket name: a gs:// URL, a path, capitals, too short', () => {

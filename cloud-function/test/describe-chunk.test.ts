@@ -79,7 +79,7 @@ function deps(overrides: Partial<DescribeDeps> = {}) {
 }
 
 describe('describeChunk', () => {
-  it("describes a chunk from its metadata, its first frame and its MP4 header, with a signed URL", async () => {
+  it('describes a chunk from its metadata, its first frame and its MP4 header, with a signed URL', async () => {
     const { deps: d, signed, probed } = deps();
     expect(await describeChunk(object, d)).toEqual({
       status: 'described',
@@ -127,7 +127,15 @@ describe('describeChunk', () => {
     const outcome = await describeChunk(bare, d);
     expect(outcome).toMatchObject({
       status: 'described',
-      description: { source: undefined, sequence: undefined, startTime: undefined, durationMs: undefined, durationCheck: 'unchecked', width: 1280, probedDurationMs: 3000 },
+      description: {
+        source: undefined,
+        sequence: undefined,
+        startTime: undefined,
+        durationMs: undefined,
+        durationCheck: 'unchecked',
+        width: 1280,
+        probedDurationMs: 3000,
+      },
     });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({

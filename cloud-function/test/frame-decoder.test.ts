@@ -54,7 +54,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  playlist = new TextEncoder().encode(`#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nhttp://127.0.0.1:${port}/seg.ts\nhttp://localhost:${port}/seg2.ts\n#EXT-X-ENDLIST\n`);
+  playlist = new TextEncoder().encode(
+    `#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nhttp://127.0.0.1:${port}/seg.ts\nhttp://localhost:${port}/seg2.ts\n#EXT-X-ENDLIST\n`,
+  );
 });
 afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -101,7 +103,18 @@ describe('the PNG keeps the source channels (no forced pixel format)', () => {
     const png = join(dir, `${pixelFormat}.png`);
     const args = decoderArgs({ format: 'h264' }, png);
     const output = args.slice(args.indexOf('-c:v'));
-    await run(DEBIAN_FFMPEG, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=64x48,format=${pixelFormat}`, '-frames:v', '1', ...output]);
+    await run(DEBIAN_FFMPEG, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=64x48,format=${pixelFormat}`,
+      '-frames:v',
+      '1',
+      ...output,
+    ]);
     expect(await measurePng(png)).toEqual({ width: 64, height: 48, channels });
   });
 });
@@ -124,7 +137,7 @@ describe('each way the decoder fails is its own error', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  it('a non-zero exit carries the code and ffmpeg\'s last lines, redacted', async () => {
+  it("a non-zero exit carries the code and ffmpeg's last lines, redacted", async () => {
     const failing = await script('fail.sh', 'echo "opening https://user:abcdef0123@x.invalid/o?token=abcdef0123 failed" >&2; exit 3');
     const error = await failure(decodeFirstFrame(failing, { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
     expect(error).toBeInstanceOf(DecoderExitedError);

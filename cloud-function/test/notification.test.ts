@@ -90,7 +90,10 @@ describe('parseStorageNotification', () => {
       bucket: 'evidence',
       objectName: 'notes/readme.txt',
     });
-    expect(parseStorageNotification(event({ ...object, name: 'x.txt', contentType: '' }))).toMatchObject({ action: 'skip', reason: 'unknown type is not a video' });
+    expect(parseStorageNotification(event({ ...object, name: 'x.txt', contentType: '' }))).toMatchObject({
+      action: 'skip',
+      reason: 'unknown type is not a video',
+    });
   });
 
   describe('malformed notifications', () => {
@@ -108,11 +111,15 @@ describe('parseStorageNotification', () => {
     });
 
     it('a payload format other than JSON_API_V1', () => {
-      expect(malformed(event(object, { payloadFormat: 'NONE' }))).toBe('malformed storage notification: payloadFormat NONE: create the bucket notification with JSON_API_V1');
+      expect(malformed(event(object, { payloadFormat: 'NONE' }))).toBe(
+        'malformed storage notification: payloadFormat NONE: create the bucket notification with JSON_API_V1',
+      );
     });
 
     it('no data', () => {
-      expect(malformed({ message: { attributes: event().message.attributes } })).toBe('malformed storage notification: the message has no data: the object resource is missing');
+      expect(malformed({ message: { attributes: event().message.attributes } })).toBe(
+        'malformed storage notification: the message has no data: the object resource is missing',
+      );
       expect(malformed({ message: { data: '', attributes: event().message.attributes } })).toBe(
         'malformed storage notification: the message has no data: the object resource is missing',
       );
@@ -120,7 +127,9 @@ describe('parseStorageNotification', () => {
 
     it('data that is not base64 JSON', () => {
       const attributes = event().message.attributes;
-      expect(malformed({ message: { data: 'not base64 json!', attributes } })).toBe('malformed storage notification: the message data is not base64-encoded JSON');
+      expect(malformed({ message: { data: 'not base64 json!', attributes } })).toBe(
+        'malformed storage notification: the message data is not base64-encoded JSON',
+      );
       expect(malformed({ message: { data: Buffer.from('{"name":').toString('base64'), attributes } })).toBe(
         'malformed storage notification: the message data is not base64-encoded JSON',
       );
@@ -132,7 +141,9 @@ describe('parseStorageNotification', () => {
     });
 
     it("a bucketId attribute that differs from the resource's bucket", () => {
-      expect(malformed(event(object, { bucketId: 'other' }))).toBe("malformed storage notification: bucketId other differs from the resource's bucket evidence");
+      expect(malformed(event(object, { bucketId: 'other' }))).toBe(
+        "malformed storage notification: bucketId other differs from the resource's bucket evidence",
+      );
     });
 
     // Regression, fixed: data that is valid base64 JSON but not an object (`null`) throws a TypeError instead of
@@ -179,7 +190,8 @@ describe('only configured buckets are described', () => {
     const foreign = { ...object, bucket: 'someone-elses' };
     expect(parseStorageNotification(event(foreign, { bucketId: 'someone-elses' }))).toEqual({
       action: 'refuse',
-      reason: "bucket someone-elses is not one this function describes (BUCKETS=evidence, other-evidence): check the bucket's notification topic, or add it to BUCKETS",
+      reason:
+        "bucket someone-elses is not one this function describes (BUCKETS=evidence, other-evidence): check the bucket's notification topic, or add it to BUCKETS",
       bucket: 'someone-elses',
       objectName: object.name,
     });

@@ -116,7 +116,9 @@ describe("the function's read path over HTTP", () => {
   });
 
   it('refuses an HLS playlist stored as cam.mp4, and its URLs get no request', async () => {
-    const playlist = Buffer.from(`#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nhttp://localhost:${port}/evil/seg.ts\nhttp://127.0.0.1:${port}/evil/seg2.ts\n#EXT-X-ENDLIST\n`);
+    const playlist = Buffer.from(
+      `#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nhttp://localhost:${port}/evil/seg.ts\nhttp://127.0.0.1:${port}/evil/seg2.ts\n#EXT-X-ENDLIST\n`,
+    );
     objects.set('/b/playlist.mp4', playlist);
     seen.length = 0;
     const error = await readChunk(functionReader(`http://localhost:${port}/b/playlist.mp4`, playlist.byteLength), playlist.byteLength).catch((e: unknown) => e);

@@ -22,14 +22,34 @@ beforeAll(async () => {
     makeChunk(dir, 'gray-h264', { size: '320x240', pixFmt: 'gray' }),
     makeChunk(dir, 'mpeg4', { size: '320x240', codec: 'mpeg4' }),
     // The inputs MP4 cannot hold, as stream-handle writes them: WebM and Matroska.
-    makeMatroskaChunk(dir, 'vp9-alpha', { format: 'webm', size: '180x320', video: ['-vf', 'format=yuva420p', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-g', '25', '-auto-alt-ref', '0'] }),
+    makeMatroskaChunk(dir, 'vp9-alpha', {
+      format: 'webm',
+      size: '180x320',
+      video: ['-vf', 'format=yuva420p', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-g', '25', '-auto-alt-ref', '0'],
+    }),
     makeMatroskaChunk(dir, 'ffv1-gray', { format: 'matroska', video: ['-vf', 'format=gray', '-c:v', 'ffv1', '-level', '3'] }),
     makeMatroskaChunk(dir, 'ffv1-gray16', { format: 'matroska', video: ['-vf', 'format=gray16le', '-c:v', 'ffv1', '-level', '3'] }),
-    makeMatroskaChunk(dir, 'h264-mulaw', { format: 'matroska', video: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'gray'], audio: ['-c:a', 'pcm_mulaw'] }),
+    makeMatroskaChunk(dir, 'h264-mulaw', {
+      format: 'matroska',
+      video: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'gray'],
+      audio: ['-c:a', 'pcm_mulaw'],
+    }),
     makeMatroskaChunk(dir, 'mpeg4-mkv', { format: 'matroska', video: ['-c:v', 'mpeg4', '-g', '25'] }),
     // VP9 and AV1 in MP4 (what MP4 holds as they are).
     (async () => {
-      await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=1', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', `${dir}/vp9.mp4`]);
+      await ffmpeg([
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=320x240:rate=25:duration=1',
+        '-c:v',
+        'libvpx-vp9',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        `${dir}/vp9.mp4`,
+      ]);
       return `${dir}/vp9.mp4`;
     })(),
     (async () => {
@@ -37,7 +57,21 @@ beforeAll(async () => {
       return `${dir}/av1.mp4`;
     })(),
   ]);
-  [chunks.h264, chunks.h264Big, chunks.hevc, chunks.gray, chunks.grayH264, chunks.mpeg4, chunks.vp9Alpha, chunks.ffv1Gray, chunks.ffv1Gray16, chunks.h264Mulaw, chunks.mpeg4Mkv, chunks.vp9Mp4, chunks.av1Mp4] = made;
+  [
+    chunks.h264,
+    chunks.h264Big,
+    chunks.hevc,
+    chunks.gray,
+    chunks.grayH264,
+    chunks.mpeg4,
+    chunks.vp9Alpha,
+    chunks.ffv1Gray,
+    chunks.ffv1Gray16,
+    chunks.h264Mulaw,
+    chunks.mpeg4Mkv,
+    chunks.vp9Mp4,
+    chunks.av1Mp4,
+  ] = made;
 }, 120_000);
 afterAll(async () => {
   if (dir !== '') await rm(dir, { recursive: true, force: true });

@@ -18,7 +18,11 @@ export function isoArgumentMs(name: string, value: string | undefined): number |
 }
 
 /** `--bucket` and `--source`, both required: where the chunks are and whose they are. */
-export function bucketAndSource(values: { bucket?: string | undefined; source?: string | undefined }): { location: BucketLocation; bucketUrl: string; source: string } {
+export function bucketAndSource(values: { bucket?: string | undefined; source?: string | undefined }): {
+  location: BucketLocation;
+  bucketUrl: string;
+  source: string;
+} {
   if (values.bucket === undefined) throw new UsageError('--bucket is required');
   if (values.source === undefined) throw new UsageError('--source is required');
   if (!SOURCE_ID_PATTERN.test(values.source)) throw new UsageError(`--source ${values.source} is not a source id (letters, digits, _ and -)`);

@@ -4,7 +4,14 @@ import { clockHistory, formatClockHistory } from '../src/verify/clock-history.js
 
 const base = { source: 'cam-1', durationMs: 3000, bytes: 3, sha256: 'a'.repeat(64), crc32c: 'Nks/tw==', prev: '0'.repeat(64) };
 const v1 = (sequence: number): EvidenceRecord => ({ ...base, v: 1, sequence, startTime: `2026-12-02T00:00:0${sequence}.000Z` });
-const v2 = (sequence: number, fields: Partial<EvidenceRecord>): EvidenceRecord => ({ ...base, v: 2, sequence, startTime: `2026-12-02T00:00:0${sequence}.000Z`, clock: 'host', ...fields });
+const v2 = (sequence: number, fields: Partial<EvidenceRecord>): EvidenceRecord => ({
+  ...base,
+  v: 2,
+  sequence,
+  startTime: `2026-12-02T00:00:0${sequence}.000Z`,
+  clock: 'host',
+  ...fields,
+});
 
 describe('clockHistory: the time of a range, from what its records sign', () => {
   it('counts versions and clocks, keeps the offset where it moves, and lists the steps', () => {

@@ -21,7 +21,22 @@ const T0 = Date.parse('2026-11-23T23:58:00.000Z'); // the range crosses midnight
 
 function metadata(sequence: number, startMs: number, bytes: Buffer, durationMs = 3000): ChunkMetadata {
   return {
-    sourceId: SOURCE, sequence, startTime: new Date(startMs).toISOString(), durationMs, frameCount: 90, frameRate: 30, bytes: bytes.byteLength, crc32c: crc32cBase64(bytes), container: 'mp4', codec: 'h264', width: 640, height: 360, mode: 'copy', clock: 'host', clockSync: 'synchronised', recordedBy: 'edge-a',
+    sourceId: SOURCE,
+    sequence,
+    startTime: new Date(startMs).toISOString(),
+    durationMs,
+    frameCount: 90,
+    frameRate: 30,
+    bytes: bytes.byteLength,
+    crc32c: crc32cBase64(bytes),
+    container: 'mp4',
+    codec: 'h264',
+    width: 640,
+    height: 360,
+    mode: 'copy',
+    clock: 'host',
+    clockSync: 'synchronised',
+    recordedBy: 'edge-a',
   };
 }
 
@@ -40,12 +55,22 @@ async function fill(store: ObjectStore, prefix: string): Promise<void> {
     if (sequence === 10 || sequence === 11) continue;
     const path = join(tmpdir(), `coverage-${randomUUID()}`);
     await writeFile(path, bytes);
-    await store.put({ name: chunkObjectName(prefix, m), source: { path, size: bytes.byteLength, crc32c: m.crc32c }, contentType: CHUNK_CONTENT_TYPE, metadata: toObjectMetadata(m) });
+    await store.put({
+      name: chunkObjectName(prefix, m),
+      source: { path, size: bytes.byteLength, crc32c: m.crc32c },
+      contentType: CHUNK_CONTENT_TYPE,
+      metadata: toObjectMetadata(m),
+    });
     await rm(path, { force: true });
   }
   const stray = join(tmpdir(), `coverage-${randomUUID()}`);
   await writeFile(stray, 'not a chunk');
-  await store.put({ name: `${prefix === '' ? '' : `${prefix}/`}${SOURCE}/2026-11-23/notes.txt`, source: { path: stray, size: 11, crc32c: crc32cBase64(Buffer.from('not a chunk')) }, contentType: 'text/plain', metadata: {} });
+  await store.put({
+    name: `${prefix === '' ? '' : `${prefix}/`}${SOURCE}/2026-11-23/notes.txt`,
+    source: { path: stray, size: 11, crc32c: crc32cBase64(Buffer.from('not a chunk')) },
+    contentType: 'text/plain',
+    metadata: {},
+  });
   await rm(stray, { force: true });
 }
 
@@ -105,7 +130,11 @@ describe('npm run coverage on a local bucket', () => {
 
   it('footage still in a spool is "not uploaded", not a gap; the spool is the nodes\' status', async () => {
     // The 40 s the bucket lacks, say, were recorded after all and wait on a node.
-    const status = sampleStatus({ sourceId: SOURCE, heartbeatMs: T0 + 3600_000, spool: { ...sampleStatus().spool, waitingSpans: [{ fromMs: T0 + 90_000, toMs: T0 + 130_000 }] } });
+    const status = sampleStatus({
+      sourceId: SOURCE,
+      heartbeatMs: T0 + 3600_000,
+      spool: { ...sampleStatus().spool, waitingSpans: [{ fromMs: T0 + 90_000, toMs: T0 + 130_000 }] },
+    });
     const spools = spoolViewOf([status], SOURCE, T0 + 3600_000);
     expect(spools).toMatchObject({ consulted: true, pending: [{ fromMs: T0 + 90_000, toMs: T0 + 130_000 }], nodes: [{ node: 'edge-a', stale: false }] });
   });
@@ -132,7 +161,9 @@ describe('npm run coverage on a local bucket', () => {
     expect((await coverage(['--bucket', bucketUrl, '--source', SOURCE, '--max-gap', '10s'])).stderr).toContain('--max-gap 10s is not a number of seconds');
     expect((await coverage(['--bucket', bucketUrl, '--source', '../etc'])).code).toBe(2);
     expect((await coverage(['--bucket', bucketUrl, '--source', SOURCE, '--redis', 'http://x'])).stderr).toContain('is not a redis://');
-    expect((await coverage(['--bucket', bucketUrl, '--source', SOURCE, '--from', iso(T0 + 7200_000), '--to', iso(T0 + 9000_000)], T0)).stderr).toContain('is in the future');
+    expect((await coverage(['--bucket', bucketUrl, '--source', SOURCE, '--from', iso(T0 + 7200_000), '--to', iso(T0 + 9000_000)], T0)).stderr).toContain(
+      'is in the future',
+    );
   });
 
   it('says so when Redis does not answer, and still reports the bucket', async () => {
@@ -154,7 +185,11 @@ describe('npm run coverage on a gs:// bucket', () => {
 
   it('finds the same gaps from the listing alone (no object read)', async () => {
     const before = server.requests.length;
-    const { code, stdout } = await coverage(['--bucket', 'gs://evidence/site-1', '--source', SOURCE, '--from', iso(T0), '--to', iso(T0 + 240_000), '--json'], T0 + 3600_000, { GCS_API_ENDPOINT: server.url, GOOGLE_CLOUD_PROJECT: 'test' });
+    const { code, stdout } = await coverage(
+      ['--bucket', 'gs://evidence/site-1', '--source', SOURCE, '--from', iso(T0), '--to', iso(T0 + 240_000), '--json'],
+      T0 + 3600_000,
+      { GCS_API_ENDPOINT: server.url, GOOGLE_CLOUD_PROJECT: 'test' },
+    );
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as CoverageReport;
     expect(report.gaps.map((g) => [g.from, g.to, g.missingSequences?.count ?? 0])).toEqual([

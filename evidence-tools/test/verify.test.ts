@@ -109,7 +109,12 @@ async function putBytes(store: ObjectStore, request: { name: string; bytes: Buff
   const path = join(tmpdir(), `verify-chunk-${randomUUID()}.mp4`);
   await writeFile(path, request.bytes);
   try {
-    await store.put({ name: request.name, source: { path, size: request.bytes.byteLength, crc32c: request.crc32c }, contentType: CHUNK_CONTENT_TYPE, metadata: request.metadata });
+    await store.put({
+      name: request.name,
+      source: { path, size: request.bytes.byteLength, crc32c: request.crc32c },
+      contentType: CHUNK_CONTENT_TYPE,
+      metadata: request.metadata,
+    });
   } finally {
     await rm(path, { force: true });
   }
@@ -254,7 +259,9 @@ describe('verify on a local bucket', () => {
     expect(findingCounts(report)).toEqual({ ...NO_FINDINGS, tampered: 2 });
     expect(report.tampered.map((finding) => finding.object)).toEqual([name(1), name(3)]);
     for (const finding of report.tampered) {
-      expect(finding.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^sha256 of the bytes/), expect.stringMatching(/^the object is \d+ bytes, the record says \d+$/)]));
+      expect(finding.reasons).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^sha256 of the bytes/), expect.stringMatching(/^the object is \d+ bytes, the record says \d+$/)]),
+      );
     }
   });
 
@@ -361,7 +368,9 @@ describe('verify on a local bucket', () => {
     await editMetadata(dir, name(2), (metadata) => ({ ...metadata, startTime: '2026-11-23T08:00:00.000Z' }));
     const { code, report } = await verifyCommand(args());
     expect(code).toBe(1);
-    expect(report.tampered).toEqual([{ object: name(2), reasons: [`object metadata says startTime=2026-11-23T08:00:00.000Z, the record says ${chunks[2]?.metadata.startTime}`] }]);
+    expect(report.tampered).toEqual([
+      { object: name(2), reasons: [`object metadata says startTime=2026-11-23T08:00:00.000Z, the record says ${chunks[2]?.metadata.startTime}`] },
+    ]);
   });
 
   it('reports an object without a record, and a stray file under the source', async () => {
@@ -423,7 +432,12 @@ describe('verify on a local bucket', () => {
 describe('the chain checks on their own, without storage', () => {
   const key = newKey();
   const options = { source: SOURCE, prefix: '', publicKeys: new Map([[key.keyId, key.publicKey]]), requireSigned: false };
-  const stored = (chunk: WrittenChunk, inRange = true): StoredChunk => ({ name: chunk.name, content: digestBytes(chunk.bytes), metadata: chunk.objectMetadata, inRange });
+  const stored = (chunk: WrittenChunk, inRange = true): StoredChunk => ({
+    name: chunk.name,
+    content: digestBytes(chunk.bytes),
+    metadata: chunk.objectMetadata,
+    inRange,
+  });
 
   /** Chained, signed chunks with exactly these sequences, as a recorder that skipped the others would make. */
   function chainOf(sequences: number[]): WrittenChunk[] {
@@ -434,19 +448,32 @@ describe('the chain checks on their own, without storage', () => {
       const next = nextRecord(state, { ...metadata, sha256: sha256Hex(bytes), keyId: key.keyId });
       state = next.state;
       const signature = signRecord(next.record, key.privateKey, key.keyId);
-      return { name: chunkObjectName('', metadata), sequence, bytes, metadata, record: next.record, objectMetadata: { ...toObjectMetadata(metadata), ...toEvidenceMetadata(next.record, signature) } };
+      return {
+        name: chunkObjectName('', metadata),
+        sequence,
+        bytes,
+        metadata,
+        record: next.record,
+        objectMetadata: { ...toObjectMetadata(metadata), ...toEvidenceMetadata(next.record, signature) },
+      };
     });
   }
 
   it('accepts a chain that starts at a later sequence, and names a gap the recorder left itself', () => {
     // Evidence switched on while sequence numbers were already at 100.
-    const late = checkChunks(chainOf([100, 101, 102]).map((chunk) => stored(chunk)), options);
+    const late = checkChunks(
+      chainOf([100, 101, 102]).map((chunk) => stored(chunk)),
+      options,
+    );
     expect(late).toMatchObject({ ok: true, checked: 3, verified: 3 });
     expect(findingCounts(late)).toEqual(NO_FINDINGS);
 
     // The recorder skipped sequence 2 (a chunk it could not finalise): 3 links straight to 1.
     const skipped = chainOf([0, 1, 3]);
-    const report = checkChunks(skipped.map((chunk) => stored(chunk)), options);
+    const report = checkChunks(
+      skipped.map((chunk) => stored(chunk)),
+      options,
+    );
     expect(report.brokenLinks).toEqual([]);
     expect(report.gaps).toEqual([
       expect.objectContaining({ firstMissingSequence: 2, lastMissingSequence: 2, after: skipped[1]?.name, before: skipped[2]?.name, chainIntact: true }),
@@ -456,8 +483,13 @@ describe('the chain checks on their own, without storage', () => {
 
   it('reports a chain whose first chunks are gone, and one that restarts', () => {
     const chunks = makeChunks(4, key);
-    const headless = checkChunks(chunks.slice(2).map((chunk) => stored(chunk)), options);
-    expect(headless.brokenLinks).toEqual([expect.objectContaining({ object: chunks[2]?.name, previous: undefined, reason: expect.stringContaining('the chunks before sequence 2 are missing') })]);
+    const headless = checkChunks(
+      chunks.slice(2).map((chunk) => stored(chunk)),
+      options,
+    );
+    expect(headless.brokenLinks).toEqual([
+      expect.objectContaining({ object: chunks[2]?.name, previous: undefined, reason: expect.stringContaining('the chunks before sequence 2 are missing') }),
+    ]);
 
     // A neighbour before a time range is read for the link only: its own prev is not judged.
     const ranged = checkChunks([stored(chunks[1] as WrittenChunk, false), ...chunks.slice(2).map((chunk) => stored(chunk))], options);
@@ -474,7 +506,10 @@ describe('the chain checks on their own, without storage', () => {
       record: restart.record,
       objectMetadata: { ...toObjectMetadata(restartMeta), ...toEvidenceMetadata(restart.record, signRecord(restart.record, key.privateKey, key.keyId)) },
     };
-    const report = checkChunks([...chunks, restarted].map((chunk) => stored(chunk)), options);
+    const report = checkChunks(
+      [...chunks, restarted].map((chunk) => stored(chunk)),
+      options,
+    );
     expect(report.brokenLinks).toEqual([expect.objectContaining({ object: restarted.name, reason: expect.stringContaining('starts a new chain') })]);
   });
 
@@ -527,7 +562,12 @@ describe('verify on Cloud Storage (the in-process GCS test server)', () => {
     }
     // Another source whose id starts the same: not listed with cam-1.
     const other = makeChunks(1, key, { prefix: PREFIX })[0] as WrittenChunk;
-    await putBytes(store, { name: other.name.replace(`${SOURCE}/`, `${SOURCE}0/`).replace(`${SOURCE}_`, `${SOURCE}0_`), bytes: other.bytes, metadata: {}, crc32c: other.metadata.crc32c });
+    await putBytes(store, {
+      name: other.name.replace(`${SOURCE}/`, `${SOURCE}0/`).replace(`${SOURCE}_`, `${SOURCE}0_`),
+      bytes: other.bytes,
+      metadata: {},
+      crc32c: other.metadata.crc32c,
+    });
 
     const env = { GCS_API_ENDPOINT: server.url, GOOGLE_CLOUD_PROJECT: 'test-project' };
     const verify = async (): Promise<{ code: number; report: VerifyReport }> => {
@@ -545,9 +585,15 @@ describe('verify on Cloud Storage (the in-process GCS test server)', () => {
 
     // Custom metadata can be patched on a live object without touching its bytes.
     const storage = new Storage({ apiEndpoint: server.url, projectId: 'test-project' });
-    await storage.bucket(BUCKET).file(chunks[1]?.name ?? '').setMetadata({ metadata: { durationMs: '9000' } });
+    await storage
+      .bucket(BUCKET)
+      .file(chunks[1]?.name ?? '')
+      .setMetadata({ metadata: { durationMs: '9000' } });
     const replayName = chunkObjectName(PREFIX, { sourceId: SOURCE, sequence: 4, startTime: new Date(T0 + 4 * 2002).toISOString() });
-    await storage.bucket(BUCKET).file(replayName).save(chunks[0]?.bytes ?? Buffer.alloc(0), { metadata: { metadata: chunks[0]?.objectMetadata } });
+    await storage
+      .bucket(BUCKET)
+      .file(replayName)
+      .save(chunks[0]?.bytes ?? Buffer.alloc(0), { metadata: { metadata: chunks[0]?.objectMetadata } });
 
     const tampered = await verify();
     expect(tampered.code).toBe(1);
@@ -573,7 +619,10 @@ describe('the commands as processes', () => {
 
   async function node(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], { cwd: REPO, env: { ...process.env, METADATA_SERVER_DETECTION: 'none' } });
+      const { stdout, stderr } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
+        cwd: REPO,
+        env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const failed = error as { code?: unknown; stdout?: string; stderr?: string };

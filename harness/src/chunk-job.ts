@@ -6,7 +6,17 @@ import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { chunkMetadata } from './chunk-fixtures.js';
-import { CHUNK_JOB_NAME, chunkFilePath, chunkJobId, crc32cUpdate, crc32cValueToBase64, jobDataPath, makeJobData, serializeJobData, type ChunkJobData } from '@crispy-streamer/shared';
+import {
+  CHUNK_JOB_NAME,
+  chunkFilePath,
+  chunkJobId,
+  crc32cUpdate,
+  crc32cValueToBase64,
+  jobDataPath,
+  makeJobData,
+  serializeJobData,
+  type ChunkJobData,
+} from '@crispy-streamer/shared';
 
 // A chunk of any size in a spool, queued the way stream-handle queues it (job id, sidecar, retry
 // policy), without recording video: the upload worker treats a chunk's bytes as opaque, and a test of
@@ -27,7 +37,7 @@ export async function writeSyntheticChunk(spoolDir: string, sourceId: string, se
   const spoolPath = chunkFilePath(spoolDir, { sourceId, sequence, container: 'mp4' });
   const out = createWriteStream(spoolPath);
   let crc = 0;
-  for (let written = 0; written < bytes; ) {
+  for (let written = 0; written < bytes;) {
     const piece = randomBytes(Math.min(1024 * 1024, bytes - written));
     crc = crc32cUpdate(crc, piece);
     written += piece.byteLength;
@@ -37,7 +47,14 @@ export async function writeSyntheticChunk(spoolDir: string, sourceId: string, se
   await once(out, 'close');
   const checksum = crc32cValueToBase64(crc);
   const job = makeJobData(
-    chunkMetadata({ sourceId, sequence, startTime: new Date(Date.UTC(2026, 0, 2, 3, 4, 5) + sequence * 3000).toISOString(), bytes, crc32c: checksum, recordedBy: 'test' }),
+    chunkMetadata({
+      sourceId,
+      sequence,
+      startTime: new Date(Date.UTC(2026, 0, 2, 3, 4, 5) + sequence * 3000).toISOString(),
+      bytes,
+      crc32c: checksum,
+      recordedBy: 'test',
+    }),
     undefined,
   );
   await writeFile(jobDataPath(spoolPath), serializeJobData(job));
@@ -45,7 +62,11 @@ export async function writeSyntheticChunk(spoolDir: string, sourceId: string, se
 }
 
 /** Queues the chunk with stream-handle's options (attempts, exponential backoff). */
-export async function enqueueChunk(redisUrl: string, chunk: SyntheticChunk, options: { attempts?: number; backoffMs?: number; queueName?: string } = {}): Promise<void> {
+export async function enqueueChunk(
+  redisUrl: string,
+  chunk: SyntheticChunk,
+  options: { attempts?: number; backoffMs?: number; queueName?: string } = {},
+): Promise<void> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue<ChunkJobData>(options.queueName ?? 'chunks', { connection });
   try {

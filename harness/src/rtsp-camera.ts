@@ -115,10 +115,14 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
   }
   const fps = options.fps ?? 30;
   const scriptArgs = [
-    '--width', String(options.width ?? 1280),
-    '--height', String(options.height ?? 720),
-    '--fps', String(fps),
-    '--gop', String(options.gopFrames ?? fps * 2),
+    '--width',
+    String(options.width ?? 1280),
+    '--height',
+    String(options.height ?? 720),
+    '--fps',
+    String(fps),
+    '--gop',
+    String(options.gopFrames ?? fps * 2),
     ...mounts.flatMap((mount) => ['--mount', mount]),
   ];
   if (options.credentials !== undefined) {
@@ -131,7 +135,13 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
   }
   const address = options.address ?? '127.0.0.1';
   scriptArgs.push('--address', address, '--protocols', options.protocols ?? 'any', '--audio', options.audio ?? 'none', '--auth', options.auth ?? 'basic');
-  if (options.changeSize !== undefined) scriptArgs.push('--change-size-after', String(options.changeSize.afterSeconds), '--change-size', `${options.changeSize.width}x${options.changeSize.height}`);
+  if (options.changeSize !== undefined)
+    scriptArgs.push(
+      '--change-size-after',
+      String(options.changeSize.afterSeconds),
+      '--change-size',
+      `${options.changeSize.width}x${options.changeSize.height}`,
+    );
   if (options.dropEvery !== undefined) scriptArgs.push('--drop-every', String(options.dropEvery));
   if (options.noRtcp === true) scriptArgs.push('--no-rtcp');
   const launchOptions = { netns: options.netns, clockOffsetFile: options.clockOffsetFile };
@@ -150,9 +160,7 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
   let current: Child = child;
 
   const credentialsPart =
-    options.credentials === undefined
-      ? ''
-      : `${encodeURIComponent(options.credentials.user)}:${encodeURIComponent(options.credentials.password)}@`;
+    options.credentials === undefined ? '' : `${encodeURIComponent(options.credentials.user)}:${encodeURIComponent(options.credentials.password)}@`;
   return {
     port,
     mounts,
@@ -220,21 +228,36 @@ async function watchServing(host: string, port: number, onServing: (atMs: number
 }
 
 async function launch(port: number, scriptArgs: readonly string[], options: LaunchOptions = {}): Promise<Child> {
-  if (options.clockOffsetFile !== undefined && !existsSync(LIBFAKETIME)) throw new Error(`a camera with its own clock needs libfaketime (${LIBFAKETIME}): sudo apt-get install faketime`);
+  if (options.clockOffsetFile !== undefined && !existsSync(LIBFAKETIME))
+    throw new Error(`a camera with its own clock needs libfaketime (${LIBFAKETIME}): sudo apt-get install faketime`);
   const command = options.netns === undefined ? [RTSP_CAMERA_PYTHON] : ['ip', 'netns', 'exec', options.netns, RTSP_CAMERA_PYTHON];
   // libfaketime, preloaded as the faketime wrapper does (the wrapper's own FAKETIME would win over
   // the file): the realtime clock only (faking the monotonic one too stops GStreamer serving),
   // offset by what the file says, looked at again every second.
   const clockEnv =
-    options.clockOffsetFile === undefined ? {} : { LD_PRELOAD: LIBFAKETIME, DONT_FAKE_MONOTONIC: '1', FAKETIME_TIMESTAMP_FILE: options.clockOffsetFile, FAKETIME_CACHE_DURATION: '1' };
-  const child = spawnChild(command[0] ?? RTSP_CAMERA_PYTHON, [...command.slice(1), RTSP_CAMERA_SCRIPT, '--port', String(port), '--exit-on-stdin-eof', ...scriptArgs], {
-    name: `rtsp-camera:${port}`,
-    // GStreamer's own warnings are still printed; the registry cache is shared and fine.
-    env: { ...process.env, PYTHONUNBUFFERED: '1', ...clockEnv },
-  });
+    options.clockOffsetFile === undefined
+      ? {}
+      : { LD_PRELOAD: LIBFAKETIME, DONT_FAKE_MONOTONIC: '1', FAKETIME_TIMESTAMP_FILE: options.clockOffsetFile, FAKETIME_CACHE_DURATION: '1' };
+  const child = spawnChild(
+    command[0] ?? RTSP_CAMERA_PYTHON,
+    [...command.slice(1), RTSP_CAMERA_SCRIPT, '--port', String(port), '--exit-on-stdin-eof', ...scriptArgs],
+    {
+      name: `rtsp-camera:${port}`,
+      // GStreamer's own warnings are still printed; the registry cache is shared and fine.
+      env: { ...process.env, PYTHONUNBUFFERED: '1', ...clockEnv },
+    },
+  );
   const ready = child.waitForLine((line) => line.startsWith('READY '), READY_TIMEOUT_MS, 'READY');
   const address = scriptArgs[scriptArgs.indexOf('--address') + 1] ?? '127.0.0.1';
-  const serving = options.onServing === undefined ? Promise.resolve() : watchServing(address, port, options.onServing, ready.catch(() => undefined));
+  const serving =
+    options.onServing === undefined
+      ? Promise.resolve()
+      : watchServing(
+          address,
+          port,
+          options.onServing,
+          ready.catch(() => undefined),
+        );
   try {
     await ready;
     await serving;

@@ -39,20 +39,34 @@ export async function makeSampleVideo(path: string, options: SampleVideoOptions 
     codec === 'libx264'
       ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(gopFrames), '-keyint_min', String(gopFrames), '-sc_threshold', '0', '-bf', String(bFrames)]
       : [
-          '-c:v', 'libx265', '-preset', 'ultrafast',
-          '-x265-params', `keyint=${gopFrames}:min-keyint=${gopFrames}:scenecut=0:bframes=${bFrames}:log-level=error`,
+          '-c:v',
+          'libx265',
+          '-preset',
+          'ultrafast',
+          '-x265-params',
+          `keyint=${gopFrames}:min-keyint=${gopFrames}:scenecut=0:bframes=${bFrames}:log-level=error`,
           // hvc1 rather than hev1: what Apple players and most tooling expect in mp4.
-          '-tag:v', options.hevcTag ?? 'hvc1',
+          '-tag:v',
+          options.hevcTag ?? 'hvc1',
         ];
   await runCommandOrThrow(
     FFMPEG_BIN,
     [
-      '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
+      '-nostdin',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
       ...codecArgs,
-      '-pix_fmt', options.pixelFormat ?? 'yuv420p',
+      '-pix_fmt',
+      options.pixelFormat ?? 'yuv420p',
       '-an',
-      '-movflags', '+faststart',
+      '-movflags',
+      '+faststart',
       path,
     ],
     { timeoutMs: 120_000 + seconds * 2_000 },
@@ -85,12 +99,7 @@ export interface VideoStreamFacts {
 export async function probeVideo(path: string): Promise<VideoStreamFacts> {
   const { stdout } = await runCommandOrThrow(
     FFPROBE_BIN,
-    [
-      '-v', 'error', '-select_streams', 'v:0',
-      '-show_entries', 'stream=codec_name,width,height:packet=pts_time,flags:format=duration',
-      '-of', 'json',
-      path,
-    ],
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height:packet=pts_time,flags:format=duration', '-of', 'json', path],
     { timeoutMs: 60_000 },
   );
   const parsed = JSON.parse(stdout) as {
@@ -140,28 +149,67 @@ async function encode(path: string, args: string[], seconds: number): Promise<vo
 export async function makeVp9AlphaWebm(path: string, options: InputOptions = {}): Promise<void> {
   const fps = options.fps ?? 25;
   const half = Math.round((options.width ?? 320) / 2);
-  await encode(path, [
-    ...testPattern(options, `,format=yuva420p,geq=lum='lum(X,Y)':cb='cb(X,Y)':cr='cr(X,Y)':a='if(gt(X,${half}),255,96)'`),
-    '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1', '-b:v', '800k', '-auto-alt-ref', '0',
-    '-g', String(Math.round(fps * (options.gopSeconds ?? 1))),
-  ], options.seconds ?? 4);
+  await encode(
+    path,
+    [
+      ...testPattern(options, `,format=yuva420p,geq=lum='lum(X,Y)':cb='cb(X,Y)':cr='cr(X,Y)':a='if(gt(X,${half}),255,96)'`),
+      '-c:v',
+      'libvpx-vp9',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '8',
+      '-row-mt',
+      '1',
+      '-b:v',
+      '800k',
+      '-auto-alt-ref',
+      '0',
+      '-g',
+      String(Math.round(fps * (options.gopSeconds ?? 1))),
+    ],
+    options.seconds ?? 4,
+  );
 }
 
 /** FFV1 grey (8-bit, or 16-bit with `bits: 16`) in Matroska: lossless, every frame a keyframe. MP4 refuses FFV1. */
 export async function makeFfv1GrayMkv(path: string, options: InputOptions & { bits?: 8 | 16 } = {}): Promise<void> {
-  await encode(path, [...testPattern(options, `,format=${options.bits === 16 ? 'gray16le' : 'gray'}`), '-c:v', 'ffv1', '-level', '3', '-g', '1'], options.seconds ?? 4);
+  await encode(
+    path,
+    [...testPattern(options, `,format=${options.bits === 16 ? 'gray16le' : 'gray'}`), '-c:v', 'ffv1', '-level', '3', '-g', '1'],
+    options.seconds ?? 4,
+  );
 }
 
 /** H.264 beside G.711 audio (mu-law or A-law, 8 kHz mono) in Matroska, as a CCTV camera's recording. MP4 refuses G.711. */
 export async function makeG711Video(path: string, options: InputOptions & { law?: 'mulaw' | 'alaw' } = {}): Promise<void> {
   const fps = options.fps ?? 25;
   const gop = String(Math.round(fps * (options.gopSeconds ?? 1)));
-  await encode(path, [
-    ...testPattern(options),
-    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=8000:duration=${options.seconds ?? 4}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
-    '-c:a', options.law === 'alaw' ? 'pcm_alaw' : 'pcm_mulaw',
-  ], options.seconds ?? 4);
+  await encode(
+    path,
+    [
+      ...testPattern(options),
+      '-f',
+      'lavfi',
+      '-i',
+      `sine=frequency=440:sample_rate=8000:duration=${options.seconds ?? 4}`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      gop,
+      '-keyint_min',
+      gop,
+      '-sc_threshold',
+      '0',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      options.law === 'alaw' ? 'pcm_alaw' : 'pcm_mulaw',
+    ],
+    options.seconds ?? 4,
+  );
 }
 
 /**
@@ -173,11 +221,31 @@ export async function makeResolutionChangeTs(path: string, parts: { width: numbe
   let offset = 0;
   for (const [i, part] of parts.entries()) {
     const piece = `${path}.part${i}.ts`;
-    await encode(piece, [
-      ...testPattern({ ...part, fps }),
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(fps), '-keyint_min', String(fps), '-sc_threshold', '0', '-bf', '0', '-pix_fmt', 'yuv420p',
-      '-output_ts_offset', String(offset), '-f', 'mpegts',
-    ], part.seconds);
+    await encode(
+      piece,
+      [
+        ...testPattern({ ...part, fps }),
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-g',
+        String(fps),
+        '-keyint_min',
+        String(fps),
+        '-sc_threshold',
+        '0',
+        '-bf',
+        '0',
+        '-pix_fmt',
+        'yuv420p',
+        '-output_ts_offset',
+        String(offset),
+        '-f',
+        'mpegts',
+      ],
+      part.seconds,
+    );
     pieces.push(piece);
     offset += part.seconds;
   }
@@ -187,18 +255,37 @@ export async function makeResolutionChangeTs(path: string, parts: { width: numbe
 
 /** The codec tag of a file's first video stream (`hvc1`, `hev1`, `avc1`...). */
 export async function probeVideoTag(path: string): Promise<string> {
-  const { stdout } = await runCommandOrThrow(FFPROBE_BIN, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_tag_string', '-of', 'csv=p=0', path], { timeoutMs: 30_000 });
+  const { stdout } = await runCommandOrThrow(
+    FFPROBE_BIN,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_tag_string', '-of', 'csv=p=0', path],
+    { timeoutMs: 30_000 },
+  );
   return stdout.trim();
 }
 
 /** Codec names of a file's audio streams, in order. */
 export async function probeAudioCodecs(path: string): Promise<string[]> {
-  const { stdout } = await runCommandOrThrow(FFPROBE_BIN, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', path], { timeoutMs: 30_000 });
-  return stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const { stdout } = await runCommandOrThrow(
+    FFPROBE_BIN,
+    ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', path],
+    { timeoutMs: 30_000 },
+  );
+  return stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
 }
 
 /** The size of every frame of a file's video, decoded: `WxH` strings, in order. */
 export async function probeFrameSizes(path: string): Promise<string[]> {
-  const { stdout } = await runCommandOrThrow(FFPROBE_BIN, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=width,height', '-of', 'csv=p=0', path], { timeoutMs: 60_000 });
-  return stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '').map((line) => line.split(',').slice(0, 2).join('x'));
+  const { stdout } = await runCommandOrThrow(
+    FFPROBE_BIN,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=width,height', '-of', 'csv=p=0', path],
+    { timeoutMs: 60_000 },
+  );
+  return stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => line.split(',').slice(0, 2).join('x'));
 }

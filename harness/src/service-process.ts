@@ -104,7 +104,9 @@ export function spawnService(name: string, args: string[], env: Record<string, s
           }
           if (child.exitCode !== null || child.signalCode !== null) {
             finish();
-            reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before logging ${what}; last output:\n${otherOutput.slice(-15).join('\n')}`));
+            reject(
+              new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before logging ${what}; last output:\n${otherOutput.slice(-15).join('\n')}`),
+            );
           }
         };
         const timer = setTimeout(() => {

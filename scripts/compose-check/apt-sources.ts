@@ -61,7 +61,12 @@ export function parseOneLineSources(text: string): AptSource[] {
     const line = raw.replace(/#.*$/, '').trim();
     const match = /^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$/.exec(line);
     if (match === null) continue;
-    const options = new Map((match[2] ?? '').split(/\s+/).filter(Boolean).map((option) => option.split('=', 2) as [string, string]));
+    const options = new Map(
+      (match[2] ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((option) => option.split('=', 2) as [string, string]),
+    );
     sources.push({
       types: [match[1]!],
       uris: [match[3]!],
@@ -89,7 +94,8 @@ export function debianSources(sources: AptSource[], suite: string): AptSource[] 
 /** The URI that serves the suite itself with `main`: what debootstrap needs. */
 export function debootstrapMirror(sources: AptSource[], suite: string): string {
   const entry = debianSources(sources, suite).find((source) => source.suites.includes(suite) && source.components.includes('main'));
-  if (entry === undefined) throw new Error(`no Debian "${suite}" entry with component main in the machine's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/)`);
+  if (entry === undefined)
+    throw new Error(`no Debian "${suite}" entry with component main in the machine's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/)`);
   return entry.uris[0]!;
 }
 

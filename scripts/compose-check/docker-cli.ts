@@ -8,7 +8,11 @@ export interface CommandResult {
   stderr: string;
 }
 
-export function runCommand(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
@@ -49,7 +53,8 @@ export class Docker {
 
   async docker(args: string[], options: { input?: string; timeoutMs?: number; allowFailure?: boolean } = {}): Promise<CommandResult> {
     const result = await runCommand(this.project.docker, args, { env: this.project.env, ...options });
-    if (result.code !== 0 && options.allowFailure !== true) throw new Error(`${this.project.docker} ${args.join(' ')} failed (${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+    if (result.code !== 0 && options.allowFailure !== true)
+      throw new Error(`${this.project.docker} ${args.join(' ')} failed (${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
     return result;
   }
 
@@ -64,7 +69,16 @@ export class Docker {
 
   /** The project's containers of one service, running or not (compose's own labels, v1 and v2 alike). */
   async containers(service: string): Promise<string[]> {
-    const { stdout } = await this.docker(['ps', '-a', '-q', '--no-trunc', '--filter', `label=com.docker.compose.project=${this.project.name}`, '--filter', `label=com.docker.compose.service=${service}`]);
+    const { stdout } = await this.docker([
+      'ps',
+      '-a',
+      '-q',
+      '--no-trunc',
+      '--filter',
+      `label=com.docker.compose.project=${this.project.name}`,
+      '--filter',
+      `label=com.docker.compose.service=${service}`,
+    ]);
     return stdout.split('\n').filter((line) => line.trim() !== '');
   }
 
@@ -93,7 +107,11 @@ export class Docker {
   async exec(id: string, command: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
     const envArgs = Object.entries(options.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
     const interactive = options.input === undefined ? [] : ['-i'];
-    return this.docker(['exec', ...interactive, ...envArgs, id, ...command], { ...(options.input === undefined ? {} : { input: options.input }), timeoutMs: options.timeoutMs ?? 30_000, allowFailure: true });
+    return this.docker(['exec', ...interactive, ...envArgs, id, ...command], {
+      ...(options.input === undefined ? {} : { input: options.input }),
+      timeoutMs: options.timeoutMs ?? 30_000,
+      allowFailure: true,
+    });
   }
 
   async volumeMountpoint(volume: string): Promise<string> {
@@ -104,7 +122,10 @@ export class Docker {
   /** The host address Docker published a container port on, e.g. 127.0.0.1:3000. */
   async publishedPort(id: string, containerPort: string): Promise<string[]> {
     const { stdout } = await this.docker(['port', id, containerPort], { allowFailure: true });
-    return stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    return stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
   }
 }
 

@@ -141,7 +141,9 @@ async function healthOfAll(timeoutMs: number, label: string, services: string[])
   note({
     check: `${label}: every service healthy`,
     ok: states !== undefined,
-    detail: services.map((service, index) => `${service} ${last[index]?.health ?? (last[index]?.running === true ? 'no health check' : 'not running')}`).join(', '),
+    detail: services
+      .map((service, index) => `${service} ${last[index]?.health ?? (last[index]?.running === true ? 'no health check' : 'not running')}`)
+      .join(', '),
   });
 }
 
@@ -167,19 +169,30 @@ async function healthChecksCanFail(): Promise<void> {
 async function boardPublishedHere(label: string): Promise<void> {
   const worker = await serviceContainer('upload-worker');
   const published = worker === undefined ? [] : await docker.publishedPort(worker.id, '3000/tcp');
-  note({ check: `${label}: Bull Board published on 127.0.0.1:${boardPort} only`, ok: published.length === 1 && published[0] === `127.0.0.1:${boardPort}`, detail: published.join(', ') || 'not published' });
+  note({
+    check: `${label}: Bull Board published on 127.0.0.1:${boardPort} only`,
+    ok: published.length === 1 && published[0] === `127.0.0.1:${boardPort}`,
+    detail: published.join(', ') || 'not published',
+  });
 }
 
 async function extraWorkerUnpublished(label: string): Promise<void> {
   const extra = await serviceContainer('upload-worker-extra');
   const published = extra === undefined ? [] : await docker.publishedPort(extra.id, '3000/tcp');
-  note({ check: `${label}: the extra worker runs and publishes no port`, ok: extra?.running === true && published.length === 0, detail: extra === undefined ? 'no container' : `running ${String(extra.running)}, published: ${published.join(', ') || 'none'}` });
+  note({
+    check: `${label}: the extra worker runs and publishes no port`,
+    ok: extra?.running === true && published.length === 0,
+    detail: extra === undefined ? 'no container' : `running ${String(extra.running)}, published: ${published.join(', ') || 'none'}`,
+  });
 }
 
 async function boardAnswers(): Promise<void> {
   const url = `http://127.0.0.1:${boardPort}/board/`;
   const statusOf = (headers: Record<string, string>): Promise<number> =>
-    fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(10_000) }).then((response) => response.status, () => 0);
+    fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(10_000) }).then(
+      (response) => response.status,
+      () => 0,
+    );
   const without = await statusOf({});
   const withCredentials = await statusOf({ authorization: `Basic ${Buffer.from(`${boardUser}:${boardPassword}`).toString('base64')}` });
   note(boardFinding(boardPort, without, withCredentials));
@@ -232,7 +245,11 @@ async function stop(label: string, mode: StopMode, profiles: string[] = []): Pro
   const states = await Promise.all(SERVICES.map(serviceContainer));
   const exits = SERVICES.map((service, index) => `${service} ${states[index]?.exitCode ?? '?'}`);
   const killed = SERVICES.filter((service, index) => MUST_STOP_CLEANLY.includes(service) && states[index]?.exitCode === 137);
-  note({ check: `${label}: stream-handle and upload-worker stopped on SIGTERM, none killed`, ok: killed.length === 0, detail: `stop took ${seconds} s; exit codes: ${exits.join(', ')}` });
+  note({
+    check: `${label}: stream-handle and upload-worker stopped on SIGTERM, none killed`,
+    ok: killed.length === 0,
+    detail: `stop took ${seconds} s; exit codes: ${exits.join(', ')}`,
+  });
 }
 
 /** Fetches every URL with the function container's own Node, so names resolve as the function's do. */
@@ -265,7 +282,11 @@ async function main(): Promise<number> {
   const roots = { bucket: bucketRoot, spool: await docker.volumeMountpoint('spool') };
   const firstObject = await waitFor('the first chunk in the bucket', 180_000, async () => listBucket(bucketRoot).objects[0]);
   recordTiming('up-to-first-chunk', firstChunkStarted);
-  note({ check: 'run 1: a chunk reached the bucket', ok: firstObject !== undefined, detail: firstObject === undefined ? 'none within 180 s' : `${firstObject}, ${((Date.now() - firstChunkStarted) / 1000).toFixed(1)} s after up` });
+  note({
+    check: 'run 1: a chunk reached the bucket',
+    ok: firstObject !== undefined,
+    detail: firstObject === undefined ? 'none within 180 s' : `${firstObject}, ${((Date.now() - firstChunkStarted) / 1000).toFixed(1)} s after up`,
+  });
 
   const assertionsStarted = Date.now();
   try {
@@ -273,7 +294,9 @@ async function main(): Promise<number> {
     await healthChecksCanFail();
     await boardPublishedHere('run 1');
     await boardAnswers();
-    await waitFor(`${CHUNKS_BEFORE_STOP} chunks in the bucket`, 60_000, async () => (listBucket(bucketRoot).objects.length >= CHUNKS_BEFORE_STOP ? true : undefined));
+    await waitFor(`${CHUNKS_BEFORE_STOP} chunks in the bucket`, 60_000, async () =>
+      listBucket(bucketRoot).objects.length >= CHUNKS_BEFORE_STOP ? true : undefined,
+    );
     await stop('run 1', 'stack');
     const run1 = await collectRun('run 1', 'stack', roots);
 
@@ -291,11 +314,15 @@ async function main(): Promise<number> {
     const describedSnapshot = await waitFor('the function to describe every stored chunk', 60_000, async () => {
       const stored = listBucket(bucketRoot).objects;
       const runs = [run1, { ...run1, label: 'run 2', function: await functionLogs() }];
-      return stored.length > 0 && run1.storedAfterStop.every((name) => stored.includes(name)) && stored.every((name) => descriptionOf(runs, name) !== undefined) ? stored : undefined;
+      return stored.length > 0 && run1.storedAfterStop.every((name) => stored.includes(name)) && stored.every((name) => descriptionOf(runs, name) !== undefined)
+        ? stored
+        : undefined;
     });
     const beforeStop = describedSnapshot ?? listBucket(bucketRoot).objects;
     const partial = await collectRun('run 2', 'recorder-first', roots);
-    const urls = [...new Set([run1, partial].flatMap((run) => run.function).flatMap((record) => (typeof record.signedUrl === 'string' ? [record.signedUrl] : [])))];
+    const urls = [
+      ...new Set([run1, partial].flatMap((run) => run.function).flatMap((record) => (typeof record.signedUrl === 'string' ? [record.signedUrl] : []))),
+    ];
     const fetches = await fetchInsideNetwork(urls);
     await stop('run 2', 'recorder-first', MORE_WORKERS);
     const run2 = await collectRun('run 2', 'recorder-first', roots);
@@ -303,7 +330,11 @@ async function main(): Promise<number> {
     const listing = listBucket(bucketRoot);
     const bucket = await Promise.all(listing.objects.map((name) => readObject(bucketRoot, name)));
     for (const finding of storageFindings([run1, run2], bucket)) note(finding);
-    note({ check: 'no half-written object (bytes without their resource)', ok: listing.withoutResource.length === 0, detail: listing.withoutResource.join(', ') || 'none' });
+    note({
+      check: 'no half-written object (bytes without their resource)',
+      ok: listing.withoutResource.length === 0,
+      detail: listing.withoutResource.join(', ') || 'none',
+    });
     for (const finding of stopFindings([run1, run2], bucket)) note(finding);
     // Described: what was stored before run 2's stop (the chunk that stop closes may still be on
     // its way to the function when the function stops: the outbox keeps it for the next start).

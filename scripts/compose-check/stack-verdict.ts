@@ -116,7 +116,11 @@ function chunkOf(object: StoredObject): { source: string; sequence: number } | u
 export function storageFindings(runs: StackRun[], bucket: StoredObject[]): Finding[] {
   const recorded = runs.flatMap(recordedChunks);
   const findings: Finding[] = [];
-  findings.push({ check: 'stream-handle recorded chunks', ok: recorded.length > 0, detail: `${recorded.length} recorded (${runs.map((run) => `${run.label}: ${recordedChunks(run).length}`).join(', ')})` });
+  findings.push({
+    check: 'stream-handle recorded chunks',
+    ok: recorded.length > 0,
+    detail: `${recorded.length} recorded (${runs.map((run) => `${run.label}: ${recordedChunks(run).length}`).join(', ')})`,
+  });
 
   const byChunk = new Map<string, StoredObject[]>();
   const unlabelled: string[] = [];
@@ -129,7 +133,9 @@ export function storageFindings(runs: StackRun[], bucket: StoredObject[]): Findi
     const key = chunkKey(chunk.source, chunk.sequence);
     byChunk.set(key, [...(byChunk.get(key) ?? []), object]);
   }
-  const recordedTwice = recorded.filter((chunk, index) => recorded.findIndex((other) => chunkKey(other.source, other.sequence) === chunkKey(chunk.source, chunk.sequence)) !== index);
+  const recordedTwice = recorded.filter(
+    (chunk, index) => recorded.findIndex((other) => chunkKey(other.source, other.sequence) === chunkKey(chunk.source, chunk.sequence)) !== index,
+  );
   const missing = recorded.filter((chunk) => (byChunk.get(chunkKey(chunk.source, chunk.sequence)) ?? []).length === 0);
   const duplicated = [...byChunk.entries()].filter(([, objects]) => objects.length > 1);
   const wrongSize = recorded.flatMap((chunk) => {
@@ -162,7 +168,11 @@ export function storageFindings(runs: StackRun[], bucket: StoredObject[]): Findi
     if (object.probedSeconds === undefined || !(object.probedSeconds > 0)) problems.push('ffprobe cannot read it');
     return problems.length === 0 ? [] : [`${object.name}: ${problems.join(', ')}`];
   });
-  findings.push({ check: 'every stored object whole (size, md5, crc32c, ffprobe)', ok: bucket.length > 0 && damaged.length === 0, detail: damaged.length === 0 ? `${bucket.length} objects` : damaged.join('; ') });
+  findings.push({
+    check: 'every stored object whole (size, md5, crc32c, ffprobe)',
+    ok: bucket.length > 0 && damaged.length === 0,
+    detail: damaged.length === 0 ? `${bucket.length} objects` : damaged.join('; '),
+  });
   return findings;
 }
 
@@ -179,7 +189,8 @@ export function stopFindings(runs: StackRun[], bucket: StoredObject[]): Finding[
         ? `${run.label}: stopping stream-handle closes the chunk in progress, stored before the worker stops`
         : `${run.label}: after docker compose stop the last chunk is stored and the spool is empty`;
     if (closed === undefined) return { check, ok: false, detail: 'stream-handle logged no "stopping: closing the current chunk" line' };
-    if (run.stopMode === 'recorder-first' && closed.length === 0) return { check, ok: false, detail: 'no chunk was recorded after stream-handle was told to stop' };
+    if (run.stopMode === 'recorder-first' && closed.length === 0)
+      return { check, ok: false, detail: 'no chunk was recorded after stream-handle was told to stop' };
     if (last === undefined) return { check, ok: false, detail: 'nothing was recorded' };
     const mustBeStored = closed.length > 0 ? closed : [last];
     const problems = mustBeStored.flatMap((chunk) => {
@@ -196,7 +207,10 @@ export function stopFindings(runs: StackRun[], bucket: StoredObject[]): Finding[
     return {
       check,
       ok: problems.length === 0,
-      detail: problems.length === 0 ? `${mustBeStored.map((chunk) => `${chunk.source} #${chunk.sequence} (${chunk.bytes} bytes)`).join(', ')}, ${how}; spool empty` : problems.join('; '),
+      detail:
+        problems.length === 0
+          ? `${mustBeStored.map((chunk) => `${chunk.source} #${chunk.sequence} (${chunk.bytes} bytes)`).join(', ')}, ${how}; spool empty`
+          : problems.join('; '),
     };
   });
 }
@@ -209,7 +223,9 @@ export interface FrameExpectation {
 
 /** The function's "chunk described" line for an object, if any. */
 export function descriptionOf(runs: StackRun[], objectName: string): LogRecord | undefined {
-  return runs.flatMap((run) => run.function).find((record) => typeof record.message === 'string' && record.message.startsWith('chunk described') && record.object === objectName);
+  return runs
+    .flatMap((run) => run.function)
+    .find((record) => typeof record.message === 'string' && record.message.startsWith('chunk described') && record.object === objectName);
 }
 
 /** The function described every stored chunk with the expected frame, and its signed URL serves the object's bytes. */
@@ -224,16 +240,20 @@ export function functionFindings(runs: StackRun[], bucket: StoredObject[], expec
       continue;
     }
     const frame = `${String(description.width)}x${String(description.height)}x${String(description.channels)}`;
-    if (description.width !== expected.width || description.height !== expected.height || description.channels !== expected.channels) wrongFrame.push(`${object.name}: ${frame}`);
+    if (description.width !== expected.width || description.height !== expected.height || description.channels !== expected.channels)
+      wrongFrame.push(`${object.name}: ${frame}`);
     const url = description.signedUrl;
     const fetched = typeof url === 'string' ? fetches.find((candidate) => candidate.url === url) : undefined;
     if (typeof url !== 'string') badUrl.push(`${object.name}: no signedUrl`);
     else if (fetched === undefined) badUrl.push(`${object.name}: its signed URL was not fetched`);
-    else if (fetched.status !== 200) badUrl.push(`${object.name}: signed URL answered ${fetched.status}${fetched.error === undefined ? '' : ` (${fetched.error})`}`);
+    else if (fetched.status !== 200)
+      badUrl.push(`${object.name}: signed URL answered ${fetched.status}${fetched.error === undefined ? '' : ` (${fetched.error})`}`);
     else if (fetched.sha256 !== object.sha256 || fetched.bytes !== object.bytes) badUrl.push(`${object.name}: signed URL served ${fetched.bytes} other bytes`);
   }
   const described = bucket.length - undescribed.length;
-  const failures = runs.flatMap((run) => run.function).filter((record) => typeof record.message === 'string' && record.message.startsWith('chunk could not be described'));
+  const failures = runs
+    .flatMap((run) => run.function)
+    .filter((record) => typeof record.message === 'string' && record.message.startsWith('chunk could not be described'));
   return [
     {
       check: `the function described each stored chunk`,
@@ -249,7 +269,7 @@ export function functionFindings(runs: StackRun[], bucket: StoredObject[], expec
       detail: described === 0 ? 'nothing described' : wrongFrame.length === 0 ? `${described} descriptions` : wrongFrame.join('; '),
     },
     {
-      check: 'each signed URL returns the object\'s bytes (fetched inside the compose network)',
+      check: "each signed URL returns the object's bytes (fetched inside the compose network)",
       ok: described > 0 && badUrl.length === 0,
       detail: described === 0 ? 'nothing described, so no URL to fetch' : badUrl.length === 0 ? `${described} URLs, bytes identical` : badUrl.join('; '),
     },

@@ -324,7 +324,11 @@ export function chunkMetadataProblems(value: unknown): string[] {
   const text = (v: unknown) => typeof v === 'string';
   check('sourceId', (v) => typeof v === 'string' && SOURCE_ID_PATTERN.test(v), 'a source id');
   check('sequence', count, 'a whole number >= 0');
-  check('startTime', (v) => typeof v === 'string' && ISO_MILLIS_UTC_PATTERN.test(v) && new Date(v).toISOString() === v, 'a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ');
+  check(
+    'startTime',
+    (v) => typeof v === 'string' && ISO_MILLIS_UTC_PATTERN.test(v) && new Date(v).toISOString() === v,
+    'a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ',
+  );
   check('durationMs', finiteNonNegative, 'a number of milliseconds >= 0');
   check('frameCount', count, 'a whole number >= 0');
   check('frameRate', finiteNonNegative, 'a number >= 0');

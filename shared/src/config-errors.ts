@@ -87,11 +87,7 @@ export class EnvReader {
   }
 }
 
-export function checkInteger(
-  raw: unknown,
-  range: { min: number; max: number },
-  report: (message: string) => void,
-): number | undefined {
+export function checkInteger(raw: unknown, range: { min: number; max: number }, report: (message: string) => void): number | undefined {
   const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
   if (!Number.isInteger(value) || value < range.min || value > range.max) {
     report(`${JSON.stringify(raw)} is not a whole number from ${range.min} to ${range.max}`);

@@ -197,7 +197,7 @@ function readElement(bytes: Uint8Array, at: number, parentEnd: number): Element 
 /** The children of a master element; each must end inside it. */
 function children(bytes: Uint8Array, start: number, end: number, what: string): Element[] {
   const out: Element[] = [];
-  for (let at = start; at < end; ) {
+  for (let at = start; at < end;) {
     const element = readElement(bytes, at, end);
     if (element.unknownSize) throw new MatroskaIncompleteError('unknown-size', `an element of unknown size inside ${what}`);
     if (element.end > end) throw new MatroskaIncompleteError('malformed', `element 0x${element.id.toString(16)} at ${at} runs past the end of ${what}`);
@@ -291,7 +291,7 @@ function parseBlockHeader(bytes: Uint8Array, block: Element): BlockHeader {
   const track = readVint(bytes, block.payload, block.end, false);
   const at = block.payload + track.length;
   if (at + 3 > block.end) throw new MatroskaIncompleteError('malformed', `a block at ${block.payload} is too short for its header`);
-  const relativeTime = ((bytes[at] ?? 0) << 24) >> 16 | (bytes[at + 1] ?? 0);
+  const relativeTime = (((bytes[at] ?? 0) << 24) >> 16) | (bytes[at + 1] ?? 0);
   const flags = bytes[at + 2] ?? 0;
   const lacing = (flags >> 1) & 0x03;
   let frames = 1;
@@ -324,7 +324,13 @@ function round3(x: number): number {
  * the timestamps' rounding. Otherwise, the span of the timestamps plus the last frame's duration
  * (its BlockDuration, else the DefaultDuration, else the Segment's end, else the median interval).
  */
-export function matroskaVideoDurationNs(times: readonly number[], defaultDurationNs: number | undefined, lastBlockDurationNs: number | undefined, segmentEndNs: number | undefined, timecodeScaleNs: number): number {
+export function matroskaVideoDurationNs(
+  times: readonly number[],
+  defaultDurationNs: number | undefined,
+  lastBlockDurationNs: number | undefined,
+  segmentEndNs: number | undefined,
+  timecodeScaleNs: number,
+): number {
   if (times.length === 0) return 0;
   const sorted = [...times].sort((a, b) => a - b);
   const first = sorted[0] ?? 0;
@@ -336,7 +342,10 @@ export function matroskaVideoDurationNs(times: readonly number[], defaultDuratio
   let lastDuration = lastBlockDurationNs ?? defaultDurationNs;
   if (lastDuration === undefined && segmentEndNs !== undefined && segmentEndNs > last) lastDuration = segmentEndNs - last;
   if (lastDuration === undefined) {
-    const intervals = sorted.slice(1).map((t, i) => t - (sorted[i] ?? 0)).sort((a, b) => a - b);
+    const intervals = sorted
+      .slice(1)
+      .map((t, i) => t - (sorted[i] ?? 0))
+      .sort((a, b) => a - b);
     lastDuration = intervals[Math.floor(intervals.length / 2)] ?? 0;
   }
   return span + lastDuration;
@@ -364,7 +373,8 @@ export function readMatroskaLayout(bytes: Uint8Array): MatroskaLayout {
 
   if (header.end >= size) throw new MatroskaIncompleteError('truncated', 'no Segment after the EBML header');
   const segment = readElement(bytes, header.end, size);
-  if (segment.id !== ID.Segment) throw new MatroskaIncompleteError('malformed', `the element after the EBML header is 0x${segment.id.toString(16)}, not a Segment`);
+  if (segment.id !== ID.Segment)
+    throw new MatroskaIncompleteError('malformed', `the element after the EBML header is 0x${segment.id.toString(16)}, not a Segment`);
   if (segment.unknownSize) throw new MatroskaIncompleteError('unknown-size', 'the Segment has no size: still being written, or the writer did not finish');
   if (segment.end > size) throw new MatroskaIncompleteError('truncated', `the Segment needs ${segment.end} bytes, the file has ${size}`);
   if (segment.end < size) throw new MatroskaIncompleteError('malformed', `${size - segment.end} bytes follow the Segment`);
@@ -373,9 +383,10 @@ export function readMatroskaLayout(bytes: Uint8Array): MatroskaLayout {
   let segmentDuration: number | undefined;
   let tracksElement: Element | undefined;
   const clusters: Element[] = [];
-  for (let at = segment.payload; at < segment.end; ) {
+  for (let at = segment.payload; at < segment.end;) {
     const element = readElement(bytes, at, segment.end);
-    if (element.unknownSize) throw new MatroskaIncompleteError('unknown-size', `a level-1 element (0x${element.id.toString(16)}) at ${at} has no size: still being written`);
+    if (element.unknownSize)
+      throw new MatroskaIncompleteError('unknown-size', `a level-1 element (0x${element.id.toString(16)}) at ${at} has no size: still being written`);
     if (element.end > segment.end) throw new MatroskaIncompleteError('truncated', `element 0x${element.id.toString(16)} at ${at} runs past the Segment's end`);
     if (element.id === ID.Info) {
       const fields = children(bytes, element.payload, element.end, 'Info');

@@ -33,15 +33,45 @@ export function createRecorderMetrics(registry: Registry): RecorderMetrics {
   return {
     chunksRecorded: new Counter({ name: 'crispy_chunks_recorded_total', help: 'Chunks finalised in the spool', labelNames: ['source'], registers }),
     chunksEnqueued: new Counter({ name: 'crispy_chunks_enqueued_total', help: 'Chunks handed to the upload queue', labelNames: ['source'], registers }),
-    chunksDropped: new Counter({ name: 'crispy_chunks_dropped_total', help: 'Chunks deleted before upload by the spool policy', labelNames: ['source', 'reason'], registers }),
+    chunksDropped: new Counter({
+      name: 'crispy_chunks_dropped_total',
+      help: 'Chunks deleted before upload by the spool policy',
+      labelNames: ['source', 'reason'],
+      registers,
+    }),
     chunksQuarantined: new Counter({ name: 'crispy_chunks_quarantined_total', help: 'Unfinished chunk files moved aside', labelNames: ['source'], registers }),
-    ffmpegRestarts: new Counter({ name: 'crispy_ffmpeg_restarts_total', help: 'Times a live source was restarted', labelNames: ['source', 'reason'], registers }),
-    gapSeconds: new Counter({ name: 'crispy_recording_gap_seconds_total', help: 'Seconds of video not recorded between chunks', labelNames: ['source'], registers }),
+    ffmpegRestarts: new Counter({
+      name: 'crispy_ffmpeg_restarts_total',
+      help: 'Times a live source was restarted',
+      labelNames: ['source', 'reason'],
+      registers,
+    }),
+    gapSeconds: new Counter({
+      name: 'crispy_recording_gap_seconds_total',
+      help: 'Seconds of video not recorded between chunks',
+      labelNames: ['source'],
+      registers,
+    }),
     waitingToQueue: new Gauge({ name: 'crispy_chunks_waiting_to_queue', help: 'Finalised chunks Redis has not taken yet', labelNames: ['source'], registers }),
     sourceUp: new Gauge({ name: 'crispy_source_up', help: '1 while ffmpeg is running for the source', labelNames: ['source'], registers }),
-    cameraClockOffset: new Gauge({ name: 'crispy_camera_clock_offset_seconds', help: "The camera's clock minus this node's (RTCP Sender Report time against arrival), last chunk", labelNames: ['source'], registers }),
-    clockSteps: new Counter({ name: 'crispy_clock_steps_total', help: 'Steps of a camera clock (clock=camera) or of this node\'s wall clock against its monotonic clock (clock=host)', labelNames: ['source', 'clock'], registers }),
-    cameraClockOutOfBound: new Counter({ name: 'crispy_camera_clock_out_of_bound_chunks_total', help: 'Chunks whose camera clock was beyond CAMERA_CLOCK_MAX_OFFSET_SECONDS from this node (placed on the host clock)', labelNames: ['source'], registers }),
+    cameraClockOffset: new Gauge({
+      name: 'crispy_camera_clock_offset_seconds',
+      help: "The camera's clock minus this node's (RTCP Sender Report time against arrival), last chunk",
+      labelNames: ['source'],
+      registers,
+    }),
+    clockSteps: new Counter({
+      name: 'crispy_clock_steps_total',
+      help: "Steps of a camera clock (clock=camera) or of this node's wall clock against its monotonic clock (clock=host)",
+      labelNames: ['source', 'clock'],
+      registers,
+    }),
+    cameraClockOutOfBound: new Counter({
+      name: 'crispy_camera_clock_out_of_bound_chunks_total',
+      help: 'Chunks whose camera clock was beyond CAMERA_CLOCK_MAX_OFFSET_SECONDS from this node (placed on the host clock)',
+      labelNames: ['source'],
+      registers,
+    }),
   };
 }
 
@@ -149,7 +179,12 @@ export function createCameraMetrics(registry: Registry, read: () => NodeReading)
     },
   });
   return {
-    gaps: new Counter({ name: 'crispy_recording_gaps_total', help: 'Gaps between chunks (footage not recorded); their seconds are in crispy_recording_gap_seconds_total', labelNames: ['source'], registers }),
+    gaps: new Counter({
+      name: 'crispy_recording_gaps_total',
+      help: 'Gaps between chunks (footage not recorded); their seconds are in crispy_recording_gap_seconds_total',
+      labelNames: ['source'],
+      registers,
+    }),
   };
 }
 
@@ -182,7 +217,12 @@ export function createUploaderMetrics(registry: Registry): UploaderMetrics {
   const registers = [registry];
   return {
     chunksUploaded: new Counter({ name: 'crispy_chunks_uploaded_total', help: 'Chunks stored in the bucket', labelNames: ['source', 'outcome'], registers }),
-    uploadFailures: new Counter({ name: 'crispy_chunk_upload_failures_total', help: 'Upload attempts that failed; final=true when retries are exhausted', labelNames: ['source', 'final'], registers }),
+    uploadFailures: new Counter({
+      name: 'crispy_chunk_upload_failures_total',
+      help: 'Upload attempts that failed; final=true when retries are exhausted',
+      labelNames: ['source', 'final'],
+      registers,
+    }),
     uploadedBytes: new Counter({ name: 'crispy_uploaded_bytes_total', help: 'Bytes stored in the bucket', labelNames: ['source'], registers }),
     closedToStoredSeconds: new Histogram({
       name: 'crispy_chunk_closed_to_stored_seconds',

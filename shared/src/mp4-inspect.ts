@@ -141,8 +141,23 @@ const MAX_HEADER_BYTES = 16;
  * (a text file, a PNG, a JPEG...) is not an MP4 at all rather than an unfinished one.
  */
 const KNOWN_TOP_LEVEL_TYPES = new Set([
-  'ftyp', 'styp', 'moov', 'mdat', 'free', 'skip', 'wide', 'uuid', 'pdin',
-  'moof', 'mfra', 'meta', 'sidx', 'ssix', 'prft', 'emsg', 'pnot',
+  'ftyp',
+  'styp',
+  'moov',
+  'mdat',
+  'free',
+  'skip',
+  'wide',
+  'uuid',
+  'pdin',
+  'moof',
+  'mfra',
+  'meta',
+  'sidx',
+  'ssix',
+  'prft',
+  'emsg',
+  'pnot',
 ]);
 
 const CODEC_BY_FOURCC: Readonly<Record<string, string>> = {
@@ -170,12 +185,7 @@ interface BoxHeader {
 }
 
 function fourcc(view: DataView, at: number): string {
-  return String.fromCharCode(
-    view.getUint8(at),
-    view.getUint8(at + 1),
-    view.getUint8(at + 2),
-    view.getUint8(at + 3),
-  );
+  return String.fromCharCode(view.getUint8(at), view.getUint8(at + 1), view.getUint8(at + 2), view.getUint8(at + 3));
 }
 
 /**
@@ -362,7 +372,7 @@ async function walkTopLevel(src: WindowedReader, maxMoovBytes: number): Promise<
   const moofs: BoxHeader[] = [];
   const prfts: { box: BoxHeader; fragment: number }[] = [];
   let hasMfra = false;
-  for (let at = 0; at < src.size; ) {
+  for (let at = 0; at < src.size;) {
     const box = await readTopLevelHeader(src, at);
     if (box.end > src.size) {
       throw new Mp4IncompleteError('truncated', `'${box.type}' at ${at} needs ${box.end - at} bytes, file ends after ${src.size - at}`);
@@ -391,7 +401,8 @@ async function walkTopLevel(src: WindowedReader, maxMoovBytes: number): Promise<
   if (mdats.length === 0) throw new Mp4IncompleteError('no-mdat', 'no mdat box');
   // classifyFirstBox has already refused a file whose first box is not ftyp.
   if (ftyp === undefined) throw new Mp4IncompleteError('no-ftyp', 'no ftyp box at offset 0');
-  if (moofs.length > 0 && !hasMfra) throw new Mp4IncompleteError('no-mfra', `fragmented, ${moofs.length} fragments and no mfra: still being written, or the writer did not finish`);
+  if (moofs.length > 0 && !hasMfra)
+    throw new Mp4IncompleteError('no-mfra', `fragmented, ${moofs.length} fragments and no mfra: still being written, or the writer did not finish`);
   return { brand, ftyp, moov, mdats, moofs, prfts, hasMfra };
 }
 
@@ -588,10 +599,7 @@ function parseVideoStbl(view: DataView, track: TrackSummary): VideoTrackInfo {
   const timeToSample = parseStts(view, stts);
   const sizedSamples = parseSampleSizeCount(view, stsz);
   if (sizedSamples !== timeToSample.sampleCount) {
-    throw new Mp4IncompleteError(
-      'sample-count-mismatch',
-      `stts describes ${timeToSample.sampleCount} samples, ${stsz.type} ${sizedSamples}`,
-    );
+    throw new Mp4IncompleteError('sample-count-mismatch', `stts describes ${timeToSample.sampleCount} samples, ${stsz.type} ${sizedSamples}`);
   }
   const stss = findChild(children, 'stss');
   return {
@@ -757,7 +765,11 @@ function fragmentSamplesOf(fragments: FragmentBytes, trackId: number, trex: Samp
         requireBytes(tfdt, tfdt.payload + 4, version === 1 ? 8 : 4, 'baseMediaDecodeTime');
         decode = version === 1 ? Number(view.getBigUint64(tfdt.payload + 4)) : view.getUint32(tfdt.payload + 4);
       }
-      if (decode < nextDecode) throw new Mp4IncompleteError('malformed', `fragment at ${moof.start} starts at decode time ${decode}, before the end of the one before (${nextDecode})`);
+      if (decode < nextDecode)
+        throw new Mp4IncompleteError(
+          'malformed',
+          `fragment at ${moof.start} starts at decode time ${decode}, before the end of the one before (${nextDecode})`,
+        );
       for (const trun of parts.filter((b) => b.type === 'trun')) {
         requireBytes(trun, trun.payload, 8, 'trun fields');
         const version = view.getUint8(trun.payload);
@@ -1027,7 +1039,8 @@ function locateSyncSamples(view: DataView, video: VideoTrackInfo, track: TrackSu
   const stco = findChild(children, 'stco') ?? findChild(children, 'co64');
   const stsz = findChild(children, 'stsz') ?? findChild(children, 'stz2');
   const stts = findChild(children, 'stts');
-  if (stsc === undefined || stco === undefined || stsz === undefined || stts === undefined) throw new Mp4IncompleteError('missing-sample-table', 'video track lacks stsc, stco, stsz or stts');
+  if (stsc === undefined || stco === undefined || stsz === undefined || stts === undefined)
+    throw new Mp4IncompleteError('missing-sample-table', 'video track lacks stsc, stco, stsz or stts');
   const sampleCount = video.timeToSample.sampleCount;
   const stss = findChild(children, 'stss');
   const numbers: number[] = [];

@@ -36,7 +36,7 @@ export function createFleetRedisConnection(url: string, connectionName: string, 
 /** BullMQ loses jobs if Redis may evict keys: say so loudly at start-up. */
 export async function warnUnlessNoEviction(redis: Redis, url: string, logger: Logger): Promise<void> {
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy'));
+    const reply = await redis.config('GET', 'maxmemory-policy');
     const policy = reply[1];
     if (policy !== undefined && policy !== 'noeviction') {
       logger.warn(

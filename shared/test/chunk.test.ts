@@ -138,7 +138,9 @@ describe('toObjectMetadata / fromObjectMetadata', () => {
     expect(toObjectMetadata(camera)).toMatchObject({ clock: 'camera', clockOffsetMs: '-3002', cameraClockStepMs: '5000', hostClockStepMs: '-3600000' });
     expect(fromObjectMetadata(toObjectMetadata(camera))).toEqual(camera);
     expect(chunkMetadataProblems(camera)).toEqual([]);
-    expect(() => fromObjectMetadata({ ...toObjectMetadata(camera), clockOffsetMs: '1.5' })).toThrow(/clockOffsetMs \(not a whole number of milliseconds: 1.5\)/);
+    expect(() => fromObjectMetadata({ ...toObjectMetadata(camera), clockOffsetMs: '1.5' })).toThrow(
+      /clockOffsetMs \(not a whole number of milliseconds: 1.5\)/,
+    );
     expect(() => fromObjectMetadata({ ...toObjectMetadata(camera), cameraTime: 'yesterday' })).toThrow(/cameraTime \(not a UTC time/);
     expect(chunkMetadataProblems({ ...camera, cameraTime: undefined })).toContain('clock is "camera" but cameraTime is missing');
     expect(chunkMetadataProblems({ ...camera, cameraTimeSource: 'gps' as 'sender-report' })).toEqual([expect.stringMatching(/^cameraTimeSource must be/)]);
@@ -213,7 +215,11 @@ describe('what a chunk kept of its source', () => {
   const kept = metadata({
     container: 'mkv',
     pixelFormat: 'yuva420p',
-    audio: [{ codec: 'pcm_mulaw', outcome: 're-encoded', to: 'aac' }, { codec: 'aac', outcome: 'dropped' }, { codec: 'opus', outcome: 'kept' }],
+    audio: [
+      { codec: 'pcm_mulaw', outcome: 're-encoded', to: 'aac' },
+      { codec: 'aac', outcome: 'dropped' },
+      { codec: 'opus', outcome: 'kept' },
+    ],
     dropped: ['audio stream #0:2 (aac): only the first audio track is recorded', 'subtitle stream #0:3'],
     transport: 'udp',
     packetsLost: 7,
@@ -221,7 +227,13 @@ describe('what a chunk kept of its source', () => {
 
   it('round-trips through object metadata', () => {
     const custom = toObjectMetadata(kept);
-    expect(custom).toMatchObject({ container: 'mkv', pixelFormat: 'yuva420p', audio: 'pcm_mulaw:re-encoded:aac,aac:dropped,opus:kept', transport: 'udp', packetsLost: '7' });
+    expect(custom).toMatchObject({
+      container: 'mkv',
+      pixelFormat: 'yuva420p',
+      audio: 'pcm_mulaw:re-encoded:aac,aac:dropped,opus:kept',
+      transport: 'udp',
+      packetsLost: '7',
+    });
     expect(fromObjectMetadata(custom)).toEqual(kept);
     expect(chunkMetadataProblems(kept)).toEqual([]);
   });

@@ -37,8 +37,22 @@ function testsrc(size: string, seconds: number): string[] {
 
 function segment(input: string, outDir: string, seconds: number): string[] {
   return [
-    '-i', input, '-c', 'copy', '-f', 'segment', '-segment_time', String(seconds), '-segment_format', 'mp4',
-    '-reset_timestamps', '1', '-segment_list', join(outDir, 'list.csv'), '-segment_list_type', 'csv',
+    '-i',
+    input,
+    '-c',
+    'copy',
+    '-f',
+    'segment',
+    '-segment_time',
+    String(seconds),
+    '-segment_format',
+    'mp4',
+    '-reset_timestamps',
+    '1',
+    '-segment_list',
+    join(outDir, 'list.csv'),
+    '-segment_list_type',
+    'csv',
     join(outDir, 'seg%03d.mp4'),
   ];
 }
@@ -50,8 +64,16 @@ interface ProbedStream {
 
 async function ffprobeCountFrames(file: string): Promise<ProbedStream> {
   const { stdout } = await run('ffprobe', [
-    '-v', 'error', '-count_frames', '-select_streams', 'v:0',
-    '-show_entries', 'stream=nb_read_frames,duration', '-of', 'json', file,
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=nb_read_frames,duration',
+    '-of',
+    'json',
+    file,
   ]);
   const parsed = JSON.parse(stdout) as { streams: Array<{ nb_read_frames: string; duration: string }> };
   const stream = parsed.streams[0];
@@ -128,13 +150,20 @@ beforeAll(async () => {
       ffmpeg(['-i', path('clip.mp4'), '-c', 'copy', '-movflags', '+faststart', path('faststart.mp4')]),
     ),
     ffmpeg([...testsrc('1280x720', 4), ...x264(60, 2), path('bframes.mp4')]),
+    ffmpeg([...testsrc('640x360', 2), '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-pix_fmt', 'yuv420p', path('hevc.mp4')]),
     ffmpeg([
-      ...testsrc('640x360', 2), '-c:v', 'libx265', '-preset', 'ultrafast',
-      '-x265-params', 'log-level=error', '-pix_fmt', 'yuv420p', path('hevc.mp4'),
-    ]),
-    ffmpeg([
-      ...testsrc('320x240', 4), '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '4',
-      ...x264(60, 0), '-c:a', 'aac', '-shortest', path('audio.mp4'),
+      ...testsrc('320x240', 4),
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000',
+      '-t',
+      '4',
+      ...x264(60, 0),
+      '-c:a',
+      'aac',
+      '-shortest',
+      path('audio.mp4'),
     ]),
     // 10 s, 2 s GOP, with B-frames: cut at 3 s it yields 4 s + 2 s + 4 s chunks.
     ffmpeg([...testsrc('1280x720', 10), ...x264(60, 2), path('src10.mp4')]).then(async () => {
@@ -147,18 +176,28 @@ beforeAll(async () => {
       await ffmpeg(segment(path('src6.mp4'), path('chunk'), 3));
     }),
     // Timescales this large force 64-bit (version 1) mdhd and mvhd: 3 s = 6e9 ticks > 2^32.
-    ffmpeg([
-      ...testsrc('320x240', 3), ...x264(30, 0),
-      '-video_track_timescale', '2000000000', '-movie_timescale', '2000000000', path('v1.mp4'),
-    ]),
+    ffmpeg([...testsrc('320x240', 3), ...x264(30, 0), '-video_track_timescale', '2000000000', '-movie_timescale', '2000000000', path('v1.mp4')]),
     ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '1', '-c:a', 'aac', path('audio-only.m4a')]),
     ffmpeg([...testsrc('320x240', 1), '-frames:v', '1', path('image.png')]),
     // What a live camera is recorded as: fragmented, a producer reference time before each fragment.
     ffmpeg([...testsrc('640x360', 7), ...x264(30, 0), path('src7.mp4')]).then(async () => {
       await mkdir(path('frag'));
       await ffmpeg([
-        '-i', path('src7.mp4'), '-c', 'copy', '-f', 'segment', '-segment_time', '3', '-reset_timestamps', '1', '-segment_format', 'mp4',
-        '-segment_format_options', 'movflags=+frag_keyframe+empty_moov+default_base_moof:write_prft=wallclock', path('frag/frag%03d.mp4'),
+        '-i',
+        path('src7.mp4'),
+        '-c',
+        'copy',
+        '-f',
+        'segment',
+        '-segment_time',
+        '3',
+        '-reset_timestamps',
+        '1',
+        '-segment_format',
+        'mp4',
+        '-segment_format_options',
+        'movflags=+frag_keyframe+empty_moov+default_base_moof:write_prft=wallclock',
+        path('frag/frag%03d.mp4'),
       ]);
     }),
   ]);
@@ -232,7 +271,10 @@ describe('inspectMp4File on ffmpeg output', () => {
 describe('segment muxer chunks', () => {
   async function segments(): Promise<Array<{ name: string; start: number; end: number; info: Mp4Info }>> {
     const csv = await readFile(path('seg/list.csv'), 'utf8');
-    const rows = csv.trim().split('\n').map((line) => line.split(','));
+    const rows = csv
+      .trim()
+      .split('\n')
+      .map((line) => line.split(','));
     return Promise.all(
       rows.map(async ([name = '', start = '', end = '']) => ({
         name,
@@ -297,9 +339,15 @@ describe('reads little', () => {
     // ftyp + a moov header claiming 100 MiB + mdat; everything else reads as zeros.
     const head = new Uint8Array(32);
     setU32(head, 0, 16);
-    head.set([...'ftypisom'].map((c) => c.charCodeAt(0)), 4);
+    head.set(
+      [...'ftypisom'].map((c) => c.charCodeAt(0)),
+      4,
+    );
     setU32(head, 16, 100 * 1024 * 1024);
-    head.set([...'moov'].map((c) => c.charCodeAt(0)), 20);
+    head.set(
+      [...'moov'].map((c) => c.charCodeAt(0)),
+      20,
+    );
     const size = 16 + 100 * 1024 * 1024 + 8;
     let requested = 0;
     const read: RangeReader = async (offset, length) => {
@@ -334,15 +382,19 @@ describe('incomplete files', () => {
 
   it('a real ffmpeg killed with SIGKILL mid-recording', async () => {
     const out = path('killed.mp4');
-    const child = spawn('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-y', '-re', ...testsrc('320x240', 30),
-      '-c:v', 'libx264', '-preset', 'ultrafast', out,
-    ], { stdio: 'ignore' });
+    const child = spawn(
+      'ffmpeg',
+      ['-hide_banner', '-loglevel', 'error', '-y', '-re', ...testsrc('320x240', 30), '-c:v', 'libx264', '-preset', 'ultrafast', out],
+      { stdio: 'ignore' },
+    );
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     try {
       const deadline = Date.now() + 15_000;
       for (;;) {
-        const size = await stat(out).then((s) => s.size, () => 0);
+        const size = await stat(out).then(
+          (s) => s.size,
+          () => 0,
+        );
         if (size >= 48) break;
         if (Date.now() > deadline) throw new Error('ffmpeg did not start writing');
         await new Promise((r) => setTimeout(r, 50));
@@ -478,7 +530,9 @@ interface ProbedPacket {
 
 /** The video packets in file order as ffprobe reports them: byte position, size, key flag. */
 async function ffprobePackets(file: string): Promise<ProbedPacket[]> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,size,flags', '-of', 'json', file], { maxBuffer: 16 << 20 });
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,size,flags', '-of', 'json', file], {
+    maxBuffer: 16 << 20,
+  });
   const parsed = JSON.parse(stdout) as { packets: { pos: string; size: string; flags: string }[] };
   return parsed.packets.map((p) => ({ pos: Number(p.pos), size: Number(p.size), keyframe: p.flags.startsWith('K') }));
 }

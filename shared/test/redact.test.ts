@@ -139,7 +139,11 @@ describe('redactSecrets, for any password a person may type', () => {
 
   it.each(contexts)('never prints the password of a URL %s', (_label, wrap) => {
     for (const password of passwords(3000)) {
-      for (const url of [`rtsp://admin:${password}@10.0.0.5:554/stream1`, `rtsps://u:${password}@cam.example/live`, `redis://default:${password}@127.0.0.1:6379`]) {
+      for (const url of [
+        `rtsp://admin:${password}@10.0.0.5:554/stream1`,
+        `rtsps://u:${password}@cam.example/live`,
+        `redis://default:${password}@127.0.0.1:6379`,
+      ]) {
         const text = wrap(url);
         const redacted = redactSecrets(text);
         // The password, and what JSON makes of it, are gone; the host is still there to read.
@@ -151,7 +155,9 @@ describe('redactSecrets, for any password a person may type', () => {
   });
 
   it("redacts the adversarial run's password in the line ffmpeg printed", () => {
-    expect(redactSecrets("Input #0, rtsp, from 'rtsp://admin:it's-S3cret7@10.0.0.5:554/cam':")).toBe("Input #0, rtsp, from 'rtsp://admin:***@10.0.0.5:554/cam':");
+    expect(redactSecrets("Input #0, rtsp, from 'rtsp://admin:it's-S3cret7@10.0.0.5:554/cam':")).toBe(
+      "Input #0, rtsp, from 'rtsp://admin:***@10.0.0.5:554/cam':",
+    );
   });
 });
 

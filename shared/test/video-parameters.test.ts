@@ -12,7 +12,19 @@ let dir = '';
 
 async function spsOf(name: string, args: string[], codec: 'h264' | 'hevc'): Promise<Uint8Array> {
   const path = join(dir, name);
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=718x402:rate=25:duration=0.2', ...args, path]);
+  await run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=718x402:rate=25:duration=0.2',
+    ...args,
+    path,
+  ]);
   const layout = await readMp4LayoutBuffer(await readFile(path));
   const sps = parseConfigurationRecord(codec, layout.codecConfig?.bytes ?? new Uint8Array()).sps[0];
   if (sps === undefined) throw new Error(`no SPS in ${name}`);

@@ -123,7 +123,10 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
       if (isRecord(defaults.encode) && isRecord(own.encode)) merged.encode = { ...defaults.encode, ...own.encode };
       if (typeof merged.url === 'string') {
         merged.url = expandEnvReferences(merged.url, env, (name) =>
-          problems.push({ setting: `sources[${index}].url`, message: `refers to \${${name}}, which is not set: set it in the environment (e.g. from a secret)` }),
+          problems.push({
+            setting: `sources[${index}].url`,
+            message: `refers to \${${name}}, which is not set: set it in the environment (e.g. from a secret)`,
+          }),
         );
       }
       const source = parseSource(merged, `sources[${index}]`, dirname(path), problems);
@@ -175,7 +178,8 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
     statusPort: reader.integer('STATUS_PORT', 3001, { min: 0, max: 65535 }),
     spoolLimits: {
       maxBytes: reader.integer('SPOOL_MAX_BYTES', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
-      minFreeBytes: reader.string('SPOOL_MIN_FREE_BYTES') === undefined ? undefined : reader.integer('SPOOL_MIN_FREE_BYTES', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
+      minFreeBytes:
+        reader.string('SPOOL_MIN_FREE_BYTES') === undefined ? undefined : reader.integer('SPOOL_MIN_FREE_BYTES', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
       policy: reader.oneOf('SPOOL_FULL_POLICY', 'stop-recording', ['stop-recording', 'drop-oldest'] as const),
     },
     spoolCheckMs: reader.integer('SPOOL_CHECK_MS', 2000, { min: 100, max: 600_000 }),
@@ -190,9 +194,13 @@ export function loadStreamHandleConfig(env: Record<string, string | undefined>, 
   };
   if (!FLEET_NAME_PATTERN.test(config.fleetName)) reader.problem('FLEET_NAME', `"${config.fleetName}" may hold only 1-64 letters, digits, '-' and '_'`);
   if (config.alertWebhookUrl !== undefined && !/^https?:\/\/[^/]/.test(config.alertWebhookUrl)) {
-    reader.problem('ALERT_WEBHOOK_URL', `"${displayUrl(config.alertWebhookUrl)}" is not an http(s) URL: give the receiver's full URL, e.g. https://alerts.example.org/hooks/crispy`);
+    reader.problem(
+      'ALERT_WEBHOOK_URL',
+      `"${displayUrl(config.alertWebhookUrl)}" is not an http(s) URL: give the receiver's full URL, e.g. https://alerts.example.org/hooks/crispy`,
+    );
   }
-  if (config.alertWebhookToken !== undefined && config.alertWebhookUrl === undefined) reader.problem('ALERT_WEBHOOK_TOKEN', 'is set but ALERT_WEBHOOK_URL is not: set both, or neither');
+  if (config.alertWebhookToken !== undefined && config.alertWebhookUrl === undefined)
+    reader.problem('ALERT_WEBHOOK_TOKEN', 'is set but ALERT_WEBHOOK_URL is not: set both, or neither');
   if (problems.length > 0) throw new ConfigError(SERVICE, problems);
   return config;
 }

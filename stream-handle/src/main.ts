@@ -31,8 +31,6 @@ function shutdownDeadlineMs(stopGraceMs: number): number {
   return 3 * stopGraceMs + 10_000;
 }
 
-
-
 async function main(): Promise<number> {
   let config;
   try {
@@ -57,7 +55,9 @@ async function main(): Promise<number> {
     }
     spoolLimits = resolved.limits;
   } catch (error) {
-    process.stderr.write(`stream-handle: invalid configuration:\n  - SPOOL_DIR: ${config.spoolDir} cannot be used as the spool (${errorMessage(error)}): point it at a writable folder\n`);
+    process.stderr.write(
+      `stream-handle: invalid configuration:\n  - SPOOL_DIR: ${config.spoolDir} cannot be used as the spool (${errorMessage(error)}): point it at a writable folder\n`,
+    );
     return 2;
   }
   // Every password this process holds is redacted wherever it might surface, not only inside URLs.
@@ -68,7 +68,19 @@ async function main(): Promise<number> {
   // no fallback here: it crashes resolving any host name, and cameras are named by host.
   const ffmpeg = resolveFfmpeg(process.env, () => undefined);
   const rtspTimeoutOption = config.sources.some((s) => s.kind === 'rtsp') ? await detectRtspTimeoutOption(ffmpeg.path) : '-timeout';
-  logger.info({ ffmpeg: ffmpeg.path, ffmpegOrigin: ffmpeg.origin, spoolDir: config.spoolDir, redis: displayUrl(config.redisUrl), sources: config.sources.length, nodeId: config.nodeId, spoolMinFreeBytes: spoolLimits.minFreeBytes, spoolMaxBytes: spoolLimits.maxBytes }, 'stream-handle starting');
+  logger.info(
+    {
+      ffmpeg: ffmpeg.path,
+      ffmpegOrigin: ffmpeg.origin,
+      spoolDir: config.spoolDir,
+      redis: displayUrl(config.redisUrl),
+      sources: config.sources.length,
+      nodeId: config.nodeId,
+      spoolMinFreeBytes: spoolLimits.minFreeBytes,
+      spoolMaxBytes: spoolLimits.maxBytes,
+    },
+    'stream-handle starting',
+  );
 
   const redis = createRedisConnection(config.redisUrl, 'stream-handle');
   redis.on('error', (error) => logger.warn({ err: error, redis: displayUrl(config.redisUrl) }, 'Redis connection problem; chunks keep recording to the spool'));
@@ -91,7 +103,8 @@ async function main(): Promise<number> {
   else logger.info({ keyId: signer.keyId }, 'evidence records are signed');
   // Start times come from this clock: say when it is not known to be right, and look again now and then.
   let clockSync = await probeHostClockSync();
-  if (clockSync !== 'synchronised') logger.warn({ clockSync }, 'the host clock is not known to be NTP-synchronised: chunk start times are only as good as this clock');
+  if (clockSync !== 'synchronised')
+    logger.warn({ clockSync }, 'the host clock is not known to be NTP-synchronised: chunk start times are only as good as this clock');
   const clockTimer = setInterval(() => void probeHostClockSync().then((state) => (clockSync = state)), 10 * 60_000);
   clockTimer.unref();
   // The node on every series, so an alert names where its camera is.
@@ -108,7 +121,10 @@ async function main(): Promise<number> {
     clockSync: () => clockSync,
     registry,
     logger,
-    alertWebhook: config.alertWebhookUrl === undefined ? undefined : { url: config.alertWebhookUrl, token: config.alertWebhookToken, cameraDownAfterMs: config.alertCameraDownAfterMs },
+    alertWebhook:
+      config.alertWebhookUrl === undefined
+        ? undefined
+        : { url: config.alertWebhookUrl, token: config.alertWebhookToken, cameraDownAfterMs: config.alertCameraDownAfterMs },
   });
   const runners = config.sources.map(
     (source) =>
@@ -151,7 +167,14 @@ async function main(): Promise<number> {
     registry,
     spoolDir: config.spoolDir,
     readiness: [
-      { name: 'redis', check: () => checkWithin(redis.ping().then((reply) => reply === 'PONG'), 1000) },
+      {
+        name: 'redis',
+        check: () =>
+          checkWithin(
+            redis.ping().then((reply) => reply === 'PONG'),
+            1000,
+          ),
+      },
       // Ready means every camera is being recorded right now.
       ...config.sources.flatMap((source, index) => {
         const runner = runners[index];
@@ -171,7 +194,10 @@ async function main(): Promise<number> {
     stopped = Promise.all(runners.map((runner) => runner.stop()));
     // Every step of stopping is bounded; this is the bound on them all, should one still hang.
     setTimeout(() => {
-      logger.error({ afterMs: shutdownDeadlineMs(config.stopGraceMs) }, 'stopping took too long: exiting now; what was recorded stays in the spool for the next start');
+      logger.error(
+        { afterMs: shutdownDeadlineMs(config.stopGraceMs) },
+        'stopping took too long: exiting now; what was recorded stays in the spool for the next start',
+      );
       process.exit(1);
     }, shutdownDeadlineMs(config.stopGraceMs)).unref();
   };

@@ -69,7 +69,9 @@ describe('sourcesFileFromArgs', () => {
 describe('expandEnvReferences', () => {
   it('replaces every ${NAME} with its value and leaves other dollar signs alone', () => {
     const missing: string[] = [];
-    const text = expandEnvReferences('rtsp://${CAM_USER}:${CAM_PASSWORD}@cam/$PATH/${CAM_USER}', { CAM_USER: 'viewer', CAM_PASSWORD: 'p4ss' }, (name) => missing.push(name));
+    const text = expandEnvReferences('rtsp://${CAM_USER}:${CAM_PASSWORD}@cam/$PATH/${CAM_USER}', { CAM_USER: 'viewer', CAM_PASSWORD: 'p4ss' }, (name) =>
+      missing.push(name),
+    );
     expect(text).toBe('rtsp://viewer:p4ss@cam/$PATH/viewer');
     expect(missing).toEqual([]);
   });
@@ -182,18 +184,43 @@ describe('loadStreamHandleConfig', () => {
   });
 
   it('reads the fleet and alert settings, with their defaults', () => {
-    expect(loadStreamHandleConfig({ SOURCE_URL: 'rtsp://10.0.0.5/s' })).toMatchObject({ fleetName: 'default', fleetStatusIntervalMs: 2000, alertWebhookUrl: undefined, alertCameraDownAfterMs: 10_000 });
-    const set = loadStreamHandleConfig({ SOURCE_URL: 'rtsp://10.0.0.5/s', FLEET_NAME: 'site-4', FLEET_STATUS_INTERVAL_MS: '500', ALERT_WEBHOOK_URL: 'https://alerts.example.org/hooks/crispy', ALERT_WEBHOOK_TOKEN: 'tok-123456', ALERT_CAMERA_DOWN_AFTER_MS: '0' });
-    expect(set).toMatchObject({ fleetName: 'site-4', fleetStatusIntervalMs: 500, alertWebhookUrl: 'https://alerts.example.org/hooks/crispy', alertWebhookToken: 'tok-123456', alertCameraDownAfterMs: 0 });
+    expect(loadStreamHandleConfig({ SOURCE_URL: 'rtsp://10.0.0.5/s' })).toMatchObject({
+      fleetName: 'default',
+      fleetStatusIntervalMs: 2000,
+      alertWebhookUrl: undefined,
+      alertCameraDownAfterMs: 10_000,
+    });
+    const set = loadStreamHandleConfig({
+      SOURCE_URL: 'rtsp://10.0.0.5/s',
+      FLEET_NAME: 'site-4',
+      FLEET_STATUS_INTERVAL_MS: '500',
+      ALERT_WEBHOOK_URL: 'https://alerts.example.org/hooks/crispy',
+      ALERT_WEBHOOK_TOKEN: 'tok-123456',
+      ALERT_CAMERA_DOWN_AFTER_MS: '0',
+    });
+    expect(set).toMatchObject({
+      fleetName: 'site-4',
+      fleetStatusIntervalMs: 500,
+      alertWebhookUrl: 'https://alerts.example.org/hooks/crispy',
+      alertWebhookToken: 'tok-123456',
+      alertCameraDownAfterMs: 0,
+    });
   });
 
   it('refuses a fleet name that cannot name keys, a webhook that is not http(s), and a token without a webhook', () => {
-    expect(problemsOf({ SOURCE_URL: 'rtsp://10.0.0.5/s', FLEET_NAME: 'site 4', ALERT_WEBHOOK_URL: 'ftp://user:pw@x/hook', FLEET_STATUS_INTERVAL_MS: '10' })).toEqual([
+    expect(
+      problemsOf({ SOURCE_URL: 'rtsp://10.0.0.5/s', FLEET_NAME: 'site 4', ALERT_WEBHOOK_URL: 'ftp://user:pw@x/hook', FLEET_STATUS_INTERVAL_MS: '10' }),
+    ).toEqual([
       expect.objectContaining({ setting: 'FLEET_STATUS_INTERVAL_MS' }),
       { setting: 'FLEET_NAME', message: `"site 4" may hold only 1-64 letters, digits, '-' and '_'` },
-      { setting: 'ALERT_WEBHOOK_URL', message: '"ftp://user:***@x/hook" is not an http(s) URL: give the receiver\'s full URL, e.g. https://alerts.example.org/hooks/crispy' },
+      {
+        setting: 'ALERT_WEBHOOK_URL',
+        message: '"ftp://user:***@x/hook" is not an http(s) URL: give the receiver\'s full URL, e.g. https://alerts.example.org/hooks/crispy',
+      },
     ]);
-    expect(problemsOf({ SOURCE_URL: 'rtsp://10.0.0.5/s', ALERT_WEBHOOK_TOKEN: 'tok-123456' })).toEqual([{ setting: 'ALERT_WEBHOOK_TOKEN', message: 'is set but ALERT_WEBHOOK_URL is not: set both, or neither' }]);
+    expect(problemsOf({ SOURCE_URL: 'rtsp://10.0.0.5/s', ALERT_WEBHOOK_TOKEN: 'tok-123456' })).toEqual([
+      { setting: 'ALERT_WEBHOOK_TOKEN', message: 'is set but ALERT_WEBHOOK_URL is not: set both, or neither' },
+    ]);
   });
 
   it('refuses a REDIS_URL that is not redis:// or rediss://', () => {
@@ -222,7 +249,14 @@ describe('loadStreamHandleConfig', () => {
     let caught: unknown;
     try {
       loadStreamHandleConfig(
-        { SOURCES_FILE: path('bad-source.yaml'), REDIS_URL: 'localhost:6379', UPLOAD_ATTEMPTS: '0', QUEUE_NAME: 'chunks:v2', SPOOL_FULL_POLICY: 'panic', LOG_LEVEL: 'loud' },
+        {
+          SOURCES_FILE: path('bad-source.yaml'),
+          REDIS_URL: 'localhost:6379',
+          UPLOAD_ATTEMPTS: '0',
+          QUEUE_NAME: 'chunks:v2',
+          SPOOL_FULL_POLICY: 'panic',
+          LOG_LEVEL: 'loud',
+        },
         [],
       );
     } catch (error) {
@@ -231,7 +265,10 @@ describe('loadStreamHandleConfig', () => {
     expect(caught).toBeInstanceOf(ConfigError);
     const error = caught as ConfigError;
     expect(error.problems).toEqual([
-      { setting: 'sources[1].id', message: `"../up" is not a valid source id: use 1-64 letters, digits, '-' or '_' (it becomes part of file paths and object names)` },
+      {
+        setting: 'sources[1].id',
+        message: `"../up" is not a valid source id: use 1-64 letters, digits, '-' or '_' (it becomes part of file paths and object names)`,
+      },
       { setting: 'sources[1].chunkSeconds', message: '0 is not a whole number from 1 to 600 (seconds per chunk)' },
       { setting: 'REDIS_URL', message: '"localhost:6379" is not a redis:// or rediss:// URL' },
       { setting: 'QUEUE_NAME', message: `"chunks:v2" may hold only letters, digits, '-' and '_'` },

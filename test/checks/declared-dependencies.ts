@@ -41,7 +41,11 @@ function sourceFiles(dir: string): string[] {
 
 /** Imports of `workspaceDir/src` that its package.json does not declare (dependencies or peerDependencies). */
 export function undeclaredImports(workspaceDir: string, alsoDeclared: readonly string[] = []): UndeclaredImport[] {
-  const manifest = JSON.parse(readFileSync(join(workspaceDir, 'package.json'), 'utf8')) as { name: string; dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+  const manifest = JSON.parse(readFileSync(join(workspaceDir, 'package.json'), 'utf8')) as {
+    name: string;
+    dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+  };
   const declared = new Set([manifest.name, ...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {}), ...alsoDeclared]);
   return sourceFiles(join(workspaceDir, 'src')).flatMap((file) =>
     importedPackages(readFileSync(file, 'utf8'))

@@ -216,7 +216,8 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
   const claims = built.filter((object) => object['kind'] === 'PersistentVolumeClaim');
 
   // Secrets are referred to, never contained.
-  for (const object of built.filter((candidate) => candidate['kind'] === 'Secret')) problems.push(`Secret ${nameOf(object)} is contained in the manifests: create it out of band`);
+  for (const object of built.filter((candidate) => candidate['kind'] === 'Secret'))
+    problems.push(`Secret ${nameOf(object)} is contained in the manifests: create it out of band`);
   for (const configMap of configMaps) {
     for (const [key, value] of Object.entries(objectAt(configMap['data']))) {
       if (typeof value === 'string' && URL_WITH_PASSWORD.test(value)) problems.push(`ConfigMap ${nameOf(configMap)}: ${key} holds a URL with a password`);
@@ -228,7 +229,8 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
   const clusterScoped = new Set(['Namespace', 'PersistentVolume', 'StorageClass']);
   for (const object of built) {
     const objectNamespace = text(at(object, 'metadata', 'namespace'));
-    if (!clusterScoped.has(text(object['kind']) ?? '') && objectNamespace !== namespace) problems.push(`${kindOf(object)} ${nameOf(object)} is in namespace ${objectNamespace ?? '(none)'}, not ${namespace}`);
+    if (!clusterScoped.has(text(object['kind']) ?? '') && objectNamespace !== namespace)
+      problems.push(`${kindOf(object)} ${nameOf(object)} is in namespace ${objectNamespace ?? '(none)'}, not ${namespace}`);
   }
   const namespaceObject = built.find((object) => object['kind'] === 'Namespace' && nameOf(object) === namespace);
   if (namespaceObject !== undefined && at(namespaceObject, 'metadata', 'labels', 'pod-security.kubernetes.io/enforce') !== 'restricted') {
@@ -242,10 +244,12 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
     const where = `${show(owner['kind'])} ${nameOf(owner)}`;
     const recorder = container(pod, 'stream-handle');
     const uploader = container(pod, 'upload-worker');
-    if (uploader === undefined) problems.push(`${where}: no upload-worker container beside stream-handle: chunks must be uploaded from the pod that recorded them`);
+    if (uploader === undefined)
+      problems.push(`${where}: no upload-worker container beside stream-handle: chunks must be uploaded from the pod that recorded them`);
     if (owner['kind'] === 'Deployment') {
       if (at(owner, 'spec', 'replicas') !== 1) problems.push(`${where}: replicas must be 1 (two recorders would cut the same cameras twice)`);
-      if (at(owner, 'spec', 'strategy', 'type') !== 'Recreate') problems.push(`${where}: strategy must be Recreate (a rolling update runs two recorders at once)`);
+      if (at(owner, 'spec', 'strategy', 'type') !== 'Recreate')
+        problems.push(`${where}: strategy must be Recreate (a rolling update runs two recorders at once)`);
     }
     const spoolDir = envValue(built, recorder, 'SPOOL_DIR');
     if (spoolDir === undefined) problems.push(`${where}: stream-handle has no SPOOL_DIR`);
@@ -253,7 +257,10 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
     const uploaderMount = objects(uploader?.['volumeMounts']).find((mount) => mount['name'] === recorderMount?.['name']);
     if (recorderMount === undefined) problems.push(`${where}: stream-handle mounts nothing at SPOOL_DIR ${spoolDir ?? ''}`);
     else if (uploaderMount === undefined) problems.push(`${where}: upload-worker does not mount the spool volume "${String(show(recorderMount['name']))}"`);
-    else if (uploaderMount['mountPath'] !== recorderMount['mountPath']) problems.push(`${where}: upload-worker mounts the spool at ${String(show(uploaderMount['mountPath']))}, stream-handle at ${String(show(recorderMount['mountPath']))}: jobs name files by path`);
+    else if (uploaderMount['mountPath'] !== recorderMount['mountPath'])
+      problems.push(
+        `${where}: upload-worker mounts the spool at ${String(show(uploaderMount['mountPath']))}, stream-handle at ${String(show(recorderMount['mountPath']))}: jobs name files by path`,
+      );
     const spoolVolume = volume(pod, recorderMount?.['name']);
     if (spoolVolume !== undefined && spoolVolume['emptyDir'] === undefined && spoolVolume['persistentVolumeClaim'] === undefined) {
       problems.push(`${where}: the spool must be an emptyDir or a node-local PersistentVolumeClaim`);
@@ -281,30 +288,37 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
       typeof port === 'number' ? port : (objects(uploader['ports']).find((candidate) => candidate['name'] === port)?.['containerPort'] as number | undefined);
     for (const probe of ['readinessProbe', 'livenessProbe']) {
       const httpGet = at(uploader, probe, 'httpGet');
-      if (at(httpGet, 'path') !== '/healthz' || portNumber(at(httpGet, 'port')) !== httpPort) problems.push(`${where}: upload-worker ${probe} must GET /healthz on HTTP_PORT ${httpPort}`);
+      if (at(httpGet, 'path') !== '/healthz' || portNumber(at(httpGet, 'port')) !== httpPort)
+        problems.push(`${where}: upload-worker ${probe} must GET /healthz on HTTP_PORT ${httpPort}`);
     }
     const host = envValue(built, uploader, 'HTTP_HOST');
     if (host !== '0.0.0.0' && host !== '::') problems.push(`${where}: upload-worker HTTP_HOST must listen beyond loopback for its probes and Service`);
     for (const name of ['BOARD_USER', 'BOARD_PASSWORD']) {
-      if (at(envEntry(uploader, name), 'valueFrom', 'secretKeyRef') === undefined) problems.push(`${where}: ${name} must come from a Secret (Bull Board is reachable beyond the pod)`);
+      if (at(envEntry(uploader, name), 'valueFrom', 'secretKeyRef') === undefined)
+        problems.push(`${where}: ${name} must come from a Secret (Bull Board is reachable beyond the pod)`);
     }
     const graceSeconds = Number(at(pod, 'terminationGracePeriodSeconds') ?? 30);
     const needed = Math.max(
       millisecondsToSeconds(envValue(built, uploader, 'SHUTDOWN_GRACE_MS'), 30_000),
       millisecondsToSeconds(envValue(built, container(pod, 'stream-handle'), 'STOP_GRACE_MS'), 10_000),
     );
-    if (graceSeconds <= needed) problems.push(`${where}: terminationGracePeriodSeconds ${graceSeconds} must exceed the services' own shutdown grace (${needed} s)`);
+    if (graceSeconds <= needed)
+      problems.push(`${where}: terminationGracePeriodSeconds ${graceSeconds} must exceed the services' own shutdown grace (${needed} s)`);
   }
 
   // Bull Board's Service reaches the uploader's HTTP port.
-  const board = services.find((service) => owners.some(({ pod, labels }) => selects(at(service, 'spec', 'selector'), labels) && container(pod, 'upload-worker') !== undefined));
+  const board = services.find((service) =>
+    owners.some(({ pod, labels }) => selects(at(service, 'spec', 'selector'), labels) && container(pod, 'upload-worker') !== undefined),
+  );
   if (board === undefined) problems.push('no Service selects a pod running upload-worker (Bull Board)');
   for (const service of services) {
     const targets = owners.filter(({ labels }) => selects(at(service, 'spec', 'selector'), labels));
     if (targets.length === 0) problems.push(`Service ${nameOf(service)} selects no pod`);
     for (const port of objects(at(service, 'spec', 'ports'))) {
       const target = port['targetPort'] ?? port['port'];
-      const served = targets.some(({ pod }) => containersOf(pod).some((containerSpec) => objects(containerSpec['ports']).some((p) => p['name'] === target || p['containerPort'] === target)));
+      const served = targets.some(({ pod }) =>
+        containersOf(pod).some((containerSpec) => objects(containerSpec['ports']).some((p) => p['name'] === target || p['containerPort'] === target)),
+      );
       if (!served) problems.push(`Service ${nameOf(service)}: targetPort ${String(show(target))} is no container port of the pods it selects`);
     }
   }
@@ -330,10 +344,13 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
   const redisPolicies = built.filter(
     (object) => object['kind'] === 'NetworkPolicy' && redisOwners.some(({ labels }) => selects(at(object, 'spec', 'podSelector', 'matchLabels'), labels)),
   );
-  if (redisOwners.length > 0 && redisPolicies.length === 0) problems.push('no NetworkPolicy selects the Redis pods: anything in the cluster could reach the queue');
+  if (redisOwners.length > 0 && redisPolicies.length === 0)
+    problems.push('no NetworkPolicy selects the Redis pods: anything in the cluster could reach the queue');
   const letIn = (labels: JsonObject): boolean =>
     redisPolicies.some((policy) =>
-      objects(at(policy, 'spec', 'ingress')).some((rule) => objects(rule['from']).some((peer) => peer['namespaceSelector'] === undefined && selects(at(peer, 'podSelector', 'matchLabels'), labels))),
+      objects(at(policy, 'spec', 'ingress')).some((rule) =>
+        objects(rule['from']).some((peer) => peer['namespaceSelector'] === undefined && selects(at(peer, 'podSelector', 'matchLabels'), labels)),
+      ),
     );
   for (const { owner, pod, labels } of owners) {
     if (redisPolicies.length > 0 && containersOf(pod).some((containerSpec) => envEntry(containerSpec, 'REDIS_URL') !== undefined) && !letIn(labels)) {
@@ -362,9 +379,11 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
     for (const podVolume of objects(pod['volumes'])) {
       if (podVolume['hostPath'] !== undefined) problems.push(`${where}: hostPath volume ${String(show(podVolume['name']))} (use a local PersistentVolume)`);
       const claim = text(at(podVolume, 'persistentVolumeClaim', 'claimName'));
-      if (claim !== undefined && !claims.some((candidate) => nameOf(candidate) === claim)) problems.push(`${where}: volume ${String(show(podVolume['name']))} claims ${claim}, which no PersistentVolumeClaim here provides`);
+      if (claim !== undefined && !claims.some((candidate) => nameOf(candidate) === claim))
+        problems.push(`${where}: volume ${String(show(podVolume['name']))} claims ${claim}, which no PersistentVolumeClaim here provides`);
       const map = text(at(podVolume, 'configMap', 'name'));
-      if (map !== undefined && !configMaps.some((candidate) => nameOf(candidate) === map)) problems.push(`${where}: volume ${String(show(podVolume['name']))} mounts ConfigMap ${map}, which is not built here`);
+      if (map !== undefined && !configMaps.some((candidate) => nameOf(candidate) === map))
+        problems.push(`${where}: volume ${String(show(podVolume['name']))} mounts ConfigMap ${map}, which is not built here`);
       const secretName = text(at(podVolume, 'secret', 'secretName'));
       if (secretName !== undefined) secretVolumeNames.add(secretName);
     }
@@ -375,12 +394,16 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
       if (security['privileged'] === true) problems.push(`${cwhere}: privileged is not allowed`);
       const dropped = at(security, 'capabilities', 'drop');
       if (!Array.isArray(dropped) || !dropped.includes('ALL')) problems.push(`${cwhere}: capabilities must drop ALL`);
-      for (const resource of ['cpu', 'memory']) if (at(containerSpec, 'resources', 'requests', resource) === undefined) problems.push(`${cwhere}: no ${resource} request`);
+      for (const resource of ['cpu', 'memory'])
+        if (at(containerSpec, 'resources', 'requests', resource) === undefined) problems.push(`${cwhere}: no ${resource} request`);
       if (at(containerSpec, 'resources', 'limits', 'memory') === undefined) problems.push(`${cwhere}: no memory limit`);
       const image = text(containerSpec['image']) ?? '';
       if (!/:[\w.-]+$/.test(image) || image.endsWith(':latest')) problems.push(`${cwhere}: image ${image} needs a fixed tag`);
       for (const mount of objects(containerSpec['volumeMounts'])) {
-        if (volume(pod, mount['name']) === undefined && !objects(at(owner, 'spec', 'volumeClaimTemplates')).some((template) => nameOf(template) === mount['name'])) {
+        if (
+          volume(pod, mount['name']) === undefined &&
+          !objects(at(owner, 'spec', 'volumeClaimTemplates')).some((template) => nameOf(template) === mount['name'])
+        ) {
           problems.push(`${cwhere}: mounts volume ${String(show(mount['name']))}, which the pod does not define`);
         }
       }
@@ -388,10 +411,14 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
       const envNames = objects(containerSpec['env']).map((entry) => String(show(entry['name'])));
       objects(containerSpec['env']).forEach((entry, index) => {
         for (const [, variable = ''] of (text(entry['value']) ?? '').matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
-          if (!envNames.slice(0, index).includes(variable)) problems.push(`${cwhere}: ${String(show(entry['name']))} uses $(${variable}) before it is defined, so it stays literal`);
+          if (!envNames.slice(0, index).includes(variable))
+            problems.push(`${cwhere}: ${String(show(entry['name']))} uses $(${variable}) before it is defined, so it stays literal`);
         }
       });
-      for (const arg of [...(Array.isArray(containerSpec['command']) ? containerSpec['command'] : []), ...(Array.isArray(containerSpec['args']) ? containerSpec['args'] : [])]) {
+      for (const arg of [
+        ...(Array.isArray(containerSpec['command']) ? containerSpec['command'] : []),
+        ...(Array.isArray(containerSpec['args']) ? containerSpec['args'] : []),
+      ]) {
         for (const [, variable = ''] of String(show(arg)).matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
           if (!envNames.includes(variable)) problems.push(`${cwhere}: argument ${String(show(arg))} uses $(${variable}), which the container does not define`);
         }
@@ -400,11 +427,13 @@ export function manifestProblems(built: JsonObject[], namespace: string): string
         const name = String(show(entry['name']));
         const literal = text(entry['value']);
         if (SECRET_NAME.test(name) && literal !== undefined && literal !== '') problems.push(`${cwhere}: ${name} is a literal: take it from a Secret`);
-        if (literal !== undefined && URL_WITH_PASSWORD.exec(literal)?.[1]?.startsWith('$(') === false) problems.push(`${cwhere}: ${name} holds a URL with a literal password`);
+        if (literal !== undefined && URL_WITH_PASSWORD.exec(literal)?.[1]?.startsWith('$(') === false)
+          problems.push(`${cwhere}: ${name} holds a URL with a literal password`);
         const ref = objectAt(at(entry, 'valueFrom', 'configMapKeyRef'));
         if (ref['name'] !== undefined) {
           const map = configMaps.find((candidate) => nameOf(candidate) === ref['name']);
-          if (map === undefined || at(map, 'data', String(show(ref['key']))) === undefined) problems.push(`${cwhere}: ${name} refers to ConfigMap ${String(show(ref['name']))} key ${String(show(ref['key']))}, which is not built here`);
+          if (map === undefined || at(map, 'data', String(show(ref['key']))) === undefined)
+            problems.push(`${cwhere}: ${name} refers to ConfigMap ${String(show(ref['name']))} key ${String(show(ref['key']))}, which is not built here`);
         }
       }
     }
@@ -431,8 +460,10 @@ export function nodeLocalSpoolProblems(built: JsonObject[]): string[] {
   if (volumes.length === 0) problems.push(`no PersistentVolume of class ${className ?? '(none)'}`);
   for (const persistentVolume of volumes) {
     if (at(persistentVolume, 'spec', 'local', 'path') === undefined) problems.push(`PersistentVolume ${nameOf(persistentVolume)} is not a local volume`);
-    if (objects(at(persistentVolume, 'spec', 'nodeAffinity', 'required', 'nodeSelectorTerms')).length === 0) problems.push(`PersistentVolume ${nameOf(persistentVolume)} is pinned to no node`);
-    if (at(persistentVolume, 'spec', 'persistentVolumeReclaimPolicy') !== 'Retain') problems.push(`PersistentVolume ${nameOf(persistentVolume)} must be Retain: chunks may not be uploaded yet`);
+    if (objects(at(persistentVolume, 'spec', 'nodeAffinity', 'required', 'nodeSelectorTerms')).length === 0)
+      problems.push(`PersistentVolume ${nameOf(persistentVolume)} is pinned to no node`);
+    if (at(persistentVolume, 'spec', 'persistentVolumeReclaimPolicy') !== 'Retain')
+      problems.push(`PersistentVolume ${nameOf(persistentVolume)} must be Retain: chunks may not be uploaded yet`);
   }
   return problems;
 }
@@ -442,7 +473,13 @@ export function kedaProblems(built: JsonObject[], namespace: string): string[] {
   const problems: string[] = [];
   const scaled = built.filter((object) => object['kind'] === 'ScaledObject');
   if (scaled.length === 0) return ['no ScaledObject'];
-  const queueName = text(at(built.find((object) => object['kind'] === 'ConfigMap' && nameOf(object).startsWith('edge-settings')), 'data', 'QUEUE_NAME'));
+  const queueName = text(
+    at(
+      built.find((object) => object['kind'] === 'ConfigMap' && nameOf(object).startsWith('edge-settings')),
+      'data',
+      'QUEUE_NAME',
+    ),
+  );
   for (const object of scaled) {
     const targetName = text(at(object, 'spec', 'scaleTargetRef', 'name'));
     const target = built.find((candidate) => candidate['kind'] === 'Deployment' && nameOf(candidate) === targetName);
@@ -458,11 +495,14 @@ export function kedaProblems(built: JsonObject[], namespace: string): string[] {
     for (const trigger of objects(at(object, 'spec', 'triggers'))) {
       if (trigger['type'] !== 'redis') continue;
       const listName = text(at(trigger, 'metadata', 'listName'));
-      if (listName !== `bull:${queueName ?? '?'}:wait`) problems.push(`ScaledObject ${nameOf(object)}: listName ${listName ?? '(none)'} is not bull:${queueName ?? '?'}:wait`);
+      if (listName !== `bull:${queueName ?? '?'}:wait`)
+        problems.push(`ScaledObject ${nameOf(object)}: listName ${listName ?? '(none)'} is not bull:${queueName ?? '?'}:wait`);
       const address = text(at(trigger, 'metadata', 'address')) ?? '';
-      if (!address.startsWith(`redis.${namespace}.svc`)) problems.push(`ScaledObject ${nameOf(object)}: address ${address} is not the Redis Service of namespace ${namespace}`);
+      if (!address.startsWith(`redis.${namespace}.svc`))
+        problems.push(`ScaledObject ${nameOf(object)}: address ${address} is not the Redis Service of namespace ${namespace}`);
       const authName = text(at(trigger, 'authenticationRef', 'name'));
-      if (!built.some((candidate) => candidate['kind'] === 'TriggerAuthentication' && nameOf(candidate) === authName)) problems.push(`ScaledObject ${nameOf(object)}: authenticationRef ${authName ?? '(none)'} is not defined`);
+      if (!built.some((candidate) => candidate['kind'] === 'TriggerAuthentication' && nameOf(candidate) === authName))
+        problems.push(`ScaledObject ${nameOf(object)}: authenticationRef ${authName ?? '(none)'} is not defined`);
     }
   }
   return problems;
@@ -485,7 +525,9 @@ if (!KUBECTL) console.warn('k8s-manifests: kubectl is not installed, so the over
 
 export async function build(directory: string): Promise<JsonObject[]> {
   const { stdout } = await run('kubectl', ['kustomize', directory], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
-  return parseAllDocuments(stdout).map((document) => document.toJSON() as Json).filter(isObject);
+  return parseAllDocuments(stdout)
+    .map((document) => document.toJSON() as Json)
+    .filter(isObject);
 }
 
 /** A throw-away kustomization combining base and components (kustomize wants relative paths). */
@@ -538,4 +580,3 @@ export function edgePod(built: JsonObject[]): JsonObject {
 }
 
 // ---------------------------------------------------------------------------------------------
-

@@ -21,7 +21,7 @@ function cameraChunks(logs: readonly LogLine[], source: string): LogLine[] {
   return chunksOf(logs, source).filter((l) => l.cameraTime !== undefined);
 }
 
-describe('evidence time from the camera\'s own clock', () => {
+describe("evidence time from the camera's own clock", () => {
   let redis: RedisServer;
   let pipeline: LocalPipeline;
   const cameras: RtspCamera[] = [];
@@ -84,10 +84,21 @@ describe('evidence time from the camera\'s own clock', () => {
     const objects = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === id);
     for (const chunk of chunks) {
       const stored = objects.find((o) => Number(o.resource.metadata.sequence) === Number(chunk.sequence));
-      expect(stored?.resource.metadata).toMatchObject({ clock: 'camera', cameraTime: chunk.cameraTime, hostTime: chunk.hostTime, clockOffsetMs: String(chunk.clockOffsetMs) });
+      expect(stored?.resource.metadata).toMatchObject({
+        clock: 'camera',
+        cameraTime: chunk.cameraTime,
+        hostTime: chunk.hostTime,
+        clockOffsetMs: String(chunk.clockOffsetMs),
+      });
       // The signed record covers both clocks and the offset.
       const record = JSON.parse(String(stored?.resource.metadata.evidenceRecord)) as Record<string, unknown>;
-      expect(record).toMatchObject({ v: 2, clock: 'camera', startTime: chunk.cameraTime, hostTime: chunk.hostTime, clockOffsetMs: Number(chunk.clockOffsetMs) });
+      expect(record).toMatchObject({
+        v: 2,
+        clock: 'camera',
+        startTime: chunk.cameraTime,
+        hostTime: chunk.hostTime,
+        clockOffsetMs: Number(chunk.clockOffsetMs),
+      });
     }
     return chunks;
   }
@@ -102,12 +113,16 @@ describe('evidence time from the camera\'s own clock', () => {
     expect(recorder.logs.filter((l) => String(l.message).startsWith('recording gap'))).toEqual([]);
   });
 
-  it('a camera an hour ahead: trusted when the bound allows it, and placed on the node\'s clock with a warning when not', async () => {
+  it("a camera an hour ahead: trusted when the bound allows it, and placed on the node's clock with a warning when not", async () => {
     const { camera } = await cameraWithClock('ahead', '+3600');
     const trusting = record(camera, 'ahead', { CAMERA_CLOCK_MAX_OFFSET_SECONDS: '7200' });
     const wary = record(camera, 'ahead-wary');
     await trusting.waitForLog(() => cameraChunks(trusting.logs, 'ahead').length >= 3, 60_000, 'three chunks on the camera clock');
-    await wary.waitForLog(() => chunksOf(wary.logs, 'ahead-wary').filter((l) => l.clockOffsetMs !== undefined).length >= 2, 30_000, 'two chunks with an offset');
+    await wary.waitForLog(
+      () => chunksOf(wary.logs, 'ahead-wary').filter((l) => l.clockOffsetMs !== undefined).length >= 2,
+      30_000,
+      'two chunks with an offset',
+    );
     expect(await trusting.stop()).toBe(0);
     expect(await wary.stop()).toBe(0);
     await expectCameraTime(trusting, 'ahead', 3_600_000);
@@ -129,7 +144,11 @@ describe('evidence time from the camera\'s own clock', () => {
     await recorder.waitForLog(() => cameraChunks(recorder.logs, 'stepping').length >= 2, 60_000, 'two chunks on the camera clock');
     await writeFile(clockFile, '+2\n');
     const stepLog = await recorder.waitForLog((l) => l.source === 'stepping' && String(l.message).startsWith("the camera's clock stepped"), 40_000, 'the step');
-    await recorder.waitForLog((l) => l.message === 'chunk recorded' && Number(l.sequence) >= Number(stepLog.sequence ?? 0) + 2 && Math.abs(Number(l.clockOffsetMs) - 2000) <= FRAME_MS, 40_000, 'chunks after the step');
+    await recorder.waitForLog(
+      (l) => l.message === 'chunk recorded' && Number(l.sequence) >= Number(stepLog.sequence ?? 0) + 2 && Math.abs(Number(l.clockOffsetMs) - 2000) <= FRAME_MS,
+      40_000,
+      'chunks after the step',
+    );
     expect(await recorder.stop()).toBe(0);
     expect(Math.abs(Number(stepLog.stepMs) - 5000)).toBeLessThanOrEqual(FRAME_MS);
     const chunks = cameraChunks(recorder.logs, 'stepping');
@@ -139,13 +158,19 @@ describe('evidence time from the camera\'s own clock', () => {
     const stepAt = chunks.indexOf(marked[0] as LogLine);
     for (const chunk of chunks.slice(0, stepAt)) expect(Math.abs(Number(chunk.clockOffsetMs) + 3000)).toBeLessThanOrEqual(FRAME_MS);
     for (const chunk of chunks.slice(stepAt + 1)) expect(Math.abs(Number(chunk.clockOffsetMs) - 2000)).toBeLessThanOrEqual(FRAME_MS);
-    const stored = (await pipeline.bucketObjects()).find((o) => o.resource.metadata.source === 'stepping' && Number(o.resource.metadata.sequence) === Number(marked[0]?.sequence));
+    const stored = (await pipeline.bucketObjects()).find(
+      (o) => o.resource.metadata.source === 'stepping' && Number(o.resource.metadata.sequence) === Number(marked[0]?.sequence),
+    );
     await pipeline.waitForDescriptions('stepping', [Number(marked[0]?.sequence)]);
-    const object = stored ?? (await pipeline.bucketObjects()).find((o) => o.resource.metadata.source === 'stepping' && Number(o.resource.metadata.sequence) === Number(marked[0]?.sequence));
+    const object =
+      stored ??
+      (await pipeline.bucketObjects()).find(
+        (o) => o.resource.metadata.source === 'stepping' && Number(o.resource.metadata.sequence) === Number(marked[0]?.sequence),
+      );
     expect(object?.resource.metadata.cameraClockStepMs).toBe(String(marked[0]?.cameraClockStepMs));
   });
 
-  it('a camera that sends no Sender Report: every chunk is on the node\'s clock, labelled so, with a warning', async () => {
+  it("a camera that sends no Sender Report: every chunk is on the node's clock, labelled so, with a warning", async () => {
     const { camera } = await cameraWithClock('silent', '-3', { noRtcp: true });
     const recorder = record(camera, 'silent');
     await recorder.waitForLog((l) => l.message === 'chunk recorded' && l.source === 'silent' && Number(l.sequence) >= 4, 60_000, 'five chunks');

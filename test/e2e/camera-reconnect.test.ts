@@ -36,7 +36,8 @@ describe('a camera that comes back is recorded again within a second', () => {
   afterAll(async () => {
     if (figures.length > 0) {
       mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
-      for (const figure of figures) appendFileSync(join(REPO_ROOT, 'test-output', 'reconnect-gap.jsonl'), `${JSON.stringify({ ...figure, at: new Date().toISOString() })}\n`);
+      for (const figure of figures)
+        appendFileSync(join(REPO_ROOT, 'test-output', 'reconnect-gap.jsonl'), `${JSON.stringify({ ...figure, at: new Date().toISOString() })}\n`);
       console.log(`reconnect figures:\n${figures.map((f) => JSON.stringify(f)).join('\n')}`);
     }
     await pipeline?.stop();
@@ -59,7 +60,11 @@ describe('a camera that comes back is recorded again within a second', () => {
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, killedAtMs + outageSeconds * 1000 - Date.now())));
         const returnedAtMs = await camera.start();
         const gap = await recorder.waitForLog((l) => l.source === source && String(l.message).startsWith('recording gap'), 30_000, 'the gap');
-        await recorder.waitForLog((l) => l.source === source && l.message === 'chunk recorded' && Date.parse(String(l.startTime)) >= Date.parse(String(gap.gapTo)), 30_000, 'a chunk after the gap');
+        await recorder.waitForLog(
+          (l) => l.source === source && l.message === 'chunk recorded' && Date.parse(String(l.startTime)) >= Date.parse(String(gap.gapTo)),
+          30_000,
+          'a chunk after the gap',
+        );
         expect(await recorder.stop()).toBe(0);
 
         const chunks = chunkLines(recorder.logs, source);

@@ -16,7 +16,10 @@ import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness
 
 const MONITORING = join(REPO_ROOT, 'deploy/monitoring/cloud-logging');
 const SOURCE = 'cam7'; // the one-camera query names cam7
-const RESOURCE = { type: 'cloud_run_revision', labels: { service_name: 'describe-chunk', revision_name: 'describe-chunk-00001-abc', location: 'europe-west1' } };
+const RESOURCE = {
+  type: 'cloud_run_revision',
+  labels: { service_name: 'describe-chunk', revision_name: 'describe-chunk-00001-abc', location: 'europe-west1' },
+};
 
 const queries = parseYaml(await readFile(join(MONITORING, 'queries.yaml'), 'utf8')) as { resource: string; queries: { name: string; filter: string }[] };
 const filterOf = (name: string) => `${queries.resource}\n${queries.queries.find((query) => query.name === name)?.filter ?? `no query ${name}`}`;
@@ -40,7 +43,11 @@ describe('the Cloud Logging queries, over the function’s own lines', () => {
     const first = objects.find((o) => o.resource.metadata.sequence === '0');
     if (first === undefined) throw new Error('no chunk 0 in the bucket');
     const push = async (resource: StorageObjectResource) => {
-      const response = await fetch(pipeline.functionPushUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(pubsubPushBody('OBJECT_FINALIZE', resource, 'projects/local/subscriptions/test')) });
+      const response = await fetch(pipeline.functionPushUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(pubsubPushBody('OBJECT_FINALIZE', resource, 'projects/local/subscriptions/test')),
+      });
       await response.arrayBuffer();
     };
     const resource = first.resource as unknown as StorageObjectResource;
@@ -48,14 +55,27 @@ describe('the Cloud Logging queries, over the function’s own lines', () => {
     await push({ ...resource, metageneration: '2', metadata: { ...resource.metadata, durationMs: String(Number(resource.metadata?.durationMs) + 1500) } });
     // Its record claims other bytes.
     const record = JSON.parse(resource.metadata?.evidenceRecord ?? '{}') as Record<string, unknown>;
-    await push({ ...resource, metageneration: '3', metadata: { ...resource.metadata, evidenceRecord: JSON.stringify({ ...record, bytes: Number(record.bytes) + 1 }) } });
+    await push({
+      ...resource,
+      metageneration: '3',
+      metadata: { ...resource.metadata, evidenceRecord: JSON.stringify({ ...record, bytes: Number(record.bytes) + 1 }) },
+    });
     // An object in the bucket that is no chunk at all: refused.
     const junkName = `${SOURCE}/2026-11-23/${SOURCE}_20261123T090000.000Z_0000000099.mp4`;
     const junk = randomBytes(4096);
     const junkPath = join(pipeline.bucketDir, ...junkName.split('/'));
     await mkdir(dirname(junkPath), { recursive: true });
     await writeFile(junkPath, junk);
-    const junkResource: StorageObjectResource = { ...resource, id: `bucket/${junkName}/1`, name: junkName, generation: '1', metageneration: '1', size: String(junk.byteLength), crc32c: crc32cBase64(junk), metadata: {} };
+    const junkResource: StorageObjectResource = {
+      ...resource,
+      id: `bucket/${junkName}/1`,
+      name: junkName,
+      generation: '1',
+      metageneration: '1',
+      size: String(junk.byteLength),
+      crc32c: crc32cBase64(junk),
+      metadata: {},
+    };
     await writeFile(`${junkPath}.meta.json`, JSON.stringify(junkResource));
     await push(junkResource);
     await pipeline.fn.waitForLog((l) => String(l.message).startsWith('chunk refused'), 30_000, 'the refusal');
@@ -69,7 +89,8 @@ describe('the Cloud Logging queries, over the function’s own lines', () => {
   });
 
   const selected = (filter: string) => entries.filter((entry) => matches(filter, entry));
-  const described = (entry: LogEntry) => `${entry.jsonPayload.sequence as number}:${entry.jsonPayload.integrity as string}:${entry.jsonPayload.durationCheck as string}`;
+  const described = (entry: LogEntry) =>
+    `${entry.jsonPayload.sequence as number}:${entry.jsonPayload.integrity as string}:${entry.jsonPayload.durationCheck as string}`;
 
   it('parse in the part of the query language the evaluator knows, precedence included', () => {
     for (const query of queries.queries) expect(() => parseLoggingFilter(`${queries.resource}\n${query.filter}`), query.name).not.toThrow();
@@ -82,11 +103,19 @@ describe('the Cloud Logging queries, over the function’s own lines', () => {
   });
 
   it('chunk described, integrity INVALID, duration mismatch, one camera, not described', () => {
-    expect(selected(filterOf('chunk-described')).map(described).sort()).toEqual(['0:INVALID:match', '0:INVALID:mismatch', '0:unsigned:match', '1:unsigned:match', '2:unsigned:match']);
+    expect(selected(filterOf('chunk-described')).map(described).sort()).toEqual([
+      '0:INVALID:match',
+      '0:INVALID:mismatch',
+      '0:unsigned:match',
+      '1:unsigned:match',
+      '2:unsigned:match',
+    ]);
     expect(selected(filterOf('integrity-invalid')).map(described).sort()).toEqual(['0:INVALID:match', '0:INVALID:mismatch']);
     expect(selected(filterOf('duration-mismatch')).map(described)).toEqual(['0:INVALID:mismatch']);
     expect(selected(filterOf('one-camera'))).toHaveLength(5);
-    expect(selected(filterOf('not-described')).map((entry) => entry.jsonPayload.object)).toEqual([`${SOURCE}/2026-11-23/${SOURCE}_20261123T090000.000Z_0000000099.mp4`]);
+    expect(selected(filterOf('not-described')).map((entry) => entry.jsonPayload.object)).toEqual([
+      `${SOURCE}/2026-11-23/${SOURCE}_20261123T090000.000Z_0000000099.mp4`,
+    ]);
     const attention = selected(filterOf('needs-a-look'));
     expect(attention.length).toBeGreaterThanOrEqual(3);
     expect(attention.every((entry) => ['WARNING', 'ERROR', 'CRITICAL'].includes(entry.severity))).toBe(true);
@@ -96,9 +125,17 @@ describe('the Cloud Logging queries, over the function’s own lines', () => {
   });
 
   it('the log-based metrics count the same lines, and their source label is the camera', async () => {
-    const expected: Record<string, number> = { crispy_chunks_described: 5, crispy_chunks_integrity_invalid: 2, crispy_chunks_duration_mismatch: 1, crispy_chunks_not_described: 1 };
+    const expected: Record<string, number> = {
+      crispy_chunks_described: 5,
+      crispy_chunks_integrity_invalid: 2,
+      crispy_chunks_duration_mismatch: 1,
+      crispy_chunks_not_described: 1,
+    };
     for (const [name, count] of Object.entries(expected)) {
-      const metric = JSON.parse(await readFile(join(MONITORING, 'log-metrics', `${name}.json`), 'utf8')) as { filter: string; labelExtractors: { source: string } };
+      const metric = JSON.parse(await readFile(join(MONITORING, 'log-metrics', `${name}.json`), 'utf8')) as {
+        filter: string;
+        labelExtractors: { source: string };
+      };
       const lines = selected(metric.filter);
       expect(lines, name).toHaveLength(count);
       // EXTRACT(field) or REGEXP_EXTRACT(field, "re"): the source of each line counted.

@@ -24,7 +24,11 @@ describe('the compose demo camera, recorded by host name', () => {
     pipeline = await startLocalPipeline(redis.url);
     port = await freePort();
     const script = join(REPO_ROOT, 'deploy', 'demo-camera', 'demo-camera.py');
-    camera = spawnChild(RTSP_CAMERA_PYTHON, [script, '--address', '127.0.0.1', '--port', String(port), '--mount', 'demo', '--width', '640', '--height', '360'], { name: 'demo-camera' });
+    camera = spawnChild(
+      RTSP_CAMERA_PYTHON,
+      [script, '--address', '127.0.0.1', '--port', String(port), '--mount', 'demo', '--width', '640', '--height', '360'],
+      { name: 'demo-camera' },
+    );
     await camera.waitForLine((line) => line.includes('demo-camera: serving'), 20_000, 'the demo camera serving');
   });
   afterAll(async () => {

@@ -50,14 +50,31 @@ describe('evidence: signed, hash-chained chunks', () => {
   });
 
   const verify = (...extra: string[]) =>
-    nodeTool('evidence-tools/src/verify/main.ts', ['--bucket', `file://${pipeline.bucketDir}`, '--source', SOURCE, '--public-key', publicKey, '--require-signed', ...extra]);
+    nodeTool('evidence-tools/src/verify/main.ts', [
+      '--bucket',
+      `file://${pipeline.bucketDir}`,
+      '--source',
+      SOURCE,
+      '--public-key',
+      publicKey,
+      '--require-signed',
+      ...extra,
+    ]);
 
   it('signs every chunk, chains them across a restart, and the function verifies each on arrival', async () => {
     // Two recordings of the same source, one after the other: the chain continues across the restart.
-    for (const [run, size] of [[0, { width: 640, height: 360 }], [1, { width: 480, height: 270 }]] as const) {
+    for (const [run, size] of [
+      [0, { width: 640, height: 360 }],
+      [1, { width: 480, height: 270 }],
+    ] as const) {
       const video = join(pipeline.dir, `clip-${run}.mp4`);
       await makeSampleVideo(video, { seconds: 8, gopSeconds: 2, ...size });
-      const recorder = pipeline.runStreamHandle({ SOURCE_URL: video, SOURCE_ID: SOURCE, CHUNK_SECONDS: '2', EVIDENCE_PRIVATE_KEY: join(keyDir, 'node-1', 'evidence-private.pem') });
+      const recorder = pipeline.runStreamHandle({
+        SOURCE_URL: video,
+        SOURCE_ID: SOURCE,
+        CHUNK_SECONDS: '2',
+        EVIDENCE_PRIVATE_KEY: join(keyDir, 'node-1', 'evidence-private.pem'),
+      });
       expect(await recorder.exited).toBe(0);
     }
     const described = await pipeline.waitForDescriptions(SOURCE, [0, 1, 2, 3, 4, 5, 6, 7]);

@@ -59,14 +59,21 @@ describe('a file source stopped part-way', () => {
     const unique = [...new Set(recorded)].sort((a, b) => a - b);
     await pipeline.waitForDescriptions(source, unique);
     const objects = (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === source);
-    recordFaultOutcome(kill === 'SIGTERM to the recorder' ? 'file source: stopped (SIGTERM) mid-file, run again' : `file source: ${kill} SIGKILLed mid-file, run again`, { recorded: unique, stored: objects.map((o) => Number(o.resource.metadata.sequence)), reported: quarantined });
+    recordFaultOutcome(
+      kill === 'SIGTERM to the recorder' ? 'file source: stopped (SIGTERM) mid-file, run again' : `file source: ${kill} SIGKILLed mid-file, run again`,
+      { recorded: unique, stored: objects.map((o) => Number(o.resource.metadata.sequence)), reported: quarantined },
+    );
     return { first, second, objects, quarantined };
   }
 
   /** The stored chunks hold every frame of the file once: they tile it, with no overlap and no hole. */
   function expectFileCoveredOnce(objects: Awaited<ReturnType<typeof killAndRerun>>['objects']): void {
     const chunks = objects
-      .map((o) => ({ start: Date.parse(o.resource.metadata.startTime ?? ''), durationMs: Number(o.resource.metadata.durationMs), frames: Number(o.resource.metadata.frameCount) }))
+      .map((o) => ({
+        start: Date.parse(o.resource.metadata.startTime ?? ''),
+        durationMs: Number(o.resource.metadata.durationMs),
+        frames: Number(o.resource.metadata.frameCount),
+      }))
       .sort((a, b) => a.start - b.start);
     const fileFrames = Math.round((probeVideoDurationMs(samplePath) * FPS) / 1000);
     expect(chunks.reduce((sum, c) => sum + c.frames, 0)).toBe(fileFrames);
@@ -80,7 +87,9 @@ describe('a file source stopped part-way', () => {
 
   it('recorder and ffmpeg killed: the half-written chunk is quarantined, and the next run resumes after the last whole chunk', async () => {
     const { second, objects, quarantined } = await killAndRerun('killed-both', 'recorder and ffmpeg');
-    expect(second.logs.some((l) => typeof l.message === 'string' && l.message.startsWith('an earlier run stopped part-way through this file: resuming at'))).toBe(true);
+    expect(
+      second.logs.some((l) => typeof l.message === 'string' && l.message.startsWith('an earlier run stopped part-way through this file: resuming at')),
+    ).toBe(true);
     expect(quarantined.length).toBeLessThanOrEqual(1);
     expectFileCoveredOnce(objects);
   });

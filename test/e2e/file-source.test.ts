@@ -60,7 +60,9 @@ describe('a video file goes through all three services into the local bucket', (
       for (const field of ['sequence', 'startTime', 'durationMs', 'frameCount', 'codec', 'width', 'height', 'frameRate', 'recordedBy']) {
         expect(metadata[field], field).toBeTruthy();
       }
-      expect(object.name).toMatch(new RegExp(`^file-copy/\\d{4}-\\d{2}-\\d{2}/file-copy_\\d{8}T\\d{6}\\.\\d{3}Z_${metadata.sequence?.padStart(10, '0')}\\.mp4$`));
+      expect(object.name).toMatch(
+        new RegExp(`^file-copy/\\d{4}-\\d{2}-\\d{2}/file-copy_\\d{8}T\\d{6}\\.\\d{3}Z_${metadata.sequence?.padStart(10, '0')}\\.mp4$`),
+      );
     }
 
     // The signed URL the function logged returns exactly the object's bytes.
@@ -99,7 +101,10 @@ describe('a video file goes through all three services into the local bucket', (
     expect(failure?.message).toMatch(/source failed: ffmpeg cannot read this as video/);
     const good = recorder.logs.filter((l) => l.source === 'good' && l.message === 'chunk recorded');
     expect(good.length).toBe(4);
-    await pipeline.waitForDescriptions('good', good.map((l) => Number(l.sequence)));
+    await pipeline.waitForDescriptions(
+      'good',
+      good.map((l) => Number(l.sequence)),
+    );
   });
 
   it('reads a video over http(s) like a file', async () => {

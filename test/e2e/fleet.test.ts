@@ -34,7 +34,13 @@ interface Row {
 }
 
 async function rows(page: Page): Promise<Row[]> {
-  return page.$$eval('#rows tr.row', (trs) => trs.map((tr) => ({ source: (tr as HTMLElement).dataset.source ?? '', node: tr.children[1]?.textContent ?? '', health: (tr as HTMLElement).dataset.health ?? '' })));
+  return page.$$eval('#rows tr.row', (trs) =>
+    trs.map((tr) => ({
+      source: (tr as HTMLElement).dataset.source ?? '',
+      node: tr.children[1]?.textContent ?? '',
+      health: (tr as HTMLElement).dataset.health ?? '',
+    })),
+  );
 }
 
 /** Prometheus text exposition into series: name{labels} -> value. */
@@ -82,7 +88,17 @@ describe('a fleet of 8 cameras on two nodes', () => {
     for (const id of ['worker-1', 'worker-2']) {
       const port = await freePort();
       const worker = startUploadWorker({
-        env: { REDIS_URL: redis.url, SPOOL_DIR: spoolDir, BUCKET_URL: `file://${bucketDir}`, HTTP_PORT: String(port), WORKER_ID: id, FLEET_PUBLISH_MS: '1000', FLEET_BUCKET_REFRESH_MS: '2000', UPLOAD_CONCURRENCY: '4', ALERT_WEBHOOK_URL: webhook.url },
+        env: {
+          REDIS_URL: redis.url,
+          SPOOL_DIR: spoolDir,
+          BUCKET_URL: `file://${bucketDir}`,
+          HTTP_PORT: String(port),
+          WORKER_ID: id,
+          FLEET_PUBLISH_MS: '1000',
+          FLEET_BUCKET_REFRESH_MS: '2000',
+          UPLOAD_CONCURRENCY: '4',
+          ALERT_WEBHOOK_URL: webhook.url,
+        },
       });
       await worker.waitForLog((l) => l.message === 'upload-worker ready', 30_000, 'that it is ready');
       workers.push({ process: worker, url: `http://localhost:${port}` });
@@ -96,14 +112,24 @@ describe('a fleet of 8 cameras on two nodes', () => {
         node,
         startStreamHandle({
           env: {
-            REDIS_URL: redis.url, SPOOL_DIR: spoolDir, NODE_ID: node, STATUS_PORT: String(statusPort), FLEET_STATUS_INTERVAL_MS: '1000', RECONNECT_MIN_DELAY_MS: '250', RECONNECT_MAX_DELAY_MS: '1000',
-            ALERT_WEBHOOK_URL: webhook.url, ALERT_CAMERA_DOWN_AFTER_MS: '3000',
+            REDIS_URL: redis.url,
+            SPOOL_DIR: spoolDir,
+            NODE_ID: node,
+            STATUS_PORT: String(statusPort),
+            FLEET_STATUS_INTERVAL_MS: '1000',
+            RECONNECT_MIN_DELAY_MS: '250',
+            RECONNECT_MAX_DELAY_MS: '1000',
+            ALERT_WEBHOOK_URL: webhook.url,
+            ALERT_CAMERA_DOWN_AFTER_MS: '3000',
           },
           args: ['--sources', file],
         }),
       );
     }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
     page = await browser.newPage({ viewport: { width: 1920, height: 760 } });
     mkdirSync(ARTEFACTS, { recursive: true });
   }, 120_000);
@@ -125,13 +151,22 @@ describe('a fleet of 8 cameras on two nodes', () => {
     await page.waitForFunction(() => document.querySelectorAll('#rows tr.row[data-health="ok"]').length === 8, undefined, { timeout: 60_000, polling: 200 });
     // Both workers upload (each reports what it stored), and the page adds them up.
     await page.waitForFunction(
-      () => [...document.querySelectorAll('#workers tr')].filter((tr) => Number(tr.children[2]?.textContent) > 0).length === 2 && document.querySelectorAll('canvas.strip').length === 8,
+      () =>
+        [...document.querySelectorAll('#workers tr')].filter((tr) => Number(tr.children[2]?.textContent) > 0).length === 2 &&
+        document.querySelectorAll('canvas.strip').length === 8,
       undefined,
       { timeout: 60_000, polling: 500 },
     );
     const all = await rows(page);
-    expect(all.map((row) => `${row.node}/${row.source}`).sort()).toEqual(Object.entries(NODES).flatMap(([node, sources]) => sources.map((source) => `${node}/${source}`)).sort());
-    const data = (await (await fetch(`${workers[0]?.url}/fleet/data`)).json()) as { uploads: { workers: { workerId: string; storedInWindow: number }[]; total: { chunks: number } }; rows: { source: string; video: { width: number; height: number; codec: string } | null }[] };
+    expect(all.map((row) => `${row.node}/${row.source}`).sort()).toEqual(
+      Object.entries(NODES)
+        .flatMap(([node, sources]) => sources.map((source) => `${node}/${source}`))
+        .sort(),
+    );
+    const data = (await (await fetch(`${workers[0]?.url}/fleet/data`)).json()) as {
+      uploads: { workers: { workerId: string; storedInWindow: number }[]; total: { chunks: number } };
+      rows: { source: string; video: { width: number; height: number; codec: string } | null }[];
+    };
     expect(data.uploads.workers.map((w) => w.workerId)).toEqual(['worker-1', 'worker-2']);
     expect(data.uploads.total.chunks).toBe(data.uploads.workers.reduce((sum, w) => sum + w.storedInWindow, 0));
     expect(data.rows.every((row) => row.video?.width === 640 && row.video.height === 360 && row.video.codec === 'h264')).toBe(true);
@@ -140,13 +175,18 @@ describe('a fleet of 8 cameras on two nodes', () => {
     await page.screenshot({ path: join(ARTEFACTS, 'fleet-all-recording.png') });
 
     // Half a minute of footage first, so the coverage has something on both sides of the outage.
-    await recorders.get('edge-b')?.waitForLog((l) => l.source === VICTIM && l.message === 'chunk recorded' && Number(l.sequence) >= 15, 60_000, 'half a minute of chunks');
+    await recorders
+      .get('edge-b')
+      ?.waitForLog((l) => l.source === VICTIM && l.message === 'chunk recorded' && Number(l.sequence) >= 15, 60_000, 'half a minute of chunks');
     const metricsUrl = `http://127.0.0.1:${statusPorts.get('edge-b')}/metrics`;
     const before = parseExposition(await (await fetch(metricsUrl)).text());
 
     killedAt = Date.now();
     await cameras.get(VICTIM)?.kill();
-    await page.waitForFunction((source) => document.querySelector(`#rows tr.row[data-source="${source}"]`)?.getAttribute('data-health') === 'down', VICTIM, { timeout: 5000, polling: 50 });
+    await page.waitForFunction((source) => document.querySelector(`#rows tr.row[data-source="${source}"]`)?.getAttribute('data-health') === 'down', VICTIM, {
+      timeout: 5000,
+      polling: 50,
+    });
     const redAfterMs = Date.now() - killedAt;
     FIGURES.killToRedRowMs = redAfterMs;
     expect(redAfterMs).toBeLessThan(5000);
@@ -154,14 +194,28 @@ describe('a fleet of 8 cameras on two nodes', () => {
     const afterKill = await rows(page);
     expect(afterKill[0]).toMatchObject({ source: VICTIM, node: 'edge-b', health: 'down' });
     expect(afterKill.filter((row) => row.health === 'ok')).toHaveLength(7);
-    expect(await page.textContent(`#rows tr.row[data-source="${VICTIM}"] td.summary`)).toMatch(/^not recording since \d{4}-\d\d-\d\dT[\d:.]+Z \(\d+ s ago\), reconnecting/);
+    expect(await page.textContent(`#rows tr.row[data-source="${VICTIM}"] td.summary`)).toMatch(
+      /^not recording since \d{4}-\d\d-\d\dT[\d:.]+Z \(\d+ s ago\), reconnecting/,
+    );
     await page.screenshot({ path: join(ARTEFACTS, 'fleet-camera-down.png') });
 
     // The webhook: camera-down for the victim, after the configured 3 s, delivered through three refusals.
     const down = await webhook.waitFor((r) => r.answer === 'accepted' && about(VICTIM, 'camera-down')(r), 30_000, 'camera-down');
-    expect(down.body).toMatchObject({ version: 1, event: 'camera-down', source: VICTIM, node: 'edge-b', detectedBy: 'stream-handle', reason: expect.stringMatching(/stream ended|cannot reach the camera/) });
+    expect(down.body).toMatchObject({
+      version: 1,
+      event: 'camera-down',
+      source: VICTIM,
+      node: 'edge-b',
+      detectedBy: 'stream-handle',
+      reason: expect.stringMatching(/stream ended|cannot reach the camera/),
+    });
     // Nothing else was alerted: the first requests the receiver refused were this alert's.
-    expect(webhook.requests.map((r) => [(r.body as { source?: string }).source, r.answer])).toEqual([[VICTIM, 'status'], [VICTIM, 'drop'], [VICTIM, 'status'], [VICTIM, 'accepted']]);
+    expect(webhook.requests.map((r) => [(r.body as { source?: string }).source, r.answer])).toEqual([
+      [VICTIM, 'status'],
+      [VICTIM, 'drop'],
+      [VICTIM, 'status'],
+      [VICTIM, 'accepted'],
+    ]);
     const firstTry = webhook.requests.find(about(VICTIM, 'camera-down'));
     FIGURES.killToWebhookFirstAttemptMs = (firstTry?.atMs ?? 0) - killedAt;
     FIGURES.killToWebhookDeliveredMs = down.atMs - killedAt;
@@ -172,12 +226,26 @@ describe('a fleet of 8 cameras on two nodes', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const after = parseExposition(await (await fetch(metricsUrl)).text());
     const recording = (series: typeof before) => series.filter((s) => s.name === 'crispy_source_recording');
-    expect(recording(after).map((s) => [s.labels.source, s.value]).sort()).toEqual([['cam5', 1], ['cam6', 0], ['cam7', 1], ['cam8', 1]]);
-    const rules = parseYaml(readFileSync(join(REPO_ROOT, 'deploy/monitoring/prometheus/crispy-alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; annotations: Record<string, string> }[] }[] };
+    expect(
+      recording(after)
+        .map((s) => [s.labels.source, s.value])
+        .sort(),
+    ).toEqual([
+      ['cam5', 1],
+      ['cam6', 0],
+      ['cam7', 1],
+      ['cam8', 1],
+    ]);
+    const rules = parseYaml(readFileSync(join(REPO_ROOT, 'deploy/monitoring/prometheus/crispy-alerts.yml'), 'utf8')) as {
+      groups: { rules: { alert: string; annotations: Record<string, string> }[] }[];
+    };
     const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'CrispyCameraNotRecording');
     const render = (text: string, labels: Record<string, string>) => text.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, name: string) => labels[name] ?? '');
     const scrapeLabels = { job: 'crispy-stream-handle', instance: `edge-b:${statusPorts.get('edge-b')}` };
-    const selector = (labels: Record<string, string>) => `crispy_source_recording{${Object.entries({ ...labels, ...scrapeLabels }).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+    const selector = (labels: Record<string, string>) =>
+      `crispy_source_recording{${Object.entries({ ...labels, ...scrapeLabels })
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',')}}`;
     const victim = recording(after).find((s) => s.labels.source === VICTIM);
     const test = {
       rule_files: [join(REPO_ROOT, 'deploy/monitoring/prometheus/crispy-alerts.yml')],
@@ -195,7 +263,12 @@ describe('a fleet of 8 cameras on two nodes', () => {
             {
               eval_time: '1m45s',
               alertname: 'CrispyCameraNotRecording',
-              exp_alerts: [{ exp_labels: { severity: 'critical', ...victim?.labels, ...scrapeLabels }, exp_annotations: Object.fromEntries(Object.entries(rule?.annotations ?? {}).map(([k, v]) => [k, render(v, victim?.labels ?? {})])) }],
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'critical', ...victim?.labels, ...scrapeLabels },
+                  exp_annotations: Object.fromEntries(Object.entries(rule?.annotations ?? {}).map(([k, v]) => [k, render(v, victim?.labels ?? {})])),
+                },
+              ],
             },
           ],
         },
@@ -214,7 +287,10 @@ describe('a fleet of 8 cameras on two nodes', () => {
     await camera?.restart();
     // The camera serves again from here (restart() returns once it is ready): the outage's real end.
     const backAt = Date.now();
-    await page.waitForFunction((source) => document.querySelector(`#rows tr.row[data-source="${source}"]`)?.getAttribute('data-health') === 'ok', VICTIM, { timeout: 30_000, polling: 100 });
+    await page.waitForFunction((source) => document.querySelector(`#rows tr.row[data-source="${source}"]`)?.getAttribute('data-health') === 'ok', VICTIM, {
+      timeout: 30_000,
+      polling: 100,
+    });
     FIGURES.restartToGreenRowMs = Date.now() - backAt;
 
     const recorder = recorders.get('edge-b');
@@ -230,7 +306,8 @@ describe('a fleet of 8 cameras on two nodes', () => {
     const shown = (iso: string) => iso.replace('T', ' ').replace('Z', ' UTC');
     // Until the chunk after the gap is listed, the gap runs on to "now" (or to the spool's footage).
     await page.waitForFunction(
-      ({ from, to }) => [...document.querySelectorAll('tr.detail table.gaps tr')].some((tr) => tr.children[0]?.textContent === from && tr.children[1]?.textContent === to),
+      ({ from, to }) =>
+        [...document.querySelectorAll('tr.detail table.gaps tr')].some((tr) => tr.children[0]?.textContent === from && tr.children[1]?.textContent === to),
       { from: shown(String(gapLine?.gapFrom)), to: shown(String(gapLine?.gapTo)) },
       { timeout: 30_000, polling: 250 },
     );
@@ -240,7 +317,8 @@ describe('a fleet of 8 cameras on two nodes', () => {
         const c = canvas as HTMLCanvasElement;
         const pixels = c.getContext('2d')?.getImageData(0, 7, c.width, 1).data ?? new Uint8ClampedArray();
         const colours: string[] = [];
-        for (let x = 0; x < c.width; x++) colours.push([pixels[x * 4], pixels[x * 4 + 1], pixels[x * 4 + 2]].map((v) => (v ?? 0).toString(16).padStart(2, '0')).join(''));
+        for (let x = 0; x < c.width; x++)
+          colours.push([pixels[x * 4], pixels[x * 4 + 1], pixels[x * 4 + 2]].map((v) => (v ?? 0).toString(16).padStart(2, '0')).join(''));
         return colours;
       });
     const deadline = Date.now() + 60_000;
@@ -270,11 +348,32 @@ describe('a fleet of 8 cameras on two nodes', () => {
     const png = join(ARTEFACTS, 'coverage-cam6.png');
     const coverage = await runCommand(
       process.execPath,
-      nodeArgsForSource(join(REPO_ROOT, 'evidence-tools/src/coverage/main.ts'), ['--bucket', `file://${join(dir, 'bucket')}`, '--source', VICTIM, '--from', from, '--to', to, '--redis', redis.url, '--json', '--png', png, '--svg', join(ARTEFACTS, 'coverage-cam6.svg'), '--max-gap', '5']),
+      nodeArgsForSource(join(REPO_ROOT, 'evidence-tools/src/coverage/main.ts'), [
+        '--bucket',
+        `file://${join(dir, 'bucket')}`,
+        '--source',
+        VICTIM,
+        '--from',
+        from,
+        '--to',
+        to,
+        '--redis',
+        redis.url,
+        '--json',
+        '--png',
+        png,
+        '--svg',
+        join(ARTEFACTS, 'coverage-cam6.svg'),
+        '--max-gap',
+        '5',
+      ]),
       { timeoutMs: 60_000, cwd: REPO_ROOT },
     );
     expect(coverage.code, coverage.stderr).toBe(1); // the outage is longer than --max-gap 5
-    const report = JSON.parse(coverage.stdout) as { gaps: { from: string; to: string; durationMs: number; missingSequences: unknown; edge: string | null }[]; spools: { consulted: boolean } };
+    const report = JSON.parse(coverage.stdout) as {
+      gaps: { from: string; to: string; durationMs: number; missingSequences: unknown; edge: string | null }[];
+      spools: { consulted: boolean };
+    };
     expect(report.spools.consulted).toBe(true);
     const outage = report.gaps.filter((g) => g.edge === null);
     expect(outage).toHaveLength(1);
@@ -289,7 +388,8 @@ describe('a fleet of 8 cameras on two nodes', () => {
     FIGURES.reportedGapMs = found?.durationMs ?? 0;
     expect(Math.abs(startErrorMs)).toBeLessThanOrEqual(CHUNK_SECONDS * 1000);
     expect(Math.abs(endErrorMs)).toBeLessThanOrEqual(CHUNK_SECONDS * 1000);
-    for (const name of ['fleet-camera-down.png', 'fleet-gap-detail.png', 'coverage-cam6.png']) copyFileSync(join(ARTEFACTS, name), join(ARTEFACTS, `readme-${name}`));
+    for (const name of ['fleet-camera-down.png', 'fleet-gap-detail.png', 'coverage-cam6.png'])
+      copyFileSync(join(ARTEFACTS, name), join(ARTEFACTS, `readme-${name}`));
   });
 
   it('a node gone silent: its cameras show stale, and one worker (not both) alerts for each', async () => {
@@ -298,23 +398,49 @@ describe('a fleet of 8 cameras on two nodes', () => {
     // A frozen node: it writes nothing more, its sockets stay open (a hung host, a cut link).
     recorder?.child.kill('SIGSTOP');
     try {
-      await page.waitForFunction(() => document.querySelectorAll('#rows tr.row[data-health="stale"]').length === 4, undefined, { timeout: 20_000, polling: 100 });
+      await page.waitForFunction(() => document.querySelectorAll('#rows tr.row[data-health="stale"]').length === 4, undefined, {
+        timeout: 20_000,
+        polling: 100,
+      });
       FIGURES.silentToStaleRowsMs = Date.now() - silentAt;
       expect((await rows(page)).filter((row) => row.health === 'stale').map((row) => row.node)).toEqual(['edge-a', 'edge-a', 'edge-a', 'edge-a']);
       for (const source of NODES['edge-a']) {
-        await webhook.waitFor((r) => r.answer === 'accepted' && (r.body as { event?: string; source?: string; detectedBy?: string }).event === 'camera-down' && (r.body as { source?: string }).source === source && (r.body as { detectedBy?: string }).detectedBy === 'upload-worker', 30_000, `camera-down for ${source}`);
+        await webhook.waitFor(
+          (r) =>
+            r.answer === 'accepted' &&
+            (r.body as { event?: string; source?: string; detectedBy?: string }).event === 'camera-down' &&
+            (r.body as { source?: string }).source === source &&
+            (r.body as { detectedBy?: string }).detectedBy === 'upload-worker',
+          30_000,
+          `camera-down for ${source}`,
+        );
       }
-      const fromWorkers = webhook.accepted().filter((r) => (r.body as { detectedBy?: string }).detectedBy === 'upload-worker' && (r.body as { event?: string }).event === 'camera-down');
+      const fromWorkers = webhook
+        .accepted()
+        .filter((r) => (r.body as { detectedBy?: string }).detectedBy === 'upload-worker' && (r.body as { event?: string }).event === 'camera-down');
       expect(fromWorkers.map((r) => (r.body as { source: string }).source).sort()).toEqual([...NODES['edge-a']].sort());
     } finally {
       recorder?.child.kill('SIGCONT');
     }
     await page.waitForFunction(() => document.querySelectorAll('#rows tr.row[data-health="stale"]').length === 0, undefined, { timeout: 20_000, polling: 200 });
     for (const source of NODES['edge-a']) {
-      await webhook.waitFor((r) => r.answer === 'accepted' && (r.body as { event?: string }).event === 'camera-back' && (r.body as { source?: string }).source === source && (r.body as { detectedBy?: string }).detectedBy === 'upload-worker', 30_000, `camera-back for ${source}`);
+      await webhook.waitFor(
+        (r) =>
+          r.answer === 'accepted' &&
+          (r.body as { event?: string }).event === 'camera-back' &&
+          (r.body as { source?: string }).source === source &&
+          (r.body as { detectedBy?: string }).detectedBy === 'upload-worker',
+        30_000,
+        `camera-back for ${source}`,
+      );
     }
     const logs: LogLine[] = workers.flatMap(({ process }) => process.logs);
     // Each silent camera was claimed by exactly one of the two workers.
-    expect(logs.filter((l) => l.message === 'alert raised' && l.alert === 'camera-down').map((l) => l.source).sort()).toEqual([...NODES['edge-a']].sort());
+    expect(
+      logs
+        .filter((l) => l.message === 'alert raised' && l.alert === 'camera-down')
+        .map((l) => l.source)
+        .sort(),
+    ).toEqual([...NODES['edge-a']].sort());
   });
 });

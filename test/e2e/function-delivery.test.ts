@@ -75,7 +75,12 @@ describe('the function under at-least-once delivery', () => {
 
   it('a malformed message is acknowledged with an error line naming the problem', async () => {
     const before = pipeline.fn.logs.length;
-    expect(await push({ message: { data: Buffer.from('not json').toString('base64'), attributes: { eventType: 'OBJECT_FINALIZE' }, messageId: '1' }, subscription: 's' })).toBe(204);
+    expect(
+      await push({
+        message: { data: Buffer.from('not json').toString('base64'), attributes: { eventType: 'OBJECT_FINALIZE' }, messageId: '1' },
+        subscription: 's',
+      }),
+    ).toBe(204);
     expect(await push({ message: { data: Buffer.from('{}').toString('base64'), messageId: '2' }, subscription: 's' })).toBe(204);
     const reasons = (await linesSince(before, 'notification ignored: malformed', 2)).map((l) => String(l.reason));
     expect(reasons).toEqual([
@@ -134,7 +139,12 @@ describe('the function under at-least-once delivery', () => {
       const before = pipeline.fn.logs.length;
       expect(await push(pubsubPushBody('OBJECT_FINALIZE', object, 's'))).toBe(204);
       const [refused] = await linesSince(before, 'chunk refused: not a chunk that can be described', 1);
-      expect(refused).toMatchObject({ severity: 'ERROR', object: object.name, kind: 'not-a-video-container', reason: 'not a video container: the object holds an HLS playlist (#EXTM3U)' });
+      expect(refused).toMatchObject({
+        severity: 'ERROR',
+        object: object.name,
+        kind: 'not-a-video-container',
+        reason: 'not a video container: the object holds an HLS playlist (#EXTM3U)',
+      });
       // Acknowledged: a redelivery of the same message is a duplicate, not a retry.
       expect(logsSince(before).filter((l) => l.message === 'chunk could not be described; Pub/Sub will retry')).toHaveLength(0);
       await delay(500);
@@ -180,15 +190,34 @@ describe('the function under at-least-once delivery', () => {
     beforeAll(async () => {
       const certFile = join(pipeline.dir, 'tls-cert.pem');
       const keyFile = join(pipeline.dir, 'tls-key.pem');
-      await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyFile, '-out', certFile]);
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ]);
       const tls = { cert: await readFile(certFile), key: await readFile(keyFile) };
       const workerPort = new URL(pipeline.workerUrl).port;
       origin = createHttpsServer(tls, (req, res) => {
         served.push(req.headers.range);
-        const upstream = httpRequest({ host: '127.0.0.1', port: workerPort, path: req.url, headers: { range: req.headers.range ?? '' } }, (answer: IncomingMessage) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        });
+        const upstream = httpRequest(
+          { host: '127.0.0.1', port: workerPort, path: req.url, headers: { range: req.headers.range ?? '' } },
+          (answer: IncomingMessage) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
         upstream.on('error', () => res.destroy());
         upstream.end();
       });

@@ -15,7 +15,9 @@ const BUCKET = 'crispy-chunks';
 const TOPIC = 'chunk-finalized';
 const emulatorInstalled = pubsubEmulatorAvailable();
 if (!emulatorInstalled) {
-  console.warn(`skipping the gs:// end-to-end test: the Pub/Sub emulator is not installed at ${PUBSUB_EMULATOR_BIN} (install google-cloud-cli with its pubsub emulator)`);
+  console.warn(
+    `skipping the gs:// end-to-end test: the Pub/Sub emulator is not installed at ${PUBSUB_EMULATOR_BIN} (install google-cloud-cli with its pubsub emulator)`,
+  );
 }
 
 // The production notification path: the bucket (our GCS JSON-API test server) publishes
@@ -45,7 +47,15 @@ describe.skipIf(!emulatorInstalled)('chunks into a gs:// bucket, notified throug
     const keyFile = join(keyDir, 'service-account.json');
     await writeFile(
       keyFile,
-      JSON.stringify({ type: 'service_account', project_id: PROJECT, private_key_id: 'test', private_key: privatePem, client_email: `signer@${PROJECT}.iam.gserviceaccount.com`, client_id: '1', token_uri: `${gcs.url}/token` }),
+      JSON.stringify({
+        type: 'service_account',
+        project_id: PROJECT,
+        private_key_id: 'test',
+        private_key: privatePem,
+        client_email: `signer@${PROJECT}.iam.gserviceaccount.com`,
+        client_id: '1',
+        token_uri: `${gcs.url}/token`,
+      }),
     );
     // Every endpoint by host name, as in production (storage.googleapis.com): the worker uploads to,
     // and the function signs URLs for and reads from, http://localhost:PORT; the emulator pushes to

@@ -47,14 +47,26 @@ describe("this node's clock stepping back an hour", () => {
     const chunks = () => recorder.logs.filter((l) => l.source === 'stepped' && l.message === 'chunk recorded');
     await recorder.waitForLog(() => chunks().length >= 2, 40_000, 'two chunks');
     await writeFile(clockFile, '-3600\n');
-    const stepLog = await recorder.waitForLog((l) => l.source === 'stepped' && String(l.message).startsWith("this node's clock stepped back"), 20_000, 'the step');
+    const stepLog = await recorder.waitForLog(
+      (l) => l.source === 'stepped' && String(l.message).startsWith("this node's clock stepped back"),
+      20_000,
+      'the step',
+    );
     await recorder.waitForLog(() => chunks().some((l) => l.hostClockStepMs !== undefined), 20_000, 'a marked chunk');
     // A new recording, anchored on the stepped clock.
     await camera.kill();
     await recorder.waitForLog((l) => l.source === 'stepped' && String(l.message).startsWith('camera stream ended'), 20_000, 'that the stream ended');
     await camera.start();
-    const overlap = await recorder.waitForLog((l) => l.source === 'stepped' && String(l.message).includes('before the one before it ended'), 40_000, 'the overlap');
-    await recorder.waitForLog(() => chunks().filter((l) => Date.parse(String(l.hostTime)) < Date.parse(String(overlap.previousEnd)) - HOUR_MS / 2).length >= 2, 30_000, 'two chunks after');
+    const overlap = await recorder.waitForLog(
+      (l) => l.source === 'stepped' && String(l.message).includes('before the one before it ended'),
+      40_000,
+      'the overlap',
+    );
+    await recorder.waitForLog(
+      () => chunks().filter((l) => Date.parse(String(l.hostTime)) < Date.parse(String(overlap.previousEnd)) - HOUR_MS / 2).length >= 2,
+      30_000,
+      'two chunks after',
+    );
     expect(await recorder.stop()).toBe(0);
 
     const recorded = chunks();

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogLine } from '@crispy-streamer/harness/service-process';
 import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
-import { makeFfv1GrayMkv, makeG711Video, makeSampleVideo, makeVp9AlphaWebm, probeAudioCodecs, probeVideo, probeVideoTag } from '@crispy-streamer/harness/sample-video';
+import {
+  makeFfv1GrayMkv,
+  makeG711Video,
+  makeSampleVideo,
+  makeVp9AlphaWebm,
+  probeAudioCodecs,
+  probeVideo,
+  probeVideoTag,
+} from '@crispy-streamer/harness/sample-video';
 import { startLocalPipeline, type BucketObject, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // Inputs that are not the 720p H.264 test pattern, each through all three services: the chunk's
@@ -57,7 +65,10 @@ describe('inputs MP4 cannot hold as they are, and H.265, through all three servi
     const objects = await pipeline.bucketObjects();
     for (const { id } of sources) {
       const recorded = logs.filter((l) => l.source === id && l.message === 'chunk recorded');
-      const described = await pipeline.waitForDescriptions(id, recorded.map((l) => Number(l.sequence)));
+      const described = await pipeline.waitForDescriptions(
+        id,
+        recorded.map((l) => Number(l.sequence)),
+      );
       runs.set(id, { recorded, described, objects: objects.filter((o) => o.resource.metadata.source === id) });
     }
   }, 240_000);
@@ -77,25 +88,38 @@ describe('inputs MP4 cannot hold as they are, and H.265, through all three servi
   it('VP9 with alpha, 720x1280: WebM chunks (video/webm, .webm) that keep the alpha plane: described 720x1280x4', () => {
     const { described, objects, recorded } = run('vp9-alpha');
     expect(recorded.map((l) => l.durationMs)).toEqual([2000, 2000]);
-    for (const line of described) expect(line).toMatchObject({ width: 720, height: 1280, channels: 4, pixelFormat: 'yuva420p', container: 'webm', codec: 'vp9', durationCheck: 'match' });
+    for (const line of described)
+      expect(line).toMatchObject({ width: 720, height: 1280, channels: 4, pixelFormat: 'yuva420p', container: 'webm', codec: 'vp9', durationCheck: 'match' });
     for (const object of objects) {
       expect(object.name).toMatch(/\.webm$/);
       expect(object.resource.contentType).toBe('video/webm');
-      expect(object.resource.metadata).toMatchObject({ container: 'webm', pixelFormat: 'yuva420p', codec: 'vp9', width: '720', height: '1280', dropped: 'nothing', audio: 'none' });
+      expect(object.resource.metadata).toMatchObject({
+        container: 'webm',
+        pixelFormat: 'yuva420p',
+        codec: 'vp9',
+        width: '720',
+        height: '1280',
+        dropped: 'nothing',
+        audio: 'none',
+      });
     }
-    expect(planLine('vp9-alpha')?.message).toBe('recording as webm: MP4 would drop the alpha plane of vp9 yuva420p: WebM holds it as it is; the source has no audio');
+    expect(planLine('vp9-alpha')?.message).toBe(
+      'recording as webm: MP4 would drop the alpha plane of vp9 yuva420p: WebM holds it as it is; the source has no audio',
+    );
   });
 
   it('FFV1 grey in Matroska: Matroska chunks, described with one channel, gray; encode mode keeps it grey too', () => {
     const copy = run('ffv1-gray');
-    for (const line of copy.described) expect(line).toMatchObject({ width: 640, height: 480, channels: 1, pixelFormat: 'gray', container: 'mkv', codec: 'ffv1', durationCheck: 'match' });
+    for (const line of copy.described)
+      expect(line).toMatchObject({ width: 640, height: 480, channels: 1, pixelFormat: 'gray', container: 'mkv', codec: 'ffv1', durationCheck: 'match' });
     for (const object of copy.objects) {
       expect(object.name).toMatch(/\.mkv$/);
       expect(object.resource.contentType).toBe('video/x-matroska');
     }
     expect(copy.recorded.reduce((sum, l) => sum + Number(l.durationMs), 0)).toBe(4000);
     const encoded = run('ffv1-gray-encode');
-    for (const line of encoded.described) expect(line).toMatchObject({ width: 640, height: 480, channels: 1, pixelFormat: 'gray', container: 'mp4', codec: 'h264' });
+    for (const line of encoded.described)
+      expect(line).toMatchObject({ width: 640, height: 480, channels: 1, pixelFormat: 'gray', container: 'mp4', codec: 'h264' });
     for (const object of encoded.objects) expect(object.resource.metadata).toMatchObject({ container: 'mp4', pixelFormat: 'gray', dropped: 'nothing' });
   });
 
@@ -106,11 +130,19 @@ describe('inputs MP4 cannot hold as they are, and H.265, through all three servi
   });
 
   it('G.711 audio: dropped, kept (Matroska) or re-encoded to AAC (MP4), each said in one line and in the metadata', async () => {
-    const lines = Object.fromEntries(['g711-off', 'g711-keep', 'g711-aac'].map((id) => [id, logs.filter((l) => l.source === id && String(l.message).startsWith('recording as'))]));
+    const lines = Object.fromEntries(
+      ['g711-off', 'g711-keep', 'g711-aac'].map((id) => [id, logs.filter((l) => l.source === id && String(l.message).startsWith('recording as'))]),
+    );
     for (const found of Object.values(lines)) expect(found).toHaveLength(1);
-    expect(lines['g711-off']?.[0]?.message).toBe('recording as mp4: MP4 holds h264 yuv420p as it is; audio #0:1 pcm_mulaw 8000 Hz: dropped by configuration (audio: false)');
-    expect(lines['g711-keep']?.[0]?.message).toBe('recording as mkv: MP4 cannot hold pcm_mulaw audio: Matroska holds it as it is; audio #0:1 pcm_mulaw 8000 Hz: kept as it is');
-    expect(lines['g711-aac']?.[0]?.message).toBe('recording as mp4: MP4 holds h264 yuv420p as it is; audio #0:1 pcm_mulaw 8000 Hz: re-encoded to AAC because MP4 cannot hold pcm_mulaw (audio: aac)');
+    expect(lines['g711-off']?.[0]?.message).toBe(
+      'recording as mp4: MP4 holds h264 yuv420p as it is; audio #0:1 pcm_mulaw 8000 Hz: dropped by configuration (audio: false)',
+    );
+    expect(lines['g711-keep']?.[0]?.message).toBe(
+      'recording as mkv: MP4 cannot hold pcm_mulaw audio: Matroska holds it as it is; audio #0:1 pcm_mulaw 8000 Hz: kept as it is',
+    );
+    expect(lines['g711-aac']?.[0]?.message).toBe(
+      'recording as mp4: MP4 holds h264 yuv420p as it is; audio #0:1 pcm_mulaw 8000 Hz: re-encoded to AAC because MP4 cannot hold pcm_mulaw (audio: aac)',
+    );
 
     const expectations = [
       ['g711-off', 'mp4', 'pcm_mulaw:dropped', []],

@@ -71,7 +71,9 @@ interface Queued {
 /** Writes a chunk of `bytes` into the spool under a source of its own and queues it. */
 async function queueChunk(sourceId: string, bytes: number): Promise<Queued> {
   const chunk = await writeSyntheticChunk(spoolDir, sourceId, ++sequence, bytes);
-  const sha256 = createHash('sha256').update(await readFile(chunk.spoolPath)).digest('hex');
+  const sha256 = createHash('sha256')
+    .update(await readFile(chunk.spoolPath))
+    .digest('hex');
   await enqueueChunk(redis.url, chunk, { backoffMs: 200 });
   return { chunk, sha256, sourceId };
 }
@@ -80,13 +82,16 @@ const linesOf = (sourceId: string): LogLine[] => worker.logs.filter((l) => l.sou
 const messagesOf = (sourceId: string): string[] => linesOf(sourceId).map((l) => String(l.message));
 const objectOf = (queued: Queued) => gcs.objects(BUCKET).find((o) => o.metadata.source === queued.sourceId);
 /** Requests that touched this source's object (its name is in the path, for uploads and session URIs alike). */
-const requestsOf = (sourceId: string): RequestRecord[] => gcs.requests.filter((r) => decodeURIComponent(r.path).includes(`/${sourceId}/`) || decodeURIComponent(r.path).includes(`${sourceId}_`));
+const requestsOf = (sourceId: string): RequestRecord[] =>
+  gcs.requests.filter((r) => decodeURIComponent(r.path).includes(`/${sourceId}/`) || decodeURIComponent(r.path).includes(`${sourceId}_`));
 const sessionsOf = (sourceId: string): number => requestsOf(sourceId).filter((r) => r.method === 'POST' && r.path.includes('uploadType=resumable')).length;
 const receivedFor = (sourceId: string): number => requestsOf(sourceId).reduce((sum, r) => sum + r.bytes, 0);
 
 function waitForOutcome(sourceId: string, timeoutMs = 120_000): Promise<LogLine> {
   return worker.waitForLog(
-    (l) => l.source === sourceId && (l.message === 'chunk uploaded' || l.message === 'chunk was already in the bucket' || String(l.message).startsWith('chunk upload gave up')),
+    (l) =>
+      l.source === sourceId &&
+      (l.message === 'chunk uploaded' || l.message === 'chunk was already in the bucket' || String(l.message).startsWith('chunk upload gave up')),
     timeoutMs,
     `the outcome of ${sourceId}`,
   );
@@ -98,7 +103,11 @@ function expectStoredWhole(queued: Queued): void {
   expect(object?.bytes.length).toBe(queued.chunk.job.metadata.bytes);
   expect(object?.crc32c).toBe(queued.chunk.crc32c);
   expect(crc32cBase64(object?.bytes ?? Buffer.alloc(0))).toBe(queued.chunk.crc32c);
-  expect(createHash('sha256').update(object?.bytes ?? Buffer.alloc(0)).digest('hex')).toBe(queued.sha256);
+  expect(
+    createHash('sha256')
+      .update(object?.bytes ?? Buffer.alloc(0))
+      .digest('hex'),
+  ).toBe(queued.sha256);
 }
 
 describe('a 40 MB chunk, the connection faulted 256 KiB in', () => {
@@ -116,7 +125,13 @@ describe('a 40 MB chunk, the connection faulted 256 KiB in', () => {
       const queued = await queueChunk(sourceId, 40 * MB);
       const outcome = await waitForOutcome(sourceId);
       const received = receivedFor(sourceId);
-      recordFaultOutcome(`40 MB upload, ${fault.label} after 256 KiB`, { recorded: [sequence], stored: gcs.objects(BUCKET).filter((o) => o.metadata.source === sourceId).map((o) => Number(o.metadata.sequence)) });
+      recordFaultOutcome(`40 MB upload, ${fault.label} after 256 KiB`, {
+        recorded: [sequence],
+        stored: gcs
+          .objects(BUCKET)
+          .filter((o) => o.metadata.source === sourceId)
+          .map((o) => Number(o.metadata.sequence)),
+      });
 
       expect(outcome).toMatchObject({ message: 'chunk uploaded', outcome: 'created', bytes: 40 * MB, attempts: 1 });
       // The fault happened: the first data request was cut, or answered 503.
@@ -124,7 +139,9 @@ describe('a 40 MB chunk, the connection faulted 256 KiB in', () => {
       expect(dataRequests[0]).toMatchObject({ status: fault.answered });
       // One session, one attempt: no retry spent, no outage pause.
       expect(sessionsOf(sourceId)).toBe(1);
-      expect(messagesOf(sourceId).filter((m) => m === 'chunk upload failed; will retry' || m.startsWith('chunk upload gave up') || m.startsWith('storage '))).toEqual([]);
+      expect(
+        messagesOf(sourceId).filter((m) => m === 'chunk upload failed; will retry' || m.startsWith('chunk upload gave up') || m.startsWith('storage ')),
+      ).toEqual([]);
       const resent = received - 40 * MB;
       console.log(`40 MB upload, ${fault.label} after 256 KiB: the server received ${received} bytes, ${resent} sent again, in one attempt`);
       expect(resent).toBeGreaterThan(0);
@@ -145,7 +162,13 @@ describe('an attempt that stalls', () => {
     const queued = await queueChunk(sourceId, 40 * MB);
     const outcome = await waitForOutcome(sourceId);
     const received = receivedFor(sourceId);
-    recordFaultOutcome('40 MB upload stalled past the progress timeout', { recorded: [sequence], stored: gcs.objects(BUCKET).filter((o) => o.metadata.source === sourceId).map((o) => Number(o.metadata.sequence)) });
+    recordFaultOutcome('40 MB upload stalled past the progress timeout', {
+      recorded: [sequence],
+      stored: gcs
+        .objects(BUCKET)
+        .filter((o) => o.metadata.source === sourceId)
+        .map((o) => Number(o.metadata.sequence)),
+    });
 
     expect(outcome).toMatchObject({ message: 'chunk uploaded', outcome: 'created', resumedSession: true });
     const stall = linesOf(sourceId).find((l) => l.message === 'storage unavailable: uploads paused, the backlog waits in the spool');
@@ -167,7 +190,10 @@ describe('create-only onto an existing object', () => {
       // Same bytes: put the chunk there first, as an earlier attempt whose answer was lost would have.
       const same = await writeSyntheticChunk(spoolDir, `exists-same-${kind}`, ++sequence, size);
       const name = chunkObjectName(PREFIX, same.job.metadata);
-      await storage().bucket(BUCKET).file(name).save(await readFile(same.spoolPath), { resumable: false });
+      await storage()
+        .bucket(BUCKET)
+        .file(name)
+        .save(await readFile(same.spoolPath), { resumable: false });
       const before = gcs.objects(BUCKET).find((o) => o.name === name);
       await enqueueChunk(redis.url, same, { backoffMs: 200 });
       const done = await waitForOutcome(same.job.metadata.sourceId);
@@ -183,7 +209,12 @@ describe('create-only onto an existing object', () => {
       const refused = await waitForOutcome(other.job.metadata.sourceId);
       expect(refused.message).toBe('chunk upload gave up: the file stays in the spool and the job in the failed set');
       expect(String((refused.err as { message?: string }).message)).toContain('already exists with different content');
-      expect(gcs.objects(BUCKET).find((o) => o.name === otherName)?.bytes.equals(squatter)).toBe(true);
+      expect(
+        gcs
+          .objects(BUCKET)
+          .find((o) => o.name === otherName)
+          ?.bytes.equals(squatter),
+      ).toBe(true);
       // (Buffers compared with equals(): a deep toEqual of megabytes walks every index.)
       const after = gcs.objects(BUCKET).find((o) => o.name === name);
       expect([after?.generation, after?.crc32c, after?.bytes.equals(before?.bytes ?? Buffer.alloc(0))]).toEqual([before?.generation, before?.crc32c, true]);
@@ -206,11 +237,19 @@ describe('bytes damaged on the way', () => {
       gcs.injectFault({ kind: 'corrupt-upload', match: (_method, path) => decodeURIComponent(path).includes(`${sourceId}_`) });
       const queued = await queueChunk(sourceId, size);
       const outcome = await waitForOutcome(sourceId);
-      recordFaultOutcome(`${kind} upload damaged on the way (${style === 'google' ? '400' : '412'} answer)`, { recorded: [sequence], stored: gcs.objects(BUCKET).filter((o) => o.metadata.source === sourceId).map((o) => Number(o.metadata.sequence)) });
+      recordFaultOutcome(`${kind} upload damaged on the way (${style === 'google' ? '400' : '412'} answer)`, {
+        recorded: [sequence],
+        stored: gcs
+          .objects(BUCKET)
+          .filter((o) => o.metadata.source === sourceId)
+          .map((o) => Number(o.metadata.sequence)),
+      });
 
       const corrupted = linesOf(sourceId).find((l) => String(l.message).startsWith('corrupted upload'));
       expect(corrupted).toMatchObject({ severity: 'ERROR', attempt: 1, err: { type: 'CorruptedUploadError' } });
-      expect(String((corrupted?.err as { message?: string }).message)).toContain(style === 'google' ? "doesn't match calculated CRC32C" : 'crc32c validation failed');
+      expect(String((corrupted?.err as { message?: string }).message)).toContain(
+        style === 'google' ? "doesn't match calculated CRC32C" : 'crc32c validation failed',
+      );
       expect(messagesOf(sourceId)).toContain('chunk upload failed; will retry');
       // Retried, and the second attempt stored the file's bytes.
       expect(outcome).toMatchObject({ message: 'chunk uploaded', outcome: 'created', attempts: 2 });

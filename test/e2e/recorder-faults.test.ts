@@ -99,10 +99,7 @@ describe('recorder, Redis and camera faults', () => {
     const nobody = await freePort();
     const sourcesFile = join(pipeline.dir, 'faulty-cameras.yaml');
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(
-      sourcesFile,
-      `sources:\n  - id: freezes\n    url: ${camera.url('cam0')}\n  - id: absent\n    url: rtsp://127.0.0.1:${nobody}/cam\n`,
-    );
+    await writeFile(sourcesFile, `sources:\n  - id: freezes\n    url: ${camera.url('cam0')}\n  - id: absent\n    url: rtsp://127.0.0.1:${nobody}/cam\n`);
     const recorder = pipeline.runStreamHandle(
       { RTSP_TIMEOUT_SECONDS: '2', RECONNECT_MIN_DELAY_MS: '300', RECONNECT_MAX_DELAY_MS: '1000', CHUNK_SECONDS: '2' },
       ['--sources', sourcesFile],

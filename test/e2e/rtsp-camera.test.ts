@@ -84,13 +84,18 @@ describe('live RTSP cameras through all three services', () => {
     expect(recorder.logs.filter((l) => String(l.message).startsWith('recording gap'))).toEqual([]);
     for (let i = 1; i < chunks.length; i++) {
       const previous = chunks[i - 1] as LogLine;
-      expect(Math.abs(Date.parse(String(chunks[i]?.startTime)) - (Date.parse(String(previous.startTime)) + Number(previous.durationMs)))).toBeLessThanOrEqual(40);
+      expect(Math.abs(Date.parse(String(chunks[i]?.startTime)) - (Date.parse(String(previous.startTime)) + Number(previous.durationMs)))).toBeLessThanOrEqual(
+        40,
+      );
     }
     const first = chunks[0] as LogLine;
     const firstEndMs = Date.parse(String(first.startTime)) + Number(first.durationMs);
     expect(firstEndMs).toBeLessThanOrEqual(Date.parse(String(first.time)) + 5);
     expect(Date.parse(String(first.time)) - firstEndMs).toBeLessThan(1_000);
-    await pipeline.waitForDescriptions('midgop', chunks.map((l) => Number(l.sequence)));
+    await pipeline.waitForDescriptions(
+      'midgop',
+      chunks.map((l) => Number(l.sequence)),
+    );
   });
 
   it('reconnects when the camera dies, reports the gap, and never logs the password', async () => {
@@ -110,7 +115,11 @@ describe('live RTSP cameras through all three services', () => {
     await camera.restart();
     const gap = await recorder.waitForLog((l) => l.source === 'flaky' && String(l.message).startsWith('recording gap'), 40_000, 'the gap');
     expect(Number(gap.gapMs)).toBeGreaterThanOrEqual(2000);
-    await recorder.waitForLog((l) => l.message === 'chunk recorded' && Date.parse(String(l.startTime)) >= Date.parse(String(gap.gapTo)) + 1, 30_000, 'a chunk after the gap');
+    await recorder.waitForLog(
+      (l) => l.message === 'chunk recorded' && Date.parse(String(l.startTime)) >= Date.parse(String(gap.gapTo)) + 1,
+      30_000,
+      'a chunk after the gap',
+    );
     expect(await recorder.stop()).toBe(0);
 
     const sequences = recordedChunks(recorder.logs, 'flaky').map((l) => Number(l.sequence));
@@ -121,7 +130,12 @@ describe('live RTSP cameras through all three services', () => {
     if (described instanceof Error) throw described;
     expect(flakyStored).toEqual(sequences);
 
-    const everything = [...pipeline.allLogs().map((l) => JSON.stringify(l)), ...recorder.otherOutput, ...pipeline.worker.otherOutput, ...pipeline.fn.otherOutput].join('\n');
+    const everything = [
+      ...pipeline.allLogs().map((l) => JSON.stringify(l)),
+      ...recorder.otherOutput,
+      ...pipeline.worker.otherOutput,
+      ...pipeline.fn.otherOutput,
+    ].join('\n');
     expect(everything).toContain('viewer:***@');
     expect(everything).not.toContain(PASSWORD);
   });
@@ -136,7 +150,11 @@ describe('live RTSP cameras through all three services', () => {
     const recorder = pipeline.runStreamHandle({ RECONNECT_MIN_DELAY_MS: '500', RECONNECT_MAX_DELAY_MS: '1000' }, ['--sources', sourcesFile]);
     const refused = await recorder.waitForLog((l) => l.source === 'wrong-password' && l.failure === 'unauthorized', 30_000, 'the 401');
     expect(String(refused.message)).toContain('the camera refused the credentials');
-    await recorder.waitForLog((l) => l.message === 'chunk recorded' && l.source === 'right-password' && Number(l.sequence) >= 1, 30_000, 'chunks from the good camera');
+    await recorder.waitForLog(
+      (l) => l.message === 'chunk recorded' && l.source === 'right-password' && Number(l.sequence) >= 1,
+      30_000,
+      'chunks from the good camera',
+    );
     expect(await recorder.stop()).toBe(0);
     expect(recordedChunks(recorder.logs, 'wrong-password')).toHaveLength(0);
     expect(JSON.stringify(recorder.logs)).not.toContain('Not-The-Pass-42');

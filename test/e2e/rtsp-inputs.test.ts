@@ -48,7 +48,11 @@ describe('cameras of every transport, codec and audio, through all three service
   }
 
   const chunksFrom = (recorder: ServiceProcess, source: string, count: number) =>
-    recorder.waitForLog((l) => l.source === source && l.message === 'chunk recorded' && Number(l.sequence) >= count - 1, 60_000, `${count} chunks of ${source}`);
+    recorder.waitForLog(
+      (l) => l.source === source && l.message === 'chunk recorded' && Number(l.sequence) >= count - 1,
+      60_000,
+      `${count} chunks of ${source}`,
+    );
 
   async function storedOf(source: string): Promise<BucketObject[]> {
     return (await pipeline.bucketObjects()).filter((o) => o.resource.metadata.source === source);
@@ -64,8 +68,12 @@ describe('cameras of every transport, codec and audio, through all three service
     const refused = await recorder.waitForLog((l) => l.source === 'udp-only-tcp' && String(l.message).startsWith('camera stream ended'), 30_000, 'the 461');
     expect(refused).toMatchObject({ failure: 'unsupported-transport', transport: 'tcp' });
     expect(String(refused.cause)).toMatch(/method SETUP failed: 461 Unsupported transport/);
-    expect(String(refused.message)).toContain('set the source\'s transport (or RTSP_TRANSPORT) to one it offers');
-    const switched = await recorder.waitForLog((l) => l.source === 'udp-only-auto' && String(l.message).startsWith('camera refused RTSP over tcp'), 30_000, 'auto leaving TCP');
+    expect(String(refused.message)).toContain("set the source's transport (or RTSP_TRANSPORT) to one it offers");
+    const switched = await recorder.waitForLog(
+      (l) => l.source === 'udp-only-auto' && String(l.message).startsWith('camera refused RTSP over tcp'),
+      30_000,
+      'auto leaving TCP',
+    );
     expect(switched).toMatchObject({ transport: 'tcp', next: 'udp' });
     await chunksFrom(recorder, 'udp-only-udp', 3);
     await chunksFrom(recorder, 'udp-only-auto', 3);
@@ -88,10 +96,15 @@ describe('cameras of every transport, codec and audio, through all three service
     await chunksFrom(recorder, 'http-only', 2);
     await chunksFrom(recorder, 'http-only-auto', 2);
     expect(await recorder.stop()).toBe(0);
-    const tried = recorder.logs.filter((l) => l.source === 'http-only-auto' && String(l.message).startsWith('camera refused RTSP over')).map((l) => `${String(l.transport)}>${String(l.next)}`);
+    const tried = recorder.logs
+      .filter((l) => l.source === 'http-only-auto' && String(l.message).startsWith('camera refused RTSP over'))
+      .map((l) => `${String(l.transport)}>${String(l.next)}`);
     expect(tried).toEqual(['tcp>udp', 'udp>udp_multicast', 'udp_multicast>http']);
     for (const source of ['http-only', 'http-only-auto']) {
-      await pipeline.waitForDescriptions(source, recorded(recorder.logs, source).map((l) => Number(l.sequence)));
+      await pipeline.waitForDescriptions(
+        source,
+        recorded(recorder.logs, source).map((l) => Number(l.sequence)),
+      );
       for (const object of await storedOf(source)) expect(object.resource.metadata.transport).toBe('http');
     }
   }, 120_000);
@@ -102,7 +115,10 @@ describe('cameras of every transport, codec and audio, through all three service
     await chunksFrom(recorder, 'lossy', 4);
     expect(await recorder.stop()).toBe(0);
     const chunks = recorded(recorder.logs, 'lossy');
-    await pipeline.waitForDescriptions('lossy', chunks.map((l) => Number(l.sequence)));
+    await pipeline.waitForDescriptions(
+      'lossy',
+      chunks.map((l) => Number(l.sequence)),
+    );
     const lost = (await storedOf('lossy')).map((o) => Number(o.resource.metadata.packetsLost));
     // One packet in 40 never left the camera: every whole chunk saw some of them missing.
     expect(lost.slice(0, -1).every((n) => n > 0)).toBe(true);
@@ -123,16 +139,26 @@ describe('cameras of every transport, codec and audio, through all three service
     ]);
     for (const source of ['g711-cam-off', 'g711-cam-keep', 'g711-cam-aac']) await chunksFrom(recorder, source, 2);
     expect(await recorder.stop()).toBe(0);
-    const plans = (source: string) => recorder.logs.filter((l) => l.source === source && String(l.message).startsWith('recording as')).map((l) => String(l.message));
-    expect(plans('g711-cam-off')).toEqual(['recording as mp4: MP4 holds h264 yuv420p as it is; audio #0:1 pcm_mulaw 8000 Hz: dropped by configuration (audio: false)']);
-    expect(plans('g711-cam-keep')).toEqual(['recording as mkv: MP4 cannot hold pcm_mulaw audio: Matroska holds it as it is; audio #0:1 pcm_mulaw 8000 Hz: kept as it is']);
-    expect(plans('g711-cam-aac')).toEqual(['recording as mp4: MP4 holds h264 yuv420p as it is; audio #0:1 pcm_mulaw 8000 Hz: re-encoded to AAC because MP4 cannot hold pcm_mulaw (audio: aac)']);
+    const plans = (source: string) =>
+      recorder.logs.filter((l) => l.source === source && String(l.message).startsWith('recording as')).map((l) => String(l.message));
+    expect(plans('g711-cam-off')).toEqual([
+      'recording as mp4: MP4 holds h264 yuv420p as it is; audio #0:1 pcm_mulaw 8000 Hz: dropped by configuration (audio: false)',
+    ]);
+    expect(plans('g711-cam-keep')).toEqual([
+      'recording as mkv: MP4 cannot hold pcm_mulaw audio: Matroska holds it as it is; audio #0:1 pcm_mulaw 8000 Hz: kept as it is',
+    ]);
+    expect(plans('g711-cam-aac')).toEqual([
+      'recording as mp4: MP4 holds h264 yuv420p as it is; audio #0:1 pcm_mulaw 8000 Hz: re-encoded to AAC because MP4 cannot hold pcm_mulaw (audio: aac)',
+    ]);
     for (const [source, container, audio, codecs] of [
       ['g711-cam-off', 'mp4', 'pcm_mulaw:dropped', []],
       ['g711-cam-keep', 'mkv', 'pcm_mulaw:kept', ['pcm_mulaw']],
       ['g711-cam-aac', 'mp4', 'pcm_mulaw:re-encoded:aac', ['aac']],
     ] as const) {
-      const described = await pipeline.waitForDescriptions(source, recorded(recorder.logs, source).map((l) => Number(l.sequence)));
+      const described = await pipeline.waitForDescriptions(
+        source,
+        recorded(recorder.logs, source).map((l) => Number(l.sequence)),
+      );
       for (const line of described) expect(line).toMatchObject({ container, channels: 3, durationCheck: 'match' });
       for (const object of await storedOf(source)) {
         expect(object.resource.metadata).toMatchObject({ container, audio });
@@ -146,7 +172,10 @@ describe('cameras of every transport, codec and audio, through all three service
     const recorder = await record('hevc-camera', [{ id: 'hevc-cam', url: hevc.url() }]);
     await chunksFrom(recorder, 'hevc-cam', 2);
     expect(await recorder.stop()).toBe(0);
-    const described = await pipeline.waitForDescriptions('hevc-cam', recorded(recorder.logs, 'hevc-cam').map((l) => Number(l.sequence)));
+    const described = await pipeline.waitForDescriptions(
+      'hevc-cam',
+      recorded(recorder.logs, 'hevc-cam').map((l) => Number(l.sequence)),
+    );
     for (const line of described) expect(line).toMatchObject({ codec: 'hevc', width: 320, height: 240, durationCheck: 'match' });
     for (const object of await storedOf('hevc-cam')) expect(await probeVideoTag(join(pipeline.bucketDir, object.name))).toBe('hvc1');
   }, 120_000);

@@ -45,7 +45,10 @@ describe.skipIf(!available)('a camera that offers only UDP multicast, across a v
     ip('link', 'add', cameraLink, 'type', 'veth', 'peer', 'name', recorderLink);
     ip('link', 'set', cameraLink, 'netns', CAMERA_NS);
     ip('link', 'set', recorderLink, 'netns', RECORDER_NS);
-    for (const [ns, link, address] of [[CAMERA_NS, cameraLink, `${CAMERA_ADDRESS}/24`], [RECORDER_NS, recorderLink, '10.77.0.2/24']] as const) {
+    for (const [ns, link, address] of [
+      [CAMERA_NS, cameraLink, `${CAMERA_ADDRESS}/24`],
+      [RECORDER_NS, recorderLink, '10.77.0.2/24'],
+    ] as const) {
       ip('-n', ns, 'addr', 'add', address, 'dev', link);
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'link', 'set', link, 'up');
@@ -54,10 +57,21 @@ describe.skipIf(!available)('a camera that offers only UDP multicast, across a v
     redis = await startRedisServer();
     pipeline = await startLocalPipeline(redis.url);
     ffmpegWrapper = join(pipeline.dir, 'ffmpeg-in-recorder-ns');
-    const ffmpegPath = execFileSync('sh', ['-c', `command -v ${FFMPEG_BIN}`]).toString().trim();
+    const ffmpegPath = execFileSync('sh', ['-c', `command -v ${FFMPEG_BIN}`])
+      .toString()
+      .trim();
     await writeFile(ffmpegWrapper, `#!/bin/sh\nexec ip netns exec ${RECORDER_NS} ${ffmpegPath} "$@"\n`);
     await chmod(ffmpegWrapper, 0o755);
-    camera = await startRtspCamera({ netns: CAMERA_NS, address: CAMERA_ADDRESS, protocols: 'udp_multicast', width: 320, height: 240, fps: 25, gopFrames: 25, mounts: ['mcast', 'auto'] });
+    camera = await startRtspCamera({
+      netns: CAMERA_NS,
+      address: CAMERA_ADDRESS,
+      protocols: 'udp_multicast',
+      width: 320,
+      height: 240,
+      fps: 25,
+      gopFrames: 25,
+      mounts: ['mcast', 'auto'],
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -70,7 +84,10 @@ describe.skipIf(!available)('a camera that offers only UDP multicast, across a v
   // One source at a time: recording both mounts at once, the second one's multicast SETUP was
   // answered 461 by gst-rtsp-server while the first played (a real camera with one stream never
   // meets this).
-  for (const [source, transport, mount] of [['mcast', 'udp_multicast', 'mcast'], ['mcast-auto', 'auto', 'auto']] as const) {
+  for (const [source, transport, mount] of [
+    ['mcast', 'udp_multicast', 'mcast'],
+    ['mcast-auto', 'auto', 'auto'],
+  ] as const) {
     it(`transport ${transport} records over multicast, and the chunks say so`, async () => {
       const sourcesFile = join(pipeline.dir, `${source}.json`);
       await writeFile(sourcesFile, JSON.stringify({ sources: [{ id: source, url: camera?.url(mount), transport, chunkSeconds: 2 }] }));
@@ -78,7 +95,9 @@ describe.skipIf(!available)('a camera that offers only UDP multicast, across a v
       await recorder.waitForLog((l) => l.source === source && l.message === 'chunk recorded' && Number(l.sequence) >= 2, 60_000, `three chunks of ${source}`);
       expect(await recorder.stop()).toBe(0);
       if (transport === 'auto') {
-        const tried = recorder.logs.filter((l) => l.source === source && String(l.message).startsWith('camera refused RTSP over')).map((l) => `${String(l.transport)}>${String(l.next)}`);
+        const tried = recorder.logs
+          .filter((l) => l.source === source && String(l.message).startsWith('camera refused RTSP over'))
+          .map((l) => `${String(l.transport)}>${String(l.next)}`);
         expect(tried).toEqual(['tcp>udp', 'udp>udp_multicast']);
       }
       const sequences = recorder.logs.filter((l) => l.source === source && l.message === 'chunk recorded').map((l) => Number(l.sequence));

@@ -58,9 +58,22 @@ describe('secrets, and stopping, when Redis refuses us or is gone', () => {
     });
     // The camera with a quote in its password sits beside the file, on a port nobody answers.
     const camera = startStreamHandle({
-      env: { REDIS_URL: wrongUrl, SPOOL_DIR: join(dir, 'spool'), STATUS_PORT: '0', STOP_GRACE_MS: '2000', SOURCE_URL: `rtsp://admin:${CAMERA_PASSWORD}@localhost:${deadCamera}/cam`, SOURCE_ID: 'cam', LOG_LEVEL: 'debug' },
+      env: {
+        REDIS_URL: wrongUrl,
+        SPOOL_DIR: join(dir, 'spool'),
+        STATUS_PORT: '0',
+        STOP_GRACE_MS: '2000',
+        SOURCE_URL: `rtsp://admin:${CAMERA_PASSWORD}@localhost:${deadCamera}/cam`,
+        SOURCE_ID: 'cam',
+        LOG_LEVEL: 'debug',
+      },
     });
-    await recorder.waitForLog((l) => l.message === 'could not queue chunk; it is safe in the spool, retrying' || l.message === 'upload queue problem; chunks keep recording to the spool', 30_000, 'Redis refusing it');
+    await recorder.waitForLog(
+      (l) =>
+        l.message === 'could not queue chunk; it is safe in the spool, retrying' || l.message === 'upload queue problem; chunks keep recording to the spool',
+      30_000,
+      'Redis refusing it',
+    );
     await camera.waitForLog((l) => typeof l.message === 'string' && l.message.startsWith('camera stream ended'), 30_000, 'the camera failing');
     // The fault happened: Redis refused the password.
     expect(output(recorder)).toMatch(/WRONGPASS|NOAUTH|invalid username-password/);
@@ -70,7 +83,10 @@ describe('secrets, and stopping, when Redis refuses us or is gone', () => {
       expect(stopped.code).toBe(0);
       expect(stopped.ms).toBeLessThan(3 * 2000 + 10_000);
     }
-    expect(recorder.logs.at(-1)).toMatchObject({ message: expect.stringMatching(/could not be queued .* stay in the spool/) as unknown, notQueued: expect.any(Number) as unknown });
+    expect(recorder.logs.at(-1)).toMatchObject({
+      message: expect.stringMatching(/could not be queued .* stay in the spool/) as unknown,
+      notQueued: expect.any(Number) as unknown,
+    });
     for (const service of [recorder, camera]) {
       expect(output(service)).not.toContain(WRONG_REDIS_PASSWORD);
       expect(output(service)).not.toContain(CAMERA_PASSWORD);
@@ -105,14 +121,23 @@ describe('secrets, and stopping, when Redis refuses us or is gone', () => {
   it('stream-handle whose Redis went away: SIGTERM still ends a file source within its bound', async () => {
     const gone = await startRedisServer();
     const recorder = startStreamHandle({
-      env: { REDIS_URL: gone.url, SPOOL_DIR: join(dir, 'spool-gone'), STATUS_PORT: '0', STOP_GRACE_MS: '2000', SOURCE_URL: sample, SOURCE_ID: 'file', REALTIME: 'true' },
+      env: {
+        REDIS_URL: gone.url,
+        SPOOL_DIR: join(dir, 'spool-gone'),
+        STATUS_PORT: '0',
+        STOP_GRACE_MS: '2000',
+        SOURCE_URL: sample,
+        SOURCE_ID: 'file',
+        REALTIME: 'true',
+      },
     });
     await recorder.waitForLog((l) => l.message === 'source starting', 30_000, 'its start');
     await gone.kill();
     // A chunk finalised into the spool while Redis is gone: its queueing waits for Redis.
     const spool = join(dir, 'spool-gone', 'file');
     const deadline = Date.now() + 30_000;
-    while (!(await readdir(spool).catch(() => [] as string[])).some((name) => name.endsWith('.mp4.json')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (!(await readdir(spool).catch(() => [] as string[])).some((name) => name.endsWith('.mp4.json')) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await readdir(spool)).some((name) => name.endsWith('.mp4.json'))).toBe(true);
     const stopped = await stopTimed(recorder);
     expect(stopped.code).toBe(0);

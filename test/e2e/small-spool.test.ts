@@ -57,6 +57,8 @@ describe('a spool on a small disk', () => {
     await mkdir(join(spoolDir, 'unused'), { recursive: true });
     const recorder = pipeline.runStreamHandle({ SPOOL_DIR: spoolDir, SOURCE_URL: sample, SOURCE_ID: 'floor', SPOOL_MIN_FREE_BYTES: String(256 * 1024 * 1024) });
     expect(await recorder.exited).toBe(2);
-    expect(recorder.otherOutput.join('\n')).toMatch(/SPOOL_MIN_FREE_BYTES: 268435456 bytes must stay free, but the spool's file system holds 67108864 bytes in all/);
+    expect(recorder.otherOutput.join('\n')).toMatch(
+      /SPOOL_MIN_FREE_BYTES: 268435456 bytes must stay free, but the spool's file system holds 67108864 bytes in all/,
+    );
   });
 });

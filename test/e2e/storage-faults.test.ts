@@ -85,7 +85,9 @@ describe('storage faults', () => {
     const stored = await storedSequences('outage-hang', recorded.length);
     recordFaultOutcome('storage hangs (attempts without progress)', { recorded, stored });
     expect(stored).toEqual(recorded);
-    expect(pipeline.worker.logs.some((l) => String(l.err && (l.err as { message?: string }).message).includes('upload made no progress for 3000 ms'))).toBe(true);
+    expect(pipeline.worker.logs.some((l) => String(l.err && (l.err as { message?: string }).message).includes('upload made no progress for 3000 ms'))).toBe(
+      true,
+    );
   });
 
   it('a worker killed mid-upload: the job comes back and the chunk is stored exactly once', async () => {
@@ -106,7 +108,10 @@ describe('storage faults', () => {
     recordFaultOutcome('worker SIGKILLed mid-upload', { recorded, stored });
     expect(stored).toEqual(recorded);
     // No duplicates: exactly one object per sequence.
-    const names = gcs.objects(BUCKET).filter((o) => o.metadata.source === 'killed-worker').map((o) => o.name);
+    const names = gcs
+      .objects(BUCKET)
+      .filter((o) => o.metadata.source === 'killed-worker')
+      .map((o) => o.name);
     expect(new Set(names).size).toBe(recorded.length);
   });
 });

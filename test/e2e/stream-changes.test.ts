@@ -13,7 +13,11 @@ import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness
 const chunkLines = (logs: LogLine[], source: string) => logs.filter((l) => l.source === source && l.message === 'chunk recorded');
 
 /** Every stored chunk of a source: its frames all have the size its metadata and the function say. */
-async function expectChunksTrueToTheirFrames(pipeline: LocalPipeline, recorder: ServiceProcess, source: string): Promise<{ sizes: string[]; frames: number; gapsMs: number[] }> {
+async function expectChunksTrueToTheirFrames(
+  pipeline: LocalPipeline,
+  recorder: ServiceProcess,
+  source: string,
+): Promise<{ sizes: string[]; frames: number; gapsMs: number[] }> {
   const recorded = chunkLines(recorder.logs, source);
   const sequences = recorded.map((l) => Number(l.sequence));
   expect(sequences).toEqual(sequences.map((_, i) => i));
@@ -84,8 +88,16 @@ describe('streams whose resolution changes part-way, through all three services'
     try {
       const recorder = pipeline.runStreamHandle({ SOURCE_URL: camera.url(), SOURCE_ID: source, CHUNK_SECONDS: '10' });
       await camera.waitForLine((line) => line.startsWith('SIZE_CHANGED'), 30_000, 'the size change');
-      const changed = await recorder.waitForLog((l) => l.source === source && String(l.message).startsWith('stream parameters changed'), 60_000, 'the change noticed');
-      await recorder.waitForLog((l) => l.source === source && l.message === 'chunk recorded' && l.width === 640 && Date.parse(String(l.time)) > Date.parse(String(changed.time)) + 1000, 60_000, 'a 640x360 chunk after it');
+      const changed = await recorder.waitForLog(
+        (l) => l.source === source && String(l.message).startsWith('stream parameters changed'),
+        60_000,
+        'the change noticed',
+      );
+      await recorder.waitForLog(
+        (l) => l.source === source && l.message === 'chunk recorded' && l.width === 640 && Date.parse(String(l.time)) > Date.parse(String(changed.time)) + 1000,
+        60_000,
+        'a 640x360 chunk after it',
+      );
       expect(await recorder.stop()).toBe(0);
       const { sizes, gapsMs } = await expectChunksTrueToTheirFrames(pipeline, recorder, source);
       expect(sizes[0]).toBe('320x240');

@@ -82,17 +82,29 @@ describe('chunks stored exactly once', () => {
   });
 
   it('fails on a chunk missing from the bucket', () => {
-    expect(failing(storageFindings([healthyRun()], bucket.slice(0, 2))).map((f) => f.detail).join()).toMatch(/missing cam0 #2/);
+    expect(
+      failing(storageFindings([healthyRun()], bucket.slice(0, 2)))
+        .map((f) => f.detail)
+        .join(),
+    ).toMatch(/missing cam0 #2/);
   });
 
   it('fails on a chunk stored twice under two names', () => {
     const twice = [...bucket, object(1, { name: 'cam0/2026-01-01/cam0_1-again.mp4' })];
-    expect(failing(storageFindings([healthyRun()], twice)).map((f) => f.detail).join()).toMatch(/cam0#1 stored 2 times/);
+    expect(
+      failing(storageFindings([healthyRun()], twice))
+        .map((f) => f.detail)
+        .join(),
+    ).toMatch(/cam0#1 stored 2 times/);
   });
 
   it('fails on a stored size that differs from the recorded one', () => {
     const short = [object(0), object(1, { bytes: 10, resource: { ...object(1).resource, size: '10' } }), object(2)];
-    expect(failing(storageFindings([healthyRun()], short)).map((f) => f.detail).join()).toMatch(/cam0_1\.mp4: 10 bytes, recorded 1001/);
+    expect(
+      failing(storageFindings([healthyRun()], short))
+        .map((f) => f.detail)
+        .join(),
+    ).toMatch(/cam0_1\.mp4: 10 bytes, recorded 1001/);
   });
 
   it('fails on an object nobody recorded', () => {
@@ -101,7 +113,9 @@ describe('chunks stored exactly once', () => {
 
   it('fails on bytes that differ from their resource, or that ffprobe cannot read', () => {
     const damaged = [object(0, { md5Base64: 'other' }), object(1, { probedSeconds: undefined }), object(2, { crc32cBase64: 'other' })];
-    const detail = failing(storageFindings([healthyRun()], damaged)).map((f) => f.detail).join();
+    const detail = failing(storageFindings([healthyRun()], damaged))
+      .map((f) => f.detail)
+      .join();
     expect(detail).toMatch(/cam0_0\.mp4: md5 differs/);
     expect(detail).toMatch(/cam0_1\.mp4: ffprobe cannot read it/);
     expect(detail).toMatch(/cam0_2\.mp4: crc32c differs/);
@@ -132,10 +146,17 @@ describe('docker compose stop closes the current chunk', () => {
   });
 
   it('accepts a whole-stack stop in which the camera went first, if the last chunk is stored', () => {
-    const cameraFirst: StackRun = { ...healthyRun(), stopMode: 'stack', recorder: healthyRun().recorder.slice(0, 3), storedAfterStop: [object(0).name, object(1).name] };
+    const cameraFirst: StackRun = {
+      ...healthyRun(),
+      stopMode: 'stack',
+      recorder: healthyRun().recorder.slice(0, 3),
+      storedAfterStop: [object(0).name, object(1).name],
+    };
     const [finding] = stopFindings([cameraFirst], [object(0), object(1)]);
     expect(finding).toMatchObject({ ok: true, detail: expect.stringMatching(/cam0 #1 .*the camera stopped first/) });
-    expect(failing(stopFindings([{ ...cameraFirst, storedAfterStop: [object(0).name] }], [object(0), object(1)]))[0]?.detail).toMatch(/cam0_1\.mp4 was stored only after the next start/);
+    expect(failing(stopFindings([{ ...cameraFirst, storedAfterStop: [object(0).name] }], [object(0), object(1)]))[0]?.detail).toMatch(
+      /cam0_1\.mp4 was stored only after the next start/,
+    );
   });
 
   it('fails on a chunk left in the spool, waiting or half-written', () => {
@@ -152,14 +173,16 @@ describe('the function described each stored chunk', () => {
     expect(failing(functionFindings([healthyRun()], bucket, frame, [fetched(0), fetched(1), fetched(2)]))).toEqual([]);
   });
 
-  it('fails on an undescribed chunk, naming the function\'s own error', () => {
+  it("fails on an undescribed chunk, naming the function's own error", () => {
     const run: StackRun = {
       ...healthyRun(),
       function: [described(0), described(1), { message: 'chunk could not be described; Pub/Sub will retry', err: { message: 'ffmpeg exited 139' } }],
     };
     const [finding] = failing(functionFindings([run], bucket, frame, [fetched(0), fetched(1)]));
     expect(finding?.check).toBe('the function described each stored chunk');
-    expect(finding?.detail).toMatch(/2 of 3 described; not described: cam0\/2026-01-01\/cam0_2\.mp4; 1 "could not be described" lines, the first: ffmpeg exited 139/);
+    expect(finding?.detail).toMatch(
+      /2 of 3 described; not described: cam0\/2026-01-01\/cam0_2\.mp4; 1 "could not be described" lines, the first: ffmpeg exited 139/,
+    );
   });
 
   it('fails on another frame size', () => {
@@ -189,7 +212,7 @@ describe('Bull Board', () => {
   });
 });
 
-describe('the base image\'s apt sources come from the machine\'s', () => {
+describe("the base image's apt sources come from the machine's", () => {
   const deb822 = [
     '# the archive',
     'Types: deb',
@@ -217,7 +240,7 @@ describe('the base image\'s apt sources come from the machine\'s', () => {
     'Enabled: no',
   ].join('\n');
 
-  it('keeps Debian\'s entries for the suite, updates and security, and nothing else', () => {
+  it("keeps Debian's entries for the suite, updates and security, and nothing else", () => {
     const sources = parseDeb822Sources(deb822);
     expect(sources).toHaveLength(4);
     expect(debootstrapMirror(sources, 'bookworm')).toBe('http://mirror.invalid/debian');
@@ -257,6 +280,8 @@ describe('the base image\'s apt sources come from the machine\'s', () => {
   });
 
   it('says what is missing when the machine has no Debian entry for the suite', () => {
-    expect(() => debootstrapMirror(parseOneLineSources('deb http://mirror.invalid/debian trixie main'), 'bookworm')).toThrow(/no Debian "bookworm" entry with component main/);
+    expect(() => debootstrapMirror(parseOneLineSources('deb http://mirror.invalid/debian trixie main'), 'bookworm')).toThrow(
+      /no Debian "bookworm" entry with component main/,
+    );
   });
 });

@@ -255,7 +255,8 @@ function dockerfileProblems(stages: DockerStage[], targets: string[]): string[] 
       for (const instruction of stage.instructions) {
         if (instruction.keyword === 'COPY' || instruction.keyword === 'ADD') {
           for (const source of copySources(instruction.args)) {
-            if (KEY_FILE.test(source)) problems.push(`stage ${target} copies ${source} (${instruction.keyword} ${instruction.args}): keys and .env files arrive at run time`);
+            if (KEY_FILE.test(source))
+              problems.push(`stage ${target} copies ${source} (${instruction.keyword} ${instruction.args}): keys and .env files arrive at run time`);
             if ((source === '.' || source === './') && !/--from=/.test(instruction.args)) {
               problems.push(`stage ${target} copies the whole build context (${instruction.keyword} ${instruction.args}): copy build outputs only`);
             }
@@ -283,7 +284,8 @@ function dockerfileBuildProblems(text: string): string[] {
   const logical = text.replace(/\\\r?\n/g, ' ').split('\n');
   for (const line of logical) {
     if (!/^\s*RUN\s/i.test(line)) continue;
-    if (/\bnpm\s+(ci|install|i|clean-install)\b/.test(line)) problems.push(`runs npm directly (${line.trim().slice(0, 80)}): use scripts/npm-ci.sh, which lets npm ci's real failures fail the build`);
+    if (/\bnpm\s+(ci|install|i|clean-install)\b/.test(line))
+      problems.push(`runs npm directly (${line.trim().slice(0, 80)}): use scripts/npm-ci.sh, which lets npm ci's real failures fail the build`);
     if (/npm-ci\.sh[^;&|]*\|\|/.test(line)) problems.push(`ignores a failure of scripts/npm-ci.sh (${line.trim().slice(0, 80)})`);
   }
   return problems;
@@ -297,7 +299,8 @@ function healthcheckProblems(stages: DockerStage[], targets: string[]): string[]
       .at(0)?.args;
     if (healthcheck === undefined || /^NONE$/i.test(healthcheck.trim())) return [`stage ${target} has no HEALTHCHECK`];
     const command = /(?:^|\s)CMD\s+(.*)$/s.exec(healthcheck)?.[1]?.trim() ?? '';
-    if (!command.startsWith('[')) return [`stage ${target}: HEALTHCHECK is not in exec form (CMD ["node", ...]): the images have no curl, and a shell form hides what runs`];
+    if (!command.startsWith('['))
+      return [`stage ${target}: HEALTHCHECK is not in exec form (CMD ["node", ...]): the images have no curl, and a shell form hides what runs`];
     // A root path: http://host:port/ followed by a quote or the end of the URL expression.
     if (/:\d+\/['"`\\)]|['"`]\/['"`]/.test(command)) return [`stage ${target}: HEALTHCHECK fetches "/", which proves nothing (the function answers it 500)`];
     return [];
@@ -313,7 +316,7 @@ function services(model: JsonObject): [string, JsonObject][] {
 
 /** A YAML scalar as the text Compose reads (objects and lists are not scalars: JSON shows them as they are). */
 function scalarText(value: unknown): string {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value) ?? '';
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : (JSON.stringify(value) ?? '');
 }
 
 function environmentOf(service: JsonObject): Record<string, string | undefined> {
@@ -367,8 +370,15 @@ function publishedHostIp(port: Json): string | undefined {
   if (typeof port === 'number') return undefined;
   if (typeof port === 'string') {
     // `127.0.0.1:${BOARD_PORT:-3000}:3000`: read as compose would with the variable unset.
-    const parts = interpolate(port, {}).replace(/\/\w+$/, '').split(':');
-    return parts.length >= 3 ? parts.slice(0, -2).join(':').replace(/^\[|\]$/g, '') : undefined;
+    const parts = interpolate(port, {})
+      .replace(/\/\w+$/, '')
+      .split(':');
+    return parts.length >= 3
+      ? parts
+          .slice(0, -2)
+          .join(':')
+          .replace(/^\[|\]$/g, '')
+      : undefined;
   }
   const hostIp = objectAt(port)['host_ip'];
   return typeof hostIp === 'string' ? hostIp : undefined;
@@ -398,8 +408,11 @@ function composeProblems(model: JsonObject, expect: ComposeExpectations): string
   for (const [name, service] of redis) {
     const tokens = commandTokens(service);
     if (!hasFlag(tokens, '--appendonly', 'yes')) problems.push(`${name}: command lacks "--appendonly yes": queued uploads would not survive a restart`);
-    if (!hasFlag(tokens, '--maxmemory-policy', 'noeviction')) problems.push(`${name}: command lacks "--maxmemory-policy noeviction": BullMQ keys could be evicted`);
-    const data = mountsOf(service).filter((mount) => isNamedVolume(model, mount.source) || mount.source?.startsWith('/') === true || mount.source?.startsWith('.') === true);
+    if (!hasFlag(tokens, '--maxmemory-policy', 'noeviction'))
+      problems.push(`${name}: command lacks "--maxmemory-policy noeviction": BullMQ keys could be evicted`);
+    const data = mountsOf(service).filter(
+      (mount) => isNamedVolume(model, mount.source) || mount.source?.startsWith('/') === true || mount.source?.startsWith('.') === true,
+    );
     if (data.length === 0) problems.push(`${name}: no volume for its data (the AOF would live in the container and die with it)`);
   }
 
@@ -415,7 +428,9 @@ function composeProblems(model: JsonObject, expect: ComposeExpectations): string
       if (uploaderSpool === undefined) {
         problems.push(`${name}: does not mount the same spool volume "${recorderSpool.source}" as ${expect.recorder}`);
       } else if (uploaderSpool.target !== recorderSpool.target) {
-        problems.push(`${name}: mounts spool volume "${recorderSpool.source}" at ${uploaderSpool.target}, ${expect.recorder} at ${recorderSpool.target}: jobs name files by path, so the paths must match`);
+        problems.push(
+          `${name}: mounts spool volume "${recorderSpool.source}" at ${uploaderSpool.target}, ${expect.recorder} at ${recorderSpool.target}: jobs name files by path, so the paths must match`,
+        );
       }
     }
   }
@@ -425,7 +440,9 @@ function composeProblems(model: JsonObject, expect: ComposeExpectations): string
   const recorderDependsOn = recorder['depends_on'];
   const recorderDependencies = Array.isArray(recorderDependsOn) ? recorderDependsOn.map(String) : Object.keys(objectAt(recorderDependsOn));
   if (firstUploader !== undefined && !recorderDependencies.includes(firstUploader)) {
-    problems.push(`${expect.recorder}: does not depend on ${firstUploader}, so compose may stop the uploader first and leave the last chunk for the next start`);
+    problems.push(
+      `${expect.recorder}: does not depend on ${firstUploader}, so compose may stop the uploader first and leave the last chunk for the next start`,
+    );
   }
 
   for (const [name, service] of all) {
@@ -434,14 +451,16 @@ function composeProblems(model: JsonObject, expect: ComposeExpectations): string
       const reference = WHOLE_REFERENCE.exec(value);
       if (SECRET_NAME.test(key)) {
         if (reference === null) problems.push(`${name}: ${key} holds a literal value: secrets must be \${VAR} references`);
-        else if (reference[3]?.endsWith('-') === true && (reference[4] ?? '') !== '') problems.push(`${name}: ${key} defaults to a literal (${value}): a secret must have no default`);
+        else if (reference[3]?.endsWith('-') === true && (reference[4] ?? '') !== '')
+          problems.push(`${name}: ${key} defaults to a literal (${value}): a secret must have no default`);
       }
       const password = URL_WITH_PASSWORD.exec(value)?.[1];
       if (password !== undefined && !password.startsWith('${')) problems.push(`${name}: ${key} holds a URL with a literal password`);
     }
     for (const port of Array.isArray(service['ports']) ? service['ports'] : []) {
       const hostIp = publishedHostIp(port);
-      if (hostIp === undefined || !LOOPBACK.has(hostIp)) problems.push(`${name}: port ${JSON.stringify(port)} is published on ${hostIp ?? 'every interface'}: publish on 127.0.0.1 only`);
+      if (hostIp === undefined || !LOOPBACK.has(hostIp))
+        problems.push(`${name}: port ${JSON.stringify(port)} is published on ${hostIp ?? 'every interface'}: publish on 127.0.0.1 only`);
     }
     const restart = service['restart'];
     const deployPolicy = objectAt(objectAt(objectAt(service['deploy'])['restart_policy']))['condition'];
@@ -451,7 +470,8 @@ function composeProblems(model: JsonObject, expect: ComposeExpectations): string
 
   for (const [name, secret] of Object.entries(objectAt(model['secrets']))) {
     const file = objectAt(secret)['file'];
-    if (typeof file === 'string' && WHOLE_REFERENCE.exec(file) === null) problems.push(`secret ${name}: file ${file} is fixed in the compose file: take it from a variable`);
+    if (typeof file === 'string' && WHOLE_REFERENCE.exec(file) === null)
+      problems.push(`secret ${name}: file ${file} is fixed in the compose file: take it from a variable`);
   }
   return problems;
 }
@@ -515,7 +535,9 @@ function credentialsProblems(model: JsonObject): string[] {
     const path = environmentOf(service)['GOOGLE_APPLICATION_CREDENTIALS'];
     if (path === undefined || path === '') continue;
     const secretName = /^\/run\/secrets\/([^/]+)$/.exec(path)?.[1];
-    const granted = (Array.isArray(service['secrets']) ? service['secrets'] : []).map((entry) => (typeof entry === 'string' ? entry : scalarText(objectAt(entry)['source'])));
+    const granted = (Array.isArray(service['secrets']) ? service['secrets'] : []).map((entry) =>
+      typeof entry === 'string' ? entry : scalarText(objectAt(entry)['source']),
+    );
     if (secretName === undefined) problems.push(`${name}: GOOGLE_APPLICATION_CREDENTIALS=${path} is not a compose secret (/run/secrets/NAME)`);
     else if (!granted.includes(secretName)) problems.push(`${name}: uses secret ${secretName} without listing it under secrets:`);
     else if (!(secretName in objectAt(model['secrets']))) problems.push(`${name}: secret ${secretName} is not defined at the top level`);
@@ -662,7 +684,7 @@ describe('compose files', () => {
   });
 
   describe('the emulators and the demo camera', () => {
-    it('send the bucket\'s notifications through the Pub/Sub emulator to the function', () => {
+    it("send the bucket's notifications through the Pub/Sub emulator to the function", () => {
       const all = objectAt(mergedEmulators['services']);
       const worker = environmentOf(objectAt(all['upload-worker']));
       expect(worker['BUCKET_URL']).toBe('gs://chunks');
@@ -693,9 +715,17 @@ describe('compose files', () => {
       const camera = objectAt(all['demo-camera']);
       expect(camera['profiles']).toEqual(['demo']);
       expect(camera['image']).toBeUndefined();
-      expect(buildTargets(base).find(({ service }) => service === 'demo-camera')).toEqual({ service: 'demo-camera', target: 'demo-camera', dockerfile: 'deploy/demo-camera/Dockerfile' });
+      expect(buildTargets(base).find(({ service }) => service === 'demo-camera')).toEqual({
+        service: 'demo-camera',
+        target: 'demo-camera',
+        dockerfile: 'deploy/demo-camera/Dockerfile',
+      });
       // Its CMD serves port 8554, mount demo: the RTSP_URL the compose file's header gives.
-      const cmd = stagesOf('deploy/demo-camera/Dockerfile').find((stage) => stage.name === 'demo-camera')?.instructions.filter((i) => i.keyword === 'CMD').at(-1)?.args ?? '[]';
+      const cmd =
+        stagesOf('deploy/demo-camera/Dockerfile')
+          .find((stage) => stage.name === 'demo-camera')
+          ?.instructions.filter((i) => i.keyword === 'CMD')
+          .at(-1)?.args ?? '[]';
       const argv = JSON.parse(cmd) as string[];
       expect(argv[argv.indexOf('--port') + 1]).toBe('8554');
       expect(argv[argv.indexOf('--mount') + 1]).toBe('demo');
@@ -725,21 +755,69 @@ describe('compose files', () => {
     });
 
     const mutations: { name: string; mutate: (model: JsonObject) => void; problem: RegExp }[] = [
-      { name: 'the recorder not depending on the uploader', mutate: (m) => delete objectAt(service(m, 'stream-handle')['depends_on'])['upload-worker'], problem: /compose may stop the uploader first/ },
-      { name: 'an extra worker with its own spool', mutate: (m) => (service(m, 'upload-worker-extra')['volumes'] = ['spool-2:/spool', 'bucket:/bucket']), problem: /upload-worker-extra: does not mount the same spool/ },
-      { name: 'Redis without AOF', mutate: (m) => (service(m, 'redis')['command'] = ['redis-server', '--maxmemory-policy', 'noeviction']), problem: /appendonly yes/ },
-      { name: 'Redis that evicts', mutate: (m) => (service(m, 'redis')['command'] = 'redis-server --appendonly yes --maxmemory-policy allkeys-lru'), problem: /noeviction/ },
+      {
+        name: 'the recorder not depending on the uploader',
+        mutate: (m) => delete objectAt(service(m, 'stream-handle')['depends_on'])['upload-worker'],
+        problem: /compose may stop the uploader first/,
+      },
+      {
+        name: 'an extra worker with its own spool',
+        mutate: (m) => (service(m, 'upload-worker-extra')['volumes'] = ['spool-2:/spool', 'bucket:/bucket']),
+        problem: /upload-worker-extra: does not mount the same spool/,
+      },
+      {
+        name: 'Redis without AOF',
+        mutate: (m) => (service(m, 'redis')['command'] = ['redis-server', '--maxmemory-policy', 'noeviction']),
+        problem: /appendonly yes/,
+      },
+      {
+        name: 'Redis that evicts',
+        mutate: (m) => (service(m, 'redis')['command'] = 'redis-server --appendonly yes --maxmemory-policy allkeys-lru'),
+        problem: /noeviction/,
+      },
       { name: 'Redis without a data volume', mutate: (m) => delete service(m, 'redis')['volumes'], problem: /redis: no volume/ },
       { name: 'no Redis at all', mutate: (m) => delete objectAt(m['services'])['redis'], problem: /no Redis service/ },
-      { name: 'the worker mounting the spool elsewhere', mutate: (m) => (service(m, 'upload-worker')['volumes'] = ['spool:/data/spool', 'bucket:/bucket']), problem: /paths must match/ },
-      { name: 'the worker with its own spool volume', mutate: (m) => (service(m, 'upload-worker')['volumes'] = ['other-spool:/spool', 'bucket:/bucket']), problem: /does not mount the same spool/ },
-      { name: 'the recorder spooling into the container', mutate: (m) => (service(m, 'stream-handle')['volumes'] = ['./config:/config:ro']), problem: /no named volume mounted at its SPOOL_DIR/ },
-      { name: 'a literal password', mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['BOARD_PASSWORD'] = 'hunter2'), problem: /BOARD_PASSWORD holds a literal/ },
-      { name: 'a default password', mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['BOARD_PASSWORD'] = '${BOARD_PASSWORD:-hunter2}'), problem: /defaults to a literal/ },
-      { name: 'a password inside a URL', mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['REDIS_URL'] = 'redis://:hunter2@redis:6379'), problem: /URL with a literal password/ },
-      { name: 'a camera URL with credentials', mutate: (m) => (service(m, 'stream-handle')['environment'] = ['RTSP_URL=rtsp://admin:admin@10.0.0.5/1', 'SPOOL_DIR=/spool']), problem: /RTSP_URL holds a literal/ },
+      {
+        name: 'the worker mounting the spool elsewhere',
+        mutate: (m) => (service(m, 'upload-worker')['volumes'] = ['spool:/data/spool', 'bucket:/bucket']),
+        problem: /paths must match/,
+      },
+      {
+        name: 'the worker with its own spool volume',
+        mutate: (m) => (service(m, 'upload-worker')['volumes'] = ['other-spool:/spool', 'bucket:/bucket']),
+        problem: /does not mount the same spool/,
+      },
+      {
+        name: 'the recorder spooling into the container',
+        mutate: (m) => (service(m, 'stream-handle')['volumes'] = ['./config:/config:ro']),
+        problem: /no named volume mounted at its SPOOL_DIR/,
+      },
+      {
+        name: 'a literal password',
+        mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['BOARD_PASSWORD'] = 'hunter2'),
+        problem: /BOARD_PASSWORD holds a literal/,
+      },
+      {
+        name: 'a default password',
+        mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['BOARD_PASSWORD'] = '${BOARD_PASSWORD:-hunter2}'),
+        problem: /defaults to a literal/,
+      },
+      {
+        name: 'a password inside a URL',
+        mutate: (m) => (objectAt(service(m, 'upload-worker')['environment'])['REDIS_URL'] = 'redis://:hunter2@redis:6379'),
+        problem: /URL with a literal password/,
+      },
+      {
+        name: 'a camera URL with credentials',
+        mutate: (m) => (service(m, 'stream-handle')['environment'] = ['RTSP_URL=rtsp://admin:admin@10.0.0.5/1', 'SPOOL_DIR=/spool']),
+        problem: /RTSP_URL holds a literal/,
+      },
       { name: 'Bull Board on every interface', mutate: (m) => (service(m, 'upload-worker')['ports'] = ['3000:3000']), problem: /every interface/ },
-      { name: 'Bull Board on a LAN address', mutate: (m) => (service(m, 'upload-worker')['ports'] = [{ target: 3000, published: 3000, host_ip: '0.0.0.0' }]), problem: /published on 0\.0\.0\.0/ },
+      {
+        name: 'Bull Board on a LAN address',
+        mutate: (m) => (service(m, 'upload-worker')['ports'] = [{ target: 3000, published: 3000, host_ip: '0.0.0.0' }]),
+        problem: /published on 0\.0\.0\.0/,
+      },
       { name: 'a service that is not restarted', mutate: (m) => delete service(m, 'cloud-function')['restart'], problem: /cloud-function: no restart policy/ },
       { name: 'restart: "no"', mutate: (m) => (service(m, 'redis')['restart'] = 'no'), problem: /redis: no restart policy/ },
       { name: 'a fixed key file', mutate: (m) => (m['secrets'] = { key: { file: './sa-key.json' } }), problem: /take it from a variable/ },
@@ -773,7 +851,10 @@ describe('compose files', () => {
     it('gives every target an exec-form health check that tests the service, not "/"', () => {
       expect([...targetsByDockerfile(base).keys()]).toEqual(['Dockerfile', 'deploy/demo-camera/Dockerfile']);
       for (const [path, names] of targetsByDockerfile(base)) expect(healthcheckProblems(stagesOf(path), names), path).toEqual([]);
-      const healthcheckOf = (target: string): string => stageChain(dockerfile, target).flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'HEALTHCHECK')).at(-1)?.args ?? '';
+      const healthcheckOf = (target: string): string =>
+        stageChain(dockerfile, target)
+          .flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'HEALTHCHECK'))
+          .at(-1)?.args ?? '';
       // stream-handle: its status server's /healthz on the port it listens on.
       expect(healthcheckOf('stream-handle')).toMatch(/\/healthz/);
       expect(healthcheckOf('stream-handle')).toMatch(/STATUS_PORT/);
@@ -791,8 +872,16 @@ describe('compose files', () => {
 
     const buildMutations: { name: string; edit: (text: string) => string; problem: RegExp }[] = [
       { name: 'a # syntax line', edit: (text) => `# syntax=docker/dockerfile:1\n${text}`, problem: /# syntax=/ },
-      { name: 'npm ci || npm install', edit: (text) => text.replace('RUN bash scripts/npm-ci.sh\n', 'RUN npm ci --no-audit || npm install --no-audit\n'), problem: /runs npm directly/ },
-      { name: 'a swallowed npm-ci.sh failure', edit: (text) => text.replace('RUN bash scripts/npm-ci.sh\n', 'RUN bash scripts/npm-ci.sh || true\n'), problem: /ignores a failure/ },
+      {
+        name: 'npm ci || npm install',
+        edit: (text) => text.replace('RUN bash scripts/npm-ci.sh\n', 'RUN npm ci --no-audit || npm install --no-audit\n'),
+        problem: /runs npm directly/,
+      },
+      {
+        name: 'a swallowed npm-ci.sh failure',
+        edit: (text) => text.replace('RUN bash scripts/npm-ci.sh\n', 'RUN bash scripts/npm-ci.sh || true\n'),
+        problem: /ignores a failure/,
+      },
     ];
     for (const { name, edit, problem } of buildMutations) {
       it(`catches ${name}`, () => {
@@ -803,10 +892,30 @@ describe('compose files', () => {
     }
 
     const healthMutations: { name: string; edit: (text: string) => string; problem: RegExp }[] = [
-      { name: 'a function health check of GET /', edit: (text) => text.replace('CMD ["node", "/usr/local/lib/crispy/function-healthcheck.mjs"]', `CMD ["node", "-e", "fetch('http://127.0.0.1:8080/').then(() => process.exit(0), () => process.exit(1))"]`), problem: /cloud-function: HEALTHCHECK fetches "\/"/ },
-      { name: 'a shell-form health check', edit: (text) => text.replace('CMD ["node", "/usr/local/lib/crispy/function-healthcheck.mjs"]', 'CMD curl -f http://127.0.0.1:8080/healthz'), problem: /cloud-function: HEALTHCHECK is not in exec form/ },
-      { name: 'stream-handle without a health check', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle[\s\S]*?)HEALTHCHECK [^\n]*\\\n[^\n]*\n/, '$1'), problem: /stage stream-handle has no HEALTHCHECK/ },
-      { name: 'HEALTHCHECK NONE', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker[\s\S]*?)(CMD \["node", "upload-worker)/, '$1HEALTHCHECK NONE\n$2'), problem: /stage upload-worker has no HEALTHCHECK/ },
+      {
+        name: 'a function health check of GET /',
+        edit: (text) =>
+          text.replace(
+            'CMD ["node", "/usr/local/lib/crispy/function-healthcheck.mjs"]',
+            `CMD ["node", "-e", "fetch('http://127.0.0.1:8080/').then(() => process.exit(0), () => process.exit(1))"]`,
+          ),
+        problem: /cloud-function: HEALTHCHECK fetches "\/"/,
+      },
+      {
+        name: 'a shell-form health check',
+        edit: (text) => text.replace('CMD ["node", "/usr/local/lib/crispy/function-healthcheck.mjs"]', 'CMD curl -f http://127.0.0.1:8080/healthz'),
+        problem: /cloud-function: HEALTHCHECK is not in exec form/,
+      },
+      {
+        name: 'stream-handle without a health check',
+        edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle[\s\S]*?)HEALTHCHECK [^\n]*\\\n[^\n]*\n/, '$1'),
+        problem: /stage stream-handle has no HEALTHCHECK/,
+      },
+      {
+        name: 'HEALTHCHECK NONE',
+        edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker[\s\S]*?)(CMD \["node", "upload-worker)/, '$1HEALTHCHECK NONE\n$2'),
+        problem: /stage upload-worker has no HEALTHCHECK/,
+      },
     ];
     for (const { name, edit, problem } of healthMutations) {
       it(`catches ${name}`, () => {
@@ -817,8 +926,14 @@ describe('compose files', () => {
     }
 
     it('keeps keys and .env out of the build context', () => {
-      const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
-      for (const pattern of ['*.pem', '*-key.json', '.env']) expect(ignored.some((line) => line === pattern || line === `**/${pattern}`), pattern).toBe(true);
+      const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+        .split('\n')
+        .map((line) => line.trim());
+      for (const pattern of ['*.pem', '*-key.json', '.env'])
+        expect(
+          ignored.some((line) => line === pattern || line === `**/${pattern}`),
+          pattern,
+        ).toBe(true);
     });
 
     it('catches a misspelt target and a build without one', () => {
@@ -832,14 +947,46 @@ describe('compose files', () => {
     });
 
     const dockerfileMutations: { name: string; edit: (text: string) => string; problem: RegExp }[] = [
-      { name: 'USER root', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker[\s\S]*?)USER node/, '$1USER root'), problem: /stage upload-worker runs as USER root/ },
-      { name: 'USER 0:0', edit: (text) => text.replace(/(AS cloud-function[\s\S]*?)USER node/, '$1USER 0:0'), problem: /stage cloud-function runs as USER 0:0/ },
-      { name: 'no USER', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle[\s\S]*?)USER node\n/, '$1'), problem: /stage stream-handle sets no USER/ },
-      { name: 'a key file copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY config/sa-key.json /app/\n'), problem: /copies config\/sa-key\.json/ },
-      { name: 'a PEM copied in with --chown', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle\n)/, '$1COPY --chown=node certs/camera.pem /etc/\n'), problem: /stage stream-handle copies certs\/camera\.pem/ },
-      { name: '.env copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY [".env", "/app/.env"]\n'), problem: /copies \.env/ },
-      { name: 'the whole context copied in', edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY . .\n'), problem: /copies the whole build context/ },
-      { name: 'a baked password', edit: (text) => text.replace(/ENV HTTP_HOST=0\.0\.0\.0/, 'ENV BOARD_PASSWORD=hunter2 HTTP_HOST=0.0.0.0'), problem: /bakes ENV BOARD_PASSWORD/ },
+      {
+        name: 'USER root',
+        edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker[\s\S]*?)USER node/, '$1USER root'),
+        problem: /stage upload-worker runs as USER root/,
+      },
+      {
+        name: 'USER 0:0',
+        edit: (text) => text.replace(/(AS cloud-function[\s\S]*?)USER node/, '$1USER 0:0'),
+        problem: /stage cloud-function runs as USER 0:0/,
+      },
+      {
+        name: 'no USER',
+        edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle[\s\S]*?)USER node\n/, '$1'),
+        problem: /stage stream-handle sets no USER/,
+      },
+      {
+        name: 'a key file copied in',
+        edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY config/sa-key.json /app/\n'),
+        problem: /copies config\/sa-key\.json/,
+      },
+      {
+        name: 'a PEM copied in with --chown',
+        edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS stream-handle\n)/, '$1COPY --chown=node certs/camera.pem /etc/\n'),
+        problem: /stage stream-handle copies certs\/camera\.pem/,
+      },
+      {
+        name: '.env copied in',
+        edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY [".env", "/app/.env"]\n'),
+        problem: /copies \.env/,
+      },
+      {
+        name: 'the whole context copied in',
+        edit: (text) => text.replace(/(FROM \$\{NODE_IMAGE\} AS upload-worker\n)/, '$1COPY . .\n'),
+        problem: /copies the whole build context/,
+      },
+      {
+        name: 'a baked password',
+        edit: (text) => text.replace(/ENV HTTP_HOST=0\.0\.0\.0/, 'ENV BOARD_PASSWORD=hunter2 HTTP_HOST=0.0.0.0'),
+        problem: /bakes ENV BOARD_PASSWORD/,
+      },
     ];
     for (const { name, edit, problem } of dockerfileMutations) {
       it(`catches ${name}`, () => {

@@ -38,13 +38,13 @@ describe('the checker', () => {
 });
 
 describe('what the function loads', () => {
-  it('is not the services\' Redis, queue or metrics clients: the root of shared holds none of them', async () => {
+  it("is not the services' Redis, queue or metrics clients: the root of shared holds none of them", async () => {
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');
     const script = [
       "import { createRequire } from 'node:module';",
       "await import('./cloud-function/src/index.ts');",
-      "const loaded = Object.keys(createRequire(import.meta.url).cache);",
+      'const loaded = Object.keys(createRequire(import.meta.url).cache);',
       "console.log(JSON.stringify(['ioredis', 'bullmq', 'prom-client', 'sharp'].map((name) => [name, loaded.some((path) => path.includes(`/node_modules/${name}/`))])));",
     ].join('\n');
     const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], {
@@ -52,6 +52,11 @@ describe('what the function loads', () => {
       env: { ...process.env, BUCKETS: 'bucket', LOG_LEVEL: 'error', METADATA_SERVER_DETECTION: 'none' },
     });
     // sharp is what it measures frames with: loaded, so the check sees what is loaded at all.
-    expect(Object.fromEntries(JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]') as [string, boolean][])).toEqual({ ioredis: false, bullmq: false, 'prom-client': false, sharp: true });
+    expect(Object.fromEntries(JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]') as [string, boolean][])).toEqual({
+      ioredis: false,
+      bullmq: false,
+      'prom-client': false,
+      sharp: true,
+    });
   });
 });

@@ -64,7 +64,21 @@ describe('the fleet status in Redis', () => {
     const one = await connect('w1');
     const two = await connect('w2');
     const now = Date.now();
-    const figures = { version: 1 as const, workerId: 'w1', queueName: 'chunks', bucket: 'file:///b', heartbeatMs: now, staleAfterMs: 8000, windowMs: 300_000, throughputWindowMs: 10_000, concurrency: 8, storedSinceStart: 3, queue: { waiting: 1 }, sources: {}, series: new Array<number>(60).fill(0) };
+    const figures = {
+      version: 1 as const,
+      workerId: 'w1',
+      queueName: 'chunks',
+      bucket: 'file:///b',
+      heartbeatMs: now,
+      staleAfterMs: 8000,
+      windowMs: 300_000,
+      throughputWindowMs: 10_000,
+      concurrency: 8,
+      storedSinceStart: 3,
+      queue: { waiting: 1 },
+      sources: {},
+      series: new Array<number>(60).fill(0),
+    };
     await writeUploadFigures(one, 'site-1', figures);
     expect((await readUploadFigures(two, 'site-1', now)).figures).toEqual([figures]);
     const claims = await Promise.all([claimFleetAlert(one, 'site-1', 'silent:edge-a/cam1:1'), claimFleetAlert(two, 'site-1', 'silent:edge-a/cam1:1')]);
@@ -78,7 +92,15 @@ describe('the fleet status in Redis', () => {
     const tracker = new CameraTracker({ id: 'cam1', live: true, chunkSeconds: 2 });
     const { logger, lines } = captureLogger();
     const store = redisFleetStatusStore(connection, 'outage');
-    const publisher = new StatusPublisher({ nodeId: 'edge-a', sources: [{ tracker, backlog: new SpoolBacklog('/nonexistent', 'cam1') }], store, intervalMs: 60_000, clockSync: () => 'unknown', spool: () => undefined, logger });
+    const publisher = new StatusPublisher({
+      nodeId: 'edge-a',
+      sources: [{ tracker, backlog: new SpoolBacklog('/nonexistent', 'cam1') }],
+      store,
+      intervalMs: 60_000,
+      clockSync: () => 'unknown',
+      spool: () => undefined,
+      logger,
+    });
     await publisher.publish();
     expect((await readCameraStatuses(connection, 'outage', Date.now())).statuses).toHaveLength(1);
 

@@ -6,7 +6,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { crc32cBase64 } from '@crispy-streamer/shared';
 import { withProgressTimeout, UploadStalledError } from '../../upload-worker/src/progress-watchdog.js';
 import { createGcsStore, RESUMABLE_CHUNK_BYTES, RESUMABLE_THRESHOLD_BYTES } from '../../upload-worker/src/storage/gcs-store.js';
-import { CorruptedUploadError, ObjectConflictError, SourceMismatchError, type ObjectStore, type PutObjectRequest } from '../../upload-worker/src/storage/object-store.js';
+import {
+  CorruptedUploadError,
+  ObjectConflictError,
+  SourceMismatchError,
+  type ObjectStore,
+  type PutObjectRequest,
+} from '../../upload-worker/src/storage/object-store.js';
 import { memoryUploadSessions, sessionRedisKey } from '../../upload-worker/src/storage/upload-sessions.js';
 import { startGcsTestServer, type GcsTestServer, type RequestRecord } from '@crispy-streamer/harness/gcs-test-server';
 
@@ -120,7 +126,11 @@ describe('gs:// store, large chunks: a resumable session streamed from the file'
     let dataRequests = 0;
     server.injectFault({ kind: 'stall-after-bytes', bytes: 300 * KiB, match: (_method, path) => path.includes('stalled.mp4') && ++dataRequests === 2 });
     const from = mark();
-    const first = await withProgressTimeout(({ signal, progress }) => store.put(request, { signal, onProgress: progress }), 1500, () => 'stalled').catch((e: unknown) => e);
+    const first = await withProgressTimeout(
+      ({ signal, progress }) => store.put(request, { signal, onProgress: progress }),
+      1500,
+      () => 'stalled',
+    ).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(UploadStalledError);
     expect(sessions.records.has(sessionRedisKey({ bucket: BUCKET, object: request.name }))).toBe(true);
 
@@ -193,7 +203,11 @@ describe('gs:// store: refusals mean what the bucket holds, not what the status 
       const from = mark();
       expect(await store.put(await chunkFile(bytes, name))).toEqual({ outcome: 'already-present', generation: first.generation });
       // Refused with 412 (for a resumable upload when it finishes, as the testbench does), then looked up.
-      expect(since(from).map((r) => `${r.method} ${r.status}`).filter((r) => r.endsWith('412'))).toHaveLength(1);
+      expect(
+        since(from)
+          .map((r) => `${r.method} ${r.status}`)
+          .filter((r) => r.endsWith('412')),
+      ).toHaveLength(1);
 
       const other = randomBytes(size);
       const error = await store.put(await chunkFile(other, name)).catch((e: unknown) => e);
@@ -222,10 +236,12 @@ describe('gs:// store: refusals mean what the bucket holds, not what the status 
     }
   }
 
-  it('resumable: a file unlike its record, refused by the bucket, is the file\'s fault (SourceMismatchError), not a corrupted upload', async () => {
+  it("resumable: a file unlike its record, refused by the bucket, is the file's fault (SourceMismatchError), not a corrupted upload", async () => {
     const bytes = randomBytes(LARGE);
     const request = await chunkFile(bytes, 'refusals/changed-on-disk.mp4', crc32cBase64(Buffer.from('what was recorded')));
-    const error = await storeWith().store.put(request).catch((e: unknown) => e);
+    const error = await storeWith()
+      .store.put(request)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SourceMismatchError);
     expect((error as SourceMismatchError).detail).toBe(`crc32c ${crc32cBase64(bytes)}, recorded ${request.source.crc32c}`);
     expect(stored(request.name)).toBeUndefined();

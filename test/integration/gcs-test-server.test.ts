@@ -103,12 +103,10 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       const file = storage.bucket('uploads').file('cams/cam-1/chunk 0001.mp4');
       await file.save(bytes, { resumable: false, contentType: 'video/mp4', metadata: { metadata: { camera: 'cam-1', sequence: 1 } } });
 
-      expect(requestsSince(mark)).toEqual([
-        { method: 'POST', path: expect.stringContaining('uploadType=multipart'), status: 200, bytes: expect.any(Number) },
-      ]);
+      expect(requestsSince(mark)).toEqual([{ method: 'POST', path: expect.stringContaining('uploadType=multipart'), status: 200, bytes: expect.any(Number) }]);
       // The whole multipart body arrived: the media plus its metadata part and boundaries.
       expect(requestsSince(mark)[0]?.bytes).toBeGreaterThan(bytes.length);
-      const [stored] = server.objects('uploads').filter(o => o.name === 'cams/cam-1/chunk 0001.mp4');
+      const [stored] = server.objects('uploads').filter((o) => o.name === 'cams/cam-1/chunk 0001.mp4');
       expect(stored?.bytes.equals(bytes)).toBe(true);
       expect(stored?.contentType).toBe('video/mp4');
       expect(stored?.metadata).toEqual({ camera: 'cam-1', sequence: '1' });
@@ -140,8 +138,8 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
 
       const log = requestsSince(mark);
       expect(log[0]).toMatchObject({ method: 'POST', path: expect.stringContaining('uploadType=resumable'), status: 200 });
-      expect(log.slice(1).map(r => `${r.method} ${r.status}`)).toEqual(['PUT 308', 'PUT 308', 'PUT 200']);
-      const [stored] = server.objects('uploads').filter(o => o.name === 'resumable/big.mp4');
+      expect(log.slice(1).map((r) => `${r.method} ${r.status}`)).toEqual(['PUT 308', 'PUT 308', 'PUT 200']);
+      const [stored] = server.objects('uploads').filter((o) => o.name === 'resumable/big.mp4');
       expect(stored?.bytes.equals(bytes)).toBe(true);
       expect(stored?.contentType).toBe('video/mp4'); // the client guesses it from the name
       expect(file.metadata.crc32c).toBe(clientCrc32c(bytes));
@@ -154,8 +152,13 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       await writeStreamUpload(file, bytes, { resumable: true, chunkSize: 300 * KiB });
 
       // 300 KiB sent, 256 KiB kept; then 44 resent + 256 new = 300, 512 kept; then the last 188 KiB.
-      expect(requestsSince(mark).map(r => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 308', 'PUT 308', 'PUT 200']);
-      expect(server.objects('uploads').find(o => o.name === 'resumable/uneven.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(requestsSince(mark).map((r) => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 308', 'PUT 308', 'PUT 200']);
+      expect(
+        server
+          .objects('uploads')
+          .find((o) => o.name === 'resumable/uneven.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
     });
 
     it('rejects a non-final chunk smaller than 256 KiB with 400, as GCS does', async () => {
@@ -163,7 +166,7 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       await expect(writeStreamUpload(file, randomBytes(300 * KiB), { resumable: true, chunkSize: 100 * KiB })).rejects.toThrow(
         /required to be equal or greater than 262144/,
       );
-      expect(server.objects('uploads').some(o => o.name === 'resumable/too-small-chunks.bin')).toBe(false);
+      expect(server.objects('uploads').some((o) => o.name === 'resumable/too-small-chunks.bin')).toBe(false);
     });
 
     it('a single-request resumable upload (no chunkSize) works, including an empty object', async () => {
@@ -171,8 +174,8 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       await storage.bucket('uploads').file('resumable/one-shot.bin').save(bytes, { resumable: true });
       await storage.bucket('uploads').file('resumable/empty.bin').save(Buffer.alloc(0), { resumable: true });
       const stored = server.objects('uploads');
-      expect(stored.find(o => o.name === 'resumable/one-shot.bin')?.bytes.equals(bytes)).toBe(true);
-      expect(stored.find(o => o.name === 'resumable/empty.bin')?.bytes.length).toBe(0);
+      expect(stored.find((o) => o.name === 'resumable/one-shot.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(stored.find((o) => o.name === 'resumable/empty.bin')?.bytes.length).toBe(0);
     });
   });
 
@@ -183,16 +186,20 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
     async function startSession(name: string, options: { declaredLength?: number; query?: string; base?: string } = {}): Promise<string> {
       const headers: Record<string, string> = { 'Content-Type': 'application/json', 'X-Upload-Content-Type': 'application/octet-stream' };
       if (options.declaredLength !== undefined) headers['X-Upload-Content-Length'] = String(options.declaredLength);
-      const response = await fetch(`${options.base ?? server.url}/upload/storage/v1/b/sessions/o?uploadType=resumable&name=${encodeURIComponent(name)}${options.query ?? ''}`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ name }),
-      });
+      const response = await fetch(
+        `${options.base ?? server.url}/upload/storage/v1/b/sessions/o?uploadType=resumable&name=${encodeURIComponent(name)}${options.query ?? ''}`,
+        {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ name }),
+        },
+      );
       expect(response.status).toBe(200);
       return response.headers.get('location') ?? '';
     }
 
-    const put = (uri: string, contentRange: string, body: Buffer = Buffer.alloc(0)) => fetch(uri, { method: 'PUT', headers: { 'Content-Range': contentRange }, body: new Uint8Array(body) });
+    const put = (uri: string, contentRange: string, body: Buffer = Buffer.alloc(0)) =>
+      fetch(uri, { method: 'PUT', headers: { 'Content-Range': contentRange }, body: new Uint8Array(body) });
     const status = (uri: string, total = '*') => put(uri, `bytes */${total}`);
 
     it("answers 308 to 'bytes N-*/*' when the session never learnt its size: a resume without the total cannot finish", async () => {
@@ -202,7 +209,7 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       const rest = await put(uri, `bytes ${KiB256}-*/*`, bytes.subarray(KiB256));
       expect(rest.status).toBe(308);
       expect(rest.headers.get('range')).toBe(`bytes=0-${KiB256 - 1}`);
-      expect(server.objects('sessions').some(o => o.name === 'star/unknown-size.bin')).toBe(false);
+      expect(server.objects('sessions').some((o) => o.name === 'star/unknown-size.bin')).toBe(false);
 
       // The same request with the total stated, or onto a session that declared its size, finishes.
       expect((await put(uri, `bytes ${KiB256}-*/${bytes.length}`, bytes.subarray(KiB256))).status).toBe(200);
@@ -210,15 +217,20 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       expect((await put(declared, `bytes 0-${KiB256 - 1}/*`, bytes.subarray(0, KiB256))).status).toBe(308);
       expect((await put(declared, `bytes ${KiB256}-*/*`, bytes.subarray(KiB256))).status).toBe(200);
       const stored = server.objects('sessions');
-      expect(stored.find(o => o.name === 'star/unknown-size.bin')?.bytes.equals(bytes)).toBe(true);
-      expect(stored.find(o => o.name === 'star/declared.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(stored.find((o) => o.name === 'star/unknown-size.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(stored.find((o) => o.name === 'star/declared.bin')?.bytes.equals(bytes)).toBe(true);
     });
 
     it("'bytes 0-*/*' is the whole object in one request, as the testbench takes it", async () => {
       const bytes = randomBytes(10 * KiB);
       const uri = await startSession('star/one-shot.bin');
       expect((await put(uri, 'bytes 0-*/*', bytes)).status).toBe(200);
-      expect(server.objects('sessions').find(o => o.name === 'star/one-shot.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(
+        server
+          .objects('sessions')
+          .find((o) => o.name === 'star/one-shot.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
     });
 
     it('keeps the bytes of a PUT whose connection broke, in whole 256 KiB units, and reports them on a status query', async () => {
@@ -235,7 +247,12 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       }
       // The resumed request sends only the rest, and the object is whole.
       expect((await put(uri, `bytes ${2 * KiB256}-${bytes.length - 1}/${bytes.length}`, bytes.subarray(2 * KiB256))).status).toBe(200);
-      expect(server.objects('sessions').find(o => o.name === 'interrupted/client-vanished.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(
+        server
+          .objects('sessions')
+          .find((o) => o.name === 'interrupted/client-vanished.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
     });
 
     it('skips bytes a resend carries that the session already holds', async () => {
@@ -244,7 +261,12 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       expect((await put(uri, `bytes 0-${KiB256 - 1}/*`, bytes.subarray(0, KiB256))).status).toBe(308);
       // A client that lost the 308 resends from byte 0.
       expect((await put(uri, `bytes 0-${bytes.length - 1}/${bytes.length}`, bytes)).status).toBe(200);
-      expect(server.objects('sessions').find(o => o.name === 'resend/overlap.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(
+        server
+          .objects('sessions')
+          .find((o) => o.name === 'resend/overlap.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
       // A request that starts beyond what is held is refused.
       const gap = await startSession('resend/gap.bin');
       expect((await put(gap, `bytes ${KiB256}-${2 * KiB256 - 1}/*`, bytes.subarray(KiB256, 2 * KiB256))).status).toBe(400);
@@ -258,14 +280,19 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       const late = httpRequest(uri, { method: 'PUT', headers: { 'Content-Range': `bytes 0-${chunk.length - 1}/*`, 'Content-Length': chunk.length } });
       const lateAnswer = new Promise<number>((resolve) => late.on('response', (response) => (response.resume(), resolve(response.statusCode ?? 0))));
       late.write(chunk.subarray(0, KiB256));
-      await vi.waitFor(() => expect(server.requests.filter(r => r.path.includes('late-copy') && r.method === 'PUT').at(-1)?.bytes).toBe(KiB256));
+      await vi.waitFor(() => expect(server.requests.filter((r) => r.path.includes('late-copy') && r.method === 'PUT').at(-1)?.bytes).toBe(KiB256));
       expect((await put(uri, `bytes 0-${chunk.length - 1}/*`, chunk)).status).toBe(308);
       late.end(chunk.subarray(KiB256));
       expect(await lateAnswer).toBe(308);
       const held = await status(uri);
       expect(held.headers.get('range')).toBe(`bytes=0-${2 * KiB256 - 1}`);
       expect((await put(uri, `bytes ${2 * KiB256}-${bytes.length - 1}/${bytes.length}`, bytes.subarray(2 * KiB256))).status).toBe(200);
-      expect(server.objects('sessions').find(o => o.name === 'concurrent/late-copy.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(
+        server
+          .objects('sessions')
+          .find((o) => o.name === 'concurrent/late-copy.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
     });
 
     it("a status query 'bytes */TOTAL' finishes an upload whose bytes are all there; a finished session answers with its object", async () => {
@@ -287,7 +314,7 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       const uri = await startSession('declared/short.bin', { declaredLength: 100 });
       const answer = await put(uri, 'bytes 0-49/50', randomBytes(50));
       expect(answer.status).toBe(400);
-      expect(server.objects('sessions').some(o => o.name === 'declared/short.bin')).toBe(false);
+      expect(server.objects('sessions').some((o) => o.name === 'declared/short.bin')).toBe(false);
     });
 
     it('checks a create-only precondition when the upload finishes: the session starts with 200, the last request gets 412 and ends it', async () => {
@@ -297,7 +324,12 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       const refused = await put(uri, 'bytes 0-4/5', Buffer.from('other'));
       expect(refused.status).toBe(412);
       expect(await refused.json()).toMatchObject({ error: { code: 412, errors: [{ reason: 'conditionNotMet' }] } });
-      expect(server.objects('sessions').find(o => o.name === 'precondition/late.bin')?.bytes.equals(original)).toBe(true);
+      expect(
+        server
+          .objects('sessions')
+          .find((o) => o.name === 'precondition/late.bin')
+          ?.bytes.equals(original),
+      ).toBe(true);
       const gone = await status(uri);
       expect(gone.status).toBe(404);
       // An unknown session's answer carries no reason.
@@ -307,10 +339,23 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
     it('session URIs name the host the client used, so a client addressing the server as localhost stays on localhost', async () => {
       const uri = await startSession('host/localhost.bin', { base: server.localhostUrl });
       expect(new URL(uri).host).toBe(`localhost:${server.port}`);
-      const client = new Storage({ apiEndpoint: server.localhostUrl, projectId: PROJECT, credentials: { client_email: CLIENT_EMAIL, private_key: privateKeyPem } });
+      const client = new Storage({
+        apiEndpoint: server.localhostUrl,
+        projectId: PROJECT,
+        credentials: { client_email: CLIENT_EMAIL, private_key: privateKeyPem },
+      });
       const bytes = randomBytes(600 * KiB);
-      await writeStreamUpload(client.bucket('sessions').file('host/by-name.bin'), bytes, { resumable: true, chunkSize: KiB256, metadata: { contentLength: bytes.length } });
-      expect(server.objects('sessions').find(o => o.name === 'host/by-name.bin')?.bytes.equals(bytes)).toBe(true);
+      await writeStreamUpload(client.bucket('sessions').file('host/by-name.bin'), bytes, {
+        resumable: true,
+        chunkSize: KiB256,
+        metadata: { contentLength: bytes.length },
+      });
+      expect(
+        server
+          .objects('sessions')
+          .find((o) => o.name === 'host/by-name.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
     });
   });
 
@@ -329,8 +374,8 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
         expect(status).toBe(412);
         // As the testbench does: a resumable session starts, and the precondition is checked when it finishes.
         const expected = resumable ? ['POST 200', 'PUT 412'] : ['POST 412'];
-        expect(requestsSince(mark).map(r => `${r.method} ${r.status}`)).toEqual(expected);
-        const stored = server.objects('uploads').find(o => o.name === name);
+        expect(requestsSince(mark).map((r) => `${r.method} ${r.status}`)).toEqual(expected);
+        const stored = server.objects('uploads').find((o) => o.name === name);
         expect(stored?.bytes.equals(original)).toBe(true);
         expect(stored?.generation).toBe(firstMetadata.generation);
       });
@@ -345,13 +390,21 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       expect(BigInt(generation2)).toBeGreaterThan(BigInt(generation1));
 
       expect(await failureStatus(file.save(Buffer.from('v3'), { resumable: false, preconditionOpts: { ifGenerationMatch: generation1 } }))).toBe(412);
-      const response = await fetch(`${server.url}/upload/storage/v1/b/uploads/o?uploadType=media&name=preconditions%2Foverwrite.bin&ifGenerationMatch=${generation1}`, {
-        method: 'POST',
-        body: 'v3',
-      });
+      const response = await fetch(
+        `${server.url}/upload/storage/v1/b/uploads/o?uploadType=media&name=preconditions%2Foverwrite.bin&ifGenerationMatch=${generation1}`,
+        {
+          method: 'POST',
+          body: 'v3',
+        },
+      );
       expect(response.status).toBe(412);
       expect(await response.json()).toMatchObject({ error: { code: 412, errors: [{ reason: 'conditionNotMet' }] } });
-      expect(server.objects('uploads').find(o => o.name === 'preconditions/overwrite.bin')?.bytes.toString()).toBe('v2');
+      expect(
+        server
+          .objects('uploads')
+          .find((o) => o.name === 'preconditions/overwrite.bin')
+          ?.bytes.toString(),
+      ).toBe('v2');
     });
   });
 
@@ -369,13 +422,17 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
         const name = `integrity/wrong-crc-${String(resumable)}.bin`;
         const bytes = randomBytes(4 * KiB);
         const wrongCrc32c = clientCrc32c(Buffer.from('something else'));
-        const error = await storage.bucket('uploads').file(name).save(bytes, { resumable, metadata: { crc32c: wrongCrc32c } }).then(
-          () => expect.unreachable('the upload was accepted'),
-          (e: unknown) => e as { code?: unknown; message?: string },
-        );
+        const error = await storage
+          .bucket('uploads')
+          .file(name)
+          .save(bytes, { resumable, metadata: { crc32c: wrongCrc32c } })
+          .then(
+            () => expect.unreachable('the upload was accepted'),
+            (e: unknown) => e as { code?: unknown; message?: string },
+          );
         expect(error.code).toBe(400);
         expect(error.message).toBe(`Provided CRC32C "${wrongCrc32c}" doesn't match calculated CRC32C "${clientCrc32c(bytes)}".`);
-        expect(server.objects('uploads').some(o => o.name === name)).toBe(false);
+        expect(server.objects('uploads').some((o) => o.name === name)).toBe(false);
       });
     }
 
@@ -403,16 +460,18 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       } finally {
         server.configure({ checksumMismatch: 'google' });
       }
-      expect(server.objects('uploads').some(o => o.name === 'integrity/testbench-style.bin')).toBe(false);
+      expect(server.objects('uploads').some((o) => o.name === 'integrity/testbench-style.bin')).toBe(false);
     });
 
     it('a client-supplied md5Hash that does not match is rejected, a matching one is accepted', async () => {
       const bytes = randomBytes(4 * KiB);
       const bucket = storage.bucket('uploads');
-      expect(await failureStatus(bucket.file('integrity/wrong-md5.bin').save(bytes, { resumable: false, metadata: { md5Hash: 'AAAAAAAAAAAAAAAAAAAAAA==' } }))).toBe(400);
+      expect(
+        await failureStatus(bucket.file('integrity/wrong-md5.bin').save(bytes, { resumable: false, metadata: { md5Hash: 'AAAAAAAAAAAAAAAAAAAAAA==' } })),
+      ).toBe(400);
       const md5Hash = createHash('md5').update(bytes).digest('base64');
       await bucket.file('integrity/right-md5.bin').save(bytes, { resumable: false, metadata: { md5Hash, crc32c: clientCrc32c(bytes) } });
-      expect(server.objects('uploads').find(o => o.name === 'integrity/right-md5.bin')?.md5Hash).toBe(md5Hash);
+      expect(server.objects('uploads').find((o) => o.name === 'integrity/right-md5.bin')?.md5Hash).toBe(md5Hash);
     });
 
     it("validation: 'crc32c' round trip: upload and download both check the server's crc32c", async () => {
@@ -436,7 +495,9 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
     beforeAll(async () => {
       const bucket = storage.bucket('reads');
       await Promise.all(
-        ['cam-1/0001.mp4', 'cam-1/0002.mp4', 'cam-1/0003.mp4', 'cam-2/0001.mp4', 'other.txt'].map(name => bucket.file(name).save(bytes, { resumable: false })),
+        ['cam-1/0001.mp4', 'cam-1/0002.mp4', 'cam-1/0003.mp4', 'cam-2/0001.mp4', 'other.txt'].map((name) =>
+          bucket.file(name).save(bytes, { resumable: false }),
+        ),
       );
     });
 
@@ -472,20 +533,20 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
     it('lists by prefix, pages with maxResults, and collapses with a delimiter', async () => {
       const bucket = storage.bucket('reads');
       const [cam1] = await bucket.getFiles({ prefix: 'cam-1/' });
-      expect(cam1.map(f => f.name)).toEqual(['cam-1/0001.mp4', 'cam-1/0002.mp4', 'cam-1/0003.mp4']);
+      expect(cam1.map((f) => f.name)).toEqual(['cam-1/0001.mp4', 'cam-1/0002.mp4', 'cam-1/0003.mp4']);
       expect(cam1[0]?.metadata.size).toBe(String(bytes.length));
 
       const [firstPage, nextQuery] = await bucket.getFiles({ prefix: 'cam-', maxResults: 2, autoPaginate: false });
-      expect(firstPage.map(f => f.name)).toEqual(['cam-1/0001.mp4', 'cam-1/0002.mp4']);
+      expect(firstPage.map((f) => f.name)).toEqual(['cam-1/0001.mp4', 'cam-1/0002.mp4']);
       const [secondPage] = await bucket.getFiles({ ...nextQuery, autoPaginate: false });
-      expect(secondPage.map(f => f.name)).toEqual(['cam-1/0003.mp4', 'cam-2/0001.mp4']);
+      expect(secondPage.map((f) => f.name)).toEqual(['cam-1/0003.mp4', 'cam-2/0001.mp4']);
       const [all] = await bucket.getFiles({ maxResults: 2 });
       expect(all).toHaveLength(2);
       const [everything] = await bucket.getFiles();
-      expect(everything.map(f => f.name)).toEqual(server.objects('reads').map(o => o.name));
+      expect(everything.map((f) => f.name)).toEqual(server.objects('reads').map((o) => o.name));
 
       const [topLevel, , response] = await bucket.getFiles({ delimiter: '/', autoPaginate: false });
-      expect(topLevel.map(f => f.name)).toEqual(['other.txt']);
+      expect(topLevel.map((f) => f.name)).toEqual(['other.txt']);
       expect((response as { prefixes?: string[] }).prefixes).toEqual(['cam-1/', 'cam-2/']);
     });
 
@@ -495,14 +556,14 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       const [after] = await file.setMetadata({ contentType: 'text/plain', metadata: { reviewed: 'yes' } });
       expect(after).toMatchObject({ contentType: 'text/plain', metadata: { reviewed: 'yes' }, generation: before.generation, metageneration: '2' });
       await file.setMetadata({ metadata: { reviewed: null } });
-      expect(server.objects('reads').find(o => o.name === 'other.txt')?.metadata).toEqual({});
+      expect(server.objects('reads').find((o) => o.name === 'other.txt')?.metadata).toEqual({});
     });
 
     it('deletes objects; deleting again is a 404', async () => {
       const bucket = storage.bucket('reads');
       await bucket.file('doomed.txt').save('bye', { resumable: false });
       await bucket.file('doomed.txt').delete();
-      expect(server.objects('reads').some(o => o.name === 'doomed.txt')).toBe(false);
+      expect(server.objects('reads').some((o) => o.name === 'doomed.txt')).toBe(false);
       expect(await failureStatus(bucket.file('doomed.txt').delete())).toBe(404);
       await bucket.file('doomed.txt').delete({ ignoreNotFound: true });
     });
@@ -610,17 +671,25 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
     it('503 x2 on an upload with ifGenerationMatch: 0 is retried by the client until it succeeds', async () => {
       const mark = server.requests.length;
       server.injectFault({ status: 503, count: 2 });
-      await freshStorage.bucket('faults').file('retried.bin').save(Buffer.from('eventually'), { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
+      await freshStorage
+        .bucket('faults')
+        .file('retried.bin')
+        .save(Buffer.from('eventually'), { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
 
-      expect(requestsSince(mark).map(r => r.status)).toEqual([503, 503, 200]);
-      expect(server.objects('faults').find(o => o.name === 'retried.bin')?.bytes.toString()).toBe('eventually');
+      expect(requestsSince(mark).map((r) => r.status)).toEqual([503, 503, 200]);
+      expect(
+        server
+          .objects('faults')
+          .find((o) => o.name === 'retried.bin')
+          ?.bytes.toString(),
+      ).toBe('eventually');
     });
 
     it('without a generation precondition the client does not retry an upload: the 503 surfaces', async () => {
       const mark = server.requests.length;
       server.injectFault({ status: 503, count: 1 });
       expect(await failureStatus(freshStorage.bucket('faults').file('not-retried.bin').save(Buffer.from('x'), { resumable: false }))).toBe(503);
-      expect(requestsSince(mark).map(r => r.status)).toEqual([503]);
+      expect(requestsSince(mark).map((r) => r.status)).toEqual([503]);
     });
 
     it('a 503 on a resumable chunk PUT is recovered by a status query and a resend', async () => {
@@ -632,8 +701,13 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       const file = freshStorage.bucket('faults').file('resumable-retried.bin');
       await writeStreamUpload(file, bytes, { resumable: true, chunkSize: 256 * KiB, preconditionOpts: { ifGenerationMatch: 0 } });
 
-      expect(requestsSince(mark).map(r => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 308', 'PUT 503', 'PUT 308', 'PUT 308', 'PUT 200']);
-      expect(server.objects('faults').find(o => o.name === 'resumable-retried.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(requestsSince(mark).map((r) => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 308', 'PUT 503', 'PUT 308', 'PUT 308', 'PUT 200']);
+      expect(
+        server
+          .objects('faults')
+          .find((o) => o.name === 'resumable-retried.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
     });
 
     it('an injected fault answers like the testbench: {error:{code,message}}, no reason', async () => {
@@ -657,8 +731,8 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
         );
       expect(error).toMatchObject({ code: 308, message: 'Upload failed' });
       // The fault happened: 503 after the first request; the status query found 256 KiB; the resume 'bytes 262144-*/*' got 308.
-      expect(requestsSince(mark).map(r => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 503', 'PUT 308', 'PUT 308']);
-      expect(server.objects('faults').some(o => o.name === 'after-256k/no-length.bin')).toBe(false);
+      expect(requestsSince(mark).map((r) => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 503', 'PUT 308', 'PUT 308']);
+      expect(server.objects('faults').some((o) => o.name === 'after-256k/no-length.bin')).toBe(false);
     });
 
     it('503 after 256 KiB: with contentLength the client resumes from 256 KiB and finishes, sending the rest once', async () => {
@@ -670,9 +744,14 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
         .file('after-256k/with-length.bin')
         .save(bytes, { resumable: true, metadata: { contentLength: bytes.length }, preconditionOpts: { ifGenerationMatch: 0 } });
       const log = requestsSince(mark);
-      expect(log.map(r => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 503', 'PUT 308', 'PUT 200']);
+      expect(log.map((r) => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 503', 'PUT 308', 'PUT 200']);
       expect(log[3]?.bytes).toBe(bytes.length - 256 * KiB);
-      expect(server.objects('faults').find(o => o.name === 'after-256k/with-length.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(
+        server
+          .objects('faults')
+          .find((o) => o.name === 'after-256k/with-length.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
     });
 
     it('a connection cut after 256 KiB of a chunked upload from a file stream: the client asks what is held and resends only the rest of that chunk', async () => {
@@ -684,29 +763,45 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
       const file = freshStorage.bucket('faults').file('dropped/streamed.bin');
       await new Promise<void>((resolve, reject) => {
         createReadStream(path)
-          .pipe(file.createWriteStream({ resumable: true, chunkSize: 512 * KiB, metadata: { contentLength: bytes.length }, preconditionOpts: { ifGenerationMatch: 0 } }))
+          .pipe(
+            file.createWriteStream({
+              resumable: true,
+              chunkSize: 512 * KiB,
+              metadata: { contentLength: bytes.length },
+              preconditionOpts: { ifGenerationMatch: 0 },
+            }),
+          )
           .on('error', reject)
           .on('finish', resolve);
       });
       const log = requestsSince(mark);
       // The cut PUT is never answered (status 0); then the status query, then the chunks from 256 KiB on.
-      expect(log.slice(0, 3).map(r => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 0', 'PUT 308']);
+      expect(log.slice(0, 3).map((r) => `${r.method} ${r.status}`)).toEqual(['POST 200', 'PUT 0', 'PUT 308']);
       // What reached the server before the cut: at least 256 KiB, well short of the 512 KiB request.
       expect(log[1]?.bytes).toBeGreaterThanOrEqual(256 * KiB);
       expect(log[1]?.bytes).toBeLessThan(512 * KiB);
       const received = log.reduce((sum, r) => sum + r.bytes, 0);
       expect(received).toBeLessThan(bytes.length + 512 * KiB);
-      expect(server.objects('faults').find(o => o.name === 'dropped/streamed.bin')?.bytes.equals(bytes)).toBe(true);
+      expect(
+        server
+          .objects('faults')
+          .find((o) => o.name === 'dropped/streamed.bin')
+          ?.bytes.equals(bytes),
+      ).toBe(true);
     });
 
     it('a stall after N bytes stops reading and never answers; what arrived is kept in 256 KiB units', async () => {
       const bytes = randomBytes(1024 * KiB);
-      const started = await fetch(`${server.url}/upload/storage/v1/b/faults/o?uploadType=resumable&name=stalled.bin`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+      const started = await fetch(`${server.url}/upload/storage/v1/b/faults/o?uploadType=resumable&name=stalled.bin`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'Content-Type': 'application/json' },
+      });
       const uri = started.headers.get('location') ?? '';
       server.injectFault({ kind: 'stall-after-bytes', bytes: 600 * KiB });
       expect(await interruptedPut(uri, `bytes 0-${bytes.length - 1}/${bytes.length}`, bytes, bytes.length, 700)).toBe('dropped');
-      const stalled = server.requests.filter(r => r.method === 'PUT' && r.path.includes('stalled.bin'));
-      expect(stalled.map(r => r.status)).toEqual([0]);
+      const stalled = server.requests.filter((r) => r.method === 'PUT' && r.path.includes('stalled.bin'));
+      expect(stalled.map((r) => r.status)).toEqual([0]);
       expect(stalled[0]?.bytes).toBeGreaterThanOrEqual(600 * KiB);
       expect(stalled[0]?.bytes).toBeLessThan(bytes.length);
       const answer = await fetch(uri, { method: 'PUT', headers: { 'Content-Range': 'bytes */*' } });
@@ -717,14 +812,19 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
     it("'corrupt-upload' damages the bytes on the way: refused when a CRC32C was declared, stored changed when none was", async () => {
       const bytes = randomBytes(64 * KiB);
       server.injectFault({ kind: 'corrupt-upload' });
-      const refused = await failureStatus(freshStorage.bucket('faults').file('corrupt/declared.bin').save(bytes, { resumable: false, metadata: { crc32c: clientCrc32c(bytes) } }));
+      const refused = await failureStatus(
+        freshStorage
+          .bucket('faults')
+          .file('corrupt/declared.bin')
+          .save(bytes, { resumable: false, metadata: { crc32c: clientCrc32c(bytes) } }),
+      );
       expect(refused).toBe(400);
       server.injectFault({ kind: 'corrupt-upload' });
       await freshStorage.bucket('faults').file('corrupt/undeclared.bin').save(bytes, { resumable: false, validation: false });
-      const stored = server.objects('faults').find(o => o.name === 'corrupt/undeclared.bin');
+      const stored = server.objects('faults').find((o) => o.name === 'corrupt/undeclared.bin');
       expect(stored?.bytes.length).toBe(bytes.length);
       expect(stored?.bytes.equals(bytes)).toBe(false);
-      expect(server.objects('faults').some(o => o.name === 'corrupt/declared.bin')).toBe(false);
+      expect(server.objects('faults').some((o) => o.name === 'corrupt/declared.bin')).toBe(false);
     });
 
     it("a 'hang' fault never answers, and stop() releases the hung request", async () => {
@@ -737,9 +837,11 @@ describe('GCS test server, driven by the real @google-cloud/storage client', () 
         () => 'rejected',
       );
       await vi.waitFor(() =>
-        expect(hangingServer.requests).toEqual([{ method: 'POST', path: expect.stringContaining('uploadType=multipart'), status: 0, bytes: expect.any(Number) }]),
+        expect(hangingServer.requests).toEqual([
+          { method: 'POST', path: expect.stringContaining('uploadType=multipart'), status: 0, bytes: expect.any(Number) },
+        ]),
       );
-      expect(await Promise.race([settled, new Promise(resolve => setTimeout(() => resolve('pending'), 500))])).toBe('pending');
+      expect(await Promise.race([settled, new Promise((resolve) => setTimeout(() => resolve('pending'), 500))])).toBe('pending');
 
       const stopStarted = Date.now();
       await hangingServer.stop();
@@ -769,12 +871,12 @@ describe('OBJECT_FINALIZE notifications', () => {
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ messageIds: [String(posts.length)] }));
       });
     });
-    await new Promise<void>(resolve => recorder.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
     recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
   });
 
   afterAll(async () => {
-    await new Promise(resolve => recorder.close(resolve));
+    await new Promise((resolve) => recorder.close(resolve));
   });
 
   it('publishes each created object to the topic in JSON_API_V1 format', async () => {
@@ -823,7 +925,7 @@ describe('OBJECT_FINALIZE notifications', () => {
   });
 
   it('a failed publish is logged, not thrown at the uploader', async () => {
-    const closedPort = await new Promise<number>(resolve => {
+    const closedPort = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const { port } = probe.address() as AddressInfo;
         probe.close(() => resolve(port));
@@ -833,7 +935,7 @@ describe('OBJECT_FINALIZE notifications', () => {
     const server = await startGcsTestServer({ notifications: { pubsubEmulatorUrl: `http://127.0.0.1:${closedPort}`, project: PROJECT, topic: 'gcs-events' } });
     try {
       await storageFor(server).bucket('notified').file('lost-event.bin').save(Buffer.from('stored anyway'), { resumable: false });
-      expect(server.objects('notified').map(o => o.name)).toEqual(['lost-event.bin']);
+      expect(server.objects('notified').map((o) => o.name)).toEqual(['lost-event.bin']);
       await server.stop(); // waits for the publish attempt
       expect(errors).toHaveBeenCalledWith(expect.stringContaining('publishing OBJECT_FINALIZE for notified/lost-event.bin'), expect.anything());
     } finally {

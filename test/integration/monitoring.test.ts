@@ -19,7 +19,9 @@ const GCLOUD_LIB = '/usr/lib/google-cloud-sdk/lib';
 
 function promtool(args: string[], cwd = join(MONITORING, 'prometheus')): { code: number; output: string } {
   if (!existsSync(PROMTOOL)) {
-    throw new Error(`promtool is not installed at ${PROMTOOL}: it comes with Debian's prometheus package (bash scripts/ensure-deps.sh test installs it), or set PROMTOOL_BIN`);
+    throw new Error(
+      `promtool is not installed at ${PROMTOOL}: it comes with Debian's prometheus package (bash scripts/ensure-deps.sh test installs it), or set PROMTOOL_BIN`,
+    );
   }
   const result = spawnSync(PROMTOOL, args, { cwd, encoding: 'utf8', timeout: 60_000 });
   return { code: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
@@ -51,8 +53,28 @@ async function exportedMetricNames(): Promise<Set<string>> {
 function metricNamesIn(expr: string): string[] {
   const withoutStrings = expr.replace(/"[^"]*"/g, '""');
   const withoutLabels = withoutStrings.replace(/\{[^}]*\}/g, '{}').replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
-  const keywords = new Set(['sum', 'max', 'min', 'count', 'avg', 'rate', 'increase', 'histogram_quantile', 'time', 'vector', 'and', 'or', 'unless', 'group', 'label_values', 'humanizeDuration', 'le']);
-  return [...withoutLabels.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1] ?? '').filter((name) => !keywords.has(name) && !/^\d/.test(name) && /_/.test(name) || name === 'up');
+  const keywords = new Set([
+    'sum',
+    'max',
+    'min',
+    'count',
+    'avg',
+    'rate',
+    'increase',
+    'histogram_quantile',
+    'time',
+    'vector',
+    'and',
+    'or',
+    'unless',
+    'group',
+    'label_values',
+    'humanizeDuration',
+    'le',
+  ]);
+  return [...withoutLabels.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
+    .map((m) => m[1] ?? '')
+    .filter((name) => (!keywords.has(name) && !/^\d/.test(name) && /_/.test(name)) || name === 'up');
 }
 
 const rules = parseYaml(readFileSync(join(MONITORING, 'prometheus/crispy-alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };
@@ -78,12 +100,24 @@ describe('the Prometheus alerting rules', () => {
 
   it('cover what the issue asks for, and each has a unit test', () => {
     expect(ruleList.map((rule) => rule.alert).sort()).toEqual(
-      ['CrispyCameraNotRecording', 'CrispyClockNotSynchronised', 'CrispyClockSyncUnknown', 'CrispyNoChunkStored', 'CrispyNoChunkStoredYet', 'CrispyRecorderDown', 'CrispySpoolNearlyFull', 'CrispyUploadBacklogOld', 'CrispyUploadJobsFailed'].sort(),
+      [
+        'CrispyCameraNotRecording',
+        'CrispyClockNotSynchronised',
+        'CrispyClockSyncUnknown',
+        'CrispyNoChunkStored',
+        'CrispyNoChunkStoredYet',
+        'CrispyRecorderDown',
+        'CrispySpoolNearlyFull',
+        'CrispyUploadBacklogOld',
+        'CrispyUploadJobsFailed',
+      ].sort(),
     );
     const tested = new Set(
-      (parseYaml(readFileSync(join(MONITORING, 'prometheus/crispy-alerts.test.yml'), 'utf8')) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] }).tests.flatMap((test) =>
-        test.alert_rule_test.filter((t) => t.exp_alerts.length > 0).map((t) => t.alertname),
-      ),
+      (
+        parseYaml(readFileSync(join(MONITORING, 'prometheus/crispy-alerts.test.yml'), 'utf8')) as {
+          tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+        }
+      ).tests.flatMap((test) => test.alert_rule_test.filter((t) => t.exp_alerts.length > 0).map((t) => t.alertname)),
     );
     const untested = ruleList.map((rule) => rule.alert).filter((name) => !tested.has(name));
     expect(untested).toEqual(['CrispyClockSyncUnknown']);
@@ -128,11 +162,19 @@ describe('the Grafana dashboard', () => {
 
 describe('the log-based metrics', () => {
   const metricsDir = join(MONITORING, 'cloud-logging/log-metrics');
-  const queries = parseYaml(readFileSync(join(MONITORING, 'cloud-logging/queries.yaml'), 'utf8')) as { resource: string; queries: { name: string; filter: string }[] };
+  const queries = parseYaml(readFileSync(join(MONITORING, 'cloud-logging/queries.yaml'), 'utf8')) as {
+    resource: string;
+    queries: { name: string; filter: string }[];
+  };
   const files = readdirSync(metricsDir).filter((name) => name.endsWith('.json'));
 
   it('count what the documented queries select, on the function only', () => {
-    expect(files.sort()).toEqual(['crispy_chunks_described.json', 'crispy_chunks_duration_mismatch.json', 'crispy_chunks_integrity_invalid.json', 'crispy_chunks_not_described.json']);
+    expect(files.sort()).toEqual([
+      'crispy_chunks_described.json',
+      'crispy_chunks_duration_mismatch.json',
+      'crispy_chunks_integrity_invalid.json',
+      'crispy_chunks_not_described.json',
+    ]);
     const filters = new Set(queries.queries.map((query) => query.filter));
     for (const file of files) {
       const metric = JSON.parse(readFileSync(join(metricsDir, file), 'utf8')) as { filter: string; labelExtractors: Record<string, string> };
@@ -159,8 +201,12 @@ for path in sys.argv[1:]:
     out[path] = {'unrecognized': msg.all_unrecognized_fields() + d.all_unrecognized_fields(), 'kind': str(d.metricKind), 'value': str(d.valueType), 'labels': [l.key for l in d.labels]}
 print(json.dumps(out))
 `;
-      const result = JSON.parse(execFileSync('python3', ['-c', script, ...files.map((file) => join(metricsDir, file))], { encoding: 'utf8' })) as Record<string, { unrecognized: string[]; kind: string; value: string; labels: string[] }>;
-      for (const [path, decoded] of Object.entries(result)) expect(decoded, path).toEqual({ unrecognized: [], kind: 'DELTA', value: 'INT64', labels: ['source'] });
+      const result = JSON.parse(execFileSync('python3', ['-c', script, ...files.map((file) => join(metricsDir, file))], { encoding: 'utf8' })) as Record<
+        string,
+        { unrecognized: string[]; kind: string; value: string; labels: string[] }
+      >;
+      for (const [path, decoded] of Object.entries(result))
+        expect(decoded, path).toEqual({ unrecognized: [], kind: 'DELTA', value: 'INT64', labels: ['source'] });
     },
   );
 });

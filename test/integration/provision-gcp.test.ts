@@ -85,7 +85,11 @@ describe('planProvisioning', () => {
     expect(kinds({ ...EVERYTHING, publisher: 'missing' })).toEqual(['grant-publisher']);
     const plan = planProvisioning(OPTIONS, { ...NOTHING, publisher: 'missing', serviceAgent: 'service-42@gs-project-accounts.iam.gserviceaccount.com' });
     expect(plan.steps.map((step) => step.kind)).toEqual(['create-bucket', 'create-topic', 'grant-publisher', 'create-notification']);
-    expect(plan.steps[2]).toEqual({ kind: 'grant-publisher', topic: 'chunk-finalized', member: 'serviceAccount:service-42@gs-project-accounts.iam.gserviceaccount.com' });
+    expect(plan.steps[2]).toEqual({
+      kind: 'grant-publisher',
+      topic: 'chunk-finalized',
+      member: 'serviceAccount:service-42@gs-project-accounts.iam.gserviceaccount.com',
+    });
     expect(() => planProvisioning(OPTIONS, { ...NOTHING, publisher: 'missing' })).toThrow(/service agent is unknown/);
   });
 
@@ -102,11 +106,16 @@ describe('planProvisioning', () => {
   it('adds its own notification beside one to the same topic the function cannot use, and says how to delete that one', () => {
     const plan = planProvisioning(OPTIONS, { ...EVERYTHING, notifications: [{ ...GOOD_NOTIFICATION, id: '7', payloadFormat: 'NONE' }] });
     expect(plan.steps.map((step) => step.kind)).toEqual(['create-notification']);
-    expect(plan.warnings).toEqual([expect.stringMatching(/notification 7 also publishes .*payload NONE.*notifications delete projects\/_\/buckets\/chunks-bucket\/notificationConfigs\/7/)]);
+    expect(plan.warnings).toEqual([
+      expect.stringMatching(/notification 7 also publishes .*payload NONE.*notifications delete projects\/_\/buckets\/chunks-bucket\/notificationConfigs\/7/),
+    ]);
   });
 
   it('ignores notifications to other topics', () => {
-    const plan = planProvisioning(OPTIONS, { ...EVERYTHING, notifications: [{ ...GOOD_NOTIFICATION, topic: '//pubsub.googleapis.com/projects/p1/topics/audit' }] });
+    const plan = planProvisioning(OPTIONS, {
+      ...EVERYTHING,
+      notifications: [{ ...GOOD_NOTIFICATION, topic: '//pubsub.googleapis.com/projects/p1/topics/audit' }],
+    });
     expect(plan.steps.map((step) => step.kind)).toEqual(['create-notification']);
     expect(plan.warnings).toEqual([]);
   });
@@ -142,18 +151,32 @@ describe('flags and the printed deploy command', () => {
       functionServiceAccount: undefined,
       dryRun: false,
     });
-    expect(parseOptions(['--project', 'p', '--bucket', 'b-1', '--topic', 't-1', '--location', 'EU', '--dry-run'], {})).toMatchObject({ project: 'p', topic: 't-1', location: 'EU', dryRun: true });
+    expect(parseOptions(['--project', 'p', '--bucket', 'b-1', '--topic', 't-1', '--location', 'EU', '--dry-run'], {})).toMatchObject({
+      project: 'p',
+      topic: 't-1',
+      location: 'EU',
+      dryRun: true,
+    });
   });
 
   it('rejects what it cannot use, listing every problem', () => {
     expect(() => parseOptions(['--bucket', 'Bad_Bucket'], {})).toThrow(UsageError);
-    expect(() => parseOptions(['--bucket', 'Bad_Bucket', '--topic', 'goog-x'], {})).toThrow(/--project is required[\s\S]*not a Cloud Storage bucket name[\s\S]*not a topic id/);
+    expect(() => parseOptions(['--bucket', 'Bad_Bucket', '--topic', 'goog-x'], {})).toThrow(
+      /--project is required[\s\S]*not a Cloud Storage bucket name[\s\S]*not a topic id/,
+    );
     expect(() => parseOptions(['--project', 'p', '--bucket', 'b-1', '--bukcet', 'x'], {})).toThrow(/Unknown option '--bukcet'/);
   });
 
   it('prints the deploy command of docs/deploy.md for this topic, region and service account', () => {
     const regional = functionDeployCommands({ ...OPTIONS, functionServiceAccount: 'fn@p1.iam.gserviceaccount.com' }).join('\n');
-    for (const part of ['--region=europe-west1', '--trigger-topic=chunk-finalized', '--service-account=fn@p1.iam.gserviceaccount.com', '--project=p1', '--retry']) expect(regional).toContain(part);
+    for (const part of [
+      '--region=europe-west1',
+      '--trigger-topic=chunk-finalized',
+      '--service-account=fn@p1.iam.gserviceaccount.com',
+      '--project=p1',
+      '--retry',
+    ])
+      expect(regional).toContain(part);
     // The same entry point, runtime and source as docs/deploy.md, so the two cannot drift apart.
     const deployDoc = readFileSync(join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
     for (const part of ['bash scripts/package-function.sh', '--entry-point=describeChunk', '--runtime=nodejs20', '--gen2', '--source=deploy/cloud-function']) {
@@ -203,9 +226,14 @@ async function startNotificationProxy(upstream: string): Promise<NotificationPro
 
   const forward = async (req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Headers; body: Buffer }> => {
     const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (name !== 'host' && name !== 'content-length' && typeof value === 'string') headers.set(name, value);
+    for (const [name, value] of Object.entries(req.headers))
+      if (name !== 'host' && name !== 'content-length' && typeof value === 'string') headers.set(name, value);
     const method = req.method ?? 'GET';
-    const response = await fetch(`${upstream}${req.url ?? '/'}`, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body: new Uint8Array(body) }) });
+    const response = await fetch(`${upstream}${req.url ?? '/'}`, {
+      method,
+      headers,
+      ...(method === 'GET' || method === 'HEAD' ? {} : { body: new Uint8Array(body) }),
+    });
     return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
   };
 
@@ -243,7 +271,9 @@ async function startNotificationProxy(upstream: string): Promise<NotificationPro
       return sendJson(res, 200, { ...resource, ...bucketSettings.get(decodeURIComponent(bucketRoute[1] ?? '')) });
     }
     const contentType = forwarded.headers.get('content-type');
-    res.writeHead(forwarded.status, { ...(contentType !== null ? { 'content-type': contentType } : {}), 'content-length': forwarded.body.length }).end(forwarded.body);
+    res
+      .writeHead(forwarded.status, { ...(contentType !== null ? { 'content-type': contentType } : {}), 'content-length': forwarded.body.length })
+      .end(forwarded.body);
   };
 
   const server = createServer((req, res) => {
@@ -286,9 +316,28 @@ describe.skipIf(!EMULATOR)('scripts/provision-gcp.ts against the GCS test server
   });
 
   const provision = async (...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    const args = ['--import', 'tsx', SCRIPT, '--project', PROJECT, '--bucket', 'edge-chunks', '--topic', 'chunk-finalized', '--location', 'europe-west1', ...extra];
+    const args = [
+      '--import',
+      'tsx',
+      SCRIPT,
+      '--project',
+      PROJECT,
+      '--bucket',
+      'edge-chunks',
+      '--topic',
+      'chunk-finalized',
+      '--location',
+      'europe-west1',
+      ...extra,
+    ];
     // No Google credentials are needed or wanted: keep the auth library from looking for any.
-    const env = { ...process.env, GCS_API_ENDPOINT: proxy.url, PUBSUB_EMULATOR_HOST: emulator.host, METADATA_SERVER_DETECTION: 'none', GOOGLE_APPLICATION_CREDENTIALS: '' };
+    const env = {
+      ...process.env,
+      GCS_API_ENDPOINT: proxy.url,
+      PUBSUB_EMULATOR_HOST: emulator.host,
+      METADATA_SERVER_DETECTION: 'none',
+      GOOGLE_APPLICATION_CREDENTIALS: '',
+    };
     try {
       const { stdout, stderr } = await run(process.execPath, args, { cwd: REPO_ROOT, env, timeout: 60_000 });
       return { code: 0, stdout, stderr };
@@ -324,14 +373,22 @@ describe.skipIf(!EMULATOR)('scripts/provision-gcp.ts against the GCS test server
     expect(result.stdout).toContain('--region=europe-west1');
 
     expect(proxy.bucketCreateBodies).toEqual([
-      expect.objectContaining({ name: 'edge-chunks', location: 'europe-west1', iamConfiguration: { uniformBucketLevelAccess: { enabled: true }, publicAccessPrevention: 'enforced' } }),
+      expect.objectContaining({
+        name: 'edge-chunks',
+        location: 'europe-west1',
+        iamConfiguration: { uniformBucketLevelAccess: { enabled: true }, publicAccessPrevention: 'enforced' },
+      }),
     ]);
     const bucket = await fetch(`${gcs.url}/storage/v1/b/edge-chunks`);
     expect(bucket.status).toBe(200);
     await bucket.arrayBuffer();
     expect(await topicExists()).toBe(true);
     expect(proxy.notifications.get('edge-chunks')).toEqual([
-      expect.objectContaining({ topic: `//pubsub.googleapis.com/projects/${PROJECT}/topics/chunk-finalized`, event_types: ['OBJECT_FINALIZE'], payload_format: 'JSON_API_V1' }),
+      expect.objectContaining({
+        topic: `//pubsub.googleapis.com/projects/${PROJECT}/topics/chunk-finalized`,
+        event_types: ['OBJECT_FINALIZE'],
+        payload_format: 'JSON_API_V1',
+      }),
     ]);
   });
 

@@ -263,7 +263,24 @@ describe('rtsp-camera', () => {
     reader = spawnChild(
       FFMPEG_BIN,
       // -timeout: socket I/O timeout in microseconds.
-      ['-nostdin', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-timeout', '1000000', '-i', camera.url(), '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-'],
+      [
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-rtsp_transport',
+        'tcp',
+        '-timeout',
+        '1000000',
+        '-i',
+        camera.url(),
+        '-c',
+        'copy',
+        '-f',
+        'null',
+        '-progress',
+        'pipe:1',
+        '-',
+      ],
       { name: 'ffmpeg-reader' },
     );
     await reader.waitForLine((line) => /^frame=[1-9]/.test(line), 10_000, 'a progress line with frames');

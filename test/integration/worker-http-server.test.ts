@@ -87,7 +87,8 @@ describe('the worker HTTP server', () => {
   describe('without credentials', () => {
     it('shows the board under loopback names only: a page reaching it by DNS rebinding is refused', async () => {
       const url = await start(undefined);
-      for (const host of ['127.0.0.1:3000', 'localhost:3000', '[::1]:3000']) expect((await send(url, { path: '/board/api/queues', host })).status, host).toBe(200);
+      for (const host of ['127.0.0.1:3000', 'localhost:3000', '[::1]:3000'])
+        expect((await send(url, { path: '/board/api/queues', host })).status, host).toBe(200);
       for (const host of ['evil.example', 'evil.example:3000', '127.0.0.1.evil.example']) {
         const refused = await send(url, { path: '/board/api/queues', host });
         expect(refused.status, host).toBe(421);
@@ -152,6 +153,13 @@ describe('the worker HTTP server', () => {
   });
 
   it('reads the host name of a Host header', () => {
-    expect(['localhost:3000', '127.0.0.1', '[::1]:80', 'EVIL.example', '', undefined].map(hostNameOf)).toEqual(['localhost', '127.0.0.1', '[::1]', 'evil.example', undefined, undefined]);
+    expect(['localhost:3000', '127.0.0.1', '[::1]:80', 'EVIL.example', '', undefined].map(hostNameOf)).toEqual([
+      'localhost',
+      '127.0.0.1',
+      '[::1]',
+      'evil.example',
+      undefined,
+      undefined,
+    ]);
   });
 });

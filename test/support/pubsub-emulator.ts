@@ -25,8 +25,7 @@ export interface PubsubEmulatorOptions {
   projectId?: string;
 }
 
-export const PUBSUB_EMULATOR_BIN =
-  process.env.PUBSUB_EMULATOR_BIN ?? '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
+export const PUBSUB_EMULATOR_BIN = process.env.PUBSUB_EMULATOR_BIN ?? '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
 
 const READY_TIMEOUT_MS = 30_000;
 

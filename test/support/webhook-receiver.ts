@@ -68,7 +68,11 @@ export async function startWebhookReceiver(options: { faults?: ReceiverFault[]; 
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`the webhook did not receive ${what} within ${timeoutMs} ms (got ${requests.length} requests: ${JSON.stringify(requests.map((r) => r.body)).slice(0, 800)})`));
+          reject(
+            new Error(
+              `the webhook did not receive ${what} within ${timeoutMs} ms (got ${requests.length} requests: ${JSON.stringify(requests.map((r) => r.body)).slice(0, 800)})`,
+            ),
+          );
         }, timeoutMs);
         const done = () => {
           clearTimeout(timer);

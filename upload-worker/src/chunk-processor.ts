@@ -41,7 +41,8 @@ export function createChunkProcessor(deps: ChunkProcessorDeps): (job: Job<ChunkJ
       const result = await withProgressTimeout(
         ({ signal, progress }) => uploadChunk(data, spoolPath, deps.store, deps.prefix, deps.files, { signal, onProgress: progress }),
         deps.progressTimeoutMs,
-        () => `upload made no progress for ${deps.progressTimeoutMs} ms (storage unreachable, stalled or hanging): abandoned; the next attempt continues its session`,
+        () =>
+          `upload made no progress for ${deps.progressTimeoutMs} ms (storage unreachable, stalled or hanging): abandoned; the next attempt continues its session`,
       );
       deps.observeUpload?.(metadata.sourceId, (Date.now() - attemptStarted) / 1000);
       const outageFailures = outage.recovered();

@@ -1,6 +1,18 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { ConfigError, EnvReader, displayUrl, parseBucketUrl, type BucketLocation, errorMessage, readGcpProject, readGcsApiEndpoint, readLogLevel, readQueueName, readRedisUrl } from '@crispy-streamer/shared';
+import {
+  ConfigError,
+  EnvReader,
+  displayUrl,
+  parseBucketUrl,
+  type BucketLocation,
+  errorMessage,
+  readGcpProject,
+  readGcsApiEndpoint,
+  readLogLevel,
+  readQueueName,
+  readRedisUrl,
+} from '@crispy-streamer/shared';
 import { DEFAULT_FLEET_NAME, FLEET_NAME_PATTERN } from '@crispy-streamer/shared/fleet';
 
 export interface UploadWorkerConfig {
@@ -90,7 +102,10 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
     logLevel: readLogLevel(reader),
   };
   if (!LOOPBACK.has(config.httpHost) && (config.boardUser === undefined || config.boardPassword === undefined)) {
-    reader.problem('BOARD_USER', `HTTP_HOST=${config.httpHost} exposes Bull Board beyond this machine: set BOARD_USER and BOARD_PASSWORD, or bind HTTP_HOST=127.0.0.1`);
+    reader.problem(
+      'BOARD_USER',
+      `HTTP_HOST=${config.httpHost} exposes Bull Board beyond this machine: set BOARD_USER and BOARD_PASSWORD, or bind HTTP_HOST=127.0.0.1`,
+    );
   }
   if (env['UPLOAD_TIMEOUT_MS'] !== undefined) {
     // A total-time limit made uploads slower than it impossible; refusing the old name beats ignoring it.
@@ -102,11 +117,18 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
   if (!FLEET_NAME_PATTERN.test(config.fleetName)) reader.problem('FLEET_NAME', `"${config.fleetName}" may hold only 1-64 letters, digits, '-' and '_'`);
   if (config.workerId.trim() === '' || config.workerId.length > 200) reader.problem('WORKER_ID', 'must be 1-200 characters');
   if (config.alertWebhookUrl !== undefined && !/^https?:\/\/[^/]/.test(config.alertWebhookUrl)) {
-    reader.problem('ALERT_WEBHOOK_URL', `"${displayUrl(config.alertWebhookUrl)}" is not an http(s) URL: give the receiver's full URL, e.g. https://alerts.example.org/hooks/crispy`);
+    reader.problem(
+      'ALERT_WEBHOOK_URL',
+      `"${displayUrl(config.alertWebhookUrl)}" is not an http(s) URL: give the receiver's full URL, e.g. https://alerts.example.org/hooks/crispy`,
+    );
   }
-  if (config.alertWebhookToken !== undefined && config.alertWebhookUrl === undefined) reader.problem('ALERT_WEBHOOK_TOKEN', 'is set but ALERT_WEBHOOK_URL is not: set both, or neither');
+  if (config.alertWebhookToken !== undefined && config.alertWebhookUrl === undefined)
+    reader.problem('ALERT_WEBHOOK_TOKEN', 'is set but ALERT_WEBHOOK_URL is not: set both, or neither');
   if (config.notifyUrl !== undefined && !/^https?:\/\//.test(config.notifyUrl)) {
-    reader.problem('NOTIFY_URL', `"${config.notifyUrl}" is not an http(s) URL: point it at the function, e.g. http://127.0.0.1:8080/projects/local/topics/chunks`);
+    reader.problem(
+      'NOTIFY_URL',
+      `"${config.notifyUrl}" is not an http(s) URL: point it at the function, e.g. http://127.0.0.1:8080/projects/local/topics/chunks`,
+    );
   }
   if (config.notifyUrl !== undefined && bucket.kind === 'gcs') {
     reader.problem('NOTIFY_URL', 'is for the local bucket only: a gs:// bucket notifies through its own Pub/Sub notification');

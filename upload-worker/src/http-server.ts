@@ -53,7 +53,12 @@ function loopbackHostsOnly(req: Request, res: Response, next: NextFunction): voi
     next();
     return;
   }
-  res.status(421).type('text').send(`this server answers to localhost only (Host: ${JSON.stringify(req.headers.host ?? '')}); to reach it under another name, set BOARD_USER and BOARD_PASSWORD`);
+  res
+    .status(421)
+    .type('text')
+    .send(
+      `this server answers to localhost only (Host: ${JSON.stringify(req.headers.host ?? '')}); to reach it under another name, set BOARD_USER and BOARD_PASSWORD`,
+    );
 }
 
 /** Bull Board has no authentication of its own. */
@@ -157,7 +162,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       return;
     }
     const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 500;
-    res.status(status).type('text').send(status === 400 ? 'bad request: the path or query is not well formed' : 'internal error');
+    res
+      .status(status)
+      .type('text')
+      .send(status === 400 ? 'bad request: the path or query is not well formed' : 'internal error');
   });
 
   const server = createServer(app);

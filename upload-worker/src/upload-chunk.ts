@@ -61,7 +61,14 @@ export const spoolFiles: SpoolFiles = {
  * CRC32C we declare), stores it create-only, and the file is deleted from the spool only after the
  * bucket confirmed it.
  */
-export async function uploadChunk(job: ChunkJobData, spoolPath: string, store: ObjectStore, prefix: string, files: SpoolFiles, options: PutOptions = {}): Promise<UploadResult> {
+export async function uploadChunk(
+  job: ChunkJobData,
+  spoolPath: string,
+  store: ObjectStore,
+  prefix: string,
+  files: SpoolFiles,
+  options: PutOptions = {},
+): Promise<UploadResult> {
   const { metadata } = job;
   const objectName = chunkObjectName(prefix, metadata);
   const size = await files.size(spoolPath);

@@ -54,7 +54,8 @@ export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
 // Messages that carry no code: node's "socket hang up", undici's "fetch failed" and "other side
 // closed", node-fetch's "network timeout", the storage client's "unexpected connection closure", and
 // the storage client's retry-exhausted errors, which keep the last status or code only in the text.
-const NETWORK_MESSAGE = /socket hang up|fetch failed|other side closed|network timeout|unexpected connection closure|premature close|socket connection timeout/i;
+const NETWORK_MESSAGE =
+  /socket hang up|fetch failed|other side closed|network timeout|unexpected connection closure|premature close|socket connection timeout/i;
 const CODE_IN_MESSAGE = /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+|ERR_[A-Z_]+)\b/g;
 const RETRY_EXHAUSTED = /^Retry (?:total time )?limit exceeded\b/;
 const STATUS_IN_MESSAGE = /\bstatus: (\d{3})\b/;
@@ -70,7 +71,7 @@ interface ErrorFields {
 }
 
 function fieldsOf(error: unknown): ErrorFields {
-  return typeof error === 'object' && error !== null ? (error) : {};
+  return typeof error === 'object' && error !== null ? error : {};
 }
 
 /** True when the error says the connection failed, dropped or stalled, anywhere in its chain. */
@@ -131,7 +132,10 @@ export class OutageBackoff {
   /** The next pause; true in `started` the first time of an outage. */
   next(): { delayMs: number; started: boolean } {
     this.failures++;
-    return { delayMs: backoffDelayMs(this.failures, { minDelayMs: this.minMs, maxDelayMs: this.maxMs, jitter: 0.2 }, this.random), started: this.failures === 1 };
+    return {
+      delayMs: backoffDelayMs(this.failures, { minDelayMs: this.minMs, maxDelayMs: this.maxMs, jitter: 0.2 }, this.random),
+      started: this.failures === 1,
+    };
   }
 
   /** An upload succeeded: the outage is over. Returns how many failures it lasted. */

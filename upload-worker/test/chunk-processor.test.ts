@@ -124,7 +124,7 @@ describe('createChunkProcessor', () => {
     expect(puts).toEqual([]);
   });
 
-  it('reads a valid job\'s chunk from the spool layout\'s path, whatever an old job named', async () => {
+  it("reads a valid job's chunk from the spool layout's path, whatever an old job named", async () => {
     let path: string | undefined;
     const { processor } = harness(async (request) => {
       path = request.source.path;

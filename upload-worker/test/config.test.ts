@@ -68,7 +68,9 @@ describe('loadUploadWorkerConfig', () => {
   });
 
   it('accepts an http NOTIFY_URL for a local bucket', () => {
-    expect(loadUploadWorkerConfig({ NOTIFY_URL: 'http://127.0.0.1:8080/projects/local/topics/chunks' }).notifyUrl).toBe('http://127.0.0.1:8080/projects/local/topics/chunks');
+    expect(loadUploadWorkerConfig({ NOTIFY_URL: 'http://127.0.0.1:8080/projects/local/topics/chunks' }).notifyUrl).toBe(
+      'http://127.0.0.1:8080/projects/local/topics/chunks',
+    );
   });
 
   it('refuses a LOCAL_SIGNING_SECRET shorter than 16 characters', () => {
@@ -89,7 +91,10 @@ describe('loadUploadWorkerConfig', () => {
 
   it('reports a bad BUCKET_URL with the parser message', () => {
     expect(problemsOf({ BUCKET_URL: 's3://evidence' })).toEqual([
-      { setting: 'BUCKET_URL', message: '"s3://evidence" is not a bucket URL: use gs://BUCKET/PREFIX for Cloud Storage or file:///DIR for a bucket on local disk' },
+      {
+        setting: 'BUCKET_URL',
+        message: '"s3://evidence" is not a bucket URL: use gs://BUCKET/PREFIX for Cloud Storage or file:///DIR for a bucket on local disk',
+      },
     ]);
   });
 
@@ -108,18 +113,33 @@ describe('loadUploadWorkerConfig', () => {
     ]);
   });
 
-  it('reads the fleet settings: its name, this worker\'s id, how often it publishes and lists the bucket, the webhook', () => {
+  it("reads the fleet settings: its name, this worker's id, how often it publishes and lists the bucket, the webhook", () => {
     const config = loadUploadWorkerConfig({});
     expect(config).toMatchObject({ fleetName: 'default', fleetPublishMs: 2000, fleetBucketRefreshMs: 15_000, alertWebhookUrl: undefined });
     expect(config.workerId).toMatch(new RegExp(`-${process.pid}$`));
-    expect(loadUploadWorkerConfig({ FLEET_NAME: 'site-4', WORKER_ID: 'edge-a-uploader', ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).toMatchObject({ fleetName: 'site-4', workerId: 'edge-a-uploader', alertWebhookUrl: 'http://127.0.0.1:9/hook' });
-    expect(problemsOf({ FLEET_NAME: 'a:b', ALERT_WEBHOOK_URL: 'mailto:ops@example.org', FLEET_BUCKET_REFRESH_MS: '5' }).map((p) => p.setting)).toEqual(['FLEET_BUCKET_REFRESH_MS', 'FLEET_NAME', 'ALERT_WEBHOOK_URL']);
+    expect(loadUploadWorkerConfig({ FLEET_NAME: 'site-4', WORKER_ID: 'edge-a-uploader', ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).toMatchObject({
+      fleetName: 'site-4',
+      workerId: 'edge-a-uploader',
+      alertWebhookUrl: 'http://127.0.0.1:9/hook',
+    });
+    expect(problemsOf({ FLEET_NAME: 'a:b', ALERT_WEBHOOK_URL: 'mailto:ops@example.org', FLEET_BUCKET_REFRESH_MS: '5' }).map((p) => p.setting)).toEqual([
+      'FLEET_BUCKET_REFRESH_MS',
+      'FLEET_NAME',
+      'ALERT_WEBHOOK_URL',
+    ]);
   });
 
   it('reports every problem at once', () => {
     let caught: unknown;
     try {
-      loadUploadWorkerConfig({ HTTP_HOST: '0.0.0.0', BUCKET_URL: 'gs://evidence', NOTIFY_URL: 'ftp://x', LOCAL_SIGNING_SECRET: 'x', UPLOAD_CONCURRENCY: '0', LOG_LEVEL: 'loud' });
+      loadUploadWorkerConfig({
+        HTTP_HOST: '0.0.0.0',
+        BUCKET_URL: 'gs://evidence',
+        NOTIFY_URL: 'ftp://x',
+        LOCAL_SIGNING_SECRET: 'x',
+        UPLOAD_CONCURRENCY: '0',
+        LOG_LEVEL: 'loud',
+      });
     } catch (error) {
       caught = error;
     }

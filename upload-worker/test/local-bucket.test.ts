@@ -40,11 +40,17 @@ afterEach(async () => {
 async function request(bytes: Buffer = BYTES, name = NAME, options: { in?: string } = {}): Promise<PutObjectRequest> {
   const path = join(options.in ?? spoolDir, `chunk-${++spoolFiles}.mp4`);
   await writeFile(path, bytes);
-  return { name, source: { path, size: bytes.byteLength, crc32c: crc32cBase64(bytes) }, contentType: 'video/mp4', metadata: { source: 'cam0', sequence: '42' } };
+  return {
+    name,
+    source: { path, size: bytes.byteLength, crc32c: crc32cBase64(bytes) },
+    contentType: 'video/mp4',
+    metadata: { source: 'cam0', sequence: '42' },
+  };
 }
 
 const objectPath = (name = NAME): string => join(dir, 'bucket', name);
-const readMeta = async (name = NAME): Promise<StorageObjectResource> => JSON.parse(await readFile(`${objectPath(name)}.meta.json`, 'utf8')) as StorageObjectResource;
+const readMeta = async (name = NAME): Promise<StorageObjectResource> =>
+  JSON.parse(await readFile(`${objectPath(name)}.meta.json`, 'utf8')) as StorageObjectResource;
 
 describe('createLocalBucket', () => {
   it('describes itself as a file:// URL of its folder', () => {

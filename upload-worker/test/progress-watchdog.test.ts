@@ -42,6 +42,12 @@ describe('withProgressTimeout', () => {
   });
 
   it('passes the work’s own failure through', async () => {
-    await expect(withProgressTimeout(async () => Promise.reject(new Error('refused')), 1000, () => 'stalled')).rejects.toThrow('refused');
+    await expect(
+      withProgressTimeout(
+        async () => Promise.reject(new Error('refused')),
+        1000,
+        () => 'stalled',
+      ),
+    ).rejects.toThrow('refused');
   });
 });

@@ -128,7 +128,13 @@ describe('uploadChunk', () => {
   it('says when the upload continued the session of an earlier attempt', async () => {
     const { store, spool } = setup(BYTES);
     store.put = async () => ({ outcome: 'created', generation: '5', resumedSession: true });
-    expect(await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool)).toEqual({ objectName: OBJECT_NAME, generation: '5', outcome: 'created', bytes: BYTES.byteLength, resumedSession: true });
+    expect(await uploadChunk(job(), SPOOL_PATH, store, 'site-a', spool)).toEqual({
+      objectName: OBJECT_NAME,
+      generation: '5',
+      outcome: 'created',
+      bytes: BYTES.byteLength,
+      resumedSession: true,
+    });
   });
 
   it('treats an object already stored with the same bytes as done, and removes the spool file', async () => {

@@ -30,10 +30,22 @@ const cases: [string, unknown, UploadFailureKind][] = [
   ['ENETUNREACH', systemError('ENETUNREACH'), 'storage-unavailable'],
   ['ENETDOWN', systemError('ENETDOWN'), 'storage-unavailable'],
   ['a premature close of a stream', systemError('ERR_STREAM_PREMATURE_CLOSE', 'Premature close'), 'storage-unavailable'],
-  ['undici: the socket closed', Object.assign(new TypeError('fetch failed'), { cause: systemError('UND_ERR_SOCKET', 'other side closed') }), 'storage-unavailable'],
-  ['undici: connect timeout, in the cause', new Error('request failed', { cause: systemError('UND_ERR_CONNECT_TIMEOUT', 'Connect Timeout Error') }), 'storage-unavailable'],
+  [
+    'undici: the socket closed',
+    Object.assign(new TypeError('fetch failed'), { cause: systemError('UND_ERR_SOCKET', 'other side closed') }),
+    'storage-unavailable',
+  ],
+  [
+    'undici: connect timeout, in the cause',
+    new Error('request failed', { cause: systemError('UND_ERR_CONNECT_TIMEOUT', 'Connect Timeout Error') }),
+    'storage-unavailable',
+  ],
   ['node: socket hang up', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'storage-unavailable'],
-  ['gaxios/node-fetch: a system error in the message', Object.assign(new Error('request to http://127.0.0.1:9/upload failed, reason: connect ECONNREFUSED 127.0.0.1:9'), { type: 'system' }), 'storage-unavailable'],
+  [
+    'gaxios/node-fetch: a system error in the message',
+    Object.assign(new Error('request to http://127.0.0.1:9/upload failed, reason: connect ECONNREFUSED 127.0.0.1:9'), { type: 'system' }),
+    'storage-unavailable',
+  ],
   ['the storage client: a reason in errors[]', { message: 'Service Unavailable', errors: [{ reason: 'ECONNRESET' }] }, 'storage-unavailable'],
   ['the storage client: unexpected connection closure', new Error('unexpected connection closure'), 'storage-unavailable'],
   ['a lower-case code', { code: 'econnreset', message: 'x' }, 'storage-unavailable'],
@@ -45,10 +57,22 @@ const cases: [string, unknown, UploadFailureKind][] = [
   ['502 as .response.status (gaxios)', { message: 'Bad Gateway', response: { status: 502 } }, 'storage-unavailable'],
   ['408 request timeout', { code: 408, message: 'Request Timeout' }, 'storage-unavailable'],
   ['504 in a cause', new Error('upload failed', { cause: { code: 504 } }), 'storage-unavailable'],
-  ['the storage client gave up retrying a 503', new Error('Retry limit exceeded - status: 503 - Fault injected during a resumable upload'), 'storage-unavailable'],
-  ['the storage client gave up retrying a reset', new Error('Retry limit exceeded - request to http://x failed, reason: socket hang up - code: ECONNRESET'), 'storage-unavailable'],
+  [
+    'the storage client gave up retrying a 503',
+    new Error('Retry limit exceeded - status: 503 - Fault injected during a resumable upload'),
+    'storage-unavailable',
+  ],
+  [
+    'the storage client gave up retrying a reset',
+    new Error('Retry limit exceeded - request to http://x failed, reason: socket hang up - code: ECONNRESET'),
+    'storage-unavailable',
+  ],
   ['the storage client ran out of retry time on a 500', new Error('Retry total time limit exceeded - status: 500'), 'storage-unavailable'],
-  ['the local bucket: the notification endpoint is down', new Error('notification for a.mp4 not accepted by http://127.0.0.1:1/: fetch failed'), 'storage-unavailable'],
+  [
+    'the local bucket: the notification endpoint is down',
+    new Error('notification for a.mp4 not accepted by http://127.0.0.1:1/: fetch failed'),
+    'storage-unavailable',
+  ],
 
   // Everything else spends an attempt.
   ['a resumable request answered 308 where it should have finished', Object.assign(new Error('Upload failed'), { code: 308 }), 'chunk-failure'],

@@ -41,11 +41,41 @@ describe('settleRefusal', () => {
       undefined,
       { kind: 'corrupted-upload', detail: `HTTP 412: ${testbenchChecksum.message}; no object is stored under the name, so this is no create-only conflict` },
     ],
-    ['412 and nothing stored, no message at all', { status: 412, message: '' }, undefined, undefined, expect.objectContaining({ kind: 'corrupted-upload' }) as RefusalOutcome],
-    ['412, the file itself unlike its record', testbenchChecksum, undefined, 'crc32c CCCCCC==, recorded AAAAAA==', { kind: 'source-mismatch', detail: 'crc32c CCCCCC==, recorded AAAAAA==' }],
-    ['412, the same bytes stored, even if the spool copy went bad: the bucket has the chunk', precondition, SAME, 'crc32c CCCCCC==, recorded AAAAAA==', { kind: 'already-present', generation: '7' }],
-    ["400 naming the checksum (Cloud Storage's answer)", googleChecksum, undefined, undefined, { kind: 'corrupted-upload', detail: `HTTP 400: ${googleChecksum.message}` }],
-    ['400 naming the checksum, the file unlike its record', googleChecksum, undefined, '999 bytes, recorded 1000', { kind: 'source-mismatch', detail: '999 bytes, recorded 1000' }],
+    [
+      '412 and nothing stored, no message at all',
+      { status: 412, message: '' },
+      undefined,
+      undefined,
+      expect.objectContaining({ kind: 'corrupted-upload' }) as RefusalOutcome,
+    ],
+    [
+      '412, the file itself unlike its record',
+      testbenchChecksum,
+      undefined,
+      'crc32c CCCCCC==, recorded AAAAAA==',
+      { kind: 'source-mismatch', detail: 'crc32c CCCCCC==, recorded AAAAAA==' },
+    ],
+    [
+      '412, the same bytes stored, even if the spool copy went bad: the bucket has the chunk',
+      precondition,
+      SAME,
+      'crc32c CCCCCC==, recorded AAAAAA==',
+      { kind: 'already-present', generation: '7' },
+    ],
+    [
+      "400 naming the checksum (Cloud Storage's answer)",
+      googleChecksum,
+      undefined,
+      undefined,
+      { kind: 'corrupted-upload', detail: `HTTP 400: ${googleChecksum.message}` },
+    ],
+    [
+      '400 naming the checksum, the file unlike its record',
+      googleChecksum,
+      undefined,
+      '999 bytes, recorded 1000',
+      { kind: 'source-mismatch', detail: '999 bytes, recorded 1000' },
+    ],
   ];
   it.each(table)('%s', (_what, refusal, stored, fileMismatch, outcome) => {
     expect(settleRefusal(refusal, stored, EXPECTED, fileMismatch)).toEqual(outcome);

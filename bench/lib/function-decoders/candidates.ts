@@ -52,7 +52,13 @@ async function functionModules() {
 }
 
 /** Runs an ffmpeg that writes one PNG to stdout; returns it with the stderr text. */
-function ffmpegPng(ffmpeg: string, args: string[], stdin?: Uint8Array, acceptFailureWithFrame = false, pngPath?: string): Promise<{ png: Buffer; stderr: string }> {
+function ffmpegPng(
+  ffmpeg: string,
+  args: string[],
+  stdin?: Uint8Array,
+  acceptFailureWithFrame = false,
+  pngPath?: string,
+): Promise<{ png: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -121,7 +127,13 @@ function sparseMp4Candidate(name: string, ffmpeg: string, what: string): Candida
           // The same output as the function's: an uncompressed PNG file that sharp reads the header of.
           const pngPath = `${path}.png`;
           const chosen = m.decoder.decoderArgs({ format: 'h264' }, pngPath);
-          const { stderr } = await ffmpegPng(ffmpeg, ['-hide_banner', '-nostdin', '-protocol_whitelist', 'file', '-threads', '1', '-f', 'mp4', '-i', path, ...chosen.slice(chosen.indexOf('-map'))], undefined, true, pngPath);
+          const { stderr } = await ffmpegPng(
+            ffmpeg,
+            ['-hide_banner', '-nostdin', '-protocol_whitelist', 'file', '-threads', '1', '-f', 'mp4', '-i', path, ...chosen.slice(chosen.indexOf('-map'))],
+            undefined,
+            true,
+            pngPath,
+          );
           return { ...(await m.probe.measurePng(pngPath)), pixelFormat: m.decoder.parsePixelFormat(stderr) };
         } finally {
           await file.close().catch(() => {});
@@ -222,7 +234,26 @@ const ffmpegWasm: Candidate = {
       stderr.length = 0;
       core.FS.writeFile('/in', readout.input.bytes);
       core.reset();
-      const code = core.exec('-hide_banner', '-protocol_whitelist', 'file', '-f', readout.input.format, '-i', '/in', '-frames:v', '1', '-an', '-c:v', 'png', '-compression_level', '0', '-f', 'image2', '-y', '/out.png');
+      const code = core.exec(
+        '-hide_banner',
+        '-protocol_whitelist',
+        'file',
+        '-f',
+        readout.input.format,
+        '-i',
+        '/in',
+        '-frames:v',
+        '1',
+        '-an',
+        '-c:v',
+        'png',
+        '-compression_level',
+        '0',
+        '-f',
+        'image2',
+        '-y',
+        '/out.png',
+      );
       if (code !== 0) throw new Error(`ffmpeg.wasm exit ${code}: ${stderr.slice(-3).join(' | ')}`);
       const png = Buffer.from(core.FS.readFile('/out.png') as Uint8Array);
       return { ...(await m.probe.measurePng(png)), pixelFormat: m.decoder.parsePixelFormat(stderr.join('\n')) };
@@ -233,7 +264,11 @@ const ffmpegWasm: Candidate = {
 export const CANDIDATES: readonly Candidate[] = [
   annexBCandidate('static ffmpeg, Annex B on a pipe (chosen)', STATIC_FFMPEG, 'the @ffmpeg-installer 2018 static ffmpeg, -f h264 -protocol_whitelist pipe'),
   annexBCandidate("Debian's ffmpeg 5.1, Annex B on a pipe", DEBIAN_FFMPEG, "Debian's dynamically linked ffmpeg 5.1, the same input"),
-  sparseMp4Candidate('static ffmpeg, sparse MP4 file', STATIC_FFMPEG, 'ftyp + mdat header + keyframe + moov at their offsets in a temp file, -f mp4 -protocol_whitelist file'),
+  sparseMp4Candidate(
+    'static ffmpeg, sparse MP4 file',
+    STATIC_FFMPEG,
+    'ftyp + mdat header + keyframe + moov at their offsets in a temp file, -f mp4 -protocol_whitelist file',
+  ),
   sparseMp4Candidate("Debian's ffmpeg 5.1, sparse MP4 file", DEBIAN_FFMPEG, 'the same sparse file'),
   urlBefore,
   nodeAv,

@@ -10,7 +10,9 @@ const TICKS_PER_SECOND = 100;
 
 /** CPU ms of the children this process has waited for: /proc/self/stat cutime + cstime (10 ms ticks). */
 function childrenCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2).split(' ');
+  const fields = readFileSync('/proc/self/stat', 'utf8')
+    .slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2)
+    .split(' ');
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
 }
 function selfCpuMs(): number {

@@ -25,7 +25,8 @@ class Cursor {
     private readonly what: string,
   ) {}
   private need(n: number): void {
-    if (this.at + n > this.bytes.byteLength) throw new MalformedBitstreamError(`${this.what} ends at byte ${this.bytes.byteLength}, ${n} more needed at ${this.at}`);
+    if (this.at + n > this.bytes.byteLength)
+      throw new MalformedBitstreamError(`${this.what} ends at byte ${this.bytes.byteLength}, ${n} more needed at ${this.at}`);
   }
   u8(): number {
     this.need(1);
@@ -95,11 +96,14 @@ export function splitLengthPrefixed(sample: Uint8Array, lengthSize: 1 | 2 | 4): 
   const view = new DataView(sample.buffer, sample.byteOffset, sample.byteLength);
   let at = 0;
   while (at < sample.byteLength) {
-    if (at + lengthSize > sample.byteLength) throw new MalformedBitstreamError(`a ${lengthSize}-byte NAL length at ${at} runs past the ${sample.byteLength}-byte sample`);
+    if (at + lengthSize > sample.byteLength)
+      throw new MalformedBitstreamError(`a ${lengthSize}-byte NAL length at ${at} runs past the ${sample.byteLength}-byte sample`);
     const length = lengthSize === 4 ? view.getUint32(at) : lengthSize === 2 ? view.getUint16(at) : view.getUint8(at);
     at += lengthSize;
     if (length === 0 || at + length > sample.byteLength) {
-      throw new MalformedBitstreamError(`a NAL unit of ${length} bytes at ${at} does not fit the ${sample.byteLength}-byte sample: not length-prefixed with ${lengthSize} bytes`);
+      throw new MalformedBitstreamError(
+        `a NAL unit of ${length} bytes at ${at} does not fit the ${sample.byteLength}-byte sample: not length-prefixed with ${lengthSize} bytes`,
+      );
     }
     units.push(sample.subarray(at, at + length));
     at += length;

@@ -107,7 +107,12 @@ export function matroskaWithOneKeyframe(track: KeyframeTrack, frame: Uint8Array,
     uint(ID.DocTypeVersion, 4),
     uint(ID.DocTypeReadVersion, 2),
   );
-  const video = element(ID.Video, uint(ID.PixelWidth, track.width), uint(ID.PixelHeight, track.height), ...(track.alphaMode === undefined ? [] : [uint(ID.AlphaMode, track.alphaMode)]));
+  const video = element(
+    ID.Video,
+    uint(ID.PixelWidth, track.width),
+    uint(ID.PixelHeight, track.height),
+    ...(track.alphaMode === undefined ? [] : [uint(ID.AlphaMode, track.alphaMode)]),
+  );
   const entry = element(
     ID.TrackEntry,
     uint(ID.TrackNumber, 1),
@@ -125,7 +130,10 @@ export function matroskaWithOneKeyframe(track: KeyframeTrack, frame: Uint8Array,
       : element(
           ID.BlockGroup,
           element(ID.Block, blockHeader(0x00), frame),
-          element(ID.BlockAdditions, ...additions.map((addition) => element(ID.BlockMore, uint(ID.BlockAddID, addition.id), element(ID.BlockAdditional, addition.bytes)))),
+          element(
+            ID.BlockAdditions,
+            ...additions.map((addition) => element(ID.BlockMore, uint(ID.BlockAddID, addition.id), element(ID.BlockAdditional, addition.bytes))),
+          ),
         );
   const cluster = element(ID.Cluster, uint(ID.Timecode, 0), block);
   const body = concat([element(ID.Info, uint(ID.TimecodeScale, 1_000_000)), element(ID.Tracks, entry), cluster]);

@@ -1,4 +1,12 @@
-import { MatroskaIncompleteError, NotMatroskaError, looksLikeMatroska, readMatroskaLayout, type MatroskaIncompleteReason, type MatroskaLayout, type RangeReader } from '@crispy-streamer/shared';
+import {
+  MatroskaIncompleteError,
+  NotMatroskaError,
+  looksLikeMatroska,
+  readMatroskaLayout,
+  type MatroskaIncompleteReason,
+  type MatroskaLayout,
+  type RangeReader,
+} from '@crispy-streamer/shared';
 import { MalformedBitstreamError, h264ChromaFormatIdc, parseAvcC, parseHvcC, toAnnexB } from './annex-b.js';
 import { UnreadableChunkError, type ContainerReader, type DecoderInput } from './decoder-input.js';
 import { MAX_KEYFRAME_BYTES } from './mp4-reader.js';
@@ -19,7 +27,8 @@ const ALPHA_DECODERS: Record<string, string | undefined> = { V_VP9: 'libvpx-vp9'
 function firstKeyframe(layout: MatroskaLayout): MatroskaLayout['frames'][number] {
   const frame = layout.frames.find((f) => f.keyframe);
   if (frame === undefined) throw new UnreadableChunkError('malformed', 'the video track has no keyframe');
-  if (frame.size > MAX_KEYFRAME_BYTES) throw new UnreadableChunkError('unsupported', `the first keyframe is ${frame.size} bytes, more than ${MAX_KEYFRAME_BYTES}`);
+  if (frame.size > MAX_KEYFRAME_BYTES)
+    throw new UnreadableChunkError('unsupported', `the first keyframe is ${frame.size} bytes, more than ${MAX_KEYFRAME_BYTES}`);
   return frame;
 }
 
@@ -55,7 +64,8 @@ export const matroskaReader: ContainerReader = {
   container: 'mkv',
   recognises: looksLikeMatroska,
   async read(read: RangeReader, size: number) {
-    if (size > MAX_MATROSKA_CHUNK_BYTES) throw new UnreadableChunkError('unsupported', `a Matroska chunk of ${size} bytes is larger than ${MAX_MATROSKA_CHUNK_BYTES}, which is read whole`);
+    if (size > MAX_MATROSKA_CHUNK_BYTES)
+      throw new UnreadableChunkError('unsupported', `a Matroska chunk of ${size} bytes is larger than ${MAX_MATROSKA_CHUNK_BYTES}, which is read whole`);
     const bytes = await read(0, size);
     if (bytes.byteLength !== size) throw new UnreadableChunkError('incomplete', `read ${bytes.byteLength} of the object's ${size} bytes`);
     let layout: MatroskaLayout;
@@ -63,7 +73,11 @@ export const matroskaReader: ContainerReader = {
       layout = readMatroskaLayout(bytes);
     } catch (error) {
       if (error instanceof NotMatroskaError) throw new UnreadableChunkError('not-a-video-container', error.message);
-      if (error instanceof MatroskaIncompleteError) throw new UnreadableChunkError(UNFINISHED.has(error.reason) ? 'incomplete' : error.reason === 'no-video-track' ? 'unsupported' : 'malformed', error.message);
+      if (error instanceof MatroskaIncompleteError)
+        throw new UnreadableChunkError(
+          UNFINISHED.has(error.reason) ? 'incomplete' : error.reason === 'no-video-track' ? 'unsupported' : 'malformed',
+          error.message,
+        );
       throw error;
     }
     try {

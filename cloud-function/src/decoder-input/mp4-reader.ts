@@ -29,7 +29,10 @@ function assertDecodable(layout: Mp4Layout): void {
   if (config !== undefined && PARAMETER_SETS[config.type] !== undefined) return;
   const wrapped = MATROSKA_CODEC_IDS[layout.sampleEntry];
   if (wrapped !== undefined && (wrapped.privateFrom === undefined || config?.type === wrapped.privateFrom)) return;
-  throw new UnreadableChunkError('unsupported', `the video track is ${layout.info.codec} ('${layout.sampleEntry}' sample entry${config ? ` with ${config.type}` : ''}): H.264, H.265, VP9 and AV1 are decoded from MP4`);
+  throw new UnreadableChunkError(
+    'unsupported',
+    `the video track is ${layout.info.codec} ('${layout.sampleEntry}' sample entry${config ? ` with ${config.type}` : ''}): H.264, H.265, VP9 and AV1 are decoded from MP4`,
+  );
 }
 
 /** The keyframe as the decoder's input: Annex B for H.264/H.265, a one-frame Matroska file for VP9 and AV1. */
@@ -46,7 +49,12 @@ function decoderInput(layout: Mp4Layout, sample: Uint8Array): DecoderInput {
     return input;
   }
   const wrapped = MATROSKA_CODEC_IDS[layout.sampleEntry];
-  const track = { codecId: wrapped?.codecId ?? '', width: layout.info.width, height: layout.info.height, ...(wrapped?.privateFrom === undefined || config === undefined ? {} : { codecPrivate: config.bytes }) };
+  const track = {
+    codecId: wrapped?.codecId ?? '',
+    width: layout.info.width,
+    height: layout.info.height,
+    ...(wrapped?.privateFrom === undefined || config === undefined ? {} : { codecPrivate: config.bytes }),
+  };
   return { format: 'matroska', bytes: matroskaWithOneKeyframe(track, sample) };
 }
 

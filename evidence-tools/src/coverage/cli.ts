@@ -51,7 +51,6 @@ export interface CoverageRequest {
   pngPath: string | undefined;
 }
 
-
 export function parseCoverageArguments(argv: readonly string[], env: Record<string, string | undefined>, nowMs: number): CoverageRequest | 'help' {
   let values;
   try {
@@ -85,7 +84,8 @@ export function parseCoverageArguments(argv: readonly string[], env: Record<stri
   let maxGapMs: number | undefined;
   if (values['max-gap'] !== undefined) {
     const seconds = Number(values['max-gap']);
-    if (!/^\d+(\.\d+)?$/.test(values['max-gap']) || !Number.isFinite(seconds)) throw new UsageError(`--max-gap ${values['max-gap']} is not a number of seconds (e.g. 10 or 2.5)`);
+    if (!/^\d+(\.\d+)?$/.test(values['max-gap']) || !Number.isFinite(seconds))
+      throw new UsageError(`--max-gap ${values['max-gap']} is not a number of seconds (e.g. 10 or 2.5)`);
     maxGapMs = seconds * 1000;
   }
   const redisUrl = values.redis ?? (env.REDIS_URL?.trim() === '' ? undefined : env.REDIS_URL);
@@ -114,7 +114,9 @@ async function readSpools(request: CoverageRequest, nowMs: number): Promise<Spoo
     const { statuses } = await readCameraStatuses(redis, request.fleetName, nowMs);
     return spoolViewOf(statuses, request.source, nowMs);
   } catch (error) {
-    return notConsulted(`Redis ${displayUrl(request.redisUrl)} did not answer (${errorMessage(error)}): chunks still in the spools are not known and show as gaps`);
+    return notConsulted(
+      `Redis ${displayUrl(request.redisUrl)} did not answer (${errorMessage(error)}): chunks still in the spools are not known and show as gaps`,
+    );
   } finally {
     redis.disconnect();
   }
@@ -132,7 +134,13 @@ export interface CoverageReport {
   storedChunks: number;
   unplaceable: string[];
   intervals: { kind: string; from: string; to: string; durationMs: number }[];
-  gaps: { from: string; to: string; durationMs: number; missingSequences: { first: number; last: number; count: number } | null; edge: 'start' | 'end' | null }[];
+  gaps: {
+    from: string;
+    to: string;
+    durationMs: number;
+    missingSequences: { first: number; last: number; count: number } | null;
+    edge: 'start' | 'end' | null;
+  }[];
   longestGapMs: number;
   maxGapMs: number | null;
   gapBeyondMax: boolean;
@@ -153,8 +161,19 @@ export function reportOf(request: CoverageRequest, description: string, coverage
     coverage: { stored: share(coverage.storedMs), pending: share(coverage.pendingMs), gap: share(coverage.gapMs), inProgress: share(coverage.inProgressMs) },
     storedChunks: coverage.storedChunks,
     unplaceable,
-    intervals: coverage.segments.map((segment) => ({ kind: segment.kind, from: iso(segment.fromMs), to: iso(segment.toMs), durationMs: segment.toMs - segment.fromMs })),
-    gaps: coverage.gaps.map((gap) => ({ from: iso(gap.fromMs), to: iso(gap.toMs), durationMs: gap.durationMs, missingSequences: gap.missingSequences ?? null, edge: gap.edge ?? null })),
+    intervals: coverage.segments.map((segment) => ({
+      kind: segment.kind,
+      from: iso(segment.fromMs),
+      to: iso(segment.toMs),
+      durationMs: segment.toMs - segment.fromMs,
+    })),
+    gaps: coverage.gaps.map((gap) => ({
+      from: iso(gap.fromMs),
+      to: iso(gap.toMs),
+      durationMs: gap.durationMs,
+      missingSequences: gap.missingSequences ?? null,
+      edge: gap.edge ?? null,
+    })),
     longestGapMs: coverage.longestGapMs,
     maxGapMs: request.maxGapMs ?? null,
     gapBeyondMax: request.maxGapMs !== undefined && coverage.longestGapMs > request.maxGapMs,
@@ -189,12 +208,22 @@ export function formatCoverage(report: CoverageReport): string {
             : gap.edge === 'end'
               ? '  nothing recorded since'
               : '  not recorded (camera down)';
-    lines.push(`${(KIND_WORDS[interval.kind] ?? interval.kind).padEnd(14)}${interval.from.padEnd(26)}${interval.to.padEnd(26)}${formatSeconds(interval.durationMs)}${why}`);
+    lines.push(
+      `${(KIND_WORDS[interval.kind] ?? interval.kind).padEnd(14)}${interval.from.padEnd(26)}${interval.to.padEnd(26)}${formatSeconds(interval.durationMs)}${why}`,
+    );
   }
   lines.push('');
-  lines.push(`recorded ${pct(report.coverage.stored + report.coverage.inProgress)} (in the bucket ${pct(report.coverage.stored)}, not yet uploaded ${pct(report.coverage.pending)}), gaps ${pct(report.coverage.gap)}: ${report.gaps.length} gap(s), longest ${formatSeconds(report.longestGapMs)}; ${report.storedChunks} chunk(s) in the bucket`);
-  if (report.unplaceable.length > 0) lines.push(`${report.unplaceable.length} object(s) could not be placed in time (not a chunk name, or no duration): ${report.unplaceable.slice(0, 5).join(', ')}${report.unplaceable.length > 5 ? ', ...' : ''}`);
-  if (report.maxGapMs !== null) lines.push(report.gapBeyondMax ? `RESULT: a gap is longer than --max-gap ${report.maxGapMs / 1000} s` : `RESULT: OK, no gap longer than ${report.maxGapMs / 1000} s`);
+  lines.push(
+    `recorded ${pct(report.coverage.stored + report.coverage.inProgress)} (in the bucket ${pct(report.coverage.stored)}, not yet uploaded ${pct(report.coverage.pending)}), gaps ${pct(report.coverage.gap)}: ${report.gaps.length} gap(s), longest ${formatSeconds(report.longestGapMs)}; ${report.storedChunks} chunk(s) in the bucket`,
+  );
+  if (report.unplaceable.length > 0)
+    lines.push(
+      `${report.unplaceable.length} object(s) could not be placed in time (not a chunk name, or no duration): ${report.unplaceable.slice(0, 5).join(', ')}${report.unplaceable.length > 5 ? ', ...' : ''}`,
+    );
+  if (report.maxGapMs !== null)
+    lines.push(
+      report.gapBeyondMax ? `RESULT: a gap is longer than --max-gap ${report.maxGapMs / 1000} s` : `RESULT: OK, no gap longer than ${report.maxGapMs / 1000} s`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -203,7 +232,13 @@ export interface CommandOutput {
   stderr(text: string): void;
 }
 
-export async function runCoverageCommand(argv: readonly string[], env: Record<string, string | undefined>, out: CommandOutput, nowMs = Date.now(), readerFor?: (location: BucketLocation) => ChunkBucketReader): Promise<number> {
+export async function runCoverageCommand(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  out: CommandOutput,
+  nowMs = Date.now(),
+  readerFor?: (location: BucketLocation) => ChunkBucketReader,
+): Promise<number> {
   let request: CoverageRequest | 'help';
   try {
     request = parseCoverageArguments(argv, env, nowMs);
@@ -239,7 +274,9 @@ export async function runCoverageCommand(argv: readonly string[], env: Record<st
     if (request.svgPath !== undefined) await writeFile(request.svgPath, coverageSvg(coverage, title));
     if (request.pngPath !== undefined) {
       const { default: sharp } = await import('sharp');
-      await sharp(Buffer.from(coverageSvg(coverage, title))).png().toFile(request.pngPath);
+      await sharp(Buffer.from(coverageSvg(coverage, title)))
+        .png()
+        .toFile(request.pngPath);
     }
   } catch (error) {
     out.stderr(`coverage: could not write the timeline: ${errorMessage(error)}\n`);

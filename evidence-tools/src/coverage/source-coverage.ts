@@ -59,7 +59,13 @@ export function spoolViewOf(statuses: readonly CameraStatus[], source: string, n
     note: mine.length === 0 ? 'no node reports this source in the fleet status' : undefined,
     pending: mergeSpans(mine.flatMap((status) => status.spool.waitingSpans)),
     truncated: mine.some((status) => status.spool.waitingSpansTruncated),
-    nodes: mine.map((status) => ({ node: status.nodeId, state: status.state, stale: isStale(status, nowMs), heartbeat: new Date(status.heartbeatMs).toISOString(), waitingChunks: status.spool.waitingChunks })),
+    nodes: mine.map((status) => ({
+      node: status.nodeId,
+      state: status.state,
+      stale: isStale(status, nowMs),
+      heartbeat: new Date(status.heartbeatMs).toISOString(),
+      waitingChunks: status.spool.waitingChunks,
+    })),
     live: mine.length === 0 ? undefined : { recording: fresh.some((status) => status.state === 'recording'), allowanceMs: chunkOverdueAfterMs(chunkSeconds) },
   };
 }

@@ -4,7 +4,12 @@ import type { Coverage, SegmentKind } from '@crispy-streamer/shared/coverage';
 // time axis in UTC and the longest gaps labelled with their exact times. Plain SVG, no library.
 
 export const SEGMENT_COLORS: Readonly<Record<SegmentKind, string>> = { stored: '#2e9d5b', pending: '#e0a000', gap: '#d9342b', 'in-progress': '#8fd19e' };
-const LABELS: Readonly<Record<SegmentKind, string>> = { stored: 'in the bucket', pending: 'recorded, not yet uploaded', gap: 'gap', 'in-progress': 'recording now' };
+const LABELS: Readonly<Record<SegmentKind, string>> = {
+  stored: 'in the bucket',
+  pending: 'recorded, not yet uploaded',
+  gap: 'gap',
+  'in-progress': 'recording now',
+};
 const TICK_STEPS_MS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800].map((s) => s * 1000);
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -31,9 +36,14 @@ export function coverageSvg(coverage: Coverage, title: string, width = 1200): st
   const span = Math.max(1, coverage.toMs - coverage.fromMs);
   const x = (ms: number) => left + ((ms - coverage.fromMs) / span) * barWidth;
   const out: string[] = [];
-  const labelled = [...coverage.gaps].sort((a, b) => b.durationMs - a.durationMs).slice(0, 6).sort((a, b) => a.fromMs - b.fromMs);
+  const labelled = [...coverage.gaps]
+    .sort((a, b) => b.durationMs - a.durationMs)
+    .slice(0, 6)
+    .sort((a, b) => a.fromMs - b.fromMs);
   const height = barTop + barHeight + 56 + labelled.length * 18 + 24;
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold" fill="#1d2733">${escape(title)}</text>`);
   const pct = (ms: number) => `${((ms / span) * 100).toFixed(2)} %`;
@@ -45,7 +55,9 @@ export function coverageSvg(coverage: Coverage, title: string, width = 1200): st
     // At least one pixel: a one-second gap in a day is still drawn.
     const from = x(segment.fromMs);
     const w = Math.max(1, x(segment.toMs) - from);
-    out.push(`<rect x="${from.toFixed(2)}" y="${barTop}" width="${w.toFixed(2)}" height="${barHeight}" fill="${SEGMENT_COLORS[segment.kind]}"><title>${escape(`${LABELS[segment.kind]}: ${new Date(segment.fromMs).toISOString()} to ${new Date(segment.toMs).toISOString()}`)}</title></rect>`);
+    out.push(
+      `<rect x="${from.toFixed(2)}" y="${barTop}" width="${w.toFixed(2)}" height="${barHeight}" fill="${SEGMENT_COLORS[segment.kind]}"><title>${escape(`${LABELS[segment.kind]}: ${new Date(segment.fromMs).toISOString()} to ${new Date(segment.toMs).toISOString()}`)}</title></rect>`,
+    );
   }
   out.push(`<rect x="${left}" y="${barTop}" width="${barWidth}" height="${barHeight}" fill="none" stroke="#9aa6b2"/>`);
   const step = TICK_STEPS_MS.find((candidate) => span / candidate <= 10) ?? TICK_STEPS_MS[TICK_STEPS_MS.length - 1] ?? 86_400_000;
@@ -57,14 +69,25 @@ export function coverageSvg(coverage: Coverage, title: string, width = 1200): st
   let y = barTop + barHeight + 40;
   let lx = left;
   for (const kind of ['stored', 'pending', 'gap', 'in-progress'] as const) {
-    out.push(`<rect x="${lx}" y="${y - 10}" width="12" height="10" fill="${SEGMENT_COLORS[kind]}"/><text x="${lx + 16}" y="${y}" font-size="11" fill="#4a5866">${LABELS[kind]}</text>`);
+    out.push(
+      `<rect x="${lx}" y="${y - 10}" width="12" height="10" fill="${SEGMENT_COLORS[kind]}"/><text x="${lx + 16}" y="${y}" font-size="11" fill="#4a5866">${LABELS[kind]}</text>`,
+    );
     lx += 30 + LABELS[kind].length * 6.5;
   }
   y += 8;
   for (const gap of labelled) {
     y += 18;
-    const where = gap.missingSequences === undefined ? (gap.edge === 'start' ? 'no chunk before it' : gap.edge === 'end' ? 'nothing since' : 'not recorded') : `chunks ${gap.missingSequences.first}-${gap.missingSequences.last} missing`;
-    out.push(`<text x="${left}" y="${y}" font-size="12" fill="#9d1c14">${escape(`gap ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()} (${formatSeconds(gap.durationMs)}, ${where})`)}</text>`);
+    const where =
+      gap.missingSequences === undefined
+        ? gap.edge === 'start'
+          ? 'no chunk before it'
+          : gap.edge === 'end'
+            ? 'nothing since'
+            : 'not recorded'
+        : `chunks ${gap.missingSequences.first}-${gap.missingSequences.last} missing`;
+    out.push(
+      `<text x="${left}" y="${y}" font-size="12" fill="#9d1c14">${escape(`gap ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()} (${formatSeconds(gap.durationMs)}, ${where})`)}</text>`,
+    );
     const gx = x(gap.fromMs).toFixed(2);
     out.push(`<line x1="${gx}" x2="${gx}" y1="${barTop - 4}" y2="${barTop + barHeight + 4}" stroke="#9d1c14" stroke-width="1"/>`);
   }

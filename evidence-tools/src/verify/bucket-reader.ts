@@ -4,7 +4,15 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CRC32C, Storage, type StorageOptions } from '@google-cloud/storage';
-import { LOCAL_OBJECT_RESOURCE_SUFFIX, isAtomicWriteLeftover, isLocalBucketHousekeeping, localObjectResourcePath, type BucketLocation, type StorageObjectResource, errorMessage } from '@crispy-streamer/shared';
+import {
+  LOCAL_OBJECT_RESOURCE_SUFFIX,
+  isAtomicWriteLeftover,
+  isLocalBucketHousekeeping,
+  localObjectResourcePath,
+  type BucketLocation,
+  type StorageObjectResource,
+  errorMessage,
+} from '@crispy-streamer/shared';
 import type { ContentDigest, StoredChunk } from './check-chain.js';
 import { selectForRange, sourceListPrefix, type StartTimeRange } from './object-names.js';
 
@@ -125,7 +133,8 @@ export function createLocalReader(dir: string): ChunkBucketReader {
         const resource = JSON.parse(await readFile(localObjectResourcePath(path), 'utf8')) as StorageObjectResource;
         metadata = stringMetadata(resource.metadata);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the resource of ${name}: ${errorMessage(error)}`, { cause: error });
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw new Error(`cannot read the resource of ${name}: ${errorMessage(error)}`, { cause: error });
       }
       let content: ContentDigest | undefined;
       try {

@@ -190,7 +190,11 @@ export function checkChunks(chunks: readonly StoredChunk[], options: CheckOption
 }
 
 /** Walks the records in sequence order: every `prev` must be the hash of the record before. */
-function checkLinks(recorded: readonly RecordedChunk[], chunks: readonly StoredChunk[], options: CheckOptions): { gaps: GapFinding[]; brokenLinks: BrokenLinkFinding[] } {
+function checkLinks(
+  recorded: readonly RecordedChunk[],
+  chunks: readonly StoredChunk[],
+  options: CheckOptions,
+): { gaps: GapFinding[]; brokenLinks: BrokenLinkFinding[] } {
   const bySequence = new Map<number, RecordedChunk[]>();
   for (const entry of recorded) {
     const group = bySequence.get(entry.record.sequence) ?? [];
@@ -239,7 +243,12 @@ function checkLinks(recorded: readonly RecordedChunk[], chunks: readonly StoredC
   });
 
   // Missing sequences, by the gap rule the coverage command shares (time alone is no finding here).
-  const timed = recorded.map((entry) => ({ entry, sequence: entry.record.sequence, startMs: Date.parse(entry.record.startTime), durationMs: entry.record.durationMs }));
+  const timed = recorded.map((entry) => ({
+    entry,
+    sequence: entry.record.sequence,
+    startMs: Date.parse(entry.record.startTime),
+    durationMs: entry.record.durationMs,
+  }));
   const gaps: GapFinding[] = [];
   for (const gap of findChunkGaps(timed, { minUncoveredMs: Infinity })) {
     const after = gap.after.map((item) => item.entry);
@@ -267,7 +276,13 @@ function touchesRange(group: readonly RecordedChunk[], previousGroup: readonly R
 }
 
 /** Objects that are there, by name, for sequences in [first, last], but whose record is not valid. */
-function namesInSequenceRange(chunks: readonly StoredChunk[], recorded: readonly RecordedChunk[], options: CheckOptions, first: number, last: number): string[] {
+function namesInSequenceRange(
+  chunks: readonly StoredChunk[],
+  recorded: readonly RecordedChunk[],
+  options: CheckOptions,
+  first: number,
+  last: number,
+): string[] {
   const withRecord = new Set(recorded.map((entry) => entry.chunk.name));
   return chunks
     .filter((chunk) => !withRecord.has(chunk.name))

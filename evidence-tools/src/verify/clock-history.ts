@@ -60,8 +60,10 @@ export function clockHistory(records: readonly { object: string; record: Evidenc
       last = { object, sequence: record.sequence, startTime: record.startTime, clock: record.clock, offsetMs };
       history.changes.push(last);
     }
-    if (record.cameraClockStepMs !== undefined) history.steps.push({ object, sequence: record.sequence, startTime: record.startTime, clock: 'camera', stepMs: record.cameraClockStepMs });
-    if (record.hostClockStepMs !== undefined) history.steps.push({ object, sequence: record.sequence, startTime: record.startTime, clock: 'host', stepMs: record.hostClockStepMs });
+    if (record.cameraClockStepMs !== undefined)
+      history.steps.push({ object, sequence: record.sequence, startTime: record.startTime, clock: 'camera', stepMs: record.cameraClockStepMs });
+    if (record.hostClockStepMs !== undefined)
+      history.steps.push({ object, sequence: record.sequence, startTime: record.startTime, clock: 'host', stepMs: record.hostClockStepMs });
   }
   return history;
 }
@@ -71,10 +73,14 @@ export function formatClockHistory(history: ClockHistory): string[] {
   const lines = [
     `records: ${history.versions['2']} of version 2 (both clocks signed), ${history.versions['1']} of version 1 (no clock)`,
     `chunk starts on: camera ${history.clocks.camera}, host ${history.clocks.host}, file ${history.clocks.file}`,
-    history.offsetRangeMs === null ? 'camera offset: none recorded' : `camera offset: ${history.offsetRangeMs.min} to ${history.offsetRangeMs.max} ms (camera minus node)`,
+    history.offsetRangeMs === null
+      ? 'camera offset: none recorded'
+      : `camera offset: ${history.offsetRangeMs.min} to ${history.offsetRangeMs.max} ms (camera minus node)`,
   ];
   for (const change of history.changes) {
-    lines.push(`from sequence ${change.sequence} (${change.startTime}): ${change.clock} clock, ${change.offsetMs === undefined ? 'no camera time' : `offset ${change.offsetMs} ms`}`);
+    lines.push(
+      `from sequence ${change.sequence} (${change.startTime}): ${change.clock} clock, ${change.offsetMs === undefined ? 'no camera time' : `offset ${change.offsetMs} ms`}`,
+    );
   }
   for (const step of history.steps) lines.push(`${step.clock} clock stepped ${step.stepMs} ms at sequence ${step.sequence} (${step.object})`);
   return lines;

@@ -27,7 +27,9 @@ export function formatReport(report: VerifyReport): string {
   const where = report.prefix === '' ? report.bucket : `${report.bucket}/${report.prefix}`;
   line(`evidence check of source ${report.source} in ${where}`);
   line(`chunk start from ${report.from ?? '(first)'} to ${report.to ?? '(last)'}`);
-  line(`public keys: ${report.keyIds.length === 0 ? 'none given: signatures not checked' : report.keyIds.join(', ')}${report.requireSigned ? ' (signatures required)' : ''}`);
+  line(
+    `public keys: ${report.keyIds.length === 0 ? 'none given: signatures not checked' : report.keyIds.join(', ')}${report.requireSigned ? ' (signatures required)' : ''}`,
+  );
   line();
   section('chunks checked', report.checked, report.checked === 0 ? ['nothing to check: no object of this source in this range'] : []);
   section('verified', report.verified, []);

@@ -67,7 +67,11 @@ export class WebhookSender {
     const max = this.settings.maxQueued ?? DEFAULT_MAX_QUEUED;
     while (this.queue.length > max) {
       const dropped = this.queue.shift();
-      if (dropped !== undefined) this.settings.logger.error({ alert: dropped.event.event, source: dropped.event.source, id: dropped.event.id, webhook: this.target }, `alert given up: ${max} alerts wait for the webhook already`);
+      if (dropped !== undefined)
+        this.settings.logger.error(
+          { alert: dropped.event.event, source: dropped.event.source, id: dropped.event.id, webhook: this.target },
+          `alert given up: ${max} alerts wait for the webhook already`,
+        );
     }
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
@@ -95,7 +99,10 @@ export class WebhookSender {
     const left = [...(this.inFlight === undefined ? [] : [this.inFlight]), ...this.queue.splice(0)];
     const pending = left.length;
     for (const { event } of left) {
-      this.settings.logger.warn({ alert: event.event, source: event.source, id: event.id, webhook: this.target }, `alert not delivered before stopping: ${describeAlert(event)}`);
+      this.settings.logger.warn(
+        { alert: event.event, source: event.source, id: event.id, webhook: this.target },
+        `alert not delivered before stopping: ${describeAlert(event)}`,
+      );
     }
     return { pending };
   }
@@ -121,9 +128,20 @@ export class WebhookSender {
     for (let attempt = 1; ; attempt++) {
       let outcome: string;
       try {
-        const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'crispy-streamer-alerts', 'x-crispy-event': event.event, 'x-crispy-delivery-attempt': String(attempt) };
+        const headers: Record<string, string> = {
+          'content-type': 'application/json',
+          'user-agent': 'crispy-streamer-alerts',
+          'x-crispy-event': event.event,
+          'x-crispy-delivery-attempt': String(attempt),
+        };
         if (this.settings.token !== undefined) headers.authorization = `Bearer ${this.settings.token}`;
-        const response = await fetch(this.settings.url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs ?? DEFAULT_TIMEOUT_MS), this.wakeUp.signal]) });
+        const response = await fetch(this.settings.url, {
+          method: 'POST',
+          headers,
+          body,
+          redirect: 'error',
+          signal: AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs ?? DEFAULT_TIMEOUT_MS), this.wakeUp.signal]),
+        });
         await response.arrayBuffer().catch(() => undefined);
         if (response.ok) {
           const report = { event, attempts: attempt, latencyMs: this.now() - queuedAtMs };
@@ -132,17 +150,26 @@ export class WebhookSender {
           return true;
         }
         if (!retryableStatus(response.status)) {
-          logger.error({ ...fields, status: response.status, attempts: attempt }, `alert refused by the webhook (HTTP ${response.status}): not retried; check ALERT_WEBHOOK_URL and what the receiver expects`);
+          logger.error(
+            { ...fields, status: response.status, attempts: attempt },
+            `alert refused by the webhook (HTTP ${response.status}): not retried; check ALERT_WEBHOOK_URL and what the receiver expects`,
+          );
           return true;
         }
         outcome = `HTTP ${response.status}`;
       } catch (error) {
         if (this.wakeUp.signal.aborted) return false;
-        outcome = (error as Error).name === 'TimeoutError' ? 'no answer in time' : ((error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
+        outcome =
+          (error as Error).name === 'TimeoutError'
+            ? 'no answer in time'
+            : ((error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
       }
       const ageMs = this.now() - queuedAtMs;
       if (ageMs >= maxAgeMs) {
-        logger.error({ ...fields, attempts: attempt, lastOutcome: outcome }, `alert given up after ${attempt} attempts (${Math.round(ageMs / 1000)} s): ${describeAlert(event)}`);
+        logger.error(
+          { ...fields, attempts: attempt, lastOutcome: outcome },
+          `alert given up after ${attempt} attempts (${Math.round(ageMs / 1000)} s): ${describeAlert(event)}`,
+        );
         return true;
       }
       const delayMs = backoffDelayMs(attempt, this.settings.retry ?? WEBHOOK_RETRY);

@@ -1,9 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { bucketNameProblem } from './bucket-name.js';
 
-export type BucketLocation =
-  | { kind: 'gcs'; bucket: string; prefix: string }
-  | { kind: 'local'; bucket: string; prefix: string; dir: string };
+export type BucketLocation = { kind: 'gcs'; bucket: string; prefix: string } | { kind: 'local'; bucket: string; prefix: string; dir: string };
 
 /** `gs://BUCKET/PREFIX` or `file:///DIR` (the local bucket's name is the folder's name). */
 export function parseBucketUrl(url: string): BucketLocation {

@@ -101,7 +101,14 @@ export function buildCoverage(input: CoverageInput): Coverage {
   holes.sort((a, b) => a.fromMs - b.fromMs);
   // The time since the last chunk of a source recording right now is its chunk in the making.
   const last = holes[holes.length - 1];
-  if (last !== undefined && last.kind === 'gap' && last.toMs === toMs && toMs === input.nowMs && input.live?.recording === true && last.toMs - last.fromMs <= input.live.allowanceMs) {
+  if (
+    last !== undefined &&
+    last.kind === 'gap' &&
+    last.toMs === toMs &&
+    toMs === input.nowMs &&
+    input.live?.recording === true &&
+    last.toMs - last.fromMs <= input.live.allowanceMs
+  ) {
     last.kind = 'in-progress';
   }
   for (const hole of holes) {

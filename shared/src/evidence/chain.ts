@@ -14,10 +14,10 @@ export const GENESIS_CHAIN_STATE: Readonly<ChainState> = Object.freeze({ lastRec
 /** What the recorder knows of a chunk when it makes its record: its metadata plus the SHA-256. */
 export type EvidenceChunkFacts = Pick<ChunkMetadata, 'sourceId' | 'sequence' | 'startTime' | 'durationMs' | 'bytes' | 'crc32c' | 'clock'> &
   Partial<Pick<ChunkMetadata, 'cameraTimeSource' | 'hostTime' | 'cameraTime' | 'clockOffsetMs' | 'cameraClockStepMs' | 'hostClockStepMs'>> & {
-  sha256: string;
-  /** The signing key's id, when the record is to be signed. */
-  keyId?: string;
-};
+    sha256: string;
+    /** The signing key's id, when the record is to be signed. */
+    keyId?: string;
+  };
 
 /**
  * The record of the next chunk and the state after it. Pure: the caller persists the state.

@@ -119,7 +119,8 @@ function objectMismatches(object: StoredObjectFacts, record: EvidenceRecord, opt
   if (content === undefined) {
     reasons.push('the object has no bytes');
   } else {
-    if (content.sha256 !== undefined && content.sha256 !== record.sha256) reasons.push(`sha256 of the bytes is ${content.sha256}, the record says ${record.sha256}`);
+    if (content.sha256 !== undefined && content.sha256 !== record.sha256)
+      reasons.push(`sha256 of the bytes is ${content.sha256}, the record says ${record.sha256}`);
     if (content.bytes !== record.bytes) reasons.push(`the object is ${content.bytes} bytes, the record says ${record.bytes}`);
     if (content.crc32c !== record.crc32c) reasons.push(`crc32c of the bytes is ${content.crc32c}, the record says ${record.crc32c}`);
   }

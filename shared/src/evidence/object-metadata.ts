@@ -41,7 +41,10 @@ export function fromEvidenceMetadata(metadata: Record<string, string | undefined
   if (text === undefined && signature === undefined && keyId === undefined) return undefined;
   const context = 'evidence metadata';
   if (text === undefined || text === '') {
-    throw new EvidenceRecordError([`${EVIDENCE_METADATA_KEYS.record} is missing although ${EVIDENCE_METADATA_KEYS.signature}/${EVIDENCE_METADATA_KEYS.keyId} are set`], context);
+    throw new EvidenceRecordError(
+      [`${EVIDENCE_METADATA_KEYS.record} is missing although ${EVIDENCE_METADATA_KEYS.signature}/${EVIDENCE_METADATA_KEYS.keyId} are set`],
+      context,
+    );
   }
   let parsed: unknown;
   try {
@@ -60,7 +63,9 @@ export function fromEvidenceMetadata(metadata: Record<string, string | undefined
   // and go with every signature. Without a signature it may be gone with it: the verifier then
   // reports the stripped signature rather than a malformed object.
   if ((keyId !== undefined || signature !== undefined) && keyId !== record.keyId) {
-    problems.push(`${EVIDENCE_METADATA_KEYS.keyId} is ${keyId === undefined ? 'missing' : `"${keyId}"`} but the record names ${record.keyId === undefined ? 'no key' : `key ${record.keyId}`}`);
+    problems.push(
+      `${EVIDENCE_METADATA_KEYS.keyId} is ${keyId === undefined ? 'missing' : `"${keyId}"`} but the record names ${record.keyId === undefined ? 'no key' : `key ${record.keyId}`}`,
+    );
   }
   if (signature !== undefined) {
     if (!SIGNATURE_BASE64.test(signature)) problems.push(`${EVIDENCE_METADATA_KEYS.signature} is not 64 bytes of base64`);

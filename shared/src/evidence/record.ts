@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { CAMERA_TIME_SOURCES, CHUNK_CLOCKS, CRC32C_BASE64_PATTERN, ISO_MILLIS_UTC_PATTERN, SOURCE_ID_PATTERN, type CameraTimeSource, type ChunkClock } from '../chunk.js';
+import {
+  CAMERA_TIME_SOURCES,
+  CHUNK_CLOCKS,
+  CRC32C_BASE64_PATTERN,
+  ISO_MILLIS_UTC_PATTERN,
+  SOURCE_ID_PATTERN,
+  type CameraTimeSource,
+  type ChunkClock,
+} from '../chunk.js';
 
 // Evidence records: one small signed statement per chunk, chained per source.
 //
@@ -102,7 +110,14 @@ const RECORD_FIELD_RULES: readonly FieldRule[] = [
   { key: 'sha256', kind: 'string', pattern: HEX_SHA256, describe: '64 lower-case hex digits' },
   { key: 'crc32c', kind: 'string', pattern: CRC32C_BASE64_PATTERN, describe: 'base64 of 4 bytes' },
   { key: 'clock', kind: 'string', since: 2, pattern: new RegExp(`^(${CHUNK_CLOCKS.join('|')})$`), describe: CHUNK_CLOCKS.join(', ') },
-  { key: 'cameraTimeSource', kind: 'string', since: 2, optional: true, pattern: new RegExp(`^(${CAMERA_TIME_SOURCES.join('|')})$`), describe: CAMERA_TIME_SOURCES.join(', ') },
+  {
+    key: 'cameraTimeSource',
+    kind: 'string',
+    since: 2,
+    optional: true,
+    pattern: new RegExp(`^(${CAMERA_TIME_SOURCES.join('|')})$`),
+    describe: CAMERA_TIME_SOURCES.join(', '),
+  },
   { key: 'hostTime', kind: 'string', since: 2, optional: true, pattern: ISO_MILLIS_UTC_PATTERN, describe: 'UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ' },
   { key: 'cameraTime', kind: 'string', since: 2, optional: true, pattern: ISO_MILLIS_UTC_PATTERN, describe: 'UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ' },
   { key: 'clockOffsetMs', kind: 'signed', since: 2, optional: true },
@@ -122,7 +137,10 @@ export function recordProblems(value: Record<string, unknown>): string[] {
   const rules = rulesOf(value.v);
   const keys = new Set<string>(rules.map((rule) => rule.key));
   for (const key of Object.keys(value)) {
-    if (!keys.has(key)) problems.push(`unknown field "${key}"${RECORD_FIELD_RULES.some((rule) => rule.key === key) ? ` (a version 2 field in a version ${JSON.stringify(value.v)} record)` : ''}`);
+    if (!keys.has(key))
+      problems.push(
+        `unknown field "${key}"${RECORD_FIELD_RULES.some((rule) => rule.key === key) ? ` (a version 2 field in a version ${JSON.stringify(value.v)} record)` : ''}`,
+      );
   }
   for (const rule of rules) {
     const field = value[rule.key];
@@ -131,13 +149,15 @@ export function recordProblems(value: Record<string, unknown>): string[] {
       continue;
     }
     if (rule.kind === 'version') {
-      if (typeof field !== 'number' || !EVIDENCE_RECORD_VERSIONS.includes(field)) problems.push(`v must be ${EVIDENCE_RECORD_VERSIONS.join(' or ')}, not ${JSON.stringify(field)}`);
+      if (typeof field !== 'number' || !EVIDENCE_RECORD_VERSIONS.includes(field))
+        problems.push(`v must be ${EVIDENCE_RECORD_VERSIONS.join(' or ')}, not ${JSON.stringify(field)}`);
     } else if (rule.kind === 'integer') {
       if (typeof field !== 'number' || !Number.isSafeInteger(field) || field < 0 || Object.is(field, -0)) {
         problems.push(`${rule.key} must be a non-negative integer, not ${JSON.stringify(field)}`);
       }
     } else if (rule.kind === 'signed') {
-      if (typeof field !== 'number' || !Number.isSafeInteger(field) || Object.is(field, -0)) problems.push(`${rule.key} must be an integer, not ${JSON.stringify(field)}`);
+      if (typeof field !== 'number' || !Number.isSafeInteger(field) || Object.is(field, -0))
+        problems.push(`${rule.key} must be an integer, not ${JSON.stringify(field)}`);
     } else if (typeof field !== 'string' || (rule.pattern !== undefined && !rule.pattern.test(field))) {
       problems.push(`${rule.key} must be ${rule.describe ?? 'a string'}, not ${JSON.stringify(field)}`);
     }

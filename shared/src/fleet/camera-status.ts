@@ -104,7 +104,12 @@ export function parseCameraStatus(hash: Record<string, string | undefined>): Par
   const version = Number(hash.version);
   if (hash.version === undefined) return { ok: false, problems: ['no version field: not a camera status'] };
   if (version !== CAMERA_STATUS_VERSION) {
-    return { ok: false, problems: [`version ${hash.version}: this reader knows version ${CAMERA_STATUS_VERSION} only (${version > CAMERA_STATUS_VERSION ? 'written by a newer stream-handle' : 'not a version we wrote'})`] };
+    return {
+      ok: false,
+      problems: [
+        `version ${hash.version}: this reader knows version ${CAMERA_STATUS_VERSION} only (${version > CAMERA_STATUS_VERSION ? 'written by a newer stream-handle' : 'not a version we wrote'})`,
+      ],
+    };
   }
   const field = new FieldReader(hash, problems);
   const nodeId = field.text('nodeId', (v) => v !== '', 'a node id');
@@ -116,45 +121,73 @@ export function parseCameraStatus(hash: Record<string, string | undefined>): Par
   const heartbeatMs = field.time('heartbeatMs');
   const staleAfterMs = field.number('staleAfterMs', (n) => Number.isSafeInteger(n) && n > 0, 'milliseconds > 0');
   const chunkSeconds = field.number('chunkSeconds', (n) => Number.isFinite(n) && n > 0, 'seconds > 0');
-  const clockSync = field.text('clockSync', (v) => v === 'synchronised' || v === 'unsynchronised' || v === 'unknown', 'synchronised, unsynchronised or unknown') as ClockSync;
+  const clockSync = field.text(
+    'clockSync',
+    (v) => v === 'synchronised' || v === 'unsynchronised' || v === 'unknown',
+    'synchronised, unsynchronised or unknown',
+  ) as ClockSync;
 
-  const video = field.json('video', (v): CameraStatus['video'] | false => {
-    if (v === null) return undefined;
-    if (!isObject(v) || !isCount(v.width) || !isCount(v.height) || typeof v.codec !== 'string' || !isNonNegative(v.bitrateBps)) return false;
-    return { width: v.width, height: v.height, codec: v.codec, bitrateBps: v.bitrateBps };
-  }, 'null or {width, height, codec, bitrateBps}');
-  const lastChunk = field.json('lastChunk', (v): CameraStatus['lastChunk'] | false => {
-    if (v === null) return undefined;
-    if (!isObject(v) || !isCount(v.sequence) || !isTime(v.startMs) || !isTime(v.endMs) || !isTime(v.recordedAtMs) || v.endMs < v.startMs) return false;
-    return { sequence: v.sequence, startMs: v.startMs, endMs: v.endMs, recordedAtMs: v.recordedAtMs };
-  }, 'null or {sequence, startMs, endMs, recordedAtMs}');
+  const video = field.json(
+    'video',
+    (v): CameraStatus['video'] | false => {
+      if (v === null) return undefined;
+      if (!isObject(v) || !isCount(v.width) || !isCount(v.height) || typeof v.codec !== 'string' || !isNonNegative(v.bitrateBps)) return false;
+      return { width: v.width, height: v.height, codec: v.codec, bitrateBps: v.bitrateBps };
+    },
+    'null or {width, height, codec, bitrateBps}',
+  );
+  const lastChunk = field.json(
+    'lastChunk',
+    (v): CameraStatus['lastChunk'] | false => {
+      if (v === null) return undefined;
+      if (!isObject(v) || !isCount(v.sequence) || !isTime(v.startMs) || !isTime(v.endMs) || !isTime(v.recordedAtMs) || v.endMs < v.startMs) return false;
+      return { sequence: v.sequence, startMs: v.startMs, endMs: v.endMs, recordedAtMs: v.recordedAtMs };
+    },
+    'null or {sequence, startMs, endMs, recordedAtMs}',
+  );
   const counts = (v: unknown): WindowCounts | false =>
-    isObject(v) && isCount(v.reconnects) && isCount(v.gaps) && isNonNegative(v.gapSeconds) ? { reconnects: v.reconnects, gaps: v.gaps, gapSeconds: v.gapSeconds } : false;
+    isObject(v) && isCount(v.reconnects) && isCount(v.gaps) && isNonNegative(v.gapSeconds)
+      ? { reconnects: v.reconnects, gaps: v.gaps, gapSeconds: v.gapSeconds }
+      : false;
   const lastHour = field.json('lastHour', counts, '{reconnects, gaps, gapSeconds}');
   const lastDay = field.json('lastDay', counts, '{reconnects, gaps, gapSeconds}');
-  const recentGaps = field.json('recentGaps', (v): CameraStatus['recentGaps'] | false => {
-    if (!Array.isArray(v) || v.length > MAX_RECENT_GAPS) return false;
-    const gaps: CameraStatus['recentGaps'] = [];
-    for (const gap of v as unknown[]) {
-      if (!isSpan(gap) || !isObject(gap) || typeof gap.ongoing !== 'boolean') return false;
-      gaps.push({ fromMs: gap.fromMs, toMs: gap.toMs, ongoing: gap.ongoing });
-    }
-    return gaps;
-  }, `a list of at most ${MAX_RECENT_GAPS} {fromMs, toMs, ongoing}`);
-  const spool = field.json('spool', (v): CameraStatus['spool'] | false => {
-    if (!isObject(v) || !isCount(v.waitingChunks) || !isCount(v.waitingBytes) || !isCount(v.freeBytes) || !isNonNegative(v.usageRatio)) return false;
-    if (v.oldestWaitingEndMs !== undefined && v.oldestWaitingEndMs !== null && !isTime(v.oldestWaitingEndMs)) return false;
-    if (!Array.isArray(v.waitingSpans) || v.waitingSpans.length > MAX_WAITING_SPANS || !v.waitingSpans.every(isSpan) || typeof v.waitingSpansTruncated !== 'boolean') return false;
-    return {
-      waitingChunks: v.waitingChunks,
-      waitingBytes: v.waitingBytes,
-      oldestWaitingEndMs: typeof v.oldestWaitingEndMs === 'number' ? v.oldestWaitingEndMs : undefined,
-      waitingSpans: v.waitingSpans.map((span) => ({ fromMs: span.fromMs, toMs: span.toMs })),
-      waitingSpansTruncated: v.waitingSpansTruncated,
-      freeBytes: v.freeBytes,
-      usageRatio: v.usageRatio,
-    };
-  }, '{waitingChunks, waitingBytes, oldestWaitingEndMs, waitingSpans, waitingSpansTruncated, freeBytes, usageRatio}');
+  const recentGaps = field.json(
+    'recentGaps',
+    (v): CameraStatus['recentGaps'] | false => {
+      if (!Array.isArray(v) || v.length > MAX_RECENT_GAPS) return false;
+      const gaps: CameraStatus['recentGaps'] = [];
+      for (const gap of v as unknown[]) {
+        if (!isSpan(gap) || !isObject(gap) || typeof gap.ongoing !== 'boolean') return false;
+        gaps.push({ fromMs: gap.fromMs, toMs: gap.toMs, ongoing: gap.ongoing });
+      }
+      return gaps;
+    },
+    `a list of at most ${MAX_RECENT_GAPS} {fromMs, toMs, ongoing}`,
+  );
+  const spool = field.json(
+    'spool',
+    (v): CameraStatus['spool'] | false => {
+      if (!isObject(v) || !isCount(v.waitingChunks) || !isCount(v.waitingBytes) || !isCount(v.freeBytes) || !isNonNegative(v.usageRatio)) return false;
+      if (v.oldestWaitingEndMs !== undefined && v.oldestWaitingEndMs !== null && !isTime(v.oldestWaitingEndMs)) return false;
+      if (
+        !Array.isArray(v.waitingSpans) ||
+        v.waitingSpans.length > MAX_WAITING_SPANS ||
+        !v.waitingSpans.every(isSpan) ||
+        typeof v.waitingSpansTruncated !== 'boolean'
+      )
+        return false;
+      return {
+        waitingChunks: v.waitingChunks,
+        waitingBytes: v.waitingBytes,
+        oldestWaitingEndMs: typeof v.oldestWaitingEndMs === 'number' ? v.oldestWaitingEndMs : undefined,
+        waitingSpans: v.waitingSpans.map((span) => ({ fromMs: span.fromMs, toMs: span.toMs })),
+        waitingSpansTruncated: v.waitingSpansTruncated,
+        freeBytes: v.freeBytes,
+        usageRatio: v.usageRatio,
+      };
+    },
+    '{waitingChunks, waitingBytes, oldestWaitingEndMs, waitingSpans, waitingSpansTruncated, freeBytes, usageRatio}',
+  );
 
   if (problems.length > 0 || lastHour === undefined || lastDay === undefined || recentGaps === undefined || spool === undefined) return { ok: false, problems };
   return {

@@ -54,7 +54,8 @@ export function serializeUploadFigures(figures: WorkerUploadFigures): Record<str
 export type ParsedUploadFigures = { ok: true; figures: WorkerUploadFigures } | { ok: false; problems: string[] };
 
 export function parseUploadFigures(hash: Record<string, string | undefined>): ParsedUploadFigures {
-  if (hash.version !== String(UPLOAD_FIGURES_VERSION)) return { ok: false, problems: [`version ${hash.version ?? 'missing'}: this reader knows version ${UPLOAD_FIGURES_VERSION} only`] };
+  if (hash.version !== String(UPLOAD_FIGURES_VERSION))
+    return { ok: false, problems: [`version ${hash.version ?? 'missing'}: this reader knows version ${UPLOAD_FIGURES_VERSION} only`] };
   let value: unknown;
   try {
     value = JSON.parse(hash.figures ?? '');
@@ -69,7 +70,8 @@ export function parseUploadFigures(hash: Record<string, string | undefined>): Pa
   if (typeof v.workerId !== 'string' || v.workerId === '') problems.push('workerId must be a worker id');
   if (typeof v.queueName !== 'string') problems.push('queueName must be a queue name');
   if (typeof v.bucket !== 'string') problems.push('bucket must be a bucket description');
-  for (const key of ['heartbeatMs', 'staleAfterMs', 'windowMs', 'throughputWindowMs'] as const) if (!ms(v[key]) || v[key] === 0) problems.push(`${key} must be milliseconds > 0`);
+  for (const key of ['heartbeatMs', 'staleAfterMs', 'windowMs', 'throughputWindowMs'] as const)
+    if (!ms(v[key]) || v[key] === 0) problems.push(`${key} must be milliseconds > 0`);
   for (const key of ['concurrency', 'storedSinceStart'] as const) if (!count(v[key])) problems.push(`${key} must be a whole number >= 0`);
   if (typeof v.queue !== 'object' || v.queue === null || !Object.values(v.queue).every(count)) problems.push('queue must map job states to counts');
   if (!Array.isArray(v.series) || v.series.length !== SERIES_SECONDS || !v.series.every(count)) problems.push(`series must be ${SERIES_SECONDS} counts`);
@@ -134,7 +136,16 @@ export function quantileOfBuckets(buckets: readonly number[], q: number): number
 
 export interface FleetUploads {
   /** Every worker publishing, the silent ones marked stale (their figures are left out of the sums). */
-  workers: { workerId: string; queueName: string; bucket: string; stale: boolean; heartbeatMs: number; concurrency: number; storedInWindow: number; storedSinceStart: number }[];
+  workers: {
+    workerId: string;
+    queueName: string;
+    bucket: string;
+    stale: boolean;
+    heartbeatMs: number;
+    concurrency: number;
+    storedInWindow: number;
+    storedSinceStart: number;
+  }[];
   total: LatencySummary & { bytesPerSecond: number };
   sources: Record<string, LatencySummary & { bytesPerSecond: number; lastStoredMs: number | undefined }>;
   /** Summed over live workers, aligned on the newest heartbeat's second. */
@@ -147,14 +158,24 @@ export interface FleetUploads {
 /** Adds up the figures of every worker that is not stale. */
 export function mergeUploadFigures(all: readonly WorkerUploadFigures[], nowMs: number): FleetUploads {
   const live = all.filter((figures) => nowMs - figures.heartbeatMs <= figures.staleAfterMs);
-  const bySource = new Map<string, { buckets: number[]; sumMs: number; chunks: number; recentBytes: number; throughputWindowMs: number; lastStoredMs: number | undefined }>();
+  const bySource = new Map<
+    string,
+    { buckets: number[]; sumMs: number; chunks: number; recentBytes: number; throughputWindowMs: number; lastStoredMs: number | undefined }
+  >();
   const totalBuckets = emptyLatencyBuckets();
   let totalSum = 0;
   let totalRecentBytes = 0;
   const throughputWindowMs = Math.max(1, ...live.map((figures) => figures.throughputWindowMs));
   for (const figures of all) {
     for (const [source, f] of Object.entries(figures.sources)) {
-      const entry = bySource.get(source) ?? { buckets: emptyLatencyBuckets(), sumMs: 0, chunks: 0, recentBytes: 0, throughputWindowMs, lastStoredMs: undefined };
+      const entry = bySource.get(source) ?? {
+        buckets: emptyLatencyBuckets(),
+        sumMs: 0,
+        chunks: 0,
+        recentBytes: 0,
+        throughputWindowMs,
+        lastStoredMs: undefined,
+      };
       // A stale worker's last upload still happened; its window's counts are no longer current.
       if (f.lastStoredMs !== undefined && (entry.lastStoredMs === undefined || f.lastStoredMs > entry.lastStoredMs)) entry.lastStoredMs = f.lastStoredMs;
       if (live.includes(figures)) {
@@ -175,7 +196,10 @@ export function mergeUploadFigures(all: readonly WorkerUploadFigures[], nowMs: n
     const chunks = buckets.reduce((a, b) => a + b, 0);
     return { chunks, avgMs: chunks === 0 ? 0 : Math.round(sumMs / chunks), p95Ms: Math.round(quantileOfBuckets(buckets, 0.95)) };
   };
-  const newest = live.reduce<WorkerUploadFigures | undefined>((best, figures) => (best === undefined || figures.heartbeatMs > best.heartbeatMs ? figures : best), undefined);
+  const newest = live.reduce<WorkerUploadFigures | undefined>(
+    (best, figures) => (best === undefined || figures.heartbeatMs > best.heartbeatMs ? figures : best),
+    undefined,
+  );
   const series = new Array<number>(SERIES_SECONDS).fill(0);
   for (const figures of live) {
     // Each series ends at its own heartbeat's second: shift it onto the newest one's.
@@ -202,7 +226,14 @@ export function mergeUploadFigures(all: readonly WorkerUploadFigures[], nowMs: n
       .sort((a, b) => (a.workerId < b.workerId ? -1 : 1)),
     total: { ...summary(totalBuckets, totalSum), bytesPerSecond: Math.round(totalRecentBytes / (throughputWindowMs / 1000)) },
     sources: Object.fromEntries(
-      [...bySource.entries()].map(([source, entry]) => [source, { ...summary(entry.buckets, entry.sumMs), bytesPerSecond: Math.round(entry.recentBytes / (entry.throughputWindowMs / 1000)), lastStoredMs: entry.lastStoredMs }]),
+      [...bySource.entries()].map(([source, entry]) => [
+        source,
+        {
+          ...summary(entry.buckets, entry.sumMs),
+          bytesPerSecond: Math.round(entry.recentBytes / (entry.throughputWindowMs / 1000)),
+          lastStoredMs: entry.lastStoredMs,
+        },
+      ]),
     ),
     series,
     queues,

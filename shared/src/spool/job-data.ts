@@ -55,7 +55,11 @@ export function parseJobData(value: unknown, where: string): ChunkJobData {
   const { evidence } = raw;
   if (evidence !== undefined) {
     const entries = evidence !== null && typeof evidence === 'object' && !Array.isArray(evidence) ? Object.entries(evidence) : undefined;
-    if (entries === undefined || entries.length > MAX_EVIDENCE_ENTRIES || entries.some(([key, item]) => !/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(key) || typeof item !== 'string')) {
+    if (
+      entries === undefined ||
+      entries.length > MAX_EVIDENCE_ENTRIES ||
+      entries.some(([key, item]) => !/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(key) || typeof item !== 'string')
+    ) {
       problems.push('evidence must be an object of at most 16 string values');
     }
   }

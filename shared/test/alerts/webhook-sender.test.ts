@@ -5,7 +5,16 @@ import { startWebhookReceiver, type WebhookReceiver } from '../../../test/suppor
 import { captureLines } from '../support/capture-logger.js';
 
 const FAST = { minDelayMs: 20, maxDelayMs: 80, jitter: 0 };
-const down = (source: string) => alertEvent({ event: 'camera-down', source, node: 'edge-a', since: '2026-11-23T09:00:00.000Z', reason: 'cannot reach the camera', detectedBy: 'stream-handle', atMs: Date.parse('2026-11-23T09:00:10.000Z') });
+const down = (source: string) =>
+  alertEvent({
+    event: 'camera-down',
+    source,
+    node: 'edge-a',
+    since: '2026-11-23T09:00:00.000Z',
+    reason: 'cannot reach the camera',
+    detectedBy: 'stream-handle',
+    atMs: Date.parse('2026-11-23T09:00:10.000Z'),
+  });
 
 describe('the alert webhook sender', () => {
   let receiver: WebhookReceiver | undefined;
@@ -35,10 +44,21 @@ describe('the alert webhook sender', () => {
     ]);
     expect(delivered).toEqual([4, 1]);
     const body = receiver.accepted()[0]?.body as Record<string, unknown>;
-    expect(body).toMatchObject({ version: 1, event: 'camera-down', source: 'cam7', node: 'edge-a', since: '2026-11-23T09:00:00.000Z', detectedBy: 'stream-handle' });
+    expect(body).toMatchObject({
+      version: 1,
+      event: 'camera-down',
+      source: 'cam7',
+      node: 'edge-a',
+      since: '2026-11-23T09:00:00.000Z',
+      detectedBy: 'stream-handle',
+    });
     expect(body.text).toBe(describeAlert(down('cam7')));
     expect(receiver.accepted()[0]?.headers.authorization).toBe('Bearer hook-token-123');
-    expect(lines.filter((l) => l.message === 'alert webhook did not take the alert; retrying').map((l) => l.outcome)).toEqual(['HTTP 503', expect.any(String), 'HTTP 429']);
+    expect(lines.filter((l) => l.message === 'alert webhook did not take the alert; retrying').map((l) => l.outcome)).toEqual([
+      'HTTP 503',
+      expect.any(String),
+      'HTTP 429',
+    ]);
     expect(sender.pending).toBe(0);
   });
 
@@ -68,7 +88,11 @@ describe('the alert webhook sender', () => {
 
   it('closing reports what was not delivered', async () => {
     const { logger, lines } = captureLines();
-    const sender = new WebhookSender({ url: 'http://127.0.0.1:9/hook?token=secret-in-query', logger, retry: { minDelayMs: 10_000, maxDelayMs: 10_000, jitter: 0 } });
+    const sender = new WebhookSender({
+      url: 'http://127.0.0.1:9/hook?token=secret-in-query',
+      logger,
+      retry: { minDelayMs: 10_000, maxDelayMs: 10_000, jitter: 0 },
+    });
     sender.send(down('cam1'));
     expect(sender.target).toBe('http://127.0.0.1:9');
     await new Promise((resolve) => setTimeout(resolve, 100));

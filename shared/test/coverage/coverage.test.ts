@@ -92,7 +92,14 @@ describe('a coverage of a time range', () => {
   });
 
   it('spans merge when they touch or overlap', () => {
-    expect(mergeSpans([{ fromMs: 5, toMs: 9 }, { fromMs: 0, toMs: 3 }, { fromMs: 3, toMs: 4 }, { fromMs: 8, toMs: 12 }])).toEqual([
+    expect(
+      mergeSpans([
+        { fromMs: 5, toMs: 9 },
+        { fromMs: 0, toMs: 3 },
+        { fromMs: 3, toMs: 4 },
+        { fromMs: 8, toMs: 12 },
+      ]),
+    ).toEqual([
       { fromMs: 0, toMs: 4 },
       { fromMs: 5, toMs: 12 },
     ]);
@@ -103,7 +110,12 @@ describe('chunks placed from a listing', () => {
   const name = chunkObjectName('evidence', { sourceId: 'cam7', sequence: 12, startTime: '2026-11-23T23:59:58.500Z' });
 
   it('takes sequence and start from the name, the duration from the metadata', () => {
-    expect(storedChunkOf('evidence', 'cam7', name, { durationMs: '4000' })).toEqual({ name, sequence: 12, startMs: Date.parse('2026-11-23T23:59:58.500Z'), durationMs: 4000 });
+    expect(storedChunkOf('evidence', 'cam7', name, { durationMs: '4000' })).toEqual({
+      name,
+      sequence: 12,
+      startMs: Date.parse('2026-11-23T23:59:58.500Z'),
+      durationMs: 4000,
+    });
     expect(storedChunkOf('evidence', 'cam7', name, {})).toBeUndefined();
     expect(storedChunkOf('evidence', 'cam7', name, { durationMs: 'abc' })).toBeUndefined();
     expect(storedChunkOf('evidence', 'cam1', name, { durationMs: '4000' })).toBeUndefined();
@@ -111,7 +123,10 @@ describe('chunks placed from a listing', () => {
   });
 
   it('lists the day folders a range touches', () => {
-    expect(dayFolderPrefixes('p', 'cam7', Date.parse('2026-11-23T22:00:00Z'), Date.parse('2026-11-24T02:00:00Z'))).toEqual(['p/cam7/2026-11-23/', 'p/cam7/2026-11-24/']);
+    expect(dayFolderPrefixes('p', 'cam7', Date.parse('2026-11-23T22:00:00Z'), Date.parse('2026-11-24T02:00:00Z'))).toEqual([
+      'p/cam7/2026-11-23/',
+      'p/cam7/2026-11-24/',
+    ]);
     expect(dayFolderPrefixes('', 'cam7', T, T)).toEqual(['cam7/2026-11-23/']);
   });
 });

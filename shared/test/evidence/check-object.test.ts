@@ -2,7 +2,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { chunkMetadataOf } from '@crispy-streamer/harness/chunk-fixtures';
 import { chunkObjectName, crc32cBase64, toObjectMetadata, type ChunkMetadata } from '../../src/chunk.js';
-import { GENESIS_CHAIN_STATE, checkObjectEvidence, keyIdOf, nextRecord, sha256Hex, signRecord, toEvidenceMetadata, type StoredObjectFacts } from '../../src/evidence/index.js';
+import {
+  GENESIS_CHAIN_STATE,
+  checkObjectEvidence,
+  keyIdOf,
+  nextRecord,
+  sha256Hex,
+  signRecord,
+  toEvidenceMetadata,
+  type StoredObjectFacts,
+} from '../../src/evidence/index.js';
 
 const bytes = Buffer.from('the bytes of a chunk');
 const metadata: ChunkMetadata = chunkMetadataOf(bytes, { sequence: 4, startTime: '2026-11-23T09:00:12.000Z', durationMs: 3000.4 });
@@ -32,19 +41,38 @@ describe('checkObjectEvidence', () => {
   });
 
   it.each<[string, (o: StoredObjectFacts) => StoredObjectFacts, RegExp]>([
-    ['a flipped byte (sha256 read)', (o) => ({ ...o, content: { ...(o.content ?? { bytes: 0, crc32c: '' }), sha256: sha256Hex('other') } }), /^sha256 of the bytes is/],
-    ['another size (as the bucket reports it)', (o) => ({ ...o, content: { bytes: 1, crc32c: o.content?.crc32c ?? '' } }), /^the object is 1 bytes, the record says 20$/],
+    [
+      'a flipped byte (sha256 read)',
+      (o) => ({ ...o, content: { ...(o.content ?? { bytes: 0, crc32c: '' }), sha256: sha256Hex('other') } }),
+      /^sha256 of the bytes is/,
+    ],
+    [
+      'another size (as the bucket reports it)',
+      (o) => ({ ...o, content: { bytes: 1, crc32c: o.content?.crc32c ?? '' } }),
+      /^the object is 1 bytes, the record says 20$/,
+    ],
     ['another crc32c', (o) => ({ ...o, content: { bytes: bytes.byteLength, crc32c: 'AAAAAA==' } }), /^crc32c of the bytes is AAAAAA==/],
     ['no bytes at all', (o) => ({ ...o, content: undefined }), /^the object has no bytes$/],
     ['a renamed object', (o) => ({ ...o, name: o.name.replace('0000000004', '0000000005') }), /^the name does not match the record/],
-    ['metadata edited beside the record', (o) => ({ ...o, metadata: { ...o.metadata, startTime: '2026-11-23T10:00:12.000Z' } }), /^object metadata says startTime=2026-11-23T10:00:12.000Z/],
-    ['the signature removed', (o) => ({ ...o, metadata: { ...o.metadata, evidenceSignature: undefined } }), /^the record names key .* but the object carries no signature$/],
+    [
+      'metadata edited beside the record',
+      (o) => ({ ...o, metadata: { ...o.metadata, startTime: '2026-11-23T10:00:12.000Z' } }),
+      /^object metadata says startTime=2026-11-23T10:00:12.000Z/,
+    ],
+    [
+      'the signature removed',
+      (o) => ({ ...o, metadata: { ...o.metadata, evidenceSignature: undefined } }),
+      /^the record names key .* but the object carries no signature$/,
+    ],
     ['no evidence at all', (o) => ({ ...o, metadata: toObjectMetadata(metadata) }), /^the object carries no evidence record$/],
     ['an unreadable record', (o) => ({ ...o, metadata: { ...o.metadata, evidenceRecord: '{"v":1' } }), /^evidence metadata is invalid/],
   ])('is INVALID for %s, saying why', (_label, tamper, reason) => {
     const check = checkObjectEvidence(tamper(stored({ signed: true })), { publicKeys: keys, prefix: 'site-a' });
     expect(check.integrity).toBe('INVALID');
-    expect(check.reasons.some((r) => reason.test(r)), check.reasons.join(' | ')).toBe(true);
+    expect(
+      check.reasons.some((r) => reason.test(r)),
+      check.reasons.join(' | '),
+    ).toBe(true);
   });
 
   it('calls a matching unsigned record unsigned, and a signature by a key not given unverifiable', () => {

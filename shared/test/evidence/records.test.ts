@@ -294,7 +294,10 @@ describe('object metadata', () => {
   });
 
   it('reads a record whose signature was stripped, so the verifier can say so', () => {
-    expect(fromEvidenceMetadata({ evidenceRecord: VECTOR_SIGNED_CANONICAL, evidenceKeyId: VECTOR_KEY_ID })).toEqual({ record: signedVector, signature: undefined });
+    expect(fromEvidenceMetadata({ evidenceRecord: VECTOR_SIGNED_CANONICAL, evidenceKeyId: VECTOR_KEY_ID })).toEqual({
+      record: signedVector,
+      signature: undefined,
+    });
     expect(fromEvidenceMetadata({ evidenceRecord: VECTOR_SIGNED_CANONICAL })).toEqual({ record: signedVector, signature: undefined });
   });
 
@@ -366,8 +369,18 @@ describe('version 2: both clocks', () => {
 
   it('the chain writes version 2 and still reads version 1 records', () => {
     const { record } = nextRecord(GENESIS_CHAIN_STATE, {
-      sourceId: 'cam-1', sequence: 0, startTime: v2Record.startTime, durationMs: 4000, bytes: 3, crc32c: 'Nks/tw==', sha256: ABC_SHA256,
-      clock: 'camera', cameraTime: v2Record.cameraTime, hostTime: v2Record.hostTime, clockOffsetMs: -3002, cameraTimeSource: 'sender-report',
+      sourceId: 'cam-1',
+      sequence: 0,
+      startTime: v2Record.startTime,
+      durationMs: 4000,
+      bytes: 3,
+      crc32c: 'Nks/tw==',
+      sha256: ABC_SHA256,
+      clock: 'camera',
+      cameraTime: v2Record.cameraTime,
+      hostTime: v2Record.hostTime,
+      clockOffsetMs: -3002,
+      cameraTimeSource: 'sender-report',
     });
     expect(record).toMatchObject({ v: 2, clock: 'camera', clockOffsetMs: -3002 });
     expect(fromEvidenceMetadata(toEvidenceMetadata(signedVector, VECTOR_SIGNATURE))?.record).toEqual(signedVector);

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_RECENT_GAPS,
-  cameraIndexMember,
-  fleetKeys,
-  parseCameraIndexMember,
-  parseCameraStatus,
-  serializeCameraStatus,
-} from '../../src/fleet/index.js';
+import { MAX_RECENT_GAPS, cameraIndexMember, fleetKeys, parseCameraIndexMember, parseCameraStatus, serializeCameraStatus } from '../../src/fleet/index.js';
 import { T, sampleStatus } from './sample-status.js';
 
 describe('the fleet status keys', () => {
@@ -36,7 +29,12 @@ describe('a camera status record', () => {
     const hash = serializeCameraStatus(status);
     for (const value of Object.values(hash)) expect(typeof value).toBe('string');
     expect(parseCameraStatus(hash)).toEqual({ ok: true, status });
-    const quiet = sampleStatus({ video: undefined, lastChunk: undefined, reason: undefined, spool: { ...status.spool, oldestWaitingEndMs: undefined, waitingSpans: [] } });
+    const quiet = sampleStatus({
+      video: undefined,
+      lastChunk: undefined,
+      reason: undefined,
+      spool: { ...status.spool, oldestWaitingEndMs: undefined, waitingSpans: [] },
+    });
     expect(parseCameraStatus(serializeCameraStatus(quiet))).toEqual({ ok: true, status: quiet });
   });
 

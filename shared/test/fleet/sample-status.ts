@@ -21,7 +21,15 @@ export function sampleStatus(overrides: Partial<CameraStatus> = {}): CameraStatu
     lastHour: { reconnects: 1, gaps: 1, gapSeconds: 12.5 },
     lastDay: { reconnects: 3, gaps: 2, gapSeconds: 40 },
     recentGaps: [{ fromMs: T - 30_000, toMs: T - 17_500, ongoing: false }],
-    spool: { waitingChunks: 2, waitingBytes: 2_000_000, oldestWaitingEndMs: T - 4000, waitingSpans: [{ fromMs: T - 7000, toMs: T - 1000 }], waitingSpansTruncated: false, freeBytes: 10_000_000_000, usageRatio: 0.12 },
+    spool: {
+      waitingChunks: 2,
+      waitingBytes: 2_000_000,
+      oldestWaitingEndMs: T - 4000,
+      waitingSpans: [{ fromMs: T - 7000, toMs: T - 1000 }],
+      waitingSpansTruncated: false,
+      freeBytes: 10_000_000_000,
+      usageRatio: 0.12,
+    },
     clockSync: 'synchronised',
     ...overrides,
   };

@@ -13,16 +13,42 @@ import {
 
 const T = Date.parse('2026-11-23T09:00:00.000Z');
 
-function worker(id: string, heartbeatMs: number, latencies: Record<string, number[]>, queue: Record<string, number> = { waiting: 0, failed: 0 }): WorkerUploadFigures {
+function worker(
+  id: string,
+  heartbeatMs: number,
+  latencies: Record<string, number[]>,
+  queue: Record<string, number> = { waiting: 0, failed: 0 },
+): WorkerUploadFigures {
   const sources: WorkerUploadFigures['sources'] = {};
   for (const [source, values] of Object.entries(latencies)) {
     const buckets = emptyLatencyBuckets();
     for (const ms of values) buckets[latencyBucketOf(ms)] = (buckets[latencyBucketOf(ms)] ?? 0) + 1;
-    sources[source] = { chunks: values.length, bytes: values.length * 1000, latencyBuckets: buckets, latencySumMs: values.reduce((a, b) => a + b, 0), recentBytes: values.length * 1000, lastStoredMs: heartbeatMs - 500 };
+    sources[source] = {
+      chunks: values.length,
+      bytes: values.length * 1000,
+      latencyBuckets: buckets,
+      latencySumMs: values.reduce((a, b) => a + b, 0),
+      recentBytes: values.length * 1000,
+      lastStoredMs: heartbeatMs - 500,
+    };
   }
   const series = new Array<number>(SERIES_SECONDS).fill(0);
   series[SERIES_SECONDS - 1] = 2;
-  return { version: 1, workerId: id, queueName: 'chunks', bucket: 'file:///bucket', heartbeatMs, staleAfterMs: 8000, windowMs: 300_000, throughputWindowMs: 10_000, concurrency: 8, storedSinceStart: 100, queue, sources, series };
+  return {
+    version: 1,
+    workerId: id,
+    queueName: 'chunks',
+    bucket: 'file:///bucket',
+    heartbeatMs,
+    staleAfterMs: 8000,
+    windowMs: 300_000,
+    throughputWindowMs: 10_000,
+    concurrency: 8,
+    storedSinceStart: 100,
+    queue,
+    sources,
+    series,
+  };
 }
 
 describe('upload figures of several workers', () => {
@@ -31,7 +57,10 @@ describe('upload figures of several workers', () => {
     expect(parseUploadFigures(serializeUploadFigures(figures))).toEqual({ ok: true, figures });
     expect(parseUploadFigures({ version: '2', figures: '{}' }).ok).toBe(false);
     const bad = { ...figures, sources: { cam1: { ...figures.sources.cam1, latencyBuckets: [1] } } };
-    expect(parseUploadFigures(serializeUploadFigures(bad as WorkerUploadFigures))).toEqual({ ok: false, problems: ['sources.cam1 is not a source\'s upload figures'] });
+    expect(parseUploadFigures(serializeUploadFigures(bad as WorkerUploadFigures))).toEqual({
+      ok: false,
+      problems: ["sources.cam1 is not a source's upload figures"],
+    });
   });
 
   it('add up: counts and buckets summed, the p95 read off the sum, a silent worker left out', () => {
@@ -48,7 +77,11 @@ describe('upload figures of several workers', () => {
     expect(merged.sources.cam1?.p95Ms).toBeLessThanOrEqual(5000);
     // The silent worker's last upload still counts as when cam1 was last stored.
     expect(merged.sources.cam1?.lastStoredMs).toBe(T - 500);
-    expect(merged.workers.map((w) => [w.workerId, w.stale])).toEqual([['w1', false], ['w2', false], ['w3', true]]);
+    expect(merged.workers.map((w) => [w.workerId, w.stale])).toEqual([
+      ['w1', false],
+      ['w2', false],
+      ['w3', true],
+    ]);
     // The slow worker's series ends a second earlier: shifted onto the newest.
     expect(merged.series.slice(-2)).toEqual([2, 2]);
     expect(merged.total.bytesPerSecond).toBe(Math.round((101 * 1000) / 10));

@@ -41,7 +41,11 @@ describe('job data', () => {
     ['not an object', 'x', ['it is not a JSON object']],
     ['another version', { v: 2, metadata }, ['version 2 is not one this program reads (1)']],
     ['no metadata', { v: 1 }, ['metadata.metadata is not an object']],
-    ['a date that does not exist', { v: 1, metadata: { ...metadata, startTime: '2026-02-30T00:00:00.000Z' } }, ['metadata.startTime must be a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ, not "2026-02-30T00:00:00.000Z"']],
+    [
+      'a date that does not exist',
+      { v: 1, metadata: { ...metadata, startTime: '2026-02-30T00:00:00.000Z' } },
+      ['metadata.startTime must be a UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ, not "2026-02-30T00:00:00.000Z"'],
+    ],
     ['a fractional sequence', { v: 1, metadata: { ...metadata, sequence: 1.5 } }, ['metadata.sequence must be a whole number >= 0, not 1.5']],
   ])('refuses %s', (_label, value, problems) => {
     expect(problemsOf(value)).toEqual(problems);

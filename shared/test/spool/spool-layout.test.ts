@@ -56,10 +56,11 @@ describe('paths in the spool', () => {
   });
 
   it('counts chunks and their job data towards usage, and nothing else', () => {
-    expect(['cam0-0000000001.mp4', 'cam0-0000000001.mp4.json', 'state.json', 'cam0-0000000002.mp4.1.abcd1234.tmp', 'notes.txt'].filter((name) => isSpoolChunkOrJobData('cam0', name))).toEqual([
-      'cam0-0000000001.mp4',
-      'cam0-0000000001.mp4.json',
-    ]);
+    expect(
+      ['cam0-0000000001.mp4', 'cam0-0000000001.mp4.json', 'state.json', 'cam0-0000000002.mp4.1.abcd1234.tmp', 'notes.txt'].filter((name) =>
+        isSpoolChunkOrJobData('cam0', name),
+      ),
+    ).toEqual(['cam0-0000000001.mp4', 'cam0-0000000001.mp4.json']);
   });
 });
 

@@ -71,7 +71,10 @@ export class CameraClockTracker {
     const cameraTime = new Date(reading.cameraStartMs).toISOString();
     if (stepMs !== undefined) {
       this.deps.metrics?.clockSteps.inc({ source: this.deps.sourceId, clock: 'camera' });
-      this.log.warn({ stepMs, cameraTime, hostTime, offsetMs }, `the camera's clock stepped by ${(stepMs / 1000).toFixed(3)} s: the chunk is marked (cameraClockStepMs)`);
+      this.log.warn(
+        { stepMs, cameraTime, hostTime, offsetMs },
+        `the camera's clock stepped by ${(stepMs / 1000).toFixed(3)} s: the chunk is marked (cameraClockStepMs)`,
+      );
     }
     return {
       placement: { ...host, startMs: choice.startMs, clock: choice.clock },
@@ -104,8 +107,10 @@ export class CameraClockTracker {
     const beyond = clock === 'host';
     if (beyond) this.deps.metrics?.cameraClockOutOfBound.inc({ source: this.deps.sourceId });
     // Said when it starts and when it ends, not on every chunk.
-    if (beyond && !this.outOfBound) this.log.warn({ offsetMs: Math.round(offsetMs), maxOffsetMs: this.deps.maxOffsetMs }, warning ?? "the camera's clock is out of bound");
-    if (!beyond && this.outOfBound) this.log.info({ offsetMs: Math.round(offsetMs) }, "the camera's clock is back within bound: chunks are placed on the camera's clock again");
+    if (beyond && !this.outOfBound)
+      this.log.warn({ offsetMs: Math.round(offsetMs), maxOffsetMs: this.deps.maxOffsetMs }, warning ?? "the camera's clock is out of bound");
+    if (!beyond && this.outOfBound)
+      this.log.info({ offsetMs: Math.round(offsetMs) }, "the camera's clock is back within bound: chunks are placed on the camera's clock again");
     if (!beyond && warning !== undefined && this.lastOffsetMs === undefined) this.log.warn({ offsetMs: Math.round(offsetMs) }, warning);
     this.outOfBound = beyond;
   }

@@ -121,7 +121,8 @@ export interface ClockChoice {
  * whose own clock is not NTP-synchronised cannot vouch for the bound: the warning says so.
  */
 export function chooseChunkClock(reading: CameraClockReading | undefined, hostStartMs: number, maxOffsetMs: number, hostSynchronised: boolean): ClockChoice {
-  if (reading === undefined) return { clock: 'host', startMs: hostStartMs, warning: 'the camera has sent no RTCP Sender Report: the chunk is placed on this node\'s clock' };
+  if (reading === undefined)
+    return { clock: 'host', startMs: hostStartMs, warning: "the camera has sent no RTCP Sender Report: the chunk is placed on this node's clock" };
   const offsetMs = reading.cameraStartMs - hostStartMs;
   if (Math.abs(offsetMs) > maxOffsetMs) {
     return {
@@ -130,6 +131,11 @@ export function chooseChunkClock(reading: CameraClockReading | undefined, hostSt
       warning: `the camera's clock is ${(offsetMs / 1000).toFixed(3)} s off this node's, beyond CAMERA_CLOCK_MAX_OFFSET_SECONDS (${maxOffsetMs / 1000} s): the chunk is placed on this node's clock`,
     };
   }
-  if (!hostSynchronised) return { clock: 'camera', startMs: reading.cameraStartMs, warning: "this node's clock is not known to be NTP-synchronised: the camera's offset from it is measured against an unchecked clock" };
+  if (!hostSynchronised)
+    return {
+      clock: 'camera',
+      startMs: reading.cameraStartMs,
+      warning: "this node's clock is not known to be NTP-synchronised: the camera's offset from it is measured against an unchecked clock",
+    };
   return { clock: 'camera', startMs: reading.cameraStartMs };
 }

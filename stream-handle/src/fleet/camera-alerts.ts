@@ -86,13 +86,21 @@ export class CameraAlerts {
     const nowMs = (this.deps.now ?? Date.now)();
     const { decision, memory } = decideCameraAlert(tracker.snapshot(nowMs), this.memory.get(tracker) ?? NO_ALERT, nowMs, this.deps.downAfterMs);
     this.memory.set(tracker, memory);
-    if (decision.send === 'camera-down') this.send(tracker, { event: 'camera-down', since: new Date(decision.sinceMs).toISOString(), reason: decision.reason }, nowMs);
+    if (decision.send === 'camera-down')
+      this.send(tracker, { event: 'camera-down', since: new Date(decision.sinceMs).toISOString(), reason: decision.reason }, nowMs);
     else if (decision.send === 'camera-back') this.send(tracker, { event: 'camera-back', since: new Date(decision.sinceMs).toISOString() }, nowMs);
   }
 
   private sendGap(tracker: CameraTracker, gap: { fromMs: number; toMs: number }): void {
     const nowMs = (this.deps.now ?? Date.now)();
-    this.send(tracker, { event: 'gap', gap: { from: new Date(gap.fromMs).toISOString(), to: new Date(gap.toMs).toISOString(), seconds: Math.round(gap.toMs - gap.fromMs) / 1000 } }, nowMs);
+    this.send(
+      tracker,
+      {
+        event: 'gap',
+        gap: { from: new Date(gap.fromMs).toISOString(), to: new Date(gap.toMs).toISOString(), seconds: Math.round(gap.toMs - gap.fromMs) / 1000 },
+      },
+      nowMs,
+    );
   }
 
   private send(tracker: CameraTracker, fields: Pick<AlertEvent, 'event'> & Partial<Pick<AlertEvent, 'since' | 'reason' | 'gap'>>, atMs: number): void {

@@ -13,7 +13,10 @@ export interface TrackedSource {
 }
 
 /** The part of a camera's status this source knows (node, spool and clock are added by the publisher). */
-export type TrackedStatus = Pick<CameraStatus, 'sourceId' | 'live' | 'state' | 'stateSinceMs' | 'reason' | 'chunkSeconds' | 'video' | 'lastChunk' | 'lastHour' | 'lastDay' | 'recentGaps'>;
+export type TrackedStatus = Pick<
+  CameraStatus,
+  'sourceId' | 'live' | 'state' | 'stateSinceMs' | 'reason' | 'chunkSeconds' | 'video' | 'lastChunk' | 'lastHour' | 'lastDay' | 'recentGaps'
+>;
 
 export type TrackerChange = 'state' | 'chunk' | 'gap';
 

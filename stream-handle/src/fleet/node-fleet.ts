@@ -105,8 +105,17 @@ export function createNodeFleet(settings: NodeFleetSettings): NodeFleet {
     redactEverywhere(passwordOfUrl(settings.alertWebhook.url));
     redactEverywhere(settings.alertWebhook.token);
     sender = new WebhookSender({ url: settings.alertWebhook.url, token: settings.alertWebhook.token, logger });
-    alerts = new CameraAlerts({ nodeId: settings.nodeId, trackers: sources.map((s) => s.tracker), sender, downAfterMs: settings.alertWebhook.cameraDownAfterMs, logger });
-    logger.info({ webhook: displayUrl(sender.target), cameraDownAfterMs: settings.alertWebhook.cameraDownAfterMs }, 'alerts go to the webhook (camera-down, camera-back, gap)');
+    alerts = new CameraAlerts({
+      nodeId: settings.nodeId,
+      trackers: sources.map((s) => s.tracker),
+      sender,
+      downAfterMs: settings.alertWebhook.cameraDownAfterMs,
+      logger,
+    });
+    logger.info(
+      { webhook: displayUrl(sender.target), cameraDownAfterMs: settings.alertWebhook.cameraDownAfterMs },
+      'alerts go to the webhook (camera-down, camera-back, gap)',
+    );
   }
 
   const trackerOf = (sourceId: string) => sources.find((s) => s.source.id === sourceId)?.tracker;

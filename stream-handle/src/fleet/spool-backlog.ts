@@ -71,7 +71,10 @@ export class SpoolBacklog {
 
   summary(): SourceBacklog {
     const chunks = [...this.known.values()].filter((chunk): chunk is WaitingChunk => chunk !== undefined).sort((a, b) => a.fromMs - b.fromMs);
-    const spans = mergeSpans(chunks.map((chunk) => ({ fromMs: chunk.fromMs, toMs: chunk.toMs + SPAN_JOIN_MS }))).map((span) => ({ fromMs: span.fromMs, toMs: span.toMs - SPAN_JOIN_MS }));
+    const spans = mergeSpans(chunks.map((chunk) => ({ fromMs: chunk.fromMs, toMs: chunk.toMs + SPAN_JOIN_MS }))).map((span) => ({
+      fromMs: span.fromMs,
+      toMs: span.toMs - SPAN_JOIN_MS,
+    }));
     return {
       waitingChunks: this.known.size,
       waitingBytes: chunks.reduce((sum, chunk) => sum + chunk.bytes, 0),

@@ -123,7 +123,10 @@ export class StatusPublisher {
       // Said once per outage, not every interval: the status goes stale, recording goes on.
       if (this.failingSinceMs === undefined) {
         this.failingSinceMs = this.now();
-        this.deps.logger.warn({ err: error }, "could not write the fleet status to Redis: the fleet page shows this node's cameras as stale until it can; recording goes on");
+        this.deps.logger.warn(
+          { err: error },
+          "could not write the fleet status to Redis: the fleet page shows this node's cameras as stale until it can; recording goes on",
+        );
       }
     }
   }

@@ -12,7 +12,9 @@ const SEGMENT_FORMAT: Record<ChunkContainer, string> = { mp4: 'mp4', webm: 'webm
 
 function run(ffmpegPath: string, args: string[], stdin?: NodeJS.ReadableStream): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+    const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args], {
+      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr?.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-8000)));
     if (stdin !== undefined && child.stdin !== null) stdin.pipe(child.stdin);
@@ -30,13 +32,35 @@ async function check(what: string, result: Promise<{ code: number | null; stderr
  * Cuts `chunkPath` in two at the keyframe `atSeconds` into the chunk (the first keyframe at or
  * after it), writing `outBase-0.EXT` and `outBase-1.EXT`. Returns their paths.
  */
-export async function splitChunk(ffmpegPath: string, chunkPath: string, container: ChunkContainer, atSeconds: number, outBase: string): Promise<[string, string]> {
+export async function splitChunk(
+  ffmpegPath: string,
+  chunkPath: string,
+  container: ChunkContainer,
+  atSeconds: number,
+  outBase: string,
+): Promise<[string, string]> {
   const extension = chunkPath.slice(chunkPath.lastIndexOf('.'));
   // A hair before the keyframe: its time is rounded to the time base.
   const cut = Math.max(0.0005, atSeconds - 0.0005).toFixed(6);
   await check(
     'splitting the chunk',
-    run(ffmpegPath, ['-i', chunkPath, '-map', '0', '-c', 'copy', '-f', 'segment', '-segment_times', cut, '-segment_format', SEGMENT_FORMAT[container], '-reset_timestamps', '1', `${outBase}-%d${extension}`]),
+    run(ffmpegPath, [
+      '-i',
+      chunkPath,
+      '-map',
+      '0',
+      '-c',
+      'copy',
+      '-f',
+      'segment',
+      '-segment_times',
+      cut,
+      '-segment_format',
+      SEGMENT_FORMAT[container],
+      '-reset_timestamps',
+      '1',
+      `${outBase}-%d${extension}`,
+    ]),
   );
   const parts = [`${outBase}-0${extension}`, `${outBase}-1${extension}`] as [string, string];
   const written = await readdir(join(outBase, '..'));
@@ -60,7 +84,9 @@ export async function reheadChunk(ffmpegPath: string, inputs: readonly string[],
     source = ['-f', 'concat', '-safe', '0', '-i', list];
   }
   try {
-    const demux = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...source, '-map', '0:v:0', '-c', 'copy', '-f', 'mpegts', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const demux = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...source, '-map', '0:v:0', '-c', 'copy', '-f', 'mpegts', 'pipe:1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let demuxErr = '';
     demux.stderr.on('data', (data: Buffer) => (demuxErr = (demuxErr + data.toString()).slice(-8000)));
     const demuxed = new Promise<number | null>((resolve, reject) => {
@@ -68,7 +94,11 @@ export async function reheadChunk(ffmpegPath: string, inputs: readonly string[],
       demux.once('close', resolve);
     });
     const tag = container === 'mp4' && codec === 'hevc' ? ['-tag:v', 'hvc1'] : [];
-    const muxed = run(ffmpegPath, ['-f', 'mpegts', '-i', 'pipe:0', ...source, '-map', '0:v:0', '-map', '1:a?', '-c', 'copy', ...tag, '-f', SEGMENT_FORMAT[container], '-y', outPath], demux.stdout);
+    const muxed = run(
+      ffmpegPath,
+      ['-f', 'mpegts', '-i', 'pipe:0', ...source, '-map', '0:v:0', '-map', '1:a?', '-c', 'copy', ...tag, '-f', SEGMENT_FORMAT[container], '-y', outPath],
+      demux.stdout,
+    );
     await check('re-heading the chunk', muxed);
     const code = await demuxed;
     if (code !== 0) throw new Error(`re-heading the chunk failed (ffmpeg exit ${code}): ${demuxErr.trim()}`);

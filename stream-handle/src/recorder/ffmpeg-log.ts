@@ -25,25 +25,58 @@ type FailureKind = SourceFailure['kind'];
 
 const FAILURE_PATTERNS: { pattern: RegExp; kind: FailureKind; retryable: boolean; advice: string }[] = [
   // Basic and Digest alike: ffmpeg answers the challenge and says 401 when the camera still refuses.
-  { pattern: /401 Unauthorized|authorization failed|403 Forbidden/i, kind: 'unauthorized', retryable: true, advice: 'the camera refused the credentials (401/403, Basic or Digest): check the user and password in the URL' },
-  { pattern: /404 Not Found|Server returned 404|method DESCRIBE failed: 404/i, kind: 'not-found', retryable: true, advice: 'the camera has no stream at this path: check the path in the URL' },
+  {
+    pattern: /401 Unauthorized|authorization failed|403 Forbidden/i,
+    kind: 'unauthorized',
+    retryable: true,
+    advice: 'the camera refused the credentials (401/403, Basic or Digest): check the user and password in the URL',
+  },
+  {
+    pattern: /404 Not Found|Server returned 404|method DESCRIBE failed: 404/i,
+    kind: 'not-found',
+    retryable: true,
+    advice: 'the camera has no stream at this path: check the path in the URL',
+  },
   {
     pattern: /461 Unsupported transport|method SETUP failed: 461|Nonmatching transport in server reply|Unsupported transport/i,
     kind: 'unsupported-transport',
     retryable: true,
-    advice: "the camera does not offer RTP over this transport: set the source's transport (or RTSP_TRANSPORT) to one it offers (tcp, udp, udp_multicast, http), or to auto",
+    advice:
+      "the camera does not offer RTP over this transport: set the source's transport (or RTSP_TRANSPORT) to one it offers (tcp, udp, udp_multicast, http), or to auto",
   },
-  { pattern: /Connection refused|No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution|Host is unreachable/i, kind: 'unreachable', retryable: true, advice: 'cannot reach the camera: check the host, port and network' },
-  { pattern: /Connection timed out|timed out|Operation timed out/i, kind: 'timeout', retryable: true, advice: 'the camera stopped answering: check that it is powered and on the network' },
+  {
+    pattern: /Connection refused|No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution|Host is unreachable/i,
+    kind: 'unreachable',
+    retryable: true,
+    advice: 'cannot reach the camera: check the host, port and network',
+  },
+  {
+    pattern: /Connection timed out|timed out|Operation timed out/i,
+    kind: 'timeout',
+    retryable: true,
+    advice: 'the camera stopped answering: check that it is powered and on the network',
+  },
   { pattern: /No space left on device/i, kind: 'disk-full', retryable: true, advice: 'the spool disk is full: free space or lower the upload backlog' },
   {
-    pattern: /Could not find tag for codec \S+ in stream|codec not currently supported in container|Only VP8 or VP9 or AV1 video and Vorbis or Opus audio|not supported in WebM/i,
+    pattern:
+      /Could not find tag for codec \S+ in stream|codec not currently supported in container|Only VP8 or VP9 or AV1 video and Vorbis or Opus audio|not supported in WebM/i,
     kind: 'unsupported-codec',
     retryable: true,
-    advice: "the chunks' container cannot hold one of the source's streams as it is: the container is chosen from ffmpeg's report of the streams, so the source changed them; it is asked again before the next attempt (audio: aac or mode: encode avoid Matroska chunks)",
+    advice:
+      "the chunks' container cannot hold one of the source's streams as it is: the container is chosen from ffmpeg's report of the streams, so the source changed them; it is asked again before the next attempt (audio: aac or mode: encode avoid Matroska chunks)",
   },
-  { pattern: /Output file #0 does not contain any stream|does not contain any stream|Stream map '0:v:0' matches no streams|found no video stream/i, kind: 'no-video-stream', retryable: false, advice: 'the source has no video stream: point the source at a video' },
-  { pattern: /Invalid data found when processing input|could not find codec parameters|moov atom not found|EBML header parsing failed/i, kind: 'not-video', retryable: false, advice: 'ffmpeg cannot read this as video: check that the source is a video file or stream' },
+  {
+    pattern: /Output file #0 does not contain any stream|does not contain any stream|Stream map '0:v:0' matches no streams|found no video stream/i,
+    kind: 'no-video-stream',
+    retryable: false,
+    advice: 'the source has no video stream: point the source at a video',
+  },
+  {
+    pattern: /Invalid data found when processing input|could not find codec parameters|moov atom not found|EBML header parsing failed/i,
+    kind: 'not-video',
+    retryable: false,
+    advice: 'ffmpeg cannot read this as video: check that the source is a video file or stream',
+  },
   { pattern: /No such file or directory/i, kind: 'not-found', retryable: false, advice: 'the file does not exist: check the path' },
 ];
 

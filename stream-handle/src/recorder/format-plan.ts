@@ -50,8 +50,43 @@ const MP3_MP4_RATES = new Set([16000, 22050, 24000, 32000, 44100, 48000]);
 
 /** Pixel formats each encoder accepts (`ffmpeg -h encoder=...`, Debian's ffmpeg 5.1). */
 const ENCODER_PIXEL_FORMATS: Readonly<Record<PlanSettings['encodeCodec'], ReadonlySet<string>>> = {
-  libx264: new Set(['yuv420p', 'yuvj420p', 'yuv422p', 'yuvj422p', 'yuv444p', 'yuvj444p', 'nv12', 'nv16', 'nv21', 'yuv420p10le', 'yuv422p10le', 'yuv444p10le', 'nv20le', 'gray', 'gray10le']),
-  libx265: new Set(['yuv420p', 'yuvj420p', 'yuv422p', 'yuvj422p', 'yuv444p', 'yuvj444p', 'gbrp', 'yuv420p10le', 'yuv422p10le', 'yuv444p10le', 'gbrp10le', 'yuv420p12le', 'yuv422p12le', 'yuv444p12le', 'gbrp12le', 'gray', 'gray10le', 'gray12le']),
+  libx264: new Set([
+    'yuv420p',
+    'yuvj420p',
+    'yuv422p',
+    'yuvj422p',
+    'yuv444p',
+    'yuvj444p',
+    'nv12',
+    'nv16',
+    'nv21',
+    'yuv420p10le',
+    'yuv422p10le',
+    'yuv444p10le',
+    'nv20le',
+    'gray',
+    'gray10le',
+  ]),
+  libx265: new Set([
+    'yuv420p',
+    'yuvj420p',
+    'yuv422p',
+    'yuvj422p',
+    'yuv444p',
+    'yuvj444p',
+    'gbrp',
+    'yuv420p10le',
+    'yuv422p10le',
+    'yuv444p10le',
+    'gbrp10le',
+    'yuv420p12le',
+    'yuv422p12le',
+    'yuv444p12le',
+    'gbrp12le',
+    'gray',
+    'gray10le',
+    'gray12le',
+  ]),
 };
 
 /** Pixel formats with an alpha plane, by ffmpeg's names. */
@@ -100,12 +135,17 @@ export function planChunkFormat(streams: readonly ProbedStream[], settings: Plan
   const footage = streams.filter((s) => s.kind === 'video' && s.attachedPicture !== true);
   const video = footage[0];
   if (video === undefined) {
-    return { ok: false, reason: `ffmpeg found no video stream in the source (${streams.length === 0 ? 'no streams at all' : streams.map(describe).join(', ')}): point the source at a video` };
+    return {
+      ok: false,
+      reason: `ffmpeg found no video stream in the source (${streams.length === 0 ? 'no streams at all' : streams.map(describe).join(', ')}): point the source at a video`,
+    };
   }
   const dropped: string[] = [];
   for (const stream of streams) {
     if (stream === video || stream.kind === 'audio') continue;
-    dropped.push(stream.kind === 'video' && stream.attachedPicture !== true ? `${describe(stream)}: only the first video stream is recorded` : describe(stream));
+    dropped.push(
+      stream.kind === 'video' && stream.attachedPicture !== true ? `${describe(stream)}: only the first video stream is recorded` : describe(stream),
+    );
   }
   const audioStreams = streams.filter((s) => s.kind === 'audio');
   const sourcePixels = sourcePixelFormat(video);
@@ -143,7 +183,11 @@ export function planChunkFormat(streams: readonly ProbedStream[], settings: Plan
   const mp4Audio = audioStreams.map((stream): { outcome: AudioTrackOutcome; reason: string } => {
     if (settings.audio === 'off') return { outcome: { codec: stream.codec, outcome: 'dropped' }, reason: 'dropped by configuration (audio: false)' };
     if (mp4HoldsAudio(stream)) return { outcome: { codec: stream.codec, outcome: 'kept' }, reason: 'kept as it is' };
-    if (settings.audio === 'aac') return { outcome: { codec: stream.codec, outcome: 're-encoded', to: 'aac' }, reason: `re-encoded to AAC because MP4 cannot hold ${stream.codec} (audio: aac)` };
+    if (settings.audio === 'aac')
+      return {
+        outcome: { codec: stream.codec, outcome: 're-encoded', to: 'aac' },
+        reason: `re-encoded to AAC because MP4 cannot hold ${stream.codec} (audio: aac)`,
+      };
     return { outcome: { codec: stream.codec, outcome: 'kept' }, reason: 'kept as it is' };
   });
   const keptAudio = audioStreams.filter((_, i) => mp4Audio[i]?.outcome.outcome === 'kept');
@@ -155,13 +199,28 @@ export function planChunkFormat(streams: readonly ProbedStream[], settings: Plan
     container = 'mp4';
     containerReason = videoReason;
   } else {
-    const why = !videoFitsMp4 ? videoReason : `MP4 cannot hold ${keptAudio.filter((s) => !mp4HoldsAudio(s)).map((s) => s.codec).join(', ')} audio`;
+    const why = !videoFitsMp4
+      ? videoReason
+      : `MP4 cannot hold ${keptAudio
+          .filter((s) => !mp4HoldsAudio(s))
+          .map((s) => s.codec)
+          .join(', ')} audio`;
     const webm = WEBM_VIDEO.has(videoCodecInChunk) && keptAudio.every((s) => WEBM_AUDIO.has(s.codec));
     container = webm ? 'webm' : 'mkv';
     containerReason = `${why}: ${webm ? 'WebM' : 'Matroska'} holds it as it is`;
   }
   // A Matroska chunk holds any audio: nothing needs re-encoding for it.
-  const audio = container === 'mp4' ? mp4Audio : mp4Audio.map((a, i) => (a.outcome.outcome === 're-encoded' ? { outcome: { codec: audioStreams[i]?.codec ?? a.outcome.codec, outcome: 'kept' as const }, reason: `kept as it is (the chunks are ${container === 'webm' ? 'WebM' : 'Matroska'} anyway)` } : a));
+  const audio =
+    container === 'mp4'
+      ? mp4Audio
+      : mp4Audio.map((a, i) =>
+          a.outcome.outcome === 're-encoded'
+            ? {
+                outcome: { codec: audioStreams[i]?.codec ?? a.outcome.codec, outcome: 'kept' as const },
+                reason: `kept as it is (the chunks are ${container === 'webm' ? 'WebM' : 'Matroska'} anyway)`,
+              }
+            : a,
+        );
 
   const streamOptions = ['-map', `0:${video.index}`];
   let outputAudio = 0;
@@ -206,5 +265,10 @@ export function samePlan(a: FormatPlan, b: FormatPlan): boolean {
 export function describeAudioPlan(plan: FormatPlan, streams: readonly ProbedStream[]): string {
   const audioStreams = streams.filter((s) => s.kind === 'audio');
   if (audioStreams.length === 0) return 'the source has no audio';
-  return audioStreams.map((stream, i) => `audio #0:${stream.index} ${stream.codec}${stream.sampleRate === undefined ? '' : ` ${stream.sampleRate} Hz`}: ${plan.audioReasons[i] ?? 'unknown'}`).join('; ');
+  return audioStreams
+    .map(
+      (stream, i) =>
+        `audio #0:${stream.index} ${stream.codec}${stream.sampleRate === undefined ? '' : ` ${stream.sampleRate} Hz`}: ${plan.audioReasons[i] ?? 'unknown'}`,
+    )
+    .join('; ');
 }

@@ -141,8 +141,10 @@ export function parseInputReport(stderr: string): { streams: ProbedStream[]; com
 export function describeStreams(streams: readonly ProbedStream[]): string {
   return streams
     .map((s) => {
-      if (s.kind === 'video') return `video #${s.index} ${s.codec}${s.width === undefined ? '' : ` ${s.width}x${s.height}`}${s.pixelFormat === undefined ? '' : ` ${s.alpha === true ? 'with alpha ' : ''}${s.pixelFormat}`}`;
-      if (s.kind === 'audio') return `audio #${s.index} ${s.codec}${s.sampleRate === undefined ? '' : ` ${s.sampleRate} Hz`}${s.channels === undefined ? '' : ` ${s.channels}`}`;
+      if (s.kind === 'video')
+        return `video #${s.index} ${s.codec}${s.width === undefined ? '' : ` ${s.width}x${s.height}`}${s.pixelFormat === undefined ? '' : ` ${s.alpha === true ? 'with alpha ' : ''}${s.pixelFormat}`}`;
+      if (s.kind === 'audio')
+        return `audio #${s.index} ${s.codec}${s.sampleRate === undefined ? '' : ` ${s.sampleRate} Hz`}${s.channels === undefined ? '' : ` ${s.channels}`}`;
       return `${s.kind} #${s.index} ${s.codec}`;
     })
     .join('; ');

@@ -32,10 +32,13 @@ export function recorderInputOptions(input: Omit<RecorderArgsInput, 'plan' | 'se
   const { source } = input;
   if (source.kind === 'rtsp') {
     return [
-      '-rtsp_transport', input.transport ?? 'tcp',
-      input.rtspTimeoutOption, String(input.rtspTimeoutSeconds * 1_000_000),
+      '-rtsp_transport',
+      input.transport ?? 'tcp',
+      input.rtspTimeoutOption,
+      String(input.rtspTimeoutSeconds * 1_000_000),
       // Cameras send broken packets after glitches; drop them rather than stop.
-      '-fflags', '+genpts+discardcorrupt',
+      '-fflags',
+      '+genpts+discardcorrupt',
     ];
   }
   const options: string[] = [];
@@ -63,15 +66,20 @@ function codecOptionsFor(source: SourceConfig, plan: FormatPlan): string[] {
   const codec = source.encode.codec;
   return [
     ...plan.streamOptions,
-    '-preset', source.encode.preset,
-    '-crf', String(source.encode.crf),
-    '-pix_fmt', plan.encodePixelFormat ?? 'yuv420p',
+    '-preset',
+    source.encode.preset,
+    '-crf',
+    String(source.encode.crf),
+    '-pix_fmt',
+    plan.encodePixelFormat ?? 'yuv420p',
     // A keyframe exactly every N seconds, and none from scene cuts, so every chunk is N seconds.
-    '-force_key_frames', `expr:gte(t,n_forced*${n})`,
+    '-force_key_frames',
+    `expr:gte(t,n_forced*${n})`,
     ...(codec === 'libx264' ? ['-sc_threshold', '0'] : ['-x265-params', 'scenecut=0:log-level=error']),
     // Forced keyframe times are rounded to the time base; without a little slack the muxer
     // would skip a boundary keyframe and make a chunk twice as long.
-    '-segment_time_delta', '0.05',
+    '-segment_time_delta',
+    '0.05',
   ];
 }
 
@@ -95,19 +103,31 @@ export function buildRecorderArgs(input: RecorderArgsInput): RecorderArgs {
     inputOptions: recorderInputOptions(input),
     outputPattern: join(input.segmentDir, chunkFilePattern(source.id, plan.container)),
     outputOptions: [
-      '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-loglevel',
+      'info',
       ...codecOptionsFor(source, plan),
-      '-f', 'segment',
-      '-segment_time', String(source.chunkSeconds),
-      '-segment_format', plan.segmentFormat,
+      '-f',
+      'segment',
+      '-segment_time',
+      String(source.chunkSeconds),
+      '-segment_format',
+      plan.segmentFormat,
       ...liveMp4Options(source, plan),
-      '-reset_timestamps', '1',
-      '-segment_start_number', String(input.firstSequence),
+      '-reset_timestamps',
+      '1',
+      '-segment_start_number',
+      String(input.firstSequence),
       // ffmpeg prints "name,start,end" here after it has written a chunk's trailer: our signal
       // that the chunk is complete.
-      '-segment_list', 'pipe:1',
-      '-segment_list_type', 'csv',
-      '-segment_list_flags', 'live',
+      '-segment_list',
+      'pipe:1',
+      '-segment_list_type',
+      'csv',
+      '-segment_list_flags',
+      'live',
     ],
   };
 }

@@ -31,7 +31,9 @@ export const probeSource: ProbeSource = (ffmpegPath, url, inputOptions, timeoutM
     const finish = () => {
       clearTimeout(timer);
       const report = parseInputReport(stderr);
-      const lines = redactSecrets(stderr).split(/\r?\n/).filter((line) => line.trim() !== '');
+      const lines = redactSecrets(stderr)
+        .split(/\r?\n/)
+        .filter((line) => line.trim() !== '');
       resolve({ complete: report.complete, streams: report.streams, stderrTail: lines.slice(-30), elapsedMs: Date.now() - started });
     };
     child.once('error', (error) => {

@@ -188,7 +188,11 @@ export class ChunkFinaliser {
     if (placement.mediaStartSeconds !== undefined) endSeconds = placement.mediaStartSeconds + durationMs / 1000;
     else if (chunk.sequence === file.lastSequence + 1) endSeconds = file.ingestedSeconds + durationMs / 1000;
     if (endSeconds === undefined) return file;
-    return { ...file, ingestedSeconds: Math.max(file.ingestedSeconds, Math.round(endSeconds * 1e6) / 1e6), lastSequence: Math.max(file.lastSequence, chunk.sequence) };
+    return {
+      ...file,
+      ingestedSeconds: Math.max(file.ingestedSeconds, Math.round(endSeconds * 1e6) / 1e6),
+      lastSequence: Math.max(file.lastSequence, chunk.sequence),
+    };
   }
 }
 

@@ -111,7 +111,13 @@ export class ChunkRecutter {
       context.resumeAtSeconds = Math.round((afterPlacement.mediaStartSeconds + afterInfo.durationMs / 1000) * 1e6) / 1e6;
     }
     this.deps.log.warn(
-      { sequence: chunk.sequence, atSeconds: change.atSeconds, before: `${beforeInfo.width}x${beforeInfo.height}`, after: `${afterInfo.width}x${afterInfo.height}`, next },
+      {
+        sequence: chunk.sequence,
+        atSeconds: change.atSeconds,
+        before: `${beforeInfo.width}x${beforeInfo.height}`,
+        after: `${afterInfo.width}x${afterInfo.height}`,
+        next,
+      },
       `stream parameters changed (a new SPS) ${change.atSeconds.toFixed(3)} s into chunk ${chunk.sequence}: cut there; chunk ${chunk.sequence} holds the ${beforeInfo.width}x${beforeInfo.height} frames before, chunk ${next} the ${afterInfo.width}x${afterInfo.height} frames after`,
     );
     return { chunk: afterChunk, placement: afterPlacement };
@@ -120,7 +126,9 @@ export class ChunkRecutter {
   /** Once the recorder has exited: its chunk files from `sequence` on move up one number (highest first), so `sequence` is free. */
   private async renumberFrom(sequence: number, context: RunContext): Promise<void> {
     const { spool, source } = this.deps;
-    const files = (await readdir(spool.dir)).map((name) => spool.chunkFile(name)).filter((file): file is SpoolChunkFile => file !== undefined && file.sequence >= sequence);
+    const files = (await readdir(spool.dir))
+      .map((name) => spool.chunkFile(name))
+      .filter((file): file is SpoolChunkFile => file !== undefined && file.sequence >= sequence);
     files.sort((a, b) => b.sequence - a.sequence);
     for (const file of files) {
       const moved = chunkFileName(source.id, file.sequence + 1, file.container);

@@ -51,7 +51,10 @@ export class EnqueuePipeline {
             return;
           }
           const delayMs = backoffDelayMs(attempt, this.deps.retry ?? ENQUEUE_RETRY);
-          this.deps.logger.error({ err: error, source, sequence: job.metadata.sequence, attempt, retryInMs: delayMs }, 'could not queue chunk; it is safe in the spool, retrying');
+          this.deps.logger.error(
+            { err: error, source, sequence: job.metadata.sequence, attempt, retryInMs: delayMs },
+            'could not queue chunk; it is safe in the spool, retrying',
+          );
           await sleep(delayMs, undefined, { signal: this.wakeUp.signal }).catch(() => undefined);
         }
       }

@@ -24,9 +24,7 @@ export interface FileIdentity {
 }
 
 export type FileIngestPlan =
-  | { action: 'start' }
-  | { action: 'resume'; atSeconds: number; after: FileIngestState }
-  | { action: 'skip'; already: FileIngestState };
+  { action: 'start' } | { action: 'resume'; atSeconds: number; after: FileIngestState } | { action: 'skip'; already: FileIngestState };
 
 function sameFile(state: FileIngestState, file: FileIdentity): boolean {
   return state.path === file.path && state.size === file.size && state.mtimeMs === file.mtimeMs;
@@ -45,6 +43,7 @@ export function readFileIngestState(value: unknown): FileIngestState | undefined
   if (value === null || typeof value !== 'object') return undefined;
   const v = value as Record<string, unknown>;
   const numbers = ['size', 'mtimeMs', 'ingestedSeconds', 'firstSequence', 'lastSequence'] as const;
-  if (typeof v.path !== 'string' || typeof v.complete !== 'boolean' || numbers.some((key) => typeof v[key] !== 'number' || !Number.isFinite(v[key]))) return undefined;
+  if (typeof v.path !== 'string' || typeof v.complete !== 'boolean' || numbers.some((key) => typeof v[key] !== 'number' || !Number.isFinite(v[key])))
+    return undefined;
   return v as unknown as FileIngestState;
 }

@@ -10,11 +10,16 @@ export function gopAdvice(gop: number, chunkSeconds: number, frameRate: number):
   const ratio = chunkSeconds / gop;
   if (Math.abs(ratio - Math.round(ratio)) < 0.02 && Math.round(ratio) >= 1) return undefined;
   // Intervals that divide chunkSeconds and are whole frames.
-  const divisors = [1, 2, 3, 4, 5, 6, 10].map((n) => chunkSeconds / n).filter((s) => s >= 0.5 && (frameRate <= 0 ? Number.isInteger(s) : Math.abs(s * frameRate - Math.round(s * frameRate)) < 1e-6));
+  const divisors = [1, 2, 3, 4, 5, 6, 10]
+    .map((n) => chunkSeconds / n)
+    .filter((s) => s >= 0.5 && (frameRate <= 0 ? Number.isInteger(s) : Math.abs(s * frameRate - Math.round(s * frameRate)) < 1e-6));
   const suggestion = divisors
     .slice(0, 3)
     .map((s) => `${s} s${frameRate > 0 ? ` (${Math.round(s * frameRate)} frames)` : ''}`)
     .join(' or ');
-  const shape = gop > chunkSeconds ? `every chunk is one keyframe interval, ${gop.toFixed(1)} s` : `chunks are whole keyframe intervals, ${Math.floor(ratio) * gop} or ${Math.ceil(ratio) * gop} s long, ${chunkSeconds} s on average`;
+  const shape =
+    gop > chunkSeconds
+      ? `every chunk is one keyframe interval, ${gop.toFixed(1)} s`
+      : `chunks are whole keyframe intervals, ${Math.floor(ratio) * gop} or ${Math.ceil(ratio) * gop} s long, ${chunkSeconds} s on average`;
   return `the source sends a keyframe every ${gop.toFixed(1)} s, which does not divide chunkSeconds ${chunkSeconds}: ${shape}. For ${chunkSeconds} s chunks, set its keyframe (I-frame, GOP) interval to ${suggestion}, or use mode: encode`;
 }

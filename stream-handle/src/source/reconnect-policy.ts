@@ -41,7 +41,7 @@ export interface RunSummary {
  * after the fast window, so the two never spin. A refusal waits its backoff.
  */
 export function delayBeforeReconnectMs(run: RunSummary, policy: ReconnectPolicy, random?: () => number): number {
-  if (run.worked || run.failuresInARow <= 1 && GONE.has(run.failure.kind)) return 0;
+  if (run.worked || (run.failuresInARow <= 1 && GONE.has(run.failure.kind))) return 0;
   if (GONE.has(run.failure.kind) && run.outageMs < policy.fastWindowMs) return policy.probeIntervalMs;
   return backoffDelayMs(run.failuresInARow, policy.backoff, random);
 }

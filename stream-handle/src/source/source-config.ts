@@ -84,7 +84,10 @@ export function parseSource(raw: RawSource, where: string, baseDir: string, prob
 
   const id = typeof raw.id === 'string' ? raw.id : '';
   if (!SOURCE_ID_PATTERN.test(id)) {
-    report('id', `${JSON.stringify(raw.id ?? null)} is not a valid source id: use 1-64 letters, digits, '-' or '_' (it becomes part of file paths and object names)`);
+    report(
+      'id',
+      `${JSON.stringify(raw.id ?? null)} is not a valid source id: use 1-64 letters, digits, '-' or '_' (it becomes part of file paths and object names)`,
+    );
   }
 
   const rawUrl = typeof raw.url === 'string' ? raw.url.trim() : '';
@@ -111,13 +114,13 @@ export function parseSource(raw: RawSource, where: string, baseDir: string, prob
       : checkInteger(raw.chunkSeconds, CHUNK_SECONDS_RANGE, (m) => report('chunkSeconds', `${m} (seconds per chunk)`));
 
   const mode = raw.mode ?? SOURCE_DEFAULTS.mode;
-  if (mode !== 'copy' && mode !== 'encode') report('mode', `${JSON.stringify(mode)} is not a mode: use "copy" (cut at keyframes) or "encode" (exact chunk lengths)`);
+  if (mode !== 'copy' && mode !== 'encode')
+    report('mode', `${JSON.stringify(mode)} is not a mode: use "copy" (cut at keyframes) or "encode" (exact chunk lengths)`);
 
   const rawEncode = (raw.encode ?? {}) as Record<string, unknown>;
   const codec = rawEncode.codec ?? SOURCE_DEFAULTS.encode.codec;
   if (codec !== 'libx264' && codec !== 'libx265') report('encode.codec', `${JSON.stringify(codec)} is not supported: use libx264 or libx265`);
-  const crf =
-    rawEncode.crf === undefined ? SOURCE_DEFAULTS.encode.crf : checkInteger(rawEncode.crf, CRF_RANGE, (m) => report('encode.crf', m));
+  const crf = rawEncode.crf === undefined ? SOURCE_DEFAULTS.encode.crf : checkInteger(rawEncode.crf, CRF_RANGE, (m) => report('encode.crf', m));
   const preset = rawEncode.preset ?? SOURCE_DEFAULTS.encode.preset;
   if (typeof preset !== 'string' || !(X264_PRESETS as readonly string[]).includes(preset)) {
     report('encode.preset', `${JSON.stringify(preset)} is not a preset: use one of ${X264_PRESETS.join(', ')}`);
@@ -126,11 +129,17 @@ export function parseSource(raw: RawSource, where: string, baseDir: string, prob
   if (raw.realtime !== undefined && typeof raw.realtime !== 'boolean') report('realtime', `${JSON.stringify(raw.realtime)} is not true or false`);
   const audio = raw.audio === undefined ? SOURCE_DEFAULTS.audio : audioPolicyOf(raw.audio);
   if (audio === undefined) {
-    report('audio', `${JSON.stringify(raw.audio)} is not an audio setting: use false (drop audio), true or "keep" (keep it as the source has it; chunks become Matroska where MP4 cannot hold it), or "aac" (re-encode what MP4 cannot hold, to keep MP4 chunks)`);
+    report(
+      'audio',
+      `${JSON.stringify(raw.audio)} is not an audio setting: use false (drop audio), true or "keep" (keep it as the source has it; chunks become Matroska where MP4 cannot hold it), or "aac" (re-encode what MP4 cannot hold, to keep MP4 chunks)`,
+    );
   }
   const transport = raw.transport ?? SOURCE_DEFAULTS.transport;
   if (!(RTSP_TRANSPORT_SETTINGS as readonly unknown[]).includes(transport)) {
-    report('transport', `${JSON.stringify(transport)} is not an RTSP transport: use ${RTSP_TRANSPORT_SETTINGS.join(', ')} (auto: TCP first, then what the camera offers)`);
+    report(
+      'transport',
+      `${JSON.stringify(transport)} is not an RTSP transport: use ${RTSP_TRANSPORT_SETTINGS.join(', ')} (auto: TCP first, then what the camera offers)`,
+    );
   }
   const known = new Set(['id', 'url', 'chunkSeconds', 'mode', 'encode', 'realtime', 'audio', 'transport']);
   for (const key of Object.keys(raw)) if (!known.has(key)) report(key, 'is not a source setting (typo?)');

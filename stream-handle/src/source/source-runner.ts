@@ -1,6 +1,14 @@
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs, type BackoffPolicy, type ChunkJobData, type ClockSync, type Logger, type RecorderMetrics, type RtspTransport } from '@crispy-streamer/shared';
+import {
+  backoffDelayMs,
+  type BackoffPolicy,
+  type ChunkJobData,
+  type ClockSync,
+  type Logger,
+  type RecorderMetrics,
+  type RtspTransport,
+} from '@crispy-streamer/shared';
 import { CameraClockTracker } from '../clock/camera-clock-tracker.js';
 import { HostClockWatch, type ClockReading } from '../clock/host-clock-watch.js';
 import { RecordingClock, type ChunkPlacement } from '../clock/recording-clock.js';
@@ -42,9 +50,7 @@ import { recoverSourceSpool } from './spool-recovery.js';
 import { refusesTransport, transportCandidates } from './transport-choice.js';
 
 export type SourceOutcome =
-  | { status: 'completed'; chunks: number }
-  | { status: 'failed'; chunks: number; reason: string }
-  | { status: 'stopped'; chunks: number };
+  { status: 'completed'; chunks: number } | { status: 'failed'; chunks: number; reason: string } | { status: 'stopped'; chunks: number };
 
 export interface SourceRunnerDeps {
   source: SourceConfig;
@@ -166,7 +172,14 @@ export class SourceRunner {
         : undefined;
     this.hostClock = new HostClockWatch(deps.readClocks);
     this.finaliser = new ChunkFinaliser({ ...deps, ...(this.cameraClock === undefined ? {} : { cameraClock: this.cameraClock }) });
-    this.recutter = new ChunkRecutter({ source: deps.source, spool: deps.spool, ffmpegPath: deps.ffmpegPath, finaliser: this.finaliser, log: this.log, stopGraceMs: deps.stopGraceMs });
+    this.recutter = new ChunkRecutter({
+      source: deps.source,
+      spool: deps.spool,
+      ffmpegPath: deps.ffmpegPath,
+      finaliser: this.finaliser,
+      log: this.log,
+      stopGraceMs: deps.stopGraceMs,
+    });
     this.stopRequested = new Promise((resolve) => {
       this.requestStop = resolve;
     });
@@ -175,7 +188,13 @@ export class SourceRunner {
       fastWindowMs: deps.reconnectProbe?.fastWindowMs ?? DEFAULT_RECONNECT.fastWindowMs,
       backoff: deps.reconnect,
     };
-    this.enqueue = new EnqueuePipeline({ queue: deps.queue, logger: deps.logger, metrics: deps.metrics, retry: deps.enqueueRetry, onQueued: (job, message) => this.logQueued(job, message) });
+    this.enqueue = new EnqueuePipeline({
+      queue: deps.queue,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      retry: deps.enqueueRetry,
+      onQueued: (job, message) => this.logQueued(job, message),
+    });
   }
 
   async run(): Promise<SourceOutcome> {
@@ -196,7 +215,10 @@ export class SourceRunner {
       await this.queuedOrStopped();
       return { status: this.stopping ? 'stopped' : 'completed', chunks: 0 };
     }
-    this.log.info({ url: source.displayUrl, kind: source.kind, mode: source.mode, chunkSeconds: source.chunkSeconds, firstSequence: this.finaliser.nextSequence }, 'source starting');
+    this.log.info(
+      { url: source.displayUrl, kind: source.kind, mode: source.mode, chunkSeconds: source.chunkSeconds, firstSequence: this.finaliser.nextSequence },
+      'source starting',
+    );
 
     let failuresInARow = 0;
     let replansInARow = 0;
@@ -249,8 +271,14 @@ export class SourceRunner {
           return { status: 'completed', chunks: this.chunks };
         }
         const { failure } = run;
-        const reason = cleanExit && preparation.ok ? 'ffmpeg produced no chunks from this source' : `${failure.advice} (ffmpeg ${preparation.ok ? `exit ${run.exit.code ?? run.exit.signal}` : 'could not open the source'})`;
-        this.log.error({ url: source.displayUrl, failure: failure.kind, cause: failure.line, ffmpeg: run.exit.stderrTail.slice(-5) }, `source failed: ${reason}`);
+        const reason =
+          cleanExit && preparation.ok
+            ? 'ffmpeg produced no chunks from this source'
+            : `${failure.advice} (ffmpeg ${preparation.ok ? `exit ${run.exit.code ?? run.exit.signal}` : 'could not open the source'})`;
+        this.log.error(
+          { url: source.displayUrl, failure: failure.kind, cause: failure.line, ffmpeg: run.exit.stderrTail.slice(-5) },
+          `source failed: ${reason}`,
+        );
         return { status: 'failed', chunks: this.chunks, reason };
       }
 
@@ -267,7 +295,10 @@ export class SourceRunner {
         this.transportAttempt++;
         const next = candidates[this.transportAttempt % candidates.length];
         if (this.transportAttempt % candidates.length !== 0) {
-          this.log.warn({ url: source.displayUrl, transport, next, failure: failure.kind, cause: failure.line }, `camera refused RTSP over ${transport}: trying ${next ?? 'the next transport'}`);
+          this.log.warn(
+            { url: source.displayUrl, transport, next, failure: failure.kind, cause: failure.line },
+            `camera refused RTSP over ${transport}: trying ${next ?? 'the next transport'}`,
+          );
           continue;
         }
       }
@@ -288,7 +319,9 @@ export class SourceRunner {
         },
         `camera stream ended: ${failure.kind === 'unknown' ? 'reconnecting' : failure.advice}`,
       );
-      this.notify((o) => o.streamEnded?.({ reason: failure.kind === 'unknown' ? 'the stream ended' : failure.advice, failure: failure.kind, retryInMs: delayMs }));
+      this.notify((o) =>
+        o.streamEnded?.({ reason: failure.kind === 'unknown' ? 'the stream ended' : failure.advice, failure: failure.kind, retryInMs: delayMs }),
+      );
       if (delayMs > 0) {
         this.wakeUp = new AbortController();
         await sleep(delayMs, undefined, { signal: this.wakeUp.signal }).catch(() => undefined);
@@ -311,7 +344,11 @@ export class SourceRunner {
     for (;;) {
       if (this.stopping) return;
       if (await answers(url, ANSWER_TIMEOUT_MS)) {
-        if (announced) this.log.info({ url: this.deps.source.displayUrl, awayMs: Date.now() - outageSinceMs }, `camera answers again after ${((Date.now() - outageSinceMs) / 1000).toFixed(1)} s: reconnecting`);
+        if (announced)
+          this.log.info(
+            { url: this.deps.source.displayUrl, awayMs: Date.now() - outageSinceMs },
+            `camera answers again after ${((Date.now() - outageSinceMs) / 1000).toFixed(1)} s: reconnecting`,
+          );
         return;
       }
       const outageMs = Date.now() - outageSinceMs;
@@ -319,7 +356,10 @@ export class SourceRunner {
       const delayMs = probeDelayMs(outageMs, failedAfterWindow, this.reconnectPolicy);
       if (!announced) {
         announced = true;
-        this.log.warn({ url: this.deps.source.displayUrl, probeEveryMs: this.reconnectPolicy.probeIntervalMs, forMs: this.reconnectPolicy.fastWindowMs }, 'camera does not answer: watching for it');
+        this.log.warn(
+          { url: this.deps.source.displayUrl, probeEveryMs: this.reconnectPolicy.probeIntervalMs, forMs: this.reconnectPolicy.fastWindowMs },
+          'camera does not answer: watching for it',
+        );
       }
       this.wakeUp = new AbortController();
       await sleep(delayMs, undefined, { signal: this.wakeUp.signal }).catch(() => undefined);
@@ -342,7 +382,12 @@ export class SourceRunner {
       const probe = await (this.deps.probeSource ?? probeSource)(this.deps.ffmpegPath, source.url, this.inputOptions(transport), PROBE_TIMEOUT_MS);
       if (!probe.complete) {
         const failure = classifyFfmpegFailure(probe.stderrTail);
-        return { ok: false, failure: failure.kind === 'unknown' ? { ...UNKNOWN_FAILURE, advice: "ffmpeg could not open the source: see ffmpeg's last lines in this log" } : failure, stderrTail: probe.stderrTail };
+        return {
+          ok: false,
+          failure:
+            failure.kind === 'unknown' ? { ...UNKNOWN_FAILURE, advice: "ffmpeg could not open the source: see ffmpeg's last lines in this log" } : failure,
+          stderrTail: probe.stderrTail,
+        };
       }
       this.log.debug({ streams: describeStreams(probe.streams), probeMs: probe.elapsedMs }, 'source probed');
       this.streams = probe.streams;
@@ -362,7 +407,14 @@ export class SourceRunner {
     this.loggedPlan = plan;
     const audio = describeAudioPlan(plan, streams);
     this.log.info(
-      { container: plan.container, containerReason: plan.containerReason, pixelFormat: plan.pixelFormat, audio: plan.audio, dropped: plan.dropped, streams: describeStreams(streams) },
+      {
+        container: plan.container,
+        containerReason: plan.containerReason,
+        pixelFormat: plan.pixelFormat,
+        audio: plan.audio,
+        dropped: plan.dropped,
+        streams: describeStreams(streams),
+      },
       `recording as ${plan.container}: ${plan.containerReason}; ${audio}${plan.dropped.length === 0 ? '' : `; not recorded: ${plan.dropped.join('; ')}`}`,
     );
   }
@@ -430,7 +482,10 @@ export class SourceRunner {
     this.enqueue.stop();
     await Promise.race([this.enqueue.drained(), sleep(this.deps.stopGraceMs)]);
     if (this.enqueue.waiting > 0) {
-      this.log.warn({ waitingToQueue: this.enqueue.waiting }, 'stopping with chunks not yet queued (Redis unreachable?): they stay in the spool and are queued at the next start');
+      this.log.warn(
+        { waitingToQueue: this.enqueue.waiting },
+        'stopping with chunks not yet queued (Redis unreachable?): they stay in the spool and are queued at the next start',
+      );
     }
   }
 
@@ -453,7 +508,10 @@ export class SourceRunner {
     const { spool } = this.deps;
     for (const chunk of (await spool.scan().catch(() => undefined))?.unlisted ?? []) {
       if (chunk.sequence < this.finaliser.nextSequence) continue; // not this run's: the next start sees to it
-      const bytes = await stat(chunk.path).then((found) => found.size, () => undefined);
+      const bytes = await stat(chunk.path).then(
+        (found) => found.size,
+        () => undefined,
+      );
       if (bytes !== 0) continue;
       await unlink(chunk.path).catch(() => undefined);
       this.log.info({ file: chunk.path, sequence: chunk.sequence }, 'stopped as a chunk was opened: its empty file is removed (it held no footage)');
@@ -465,7 +523,10 @@ export class SourceRunner {
     for (const chunk of (await spool.scan().catch(() => undefined))?.unlisted ?? []) {
       if (chunk.sequence < this.finaliser.nextSequence) continue; // not this run's: the next start sees to it
       await unlink(chunk.path).catch(() => undefined);
-      this.log.info({ file: chunk.path, sequence: chunk.sequence }, 'stopped mid-chunk: the unfinished chunk is discarded, the next run records that part of the file again');
+      this.log.info(
+        { file: chunk.path, sequence: chunk.sequence },
+        'stopped mid-chunk: the unfinished chunk is discarded, the next run records that part of the file again',
+      );
     }
   }
 
@@ -518,7 +579,13 @@ export class SourceRunner {
       ...(transport === undefined ? {} : { transport }),
       ...(this.resumeAtSeconds === undefined ? {} : { resumeAtSeconds: this.resumeAtSeconds }),
     });
-    const fileModifiedMs = source.kind === 'file' ? await stat(source.url).then((info) => info.mtimeMs, () => undefined) : undefined;
+    const fileModifiedMs =
+      source.kind === 'file'
+        ? await stat(source.url).then(
+            (info) => info.mtimeMs,
+            () => undefined,
+          )
+        : undefined;
     const clock = new RecordingClock(source.kind, Date.now(), fileModifiedMs, this.resumeAtSeconds);
     this.cameraClock?.newRecording();
     const report = new InputReportReader();
@@ -593,7 +660,10 @@ export class SourceRunner {
       this.log.warn({ ffmpeg: line }, "the file's timestamps go backwards here: the chunk holding this part keeps ffmpeg's corrected times");
       return;
     }
-    this.log.warn({ ffmpeg: line }, "the camera's timestamps went backwards (it restarted its clock?): closing this recording and starting a new one, so the chunks' times stay true");
+    this.log.warn(
+      { ffmpeg: line },
+      "the camera's timestamps went backwards (it restarted its clock?): closing this recording and starting a new one, so the chunks' times stay true",
+    );
     context.restartForChange = true;
     void context.recorder.stop(this.deps.stopGraceMs);
   }
@@ -618,7 +688,13 @@ export class SourceRunner {
     return reported;
   }
 
-  private async finaliseChunk(entry: SegmentListEntry, clock: RecordingClock, listedAtMs: number, facts: ChunkRecordingFacts, context: RunContext): Promise<void> {
+  private async finaliseChunk(
+    entry: SegmentListEntry,
+    clock: RecordingClock,
+    listedAtMs: number,
+    facts: ChunkRecordingFacts,
+    context: RunContext,
+  ): Promise<void> {
     const fileName = context.renames.get(entry.fileName) ?? entry.fileName;
     const chunk = this.deps.spool.chunkFile(fileName);
     if (chunk === undefined) {
@@ -635,7 +711,10 @@ export class SourceRunner {
     try {
       after = await this.recutter.recutIfParametersChanged(chunk, place, context);
     } catch (error) {
-      this.log.error({ err: error, file: chunk.path, sequence: chunk.sequence }, "the chunk's stream parameters changed but it could not be cut again: it is kept as ffmpeg wrote it");
+      this.log.error(
+        { err: error, file: chunk.path, sequence: chunk.sequence },
+        "the chunk's stream parameters changed but it could not be cut again: it is kept as ffmpeg wrote it",
+      );
     }
     await this.finaliseWithRetries(chunk, place, await this.factsOfHeader(chunk, facts));
     if (after !== undefined) {
@@ -667,7 +746,9 @@ export class SourceRunner {
         const retry = !isChunkContentError(error) && !this.stopping && failures < FINALISE_ATTEMPTS;
         this.log.error(
           { err: error, file: chunk.path, sequence: chunk.sequence, attempt: failures },
-          retry ? 'chunk could not be finalised; it stays in the spool and is tried again' : 'chunk could not be finalised; it stays in the spool until the next start',
+          retry
+            ? 'chunk could not be finalised; it stays in the spool and is tried again'
+            : 'chunk could not be finalised; it stays in the spool until the next start',
         );
         if (!retry) return;
         await sleep(backoffDelayMs(failures, this.deps.finaliseRetry ?? FINALISE_RETRY));
@@ -776,4 +857,3 @@ export class SourceRunner {
     );
   }
 }
-

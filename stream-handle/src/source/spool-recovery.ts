@@ -45,7 +45,10 @@ export async function recoverSourceSpool(deps: SpoolRecoveryDeps): Promise<{ pen
   for (const invalid of scan.invalidJobData) {
     const movedTo = await spool.quarantine(invalid.path, invalid.reason);
     metrics?.chunksQuarantined.inc({ source: sourceId });
-    log.error({ file: invalid.path, movedTo, reason: invalid.reason }, 'job data of a chunk is unreadable (cut short by a power loss?): moved to quarantine; the chunk is described again from its own bytes');
+    log.error(
+      { file: invalid.path, movedTo, reason: invalid.reason },
+      'job data of a chunk is unreadable (cut short by a power loss?): moved to quarantine; the chunk is described again from its own bytes',
+    );
     scan.unlisted.push(invalid.chunk);
   }
   scan.unlisted.sort((a, b) => a.sequence - b.sequence);
@@ -63,7 +66,10 @@ export async function recoverSourceSpool(deps: SpoolRecoveryDeps): Promise<{ pen
       const reason = errorMessage(error);
       const movedTo = await spool.quarantine(chunk.path, reason);
       metrics?.chunksQuarantined.inc({ source: sourceId });
-      log.error({ file: chunk.path, movedTo, reason }, 'chunk file was never completed by ffmpeg (killed mid-chunk?) and cannot be repaired: moved to quarantine');
+      log.error(
+        { file: chunk.path, movedTo, reason },
+        'chunk file was never completed by ffmpeg (killed mid-chunk?) and cannot be repaired: moved to quarantine',
+      );
     }
   }
   return { pending: scan.pending, recovered };

@@ -75,7 +75,10 @@ export class SpoolGuard {
       const olderThan = Date.now() - this.deps.reconcileMs;
       let requeued = 0;
       for (const { job, jobDataPath: path } of await this.waitingChunks()) {
-        const queuedAt = await stat(path).then((info) => info.mtimeMs, () => Date.now());
+        const queuedAt = await stat(path).then(
+          (info) => info.mtimeMs,
+          () => Date.now(),
+        );
         if (queuedAt > olderThan) continue;
         if ((await this.deps.queue.enqueue(job)) === 'added') requeued++;
       }
@@ -137,7 +140,14 @@ export class SpoolGuard {
       await appendFile(join(this.deps.spoolDir, DROPPED_LOG_FILE), `${JSON.stringify(record)}\n`);
       this.deps.metrics?.chunksDropped.inc({ source: metadata.sourceId, reason: 'spool-full' });
       this.deps.logger.error(
-        { source: metadata.sourceId, sequence: metadata.sequence, startTime: metadata.startTime, durationMs: metadata.durationMs, bytes: metadata.bytes, reason },
+        {
+          source: metadata.sourceId,
+          sequence: metadata.sequence,
+          startTime: metadata.startTime,
+          durationMs: metadata.durationMs,
+          bytes: metadata.bytes,
+          reason,
+        },
         'chunk DROPPED before upload: the spool is full (policy drop-oldest)',
       );
     }

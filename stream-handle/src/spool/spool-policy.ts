@@ -30,7 +30,10 @@ const DEFAULT_MIN_FREE_SHARE = 0.1;
  * The limits for a spool file system of `totalBytes`. A floor the file system cannot satisfy even
  * empty would pause recording for ever: refused with the numbers, as is a quota it cannot hold.
  */
-export function resolveSpoolLimits(configured: ConfiguredSpoolLimits, totalBytes: number): { limits: SpoolLimits; problems: { setting: string; message: string }[] } {
+export function resolveSpoolLimits(
+  configured: ConfiguredSpoolLimits,
+  totalBytes: number,
+): { limits: SpoolLimits; problems: { setting: string; message: string }[] } {
   const problems: { setting: string; message: string }[] = [];
   const minFreeBytes = configured.minFreeBytes ?? Math.min(DEFAULT_MIN_FREE_BYTES, Math.floor(totalBytes * DEFAULT_MIN_FREE_SHARE));
   if (configured.minFreeBytes !== undefined && configured.minFreeBytes >= totalBytes * 0.9) {

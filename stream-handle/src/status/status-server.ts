@@ -36,7 +36,14 @@ export async function startStatusServer(options: {
   });
   const readinessChecks: ReadinessCheck[] = [
     ...options.readiness,
-    { name: 'spool writable', check: () => access(spoolDir, constants.W_OK).then(() => true, () => false) },
+    {
+      name: 'spool writable',
+      check: () =>
+        access(spoolDir, constants.W_OK).then(
+          () => true,
+          () => false,
+        ),
+    },
   ];
 
   const server: Server = createServer((req, res) => {

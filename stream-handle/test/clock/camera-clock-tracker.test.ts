@@ -15,7 +15,21 @@ function chunk(index: number, cameraOffsetMs: number, stepAtFragment?: { fragmen
     wallclockMs:
       T0 + index * 3000 + fragment * 1000 + cameraOffsetMs + (stepAtFragment !== undefined && fragment >= stepAtFragment.fragment ? stepAtFragment.stepMs : 0),
   }));
-  return { container: 'mp4', brand: 'iso5', durationMs: 3000, frameCount: 90, frameRate: 30, codec: 'h264', width: 640, height: 360, hasAudio: false, timescale: 15360, fragmented: true, mediaStartSeconds: 0, producerTimes };
+  return {
+    container: 'mp4',
+    brand: 'iso5',
+    durationMs: 3000,
+    frameCount: 90,
+    frameRate: 30,
+    codec: 'h264',
+    width: 640,
+    height: 360,
+    hasAudio: false,
+    timescale: 15360,
+    fragmented: true,
+    mediaStartSeconds: 0,
+    producerTimes,
+  };
 }
 
 function tracker(maxOffsetMs = 10_000) {
@@ -31,7 +45,12 @@ describe('CameraClockTracker', () => {
     const placed = [0, 1, 2].map((i) => clock.place(chunk(i, -3000), host(i)));
     for (const [i, p] of placed.entries()) {
       expect(p.placement).toMatchObject({ clock: 'camera', startMs: T0 + i * 3000 - 3000 });
-      expect(p.facts).toMatchObject({ hostTime: new Date(T0 + i * 3000).toISOString(), cameraTime: new Date(T0 + i * 3000 - 3000).toISOString(), clockOffsetMs: -3000, cameraTimeSource: 'sender-report' });
+      expect(p.facts).toMatchObject({
+        hostTime: new Date(T0 + i * 3000).toISOString(),
+        cameraTime: new Date(T0 + i * 3000 - 3000).toISOString(),
+        clockOffsetMs: -3000,
+        cameraTimeSource: 'sender-report',
+      });
       expect(p.facts.cameraClockStepMs).toBeUndefined();
     }
     expect(lines.filter((l) => String(l.message).includes('stepped'))).toEqual([]);
@@ -62,6 +81,9 @@ describe('CameraClockTracker', () => {
   it('a plain MP4 chunk (cut again) says its camera time was not recorded', () => {
     const { clock } = tracker();
     const { producerTimes: _, fragmented: __, ...plain } = chunk(0, 0);
-    expect(clock.place({ ...plain }, host(0))).toEqual({ placement: host(0), facts: { hostTime: new Date(T0).toISOString(), cameraTimeSource: 'not-recorded' } });
+    expect(clock.place({ ...plain }, host(0))).toEqual({
+      placement: host(0),
+      facts: { hostTime: new Date(T0).toISOString(), cameraTimeSource: 'not-recorded' },
+    });
   });
 });

@@ -16,7 +16,7 @@ const input = (times: Mp4ProducerTime[], senderReportSeen = false) => ({
   senderReportSeen,
 });
 
-describe('readCameraClock: which fragments carry the camera\'s time', () => {
+describe("readCameraClock: which fragments carry the camera's time", () => {
   it('host-written fragments (each at its own end on the host clock) give no camera time', () => {
     const hostWritten = [prft(0, '2026-12-02T00:03:13.867Z'), prft(1, '2026-12-02T00:03:14.866Z'), prft(2, '2026-12-02T00:03:15.867Z')];
     expect(readCameraClock(input(hostWritten))).toBeUndefined();
@@ -31,13 +31,21 @@ describe('readCameraClock: which fragments carry the camera\'s time', () => {
 
   it('a Sender Report arriving mid-chunk: the camera time is mapped back from the first camera fragment', () => {
     const mixed = [prft(0, '2026-12-02T00:03:13.868Z'), prft(1, '2026-12-02T00:03:10.866Z'), prft(2, '2026-12-02T00:03:11.866Z')];
-    expect(readCameraClock(input(mixed))).toMatchObject({ cameraStartMs: Date.parse('2026-12-02T00:03:09.866Z'), source: 'sender-report-mapped-back', fromFragment: 1 });
+    expect(readCameraClock(input(mixed))).toMatchObject({
+      cameraStartMs: Date.parse('2026-12-02T00:03:09.866Z'),
+      source: 'sender-report-mapped-back',
+      fromFragment: 1,
+    });
   });
 
-  it('fragments written in a burst at the start of a run (ffmpeg catching up after probing) are not taken for the camera\'s', () => {
+  it("fragments written in a burst at the start of a run (ffmpeg catching up after probing) are not taken for the camera's", () => {
     // Written 0.1 s apart, far from their ends: neither the host's pattern nor one steady mapping.
     const burst = [prft(0, '2026-12-02T00:03:12.970Z'), prft(1, '2026-12-02T00:03:13.070Z'), prft(2, '2026-12-02T00:03:11.866Z')];
-    expect(readCameraClock({ ...input(burst), durationMs: 3000 })).toMatchObject({ fromFragment: 2, source: 'sender-report-mapped-back', cameraStartMs: Date.parse('2026-12-02T00:03:09.866Z') });
+    expect(readCameraClock({ ...input(burst), durationMs: 3000 })).toMatchObject({
+      fromFragment: 2,
+      source: 'sender-report-mapped-back',
+      cameraStartMs: Date.parse('2026-12-02T00:03:09.866Z'),
+    });
   });
 
   it('a recording whose start the node placed late or early still has its host-written fragments seen for what they are', () => {
@@ -46,10 +54,13 @@ describe('readCameraClock: which fragments carry the camera\'s time', () => {
     expect(readCameraClock({ ...input(hostWritten), writtenAtMs: Date.parse('2026-12-02T00:03:15.871Z') })).toBeUndefined();
   });
 
-  it('once a Sender Report arrived in the run, even a fragment that looks host-written is the camera\'s', () => {
+  it("once a Sender Report arrived in the run, even a fragment that looks host-written is the camera's", () => {
     const lookalike = [prft(0, '2026-12-02T00:03:13.870Z'), prft(1, '2026-12-02T00:03:14.870Z')];
     expect(readCameraClock({ ...input(lookalike), durationMs: 2000, writtenAtMs: HOST_START + 2000 })).toBeUndefined();
-    expect(readCameraClock({ ...input(lookalike, true), durationMs: 2000, writtenAtMs: HOST_START + 2000 })).toMatchObject({ source: 'sender-report', fromFragment: 0 });
+    expect(readCameraClock({ ...input(lookalike, true), durationMs: 2000, writtenAtMs: HOST_START + 2000 })).toMatchObject({
+      source: 'sender-report',
+      fromFragment: 0,
+    });
   });
 
   it('a mapping that moves inside the chunk is a step of the camera clock, with its size and place', () => {
@@ -62,7 +73,14 @@ describe('readCameraClock: which fragments carry the camera\'s time', () => {
 });
 
 describe('chooseChunkClock', () => {
-  const reading = (offsetMs: number) => ({ cameraStartMs: HOST_START + offsetMs, source: 'sender-report' as const, fromFragment: 0, firstMappingMs: 0, lastMappingMs: 0, cameraEndMs: 0 });
+  const reading = (offsetMs: number) => ({
+    cameraStartMs: HOST_START + offsetMs,
+    source: 'sender-report' as const,
+    fromFragment: 0,
+    firstMappingMs: 0,
+    lastMappingMs: 0,
+    cameraEndMs: 0,
+  });
   it.each([
     ['no Sender Report', undefined, 10_000, true, 'host', /no RTCP Sender Report/],
     ['within the bound, synchronised host', reading(-3000), 10_000, true, 'camera', undefined],

@@ -10,7 +10,11 @@ describe('RecordingClock: a file or stream placed on the host clock', () => {
   it('starts at the output opening plus the segment start, rounded to the millisecond', () => {
     const clock = new RecordingClock('http', opened - 500, undefined);
     clock.noteOutputOpened(opened);
-    expect(clock.placeChunk({ fileName: 'a', startSeconds: 0, endSeconds: 3 }, 3000, opened + 4000)).toEqual({ startMs: opened, clock: 'host', mediaStartSeconds: 0 });
+    expect(clock.placeChunk({ fileName: 'a', startSeconds: 0, endSeconds: 3 }, 3000, opened + 4000)).toEqual({
+      startMs: opened,
+      clock: 'host',
+      mediaStartSeconds: 0,
+    });
     expect(iso(clock.placeChunk({ fileName: 'b', startSeconds: 3.0333333, endSeconds: 6 }, 2967, opened + 7000).startMs)).toBe('2026-11-23T09:00:03.033Z');
   });
 
@@ -33,13 +37,21 @@ describe('RecordingClock: a file placed on its own clock', () => {
     const clock = new RecordingClock('file', at('2026-11-23T12:00:00.000Z'), at('2026-11-01T00:00:00.000Z'));
     clock.noteFileCreationTime(at('2024-05-01T10:00:00.000Z'));
     clock.noteFileDuration(30_000);
-    expect(clock.placeChunk({ fileName: 'b', startSeconds: 4, endSeconds: 6 }, 2000, 0)).toEqual({ startMs: at('2024-05-01T10:00:04.000Z'), clock: 'file', mediaStartSeconds: 4 });
+    expect(clock.placeChunk({ fileName: 'b', startSeconds: 4, endSeconds: 6 }, 2000, 0)).toEqual({
+      startMs: at('2024-05-01T10:00:04.000Z'),
+      clock: 'file',
+      mediaStartSeconds: 4,
+    });
   });
 
   it('without one, starts its duration before its modification time', () => {
     const clock = new RecordingClock('file', 0, at('2026-11-01T00:00:30.000Z'));
     clock.noteFileDuration(30_000);
-    expect(clock.placeChunk({ fileName: 'a', startSeconds: 0, endSeconds: 4 }, 4000, 0)).toEqual({ startMs: at('2026-11-01T00:00:00.000Z'), clock: 'file', mediaStartSeconds: 0 });
+    expect(clock.placeChunk({ fileName: 'a', startSeconds: 0, endSeconds: 4 }, 4000, 0)).toEqual({
+      startMs: at('2026-11-01T00:00:00.000Z'),
+      clock: 'file',
+      mediaStartSeconds: 0,
+    });
   });
 
   it('places a resumed file after the media it skipped', () => {

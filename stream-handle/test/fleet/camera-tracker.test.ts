@@ -12,7 +12,22 @@ function clock(start = T) {
 
 function chunk(sequence: number, startMs: number, durationMs = 3000, bytes = 1_000_000): ChunkMetadata {
   return {
-    sourceId: 'cam7', sequence, startTime: new Date(startMs).toISOString(), durationMs, frameCount: 90, frameRate: 30, bytes, crc32c: 'AAAAAA==', container: 'mp4', codec: 'h264', width: 1280, height: 720, mode: 'copy', clock: 'host', clockSync: 'synchronised', recordedBy: 'edge-a',
+    sourceId: 'cam7',
+    sequence,
+    startTime: new Date(startMs).toISOString(),
+    durationMs,
+    frameCount: 90,
+    frameRate: 30,
+    bytes,
+    crc32c: 'AAAAAA==',
+    container: 'mp4',
+    codec: 'h264',
+    width: 1280,
+    height: 720,
+    mode: 'copy',
+    clock: 'host',
+    clockSync: 'synchronised',
+    recordedBy: 'edge-a',
   };
 }
 
@@ -138,14 +153,26 @@ describe('camera alerts', () => {
     expect(decideCameraAlert(view(), short.memory, T + 3500, 10_000)).toEqual({ decision: { send: undefined }, memory: NO_ALERT });
     const stalled = view({ lastChunk: { sequence: 3, startMs: T - 4000, endMs: T - 1000, recordedAtMs: T - 1000 } });
     expect(isRecording(stalled, T + 20_000)).toBe(false);
-    expect(decideCameraAlert(stalled, NO_ALERT, T + 20_000, 10_000).decision).toEqual({ send: 'camera-down', sinceMs: T - 1000, reason: 'no chunk for 21 s although ffmpeg runs' });
-    expect(decideCameraAlert(view({ state: 'paused', stateSinceMs: T, reason: 'quota' }), NO_ALERT, T + 10_000, 10_000).decision).toEqual({ send: 'camera-down', sinceMs: T, reason: 'recording paused: the spool is full (quota)' });
+    expect(decideCameraAlert(stalled, NO_ALERT, T + 20_000, 10_000).decision).toEqual({
+      send: 'camera-down',
+      sinceMs: T - 1000,
+      reason: 'no chunk for 21 s although ffmpeg runs',
+    });
+    expect(decideCameraAlert(view({ state: 'paused', stateSinceMs: T, reason: 'quota' }), NO_ALERT, T + 10_000, 10_000).decision).toEqual({
+      send: 'camera-down',
+      sinceMs: T,
+      reason: 'recording paused: the spool is full (quota)',
+    });
   });
 
   it('a camera just started has the time of a first chunk before it counts as down', () => {
     const starting = view({ state: 'starting', stateSinceMs: T, lastChunk: undefined });
     expect(decideCameraAlert(starting, NO_ALERT, T + 14_000, 3000).decision).toEqual({ send: undefined });
-    expect(decideCameraAlert(starting, NO_ALERT, T + 16_000, 3000).decision).toEqual({ send: 'camera-down', sinceMs: T, reason: 'no chunk since it was started' });
+    expect(decideCameraAlert(starting, NO_ALERT, T + 16_000, 3000).decision).toEqual({
+      send: 'camera-down',
+      sinceMs: T,
+      reason: 'no chunk since it was started',
+    });
   });
 
   it('files and sources stopped on purpose raise no camera alerts; a delay of 0 alerts at once', () => {

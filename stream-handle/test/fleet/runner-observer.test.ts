@@ -23,7 +23,23 @@ let oneSecond: Buffer;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'runner-observer-'));
   const out = join(dir, 'one.mp4');
-  await run('/usr/bin/ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-t', '1', '-c:v', 'libx264', '-g', '10', out]);
+  await run('/usr/bin/ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=10',
+    '-t',
+    '1',
+    '-c:v',
+    'libx264',
+    '-g',
+    '10',
+    out,
+  ]);
   oneSecond = await readFile(out);
 }, 30_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -43,7 +59,17 @@ function scripted(scripts: Script[]): StartRecorder {
       running = false;
       return exit;
     })();
-    return { startedAtMs: Date.now(), get running() { return running; }, exited, stop: async () => (stop(), exited), abort: async () => (stop(), exited), suspend() {}, resume() {} };
+    return {
+      startedAtMs: Date.now(),
+      get running() {
+        return running;
+      },
+      exited,
+      stop: async () => (stop(), exited),
+      abort: async () => (stop(), exited),
+      suspend() {},
+      resume() {},
+    };
   };
 }
 
@@ -103,7 +129,15 @@ describe('a SourceRunner and its observer', () => {
     await runner.stop();
     await outcome;
     const gapLine = lines.find((l) => l.message.startsWith('recording gap'));
-    expect(calls.slice(0, 7)).toEqual(['started', 'chunk 0', 'chunk 1', 'ended: cannot reach the camera: check the host, port and network', 'started', expect.stringMatching(/^gap 1\.\d s$/), 'chunk 2']);
+    expect(calls.slice(0, 7)).toEqual([
+      'started',
+      'chunk 0',
+      'chunk 1',
+      'ended: cannot reach the camera: check the host, port and network',
+      'started',
+      expect.stringMatching(/^gap 1\.\d s$/),
+      'chunk 2',
+    ]);
     // The gap the observer got is the one the log reports.
     const [gap] = tracker.snapshot().recentGaps;
     expect(gap && new Date(gap.fromMs).toISOString()).toBe(gapLine?.gapFrom);

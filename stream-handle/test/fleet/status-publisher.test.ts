@@ -21,7 +21,22 @@ afterEach(async () => {
 
 function metadata(sequence: number, startMs: number, durationMs = 3000): ChunkMetadata {
   return {
-    sourceId: 'cam7', sequence, startTime: new Date(startMs).toISOString(), durationMs, frameCount: 90, frameRate: 30, bytes: 1000 + sequence, crc32c: 'AAAAAA==', container: 'mp4', codec: 'h264', width: 1280, height: 720, mode: 'copy', clock: 'host', clockSync: 'synchronised', recordedBy: 'edge-a',
+    sourceId: 'cam7',
+    sequence,
+    startTime: new Date(startMs).toISOString(),
+    durationMs,
+    frameCount: 90,
+    frameRate: 30,
+    bytes: 1000 + sequence,
+    crc32c: 'AAAAAA==',
+    container: 'mp4',
+    codec: 'h264',
+    width: 1280,
+    height: 720,
+    mode: 'copy',
+    clock: 'host',
+    clockSync: 'synchronised',
+    recordedBy: 'edge-a',
   };
 }
 
@@ -85,7 +100,7 @@ class RecordingStore implements FleetStatusStore {
       await new Promise((resolve) => setTimeout(resolve, this.delayMs));
       if (this.failNext > 0) {
         this.failNext--;
-        throw new Error('Stream isn\'t writeable and enableOfflineQueue options is false');
+        throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
       }
       this.writes.push([...statuses]);
     } finally {

@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFfmpegFailure, isClockRestart, isNoteworthyLine, isOutputOpenedLine, parseCreationTime, parseLostPackets, parseTimestampStep, videoTicksPerSecond } from '../../src/recorder/ffmpeg-log.js';
+import {
+  classifyFfmpegFailure,
+  isClockRestart,
+  isNoteworthyLine,
+  isOutputOpenedLine,
+  parseCreationTime,
+  parseLostPackets,
+  parseTimestampStep,
+  videoTicksPerSecond,
+} from '../../src/recorder/ffmpeg-log.js';
 
 // Tails as ffmpeg 5.1 prints them (passwords already redacted by the recorder).
 const UNAUTHORIZED = [
-  "[rtsp @ 0x55f0d6a3c8c0] method DESCRIBE failed: 401 Unauthorized",
+  '[rtsp @ 0x55f0d6a3c8c0] method DESCRIBE failed: 401 Unauthorized',
   'rtsp://admin:***@127.0.0.1:8554/cam: Server returned 401 Unauthorized (authorization failed)',
 ];
 const REFUSED = [
@@ -11,7 +20,10 @@ const REFUSED = [
   'rtsp://127.0.0.1:1/stream: Connection refused',
 ];
 const NOT_FOUND = ['[rtsp @ 0x5581a8e4f7c0] method DESCRIBE failed: 404 Not Found', 'rtsp://127.0.0.1:8554/nope: Server returned 404 Not Found'];
-const TIMED_OUT = ['[tcp @ 0x55d1c2b0] Connection to tcp://192.0.2.10:554?timeout=10000000 failed: Connection timed out', 'rtsp://192.0.2.10:554/s: Connection timed out'];
+const TIMED_OUT = [
+  '[tcp @ 0x55d1c2b0] Connection to tcp://192.0.2.10:554?timeout=10000000 failed: Connection timed out',
+  'rtsp://192.0.2.10:554/s: Connection timed out',
+];
 const NOT_VIDEO = ['/media/notes.mp4: Invalid data found when processing input'];
 const DISK_FULL = [
   "[segment @ 0x5581a8e4f7c0] Failure occurred when ending segment '/spool/cam0/cam0-0000000004.mp4'",
@@ -19,12 +31,18 @@ const DISK_FULL = [
   'Error writing trailer of /spool/cam0/cam0-%010d.mp4: No space left on device',
   'Conversion failed!',
 ];
-const NO_VIDEO_STREAM = ["Stream map '0:v:0' matches no streams.", 'To ignore this, add a trailing \'?\' to the map.'];
+const NO_VIDEO_STREAM = ["Stream map '0:v:0' matches no streams.", "To ignore this, add a trailing '?' to the map."];
 const MISSING_FILE = ['/media/missing.mp4: No such file or directory'];
 
 describe('classifyFfmpegFailure', () => {
   it.each([
-    ['a 401 from the camera', UNAUTHORIZED, 'unauthorized', true, 'the camera refused the credentials (401/403, Basic or Digest): check the user and password in the URL'],
+    [
+      'a 401 from the camera',
+      UNAUTHORIZED,
+      'unauthorized',
+      true,
+      'the camera refused the credentials (401/403, Basic or Digest): check the user and password in the URL',
+    ],
     ['a refused connection', REFUSED, 'unreachable', true, 'cannot reach the camera: check the host, port and network'],
     ['a 404 from the camera', NOT_FOUND, 'not-found', true, 'the camera has no stream at this path: check the path in the URL'],
     ['a connect timeout', TIMED_OUT, 'timeout', true, 'the camera stopped answering: check that it is powered and on the network'],
@@ -37,10 +55,37 @@ describe('classifyFfmpegFailure', () => {
   });
 
   it.each([
-    ['FFV1 into MP4', ['[mp4 @ 0x5601] Could not find tag for codec ffv1 in stream #0, codec not currently supported in container', 'Could not write header for output file #0 (incorrect codec parameters ?): Invalid argument', 'Error initializing output stream 0:0 -- '], 'unsupported-codec', 0],
-    ['G.711 into MP4', ['[mp4 @ 0x55e9] Could not find tag for codec pcm_mulaw in stream #1, codec not currently supported in container', 'Conversion failed!'], 'unsupported-codec', 0],
-    ['a UDP-only camera asked for TCP', ['[rtsp @ 0x55a0] method SETUP failed: 461 Unsupported transport', 'rtsp://127.0.0.1:8554/cam0: Protocol not supported'], 'unsupported-transport', 0],
-    ['a Digest camera refusing the password', ['[rtsp @ 0x5590] method DESCRIBE failed: 401 Unauthorized', 'rtsp://viewer:***@127.0.0.1:8554/cam0: Server returned 401 Unauthorized (authorization failed)'], 'unauthorized', 1],
+    [
+      'FFV1 into MP4',
+      [
+        '[mp4 @ 0x5601] Could not find tag for codec ffv1 in stream #0, codec not currently supported in container',
+        'Could not write header for output file #0 (incorrect codec parameters ?): Invalid argument',
+        'Error initializing output stream 0:0 -- ',
+      ],
+      'unsupported-codec',
+      0,
+    ],
+    [
+      'G.711 into MP4',
+      ['[mp4 @ 0x55e9] Could not find tag for codec pcm_mulaw in stream #1, codec not currently supported in container', 'Conversion failed!'],
+      'unsupported-codec',
+      0,
+    ],
+    [
+      'a UDP-only camera asked for TCP',
+      ['[rtsp @ 0x55a0] method SETUP failed: 461 Unsupported transport', 'rtsp://127.0.0.1:8554/cam0: Protocol not supported'],
+      'unsupported-transport',
+      0,
+    ],
+    [
+      'a Digest camera refusing the password',
+      [
+        '[rtsp @ 0x5590] method DESCRIBE failed: 401 Unauthorized',
+        'rtsp://viewer:***@127.0.0.1:8554/cam0: Server returned 401 Unauthorized (authorization failed)',
+      ],
+      'unauthorized',
+      1,
+    ],
   ])('names %s with the line that proved it', (_label, lines, kind, provingLine) => {
     const failure = classifyFfmpegFailure(lines);
     expect(failure.kind).toBe(kind);
@@ -103,7 +148,8 @@ describe('parseLostPackets', () => {
 });
 
 describe('timestamps out of order', () => {
-  const equalAtStart = '[segment @ 0x5584f7cbbcc0] Non-monotonous DTS in output stream 0:0; previous: 0, current: 0; changing to 1. This may result in incorrect timestamps in the output file.';
+  const equalAtStart =
+    '[segment @ 0x5584f7cbbcc0] Non-monotonous DTS in output stream 0:0; previous: 0, current: 0; changing to 1. This may result in incorrect timestamps in the output file.';
   const restarted = '[mp4 @ 0x55] Non-monotonous DTS in output stream 0:0; previous: 2700000, current: 3000; changing to 2700001.';
   const muxerForm = '[mp4 @ 0x55] Application provided invalid, non monotonically increasing dts to muxer in stream 0: 5400000 >= 900';
 

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { describeAudioPlan, planChunkFormat, samePlan, sourcePixelFormat, type FormatPlan, type PlanSettings } from '../../src/recorder/format-plan.js';
 import type { ProbedStream } from '../../src/recorder/input-report.js';
 
-const video = (codec: string, pixelFormat = 'yuv420p', extra: Partial<ProbedStream> = {}): ProbedStream => ({ index: 0, kind: 'video', codec, pixelFormat, width: 1280, height: 720, ...extra });
+const video = (codec: string, pixelFormat = 'yuv420p', extra: Partial<ProbedStream> = {}): ProbedStream => ({
+  index: 0,
+  kind: 'video',
+  codec,
+  pixelFormat,
+  width: 1280,
+  height: 720,
+  ...extra,
+});
 const audio = (codec: string, index = 1, sampleRate = 8000): ProbedStream => ({ index, kind: 'audio', codec, sampleRate, channels: 'mono' });
 const COPY: PlanSettings = { mode: 'copy', encodeCodec: 'libx264', audio: 'off' };
 
@@ -41,7 +49,10 @@ describe('planChunkFormat: the container follows the streams', () => {
   });
 
   it('refuses a source with no video, naming what it has', () => {
-    expect(planChunkFormat([audio('aac')], COPY)).toEqual({ ok: false, reason: 'ffmpeg found no video stream in the source (audio stream #0:1 (aac)): point the source at a video' });
+    expect(planChunkFormat([audio('aac')], COPY)).toEqual({
+      ok: false,
+      reason: 'ffmpeg found no video stream in the source (audio stream #0:1 (aac)): point the source at a video',
+    });
   });
 });
 
@@ -58,9 +69,14 @@ describe('planChunkFormat: audio, track by track', () => {
   it('audio aac: G.711 re-encoded to AAC because MP4 cannot hold it; AAC copied', () => {
     const p = plan([...camera, audio('aac', 2, 48000)], { audio: 'aac' });
     expect(p.container).toBe('mp4');
-    expect(p.audio).toEqual([{ codec: 'pcm_mulaw', outcome: 're-encoded', to: 'aac' }, { codec: 'aac', outcome: 'kept' }]);
+    expect(p.audio).toEqual([
+      { codec: 'pcm_mulaw', outcome: 're-encoded', to: 'aac' },
+      { codec: 'aac', outcome: 'kept' },
+    ]);
     expect(p.streamOptions).toEqual(['-map', '0:0', '-map', '0:1', '-map', '0:2', '-c:v', 'copy', '-c:a:0', 'aac', '-b:a:0', '64k', '-c:a:1', 'copy']);
-    expect(describeAudioPlan(p, [...camera, audio('aac', 2, 48000)])).toBe('audio #0:1 pcm_mulaw 8000 Hz: re-encoded to AAC because MP4 cannot hold pcm_mulaw (audio: aac); audio #0:2 aac 48000 Hz: kept as it is');
+    expect(describeAudioPlan(p, [...camera, audio('aac', 2, 48000)])).toBe(
+      'audio #0:1 pcm_mulaw 8000 Hz: re-encoded to AAC because MP4 cannot hold pcm_mulaw (audio: aac); audio #0:2 aac 48000 Hz: kept as it is',
+    );
   });
 
   it('audio aac beside a video that needs Matroska anyway: nothing is re-encoded', () => {
@@ -77,7 +93,13 @@ describe('planChunkFormat: audio, track by track', () => {
 
 describe('planChunkFormat: what is not recorded is said', () => {
   it('names other video streams, subtitles, data and cover pictures', () => {
-    const p = plan([video('h264'), { ...video('h264'), index: 1 }, { index: 2, kind: 'subtitle', codec: 'mov_text' }, { index: 3, kind: 'data', codec: 'none' }, { ...video('mjpeg'), index: 4, attachedPicture: true }]);
+    const p = plan([
+      video('h264'),
+      { ...video('h264'), index: 1 },
+      { index: 2, kind: 'subtitle', codec: 'mov_text' },
+      { index: 3, kind: 'data', codec: 'none' },
+      { ...video('mjpeg'), index: 4, attachedPicture: true },
+    ]);
     expect(p.dropped).toEqual([
       'video stream #0:1 (h264): only the first video stream is recorded',
       'subtitle stream #0:2 (mov_text)',
@@ -89,7 +111,11 @@ describe('planChunkFormat: what is not recorded is said', () => {
   it('encode mode keeps grey and 10-bit where the encoder can, and says what it cannot keep', () => {
     expect(plan([video('ffv1', 'gray')], { mode: 'encode' })).toMatchObject({ container: 'mp4', pixelFormat: 'gray', encodePixelFormat: 'gray', dropped: [] });
     expect(plan([video('hevc', 'yuv420p10le')], { mode: 'encode' })).toMatchObject({ pixelFormat: 'yuv420p10le', dropped: [] });
-    expect(plan([video('vp9', 'yuv420p', { alpha: true })], { mode: 'encode' })).toMatchObject({ container: 'mp4', pixelFormat: 'yuv420p', dropped: ['alpha plane: libx264 cannot encode it (the chunk is yuv420p)'] });
+    expect(plan([video('vp9', 'yuv420p', { alpha: true })], { mode: 'encode' })).toMatchObject({
+      container: 'mp4',
+      pixelFormat: 'yuv420p',
+      dropped: ['alpha plane: libx264 cannot encode it (the chunk is yuv420p)'],
+    });
     expect(plan([video('prores', 'yuv422p12le')], { mode: 'encode', encodeCodec: 'libx264' }).dropped).toEqual(['precision: yuv422p12le encoded as yuv420p']);
     expect(plan([video('prores', 'yuv422p12le')], { mode: 'encode', encodeCodec: 'libx265' }).dropped).toEqual([]);
   });

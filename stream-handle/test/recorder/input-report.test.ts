@@ -20,16 +20,42 @@ At least one output file must be specified`;
 
 describe('parseStreamLine', () => {
   it('reads a video line with a track id, language, profile and tag', () => {
-    expect(parseStreamLine('  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 1280x720 [SAR 1:1 DAR 16:9], 287 kb/s, 29.97 fps, 30 tbr, 12800 tbn (default)')).toEqual({
-      index: 0, kind: 'video', codec: 'h264', pixelFormat: 'yuv420p', width: 1280, height: 720, fps: 29.97,
+    expect(
+      parseStreamLine(
+        '  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 1280x720 [SAR 1:1 DAR 16:9], 287 kb/s, 29.97 fps, 30 tbr, 12800 tbn (default)',
+      ),
+    ).toEqual({
+      index: 0,
+      kind: 'video',
+      codec: 'h264',
+      pixelFormat: 'yuv420p',
+      width: 1280,
+      height: 720,
+      fps: 29.97,
     });
   });
 
   it('reads an RTSP camera, a TS stream with a PID, audio with a language and a cover picture', () => {
-    expect(parseStreamLine('  Stream #0:0: Video: h264 (Constrained Baseline), yuv420p(tv, smpte170m, progressive), 640x360 [SAR 1:1 DAR 16:9], 30 fps, 30 tbr, 90k tbn')).toMatchObject({ codec: 'h264', pixelFormat: 'yuv420p', width: 640, height: 360 });
-    expect(parseStreamLine('  Stream #0:0[0x100]: Video: hevc (Main) ([36][0][0][0] / 0x0024), yuv420p(tv), 1920x1080, 25 fps, 25 tbr, 90k tbn')).toMatchObject({ codec: 'hevc', width: 1920 });
-    expect(parseStreamLine('  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, mono, fltp, 70 kb/s (default)')).toEqual({ index: 1, kind: 'audio', codec: 'aac', sampleRate: 44100, channels: 'mono' });
-    expect(parseStreamLine('  Stream #0:1: Video: mjpeg (Baseline), yuvj420p(pc, bt470bg/unknown/unknown), 600x600 [SAR 1:1 DAR 1:1], 90k tbr, 90k tbn (attached pic)')).toMatchObject({ codec: 'mjpeg', attachedPicture: true });
+    expect(
+      parseStreamLine(
+        '  Stream #0:0: Video: h264 (Constrained Baseline), yuv420p(tv, smpte170m, progressive), 640x360 [SAR 1:1 DAR 16:9], 30 fps, 30 tbr, 90k tbn',
+      ),
+    ).toMatchObject({ codec: 'h264', pixelFormat: 'yuv420p', width: 640, height: 360 });
+    expect(parseStreamLine('  Stream #0:0[0x100]: Video: hevc (Main) ([36][0][0][0] / 0x0024), yuv420p(tv), 1920x1080, 25 fps, 25 tbr, 90k tbn')).toMatchObject(
+      { codec: 'hevc', width: 1920 },
+    );
+    expect(parseStreamLine('  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, mono, fltp, 70 kb/s (default)')).toEqual({
+      index: 1,
+      kind: 'audio',
+      codec: 'aac',
+      sampleRate: 44100,
+      channels: 'mono',
+    });
+    expect(
+      parseStreamLine(
+        '  Stream #0:1: Video: mjpeg (Baseline), yuvj420p(pc, bt470bg/unknown/unknown), 600x600 [SAR 1:1 DAR 1:1], 90k tbr, 90k tbn (attached pic)',
+      ),
+    ).toMatchObject({ codec: 'mjpeg', attachedPicture: true });
     expect(parseStreamLine('  Stream #0:2: Data: none')).toEqual({ index: 2, kind: 'data', codec: 'none' });
     expect(parseStreamLine('  Stream mapping:')).toBeUndefined();
   });

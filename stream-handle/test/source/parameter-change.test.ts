@@ -19,15 +19,58 @@ const segments: Record<'mp4' | 'mkv', string[]> = { mp4: [], mkv: [] };
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'parameter-change-'));
   const parts = [];
-  for (const [i, size, offset] of [[0, '640x360', 0], [1, '320x240', 2.4]] as const) {
+  for (const [i, size, offset] of [
+    [0, '640x360', 0],
+    [1, '320x240', 2.4],
+  ] as const) {
     const part = join(dir, `part${i}.ts`);
-    await ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25:duration=2.4`, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-bf', '2', '-output_ts_offset', String(offset), '-f', 'mpegts', part]);
+    await ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${size}:rate=25:duration=2.4`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '10',
+      '-bf',
+      '2',
+      '-output_ts_offset',
+      String(offset),
+      '-f',
+      'mpegts',
+      part,
+    ]);
     parts.push(await readFile(part));
   }
   await writeFile(join(dir, 'change.ts'), Buffer.concat(parts));
-  for (const [container, format] of [['mp4', 'mp4'], ['mkv', 'matroska']] as const) {
-    await ffmpeg(['-i', join(dir, 'change.ts'), '-map', '0:v:0', '-c', 'copy', '-f', 'segment', '-segment_time', '2', '-segment_format', format, '-reset_timestamps', '1', join(dir, `seg-%d.${container}`)]);
-    segments[container] = (await readdir(dir)).filter((name) => name.endsWith(`.${container}`) && name.startsWith('seg-')).sort().map((name) => join(dir, name));
+  for (const [container, format] of [
+    ['mp4', 'mp4'],
+    ['mkv', 'matroska'],
+  ] as const) {
+    await ffmpeg([
+      '-i',
+      join(dir, 'change.ts'),
+      '-map',
+      '0:v:0',
+      '-c',
+      'copy',
+      '-f',
+      'segment',
+      '-segment_time',
+      '2',
+      '-segment_format',
+      format,
+      '-reset_timestamps',
+      '1',
+      join(dir, `seg-%d.${container}`),
+    ]);
+    segments[container] = (await readdir(dir))
+      .filter((name) => name.endsWith(`.${container}`) && name.startsWith('seg-'))
+      .sort()
+      .map((name) => join(dir, name));
   }
 }, 60_000);
 afterAll(async () => {

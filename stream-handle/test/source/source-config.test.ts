@@ -64,7 +64,14 @@ describe('parseSource', () => {
         audio: true,
       });
       expect(problems).toEqual([]);
-      expect(source).toMatchObject({ kind: 'rtsp', chunkSeconds: 600, mode: 'encode', encode: { codec: 'libx265', crf: 0, preset: 'slow' }, realtime: true, audio: 'keep' });
+      expect(source).toMatchObject({
+        kind: 'rtsp',
+        chunkSeconds: 600,
+        mode: 'encode',
+        encode: { codec: 'libx265', crf: 0, preset: 'slow' },
+        realtime: true,
+        audio: 'keep',
+      });
     });
 
     it('accepts chunkSeconds given as a string of digits (as from env)', () => {
@@ -148,7 +155,14 @@ describe('parseSource', () => {
 
     it('never shows the password of an rtsp URL, even when other settings are wrong too', () => {
       const problems = problemsOf({ id: '../x', url: 'rtsp://admin:s3cret@[::1/stream', chunkSeconds: 0, mode: 'fast', realtime: 'yes', typo: 1 });
-      expect(problems.map((p) => p.setting)).toEqual(['sources[0].id', 'sources[0].url', 'sources[0].chunkSeconds', 'sources[0].mode', 'sources[0].realtime', 'sources[0].typo']);
+      expect(problems.map((p) => p.setting)).toEqual([
+        'sources[0].id',
+        'sources[0].url',
+        'sources[0].chunkSeconds',
+        'sources[0].mode',
+        'sources[0].realtime',
+        'sources[0].typo',
+      ]);
       expect(JSON.stringify(problems)).not.toContain('s3cret');
     });
 
@@ -156,7 +170,10 @@ describe('parseSource', () => {
     // password: displayUrl only redacts userinfo after `scheme://` (stream-handle/src/source-config.ts:76,
     // shared/src/redact.ts:4). Config errors go to stderr and into container logs.
     it('never shows the password of a mistyped camera URL', () => {
-      const problems = [...problemsOf({ id: 'cam0', url: 'rtsp:/admin:s3cret@10.0.0.5/stream1' }), ...problemsOf({ id: 'cam0', url: 'admin:s3cret@10.0.0.5/stream1' })];
+      const problems = [
+        ...problemsOf({ id: 'cam0', url: 'rtsp:/admin:s3cret@10.0.0.5/stream1' }),
+        ...problemsOf({ id: 'cam0', url: 'admin:s3cret@10.0.0.5/stream1' }),
+      ];
       expect(problems).toHaveLength(2);
       expect(JSON.stringify(problems)).not.toContain('s3cret');
     });
@@ -213,7 +230,13 @@ describe('parseSource', () => {
     });
 
     it('reads audio as false, true, "keep" or "aac", and every transport', () => {
-      for (const [audio, policy] of [[false, 'off'], [true, 'keep'], ['keep', 'keep'], ['aac', 'aac'], ['off', 'off']] as const) {
+      for (const [audio, policy] of [
+        [false, 'off'],
+        [true, 'keep'],
+        ['keep', 'keep'],
+        ['aac', 'aac'],
+        ['off', 'off'],
+      ] as const) {
         expect(parse({ id: 'cam0', url: RTSP, audio }).source?.audio).toBe(policy);
       }
       for (const transport of ['tcp', 'udp', 'udp_multicast', 'http', 'auto'] as const) {
@@ -222,13 +245,20 @@ describe('parseSource', () => {
     });
 
     it('names a misspelt setting', () => {
-      expect(problemsOf({ id: 'cam0', url: RTSP, chunkSecond: 5 })).toEqual([{ setting: 'sources[0].chunkSecond', message: 'is not a source setting (typo?)' }]);
+      expect(problemsOf({ id: 'cam0', url: RTSP, chunkSecond: 5 })).toEqual([
+        { setting: 'sources[0].chunkSecond', message: 'is not a source setting (typo?)' },
+      ]);
     });
   });
 
   it('reports every problem of one source together, appending to the problems already there', () => {
     const problems: ConfigProblem[] = [{ setting: 'EARLIER', message: 'kept' }];
-    const source = parseSource({ id: 'a/b', url: 'ftp://x/y', chunkSeconds: 0, mode: 'x', encode: { codec: 'vp9', crf: 99, preset: 'p' }, realtime: 'no', extra: true }, 'sources[3]', dir, problems);
+    const source = parseSource(
+      { id: 'a/b', url: 'ftp://x/y', chunkSeconds: 0, mode: 'x', encode: { codec: 'vp9', crf: 99, preset: 'p' }, realtime: 'no', extra: true },
+      'sources[3]',
+      dir,
+      problems,
+    );
     expect(source).toBeUndefined();
     expect(problems.map((p) => p.setting)).toEqual([
       'EARLIER',

@@ -5,7 +5,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GENESIS_PREV, chunkFileName, chunkFilePath, crc32cBase64, fromEvidenceMetadata, inspectMp4Buffer, recordHash, type ChunkJobData, type EvidenceRecord, type Mp4Info } from '@crispy-streamer/shared';
+import {
+  GENESIS_PREV,
+  chunkFileName,
+  chunkFilePath,
+  crc32cBase64,
+  fromEvidenceMetadata,
+  inspectMp4Buffer,
+  recordHash,
+  type ChunkJobData,
+  type EvidenceRecord,
+  type Mp4Info,
+} from '@crispy-streamer/shared';
 import type { ChunkQueue } from '../../src/queue/chunk-queue.js';
 import type { RecorderArgs } from '../../src/recorder/recorder-args.js';
 import type { RecorderExit, RecorderHandlers, StartRecorder } from '../../src/recorder/recorder.js';
@@ -29,7 +40,23 @@ beforeAll(async () => {
   fixtureDir = await mkdtemp(join(tmpdir(), 'source-runner-fixtures-'));
   const make = async (name: string, seconds: number): Promise<Buffer> => {
     const out = join(fixtureDir, name);
-    await run('/usr/bin/ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-t', String(seconds), '-c:v', 'libx264', '-g', '10', out]);
+    await run('/usr/bin/ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=10',
+      '-t',
+      String(seconds),
+      '-c:v',
+      'libx264',
+      '-g',
+      '10',
+      out,
+    ]);
     return readFile(out);
   };
   [oneSecond, twoSeconds] = await Promise.all([make('one.mp4', 1), make('two.mp4', 2)]);
@@ -185,8 +212,14 @@ const H264_STREAM_LINE = '  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x
 
 const FILE_SOURCE = sourceConfig({ id: 'cam0', url: '/media/clip.mp4' });
 const CAMERA = sourceConfig({ id: 'cam0', url: 'rtsp://admin:s3cret@127.0.0.1:8554/cam' });
-const UNAUTHORIZED = ['[rtsp @ 0x55f0d6a3c8c0] method DESCRIBE failed: 401 Unauthorized', 'rtsp://admin:***@127.0.0.1:8554/cam: Server returned 401 Unauthorized (authorization failed)'];
-const REFUSED = ['[tcp @ 0x5626b7e0a240] Connection to tcp://127.0.0.1:8554?timeout=10000000 failed: Connection refused', 'rtsp://admin:***@127.0.0.1:8554/cam: Connection refused'];
+const UNAUTHORIZED = [
+  '[rtsp @ 0x55f0d6a3c8c0] method DESCRIBE failed: 401 Unauthorized',
+  'rtsp://admin:***@127.0.0.1:8554/cam: Server returned 401 Unauthorized (authorization failed)',
+];
+const REFUSED = [
+  '[tcp @ 0x5626b7e0a240] Connection to tcp://127.0.0.1:8554?timeout=10000000 failed: Connection refused',
+  'rtsp://admin:***@127.0.0.1:8554/cam: Connection refused',
+];
 
 function makeRunner(options: {
   source?: SourceConfig;
@@ -233,7 +266,8 @@ function recordOf(job: ChunkJobData | undefined): EvidenceRecord {
   return evidence.record;
 }
 
-const messages = (lines: LogLine[], severity?: string): string[] => lines.filter((l) => severity === undefined || l.severity === severity).map((l) => l.message);
+const messages = (lines: LogLine[], severity?: string): string[] =>
+  lines.filter((l) => severity === undefined || l.severity === severity).map((l) => l.message);
 
 describe('SourceRunner', () => {
   describe('a file source', () => {
@@ -338,7 +372,9 @@ describe('SourceRunner', () => {
       });
       expect(recorder.calls).toHaveLength(1);
       expect(queue.attempts).toBe(0);
-      expect(messages(lines, 'ERROR')).toContain('source failed: ffmpeg cannot read this as video: check that the source is a video file or stream (ffmpeg exit 1)');
+      expect(messages(lines, 'ERROR')).toContain(
+        'source failed: ffmpeg cannot read this as video: check that the source is a video file or stream (ffmpeg exit 1)',
+      );
     });
 
     it('fails when ffmpeg exits cleanly without listing any chunk', async () => {
@@ -409,7 +445,14 @@ describe('SourceRunner', () => {
         attempts.push(Date.now());
         return Date.now() >= answersFrom;
       };
-      const { runner, lines } = makeRunner({ source: CAMERA, queue, start: recorder.start, cameraAnswers, reconnectProbe: { intervalMs: 20, fastWindowMs: 60_000 }, reconnect: { minDelayMs: 5000, maxDelayMs: 5000, jitter: 0 } });
+      const { runner, lines } = makeRunner({
+        source: CAMERA,
+        queue,
+        start: recorder.start,
+        cameraAnswers,
+        reconnectProbe: { intervalMs: 20, fastWindowMs: 60_000 },
+        reconnect: { minDelayMs: 5000, maxDelayMs: 5000, jitter: 0 },
+      });
       const outcome = runner.run();
       // The stream ended after a chunk: watched for at once, ffmpeg not started while it does not answer.
       await vi.waitFor(() => expect(attempts.length).toBeGreaterThanOrEqual(5), { timeout: 2000, interval: 5 });
@@ -472,7 +515,10 @@ describe('SourceRunner', () => {
       expect(probes).toEqual(['tcp', 'udp']);
       const transports = recorder.calls.map((c) => c.args.inputOptions[c.args.inputOptions.indexOf('-rtsp_transport') + 1]);
       expect(transports).toEqual(['udp', 'udp']);
-      expect(lines.find((l) => l.message === 'camera refused RTSP over tcp: trying udp')).toMatchObject({ failure: 'unsupported-transport', cause: refused461[0] });
+      expect(lines.find((l) => l.message === 'camera refused RTSP over tcp: trying udp')).toMatchObject({
+        failure: 'unsupported-transport',
+        cause: refused461[0],
+      });
     });
 
     it('gives ffmpeg the camera URL with TCP transport and the socket timeout in microseconds', async () => {
@@ -488,7 +534,12 @@ describe('SourceRunner', () => {
 
     it('stops at once when stopped during the backoff wait', async () => {
       const recorder = fakeRecorder([fails(1, UNAUTHORIZED)]);
-      const { runner } = makeRunner({ source: CAMERA, queue: new FakeQueue(), start: recorder.start, reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });
+      const { runner } = makeRunner({
+        source: CAMERA,
+        queue: new FakeQueue(),
+        start: recorder.start,
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+      });
       const outcome = runner.run();
       await vi.waitFor(() => expect(recorder.calls[0]?.exitedAtMs).toBeDefined());
       const stoppedAt = Date.now();
@@ -513,7 +564,12 @@ describe('SourceRunner', () => {
 
     it('pauses by stopping ffmpeg, and records again only after resume()', async () => {
       const recorder = fakeRecorder([untilStopped(), untilStopped()]);
-      const { runner } = makeRunner({ source: CAMERA, queue: new FakeQueue(), start: recorder.start, reconnect: { minDelayMs: 10, maxDelayMs: 10, jitter: 0 } });
+      const { runner } = makeRunner({
+        source: CAMERA,
+        queue: new FakeQueue(),
+        start: recorder.start,
+        reconnect: { minDelayMs: 10, maxDelayMs: 10, jitter: 0 },
+      });
       const outcome = runner.run();
       await vi.waitFor(() => expect(recorder.calls).toHaveLength(1));
       await runner.pause('spool full');

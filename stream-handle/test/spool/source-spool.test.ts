@@ -92,7 +92,9 @@ describe('SourceSpool', () => {
       await writeFile(`${chunk}.json`, text);
       const scan = await spool.scan();
       expect(scan.pending).toEqual([]);
-      expect(scan.invalidJobData).toEqual([{ path: `${chunk}.json`, chunk: { path: chunk, sequence: 2, container: 'mp4' }, reason: expect.stringContaining('is not valid chunk job data') }]);
+      expect(scan.invalidJobData).toEqual([
+        { path: `${chunk}.json`, chunk: { path: chunk, sequence: 2, container: 'mp4' }, reason: expect.stringContaining('is not valid chunk job data') },
+      ]);
     });
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MIN_FREE_BYTES, chooseChunksToDrop, decideSpoolAction, resolveSpoolLimits, spoolFullReason, type SpoolLimits } from '../../src/spool/spool-policy.js';
+import {
+  DEFAULT_MIN_FREE_BYTES,
+  chooseChunksToDrop,
+  decideSpoolAction,
+  resolveSpoolLimits,
+  spoolFullReason,
+  type SpoolLimits,
+} from '../../src/spool/spool-policy.js';
 
 const MB = 1024 * 1024;
 const stopRecording: SpoolLimits = { maxBytes: 100 * MB, minFreeBytes: 10 * MB, policy: 'stop-recording' };
@@ -11,7 +18,9 @@ describe('spoolFullReason', () => {
   });
 
   it('names the free-space setting when the disk is nearly full', () => {
-    expect(spoolFullReason({ bytes: 0, freeBytes: 5 * MB }, stopRecording)).toBe(`${5 * MB} bytes free on the spool disk, below SPOOL_MIN_FREE_BYTES=${10 * MB}`);
+    expect(spoolFullReason({ bytes: 0, freeBytes: 5 * MB }, stopRecording)).toBe(
+      `${5 * MB} bytes free on the spool disk, below SPOOL_MIN_FREE_BYTES=${10 * MB}`,
+    );
   });
 
   it('is undefined with room left, and ignores the quota when it is 0', () => {
@@ -64,7 +73,12 @@ describe('chooseChunksToDrop', () => {
   const chunk = (startTime: string, bytes: number) => ({ startTime, bytes });
 
   it('takes the oldest chunks until their sizes add up to the bytes to free', () => {
-    const candidates = [chunk('2026-11-23T09:00:06Z', 30), chunk('2026-11-23T09:00:00Z', 10), chunk('2026-11-23T09:00:03Z', 20), chunk('2026-11-23T09:00:09Z', 40)];
+    const candidates = [
+      chunk('2026-11-23T09:00:06Z', 30),
+      chunk('2026-11-23T09:00:00Z', 10),
+      chunk('2026-11-23T09:00:03Z', 20),
+      chunk('2026-11-23T09:00:09Z', 40),
+    ];
     expect(chooseChunksToDrop(candidates, 25)).toEqual([chunk('2026-11-23T09:00:00Z', 10), chunk('2026-11-23T09:00:03Z', 20)]);
     expect(chooseChunksToDrop(candidates, 30)).toEqual([chunk('2026-11-23T09:00:00Z', 10), chunk('2026-11-23T09:00:03Z', 20)]);
   });
@@ -92,12 +106,20 @@ describe('resolveSpoolLimits', () => {
   });
 
   it('keeps an explicit floor the disk can satisfy', () => {
-    expect(resolveSpoolLimits({ maxBytes: 0, minFreeBytes: 10 * MB, policy: 'drop-oldest' }, 64 * MB)).toEqual({ limits: { maxBytes: 0, minFreeBytes: 10 * MB, policy: 'drop-oldest' }, problems: [] });
+    expect(resolveSpoolLimits({ maxBytes: 0, minFreeBytes: 10 * MB, policy: 'drop-oldest' }, 64 * MB)).toEqual({
+      limits: { maxBytes: 0, minFreeBytes: 10 * MB, policy: 'drop-oldest' },
+      problems: [],
+    });
   });
 
   it('refuses a floor the disk cannot satisfy, with the numbers and what to do', () => {
     const { problems } = resolveSpoolLimits({ maxBytes: 0, minFreeBytes: 256 * MB, policy: 'stop-recording' }, 64 * MB);
-    expect(problems).toEqual([{ setting: 'SPOOL_MIN_FREE_BYTES', message: expect.stringContaining(`268435456 bytes must stay free, but the spool's file system holds 67108864 bytes in all`) as unknown }]);
+    expect(problems).toEqual([
+      {
+        setting: 'SPOOL_MIN_FREE_BYTES',
+        message: expect.stringContaining(`268435456 bytes must stay free, but the spool's file system holds 67108864 bytes in all`) as unknown,
+      },
+    ]);
   });
 
   it('refuses a quota larger than the disk leaves', () => {

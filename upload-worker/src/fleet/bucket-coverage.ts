@@ -27,7 +27,12 @@ export function gcsChunkLister(settings: { bucket: string; projectId?: string | 
   const bucket = new Storage(options).bucket(settings.bucket);
   return {
     async list(folderPrefix, startOffset) {
-      const [files] = await bucket.getFiles({ prefix: folderPrefix, ...(startOffset === undefined ? {} : { startOffset }), autoPaginate: true, fields: 'items(name,metadata),nextPageToken' });
+      const [files] = await bucket.getFiles({
+        prefix: folderPrefix,
+        ...(startOffset === undefined ? {} : { startOffset }),
+        autoPaginate: true,
+        fields: 'items(name,metadata),nextPageToken',
+      });
       return files.map((file) => ({ name: file.name, metadata: stringValues(file.metadata.metadata as Record<string, unknown> | undefined) }));
     },
   };
@@ -65,7 +70,8 @@ export function localChunkLister(dir: string): ChunkLister {
 
 function stringValues(raw: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(raw ?? {})) if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
+  for (const [key, value] of Object.entries(raw ?? {}))
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
   return out;
 }
 
@@ -115,7 +121,13 @@ export class BucketCoverage {
    */
   async refresh(source: string, oldestPendingMs?: number): Promise<void> {
     const nowMs = this.now();
-    const cache = this.caches.get(source) ?? { chunks: [], byName: new Map<string, StoredChunk>(), listedAtMs: undefined, fullAtMs: undefined, error: undefined };
+    const cache = this.caches.get(source) ?? {
+      chunks: [],
+      byName: new Map<string, StoredChunk>(),
+      listedAtMs: undefined,
+      fullAtMs: undefined,
+      error: undefined,
+    };
     this.caches.set(source, cache);
     const windowStartMs = nowMs - this.windowMs - LONGEST_CHUNK_MS;
     const full = cache.fullAtMs === undefined || nowMs - cache.fullAtMs >= (this.settings.fullRelistMs ?? 10 * 60_000);

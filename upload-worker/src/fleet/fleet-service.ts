@@ -1,5 +1,12 @@
 import { alertEvent, type WebhookSender } from '@crispy-streamer/shared/alerts';
-import { UPLOAD_FIGURES_VERSION, isStale, mergeUploadFigures, type CameraStatus, type FleetUploads, type WorkerUploadFigures } from '@crispy-streamer/shared/fleet';
+import {
+  UPLOAD_FIGURES_VERSION,
+  isStale,
+  mergeUploadFigures,
+  type CameraStatus,
+  type FleetUploads,
+  type WorkerUploadFigures,
+} from '@crispy-streamer/shared/fleet';
 import type { Logger } from '@crispy-streamer/shared';
 import type { UploadStats } from '../dashboard/upload-stats.js';
 import type { BucketCoverage } from './bucket-coverage.js';
@@ -121,7 +128,8 @@ export class FleetService {
       if (this.publishFailing) this.deps.logger.info('upload figures written to the fleet status again');
       this.publishFailing = false;
     } catch (error) {
-      if (!this.publishFailing) this.deps.logger.warn({ err: error }, "could not write this worker's upload figures to Redis: the fleet page leaves them out until it can");
+      if (!this.publishFailing)
+        this.deps.logger.warn({ err: error }, "could not write this worker's upload figures to Redis: the fleet page leaves them out until it can");
       this.publishFailing = true;
     } finally {
       this.publishing = false;

@@ -1,5 +1,13 @@
 import { buildCoverage, type Coverage, type SegmentKind, type StoredChunk } from '@crispy-streamer/shared/coverage';
-import { HEALTH_RANK, assessCamera, chunkOverdueAfterMs, type CameraHealth, type CameraStatus, type FleetUploads, type TimeSpan } from '@crispy-streamer/shared/fleet';
+import {
+  HEALTH_RANK,
+  assessCamera,
+  chunkOverdueAfterMs,
+  type CameraHealth,
+  type CameraStatus,
+  type FleetUploads,
+  type TimeSpan,
+} from '@crispy-streamer/shared/fleet';
 import type { InvalidRecord } from './fleet-store.js';
 
 // What the fleet page shows, decided here from what Redis and the bucket say: one row per camera
@@ -73,7 +81,13 @@ export interface FleetRow {
     hourStoredRatio: number;
     pendingRatio: number;
     gapMs: number;
-    gaps: { from: string; to: string; durationMs: number; missingSequences: { first: number; last: number; count: number } | null; edge: 'start' | 'end' | null }[];
+    gaps: {
+      from: string;
+      to: string;
+      durationMs: number;
+      missingSequences: { first: number; last: number; count: number } | null;
+      edge: 'start' | 'end' | null;
+    }[];
     pending: { from: string; to: string }[];
     gapsTruncated: boolean;
   };
@@ -128,7 +142,10 @@ export function buildFleetView(input: FleetViewInput): FleetView {
       reason: status.reason ?? null,
       live: status.live,
       video: status.video ?? null,
-      lastChunk: status.lastChunk === undefined ? null : { sequence: status.lastChunk.sequence, end: iso(status.lastChunk.endMs), ageMs: nowMs - status.lastChunk.endMs },
+      lastChunk:
+        status.lastChunk === undefined
+          ? null
+          : { sequence: status.lastChunk.sequence, end: iso(status.lastChunk.endMs), ageMs: nowMs - status.lastChunk.endMs },
       lastStored: lastStoredMs === undefined ? null : { at: iso(lastStoredMs), ageMs: nowMs - lastStoredMs },
       lastHour: status.lastHour,
       lastDay: status.lastDay,
@@ -153,7 +170,13 @@ export function buildFleetView(input: FleetViewInput): FleetView {
         pendingRatio: share(coverage, ['pending'], coverage.fromMs, coverage.fromMs + before.ms),
         gapMs: known ? coverage.gapMs - before.ms : 0,
         gaps: known
-          ? newestGaps.map((gap) => ({ from: iso(gap.fromMs), to: iso(gap.toMs), durationMs: gap.durationMs, missingSequences: gap.missingSequences ?? null, edge: gap.edge ?? null }))
+          ? newestGaps.map((gap) => ({
+              from: iso(gap.fromMs),
+              to: iso(gap.toMs),
+              durationMs: gap.durationMs,
+              missingSequences: gap.missingSequences ?? null,
+              edge: gap.edge ?? null,
+            }))
           : [],
         pending: coverage.segments.filter((s) => s.kind === 'pending').map((s) => ({ from: iso(s.fromMs), to: iso(s.toMs) })),
         gapsTruncated: known && coverage.gaps.length > newestGaps.length,
@@ -219,7 +242,7 @@ export function coverageStrip(coverage: Coverage, cells: number, fromMs = covera
 /** `sssgg` as `s3g2`: a strip of a day is a few runs, not 1440 characters a second. */
 export function runLength(cells: string): string {
   let out = '';
-  for (let i = 0; i < cells.length; ) {
+  for (let i = 0; i < cells.length;) {
     let j = i;
     while (j < cells.length && cells[j] === cells[i]) j++;
     out += `${cells[i]}${j - i}`;

@@ -30,7 +30,12 @@ export function pushDelivery(endpoint: string, subscription: string, timeoutMs =
       status = await new Promise<number>((resolve, reject) => {
         const request = client.request(
           url,
-          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, signal: AbortSignal.timeout(timeoutMs) },
+          {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+            signal: AbortSignal.timeout(timeoutMs),
+          },
           (response) => {
             response.resume();
             response.once('end', () => resolve(response.statusCode ?? 0));

@@ -57,12 +57,15 @@ export interface GcsStoreSettings {
   logger?: Logger;
 }
 
-type StreamOutcome =
-  | { ok: true; resource: FileMetadata }
-  | { ok: false; error: unknown; uri: string | undefined; fileMismatch: string | undefined };
+type StreamOutcome = { ok: true; resource: FileMetadata } | { ok: false; error: unknown; uri: string | undefined; fileMismatch: string | undefined };
 
 function isObjectResource(data: unknown): data is FileMetadata {
-  return typeof data === 'object' && data !== null && typeof (data as { name?: unknown }).name === 'string' && (data as { generation?: unknown }).generation !== undefined;
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    typeof (data as { name?: unknown }).name === 'string' &&
+    (data as { generation?: unknown }).generation !== undefined
+  );
 }
 
 export function createGcsStore(settings: GcsStoreSettings): ObjectStore {
@@ -185,7 +188,13 @@ export function createGcsStore(settings: GcsStoreSettings): ObjectStore {
     if (digest.bytes >= request.source.size) {
       const mismatch = digest.mismatch(request.source);
       // The bucket took bytes that differ from the record: it cannot have checked the CRC32C.
-      if (mismatch !== undefined) return { ok: false, error: new SourceMismatchError(request.source.path, `${mismatch}; the bucket accepted them`), uri: sessionUri, fileMismatch: mismatch };
+      if (mismatch !== undefined)
+        return {
+          ok: false,
+          error: new SourceMismatchError(request.source.path, `${mismatch}; the bucket accepted them`),
+          uri: sessionUri,
+          fileMismatch: mismatch,
+        };
     }
     return { ok: true, resource: completed ?? file.metadata };
   };
@@ -205,7 +214,10 @@ export function createGcsStore(settings: GcsStoreSettings): ObjectStore {
       if (put.signal?.aborted === true) throw put.signal.reason;
       const status = httpStatusOf(error);
       if (pass === 1 && uri !== undefined && (status === 404 || status === 410)) {
-        logger?.info({ object: request.name, status }, 'the upload session of an earlier attempt is gone (expired or unknown to the bucket): starting a new one');
+        logger?.info(
+          { object: request.name, status },
+          'the upload session of an earlier attempt is gone (expired or unknown to the bucket): starting a new one',
+        );
         await sessions.clear(key);
         uri = undefined;
         continue;

@@ -46,7 +46,13 @@ type Entry = { file: string; object: StorageObjectResource; failures: number; cr
 /** What a notification file must hold to be delivered. */
 function isStorageObject(value: unknown): value is StorageObjectResource {
   const object = value as Partial<StorageObjectResource> | null;
-  return typeof object === 'object' && object !== null && typeof object.name === 'string' && typeof object.bucket === 'string' && typeof object.generation === 'string';
+  return (
+    typeof object === 'object' &&
+    object !== null &&
+    typeof object.name === 'string' &&
+    typeof object.bucket === 'string' &&
+    typeof object.generation === 'string'
+  );
 }
 
 /** The wait before the n-th redelivery (1-based): min doubling to max, exactly (a person reads these times in the log). */
@@ -74,7 +80,9 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
       const entry = waiting.shift();
       if (entry === undefined) break;
       const delivery = attempt(entry)
-        .catch((error: unknown) => logger.error({ object: entry.object.name, err: error }, 'finalize notification delivery failed unexpectedly; it stays on disk for the next worker'))
+        .catch((error: unknown) =>
+          logger.error({ object: entry.object.name, err: error }, 'finalize notification delivery failed unexpectedly; it stays on disk for the next worker'),
+        )
         .finally(() => {
           inFlight.delete(delivery);
           pump();
@@ -175,7 +183,8 @@ export function createNotificationOutbox(options: OutboxOptions): NotificationOu
           createdAtMs = (await stat(path)).mtimeMs;
         } catch (error) {
           // Gone: another worker sharing the folder delivered it meanwhile. Anything else: leave it.
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ file: path, err: error }, 'could not read a notification left in the outbox; it stays there');
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+            logger.warn({ file: path, err: error }, 'could not read a notification left in the outbox; it stays there');
           continue;
         }
         let object: unknown;

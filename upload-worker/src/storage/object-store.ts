@@ -84,7 +84,9 @@ export class CorruptedUploadError extends Error {
     readonly status: number | undefined,
     detail: string,
   ) {
-    super(`corrupted upload of ${objectName}: the bucket refused the bytes it received (${detail}); the file on disk matches its recorded CRC32C, nothing was stored, the upload is retried`);
+    super(
+      `corrupted upload of ${objectName}: the bucket refused the bytes it received (${detail}); the file on disk matches its recorded CRC32C, nothing was stored, the upload is retried`,
+    );
     this.name = 'CorruptedUploadError';
   }
 }

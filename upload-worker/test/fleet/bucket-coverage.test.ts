@@ -18,12 +18,32 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 async function store(sequence: number, startMs: number, durationMs = 2000.5): Promise<string> {
   const bytes = randomBytes(64);
   const metadata: ChunkMetadata = {
-    sourceId: 'cam6', sequence, startTime: new Date(startMs).toISOString(), durationMs, frameCount: 50, frameRate: 25, bytes: bytes.byteLength, crc32c: crc32cBase64(bytes), container: 'mp4', codec: 'h264', width: 640, height: 360, mode: 'copy', clock: 'host', clockSync: 'unknown', recordedBy: 'edge-b',
+    sourceId: 'cam6',
+    sequence,
+    startTime: new Date(startMs).toISOString(),
+    durationMs,
+    frameCount: 50,
+    frameRate: 25,
+    bytes: bytes.byteLength,
+    crc32c: crc32cBase64(bytes),
+    container: 'mp4',
+    codec: 'h264',
+    width: 640,
+    height: 360,
+    mode: 'copy',
+    clock: 'host',
+    clockSync: 'unknown',
+    recordedBy: 'edge-b',
   };
   const path = join(tmpdir(), `bucket-coverage-${randomUUID()}`);
   await writeFile(path, bytes);
   const name = chunkObjectName('site', metadata);
-  await createLocalBucket(join(root, 'bucket'), 'bucket').put({ name, source: { path, size: bytes.byteLength, crc32c: metadata.crc32c }, contentType: CHUNK_CONTENT_TYPE, metadata: toObjectMetadata(metadata) });
+  await createLocalBucket(join(root, 'bucket'), 'bucket').put({
+    name,
+    source: { path, size: bytes.byteLength, crc32c: metadata.crc32c },
+    contentType: CHUNK_CONTENT_TYPE,
+    metadata: toObjectMetadata(metadata),
+  });
   await rm(path, { force: true });
   return name;
 }
@@ -31,7 +51,13 @@ async function store(sequence: number, startMs: number, durationMs = 2000.5): Pr
 describe("the fleet page's view of the bucket", () => {
   it('lists what is there, then what arrives, also late and out of order, across midnight', async () => {
     let now = T;
-    const coverage = new BucketCoverage({ lister: localChunkLister(join(root, 'bucket')), prefix: 'site', now: () => now, relistMarginMs: 60_000, fullRelistMs: 600_000 });
+    const coverage = new BucketCoverage({
+      lister: localChunkLister(join(root, 'bucket')),
+      prefix: 'site',
+      now: () => now,
+      relistMarginMs: 60_000,
+      fullRelistMs: 600_000,
+    });
     for (let i = 0; i < 40; i++) await store(i, T - 80_000 + i * 2000);
     await coverage.refresh('cam6');
     expect(coverage.coverageOf('cam6').chunks.map((c) => c.sequence)).toEqual(Array.from({ length: 40 }, (_, i) => i));
@@ -50,7 +76,13 @@ describe("the fleet page's view of the bucket", () => {
 
   it('forgets what a full listing no longer finds, and what left the window', async () => {
     let now = T;
-    const coverage = new BucketCoverage({ lister: localChunkLister(join(root, 'bucket')), prefix: 'site', now: () => now, fullRelistMs: 60_000, windowMs: 3600_000 });
+    const coverage = new BucketCoverage({
+      lister: localChunkLister(join(root, 'bucket')),
+      prefix: 'site',
+      now: () => now,
+      fullRelistMs: 60_000,
+      windowMs: 3600_000,
+    });
     const first = await store(0, T - 10_000);
     await store(1, T - 8000);
     await coverage.refresh('cam6');

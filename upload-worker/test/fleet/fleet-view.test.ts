@@ -23,11 +23,23 @@ function stored(source: string, fromMs: number, toMs: number, firstSequence = 0)
 describe('the fleet view', () => {
   it('every camera of every node, worst first, with its strip and its gaps in exact times', () => {
     const healthy = sampleStatus({ nodeId: 'edge-a', sourceId: 'cam1' });
-    const dark = sampleStatus({ nodeId: 'edge-b', sourceId: 'cam7', state: 'reconnecting', stateSinceMs: T - 20_000, reason: 'cannot reach the camera', lastChunk: { sequence: 99, startMs: T - 23_000, endMs: T - 20_000, recordedAtMs: T - 20_000 }, spool: { ...sampleStatus().spool, waitingChunks: 0, waitingBytes: 0, oldestWaitingEndMs: undefined, waitingSpans: [] } });
+    const dark = sampleStatus({
+      nodeId: 'edge-b',
+      sourceId: 'cam7',
+      state: 'reconnecting',
+      stateSinceMs: T - 20_000,
+      reason: 'cannot reach the camera',
+      lastChunk: { sequence: 99, startMs: T - 23_000, endMs: T - 20_000, recordedAtMs: T - 20_000 },
+      spool: { ...sampleStatus().spool, waitingChunks: 0, waitingBytes: 0, oldestWaitingEndMs: undefined, waitingSpans: [] },
+    });
     const silent = sampleStatus({ nodeId: 'edge-c', sourceId: 'cam9', heartbeatMs: T - 60_000 });
     const buckets: Record<string, CameraBucketView> = {
       // All day, less 10 min at 03:00 (numbering continuous: the camera was down).
-      cam1: { chunks: [...stored('cam1', T - DAY - 3000, T - 12 * 3600_000), ...stored('cam1', T - 12 * 3600_000 + 600_000, T - 1000, 14_401)], listedAtMs: T - 2000, error: undefined },
+      cam1: {
+        chunks: [...stored('cam1', T - DAY - 3000, T - 12 * 3600_000), ...stored('cam1', T - 12 * 3600_000 + 600_000, T - 1000, 14_401)],
+        listedAtMs: T - 2000,
+        error: undefined,
+      },
       cam7: { chunks: stored('cam7', T - 3_620_000, T - 20_000), listedAtMs: T - 2000, error: undefined },
     };
     const view = buildFleetView({
@@ -40,20 +52,38 @@ describe('the fleet view', () => {
       bucket: 'file:///bucket',
       redisError: undefined,
     });
-    expect(view.rows.map((row) => [row.id, row.health])).toEqual([['edge-b/cam7', 'down'], ['edge-c/cam9', 'stale'], ['edge-a/cam1', 'ok']]);
+    expect(view.rows.map((row) => [row.id, row.health])).toEqual([
+      ['edge-b/cam7', 'down'],
+      ['edge-c/cam9', 'stale'],
+      ['edge-a/cam1', 'ok'],
+    ]);
     expect(view.summary).toMatchObject({ cameras: 3, nodes: 3, down: 1, stale: 1, ok: 1 });
 
     const [cam7, cam9, cam1] = view.rows;
     expect(cam7?.summary).toMatch(/^not recording since .* reconnecting: cannot reach the camera$/);
     // The dark camera's gap runs from its last chunk to now; before its first chunk is "none".
-    expect(cam7?.coverage.gaps.at(-1)).toEqual({ from: new Date(T - 20_000).toISOString(), to: new Date(T).toISOString(), durationMs: 20_000, missingSequences: null, edge: 'end' });
+    expect(cam7?.coverage.gaps.at(-1)).toEqual({
+      from: new Date(T - 20_000).toISOString(),
+      to: new Date(T).toISOString(),
+      durationMs: 20_000,
+      missingSequences: null,
+      edge: 'end',
+    });
     expect(cells(cam7?.coverage.strip)).toHaveLength(STRIP_CELLS);
     expect(cells(cam7?.coverage.strip).endsWith('g')).toBe(true);
     expect(cells(cam7?.coverage.strip).startsWith('n')).toBe(true);
     // The last hour at 5 s a cell: the 20 s outage is the last 4 cells, the hour before it stored.
     expect(cells(cam7?.coverage.hourStrip)).toBe(`${'s'.repeat(HOUR_STRIP_CELLS - 4)}gggg`);
     // The healthy camera: one gap of 10 min, exact, and the rest stored.
-    expect(cam1?.coverage.gaps).toEqual([{ from: new Date(T - 12 * 3600_000).toISOString(), to: new Date(T - 12 * 3600_000 + 600_000).toISOString(), durationMs: 600_000, missingSequences: null, edge: null }]);
+    expect(cam1?.coverage.gaps).toEqual([
+      {
+        from: new Date(T - 12 * 3600_000).toISOString(),
+        to: new Date(T - 12 * 3600_000 + 600_000).toISOString(),
+        durationMs: 600_000,
+        missingSequences: null,
+        edge: null,
+      },
+    ]);
     expect(cells(cam1?.coverage.strip).match(/g+/)?.[0]).toHaveLength(10);
     expect(runLength('sssgg')).toBe('s3g2');
     expect(cam1?.coverage.storedRatio).toBeCloseTo(1 - 600_000 / DAY, 3);
@@ -63,13 +93,22 @@ describe('the fleet view', () => {
 
   it('a camera dark since last night is red where its node says it missed footage, not "before its first chunk"', () => {
     const dark = sampleStatus({
-      state: 'reconnecting', stateSinceMs: T - 20 * 3600_000, reason: 'cannot reach the camera', lastChunk: undefined,
+      state: 'reconnecting',
+      stateSinceMs: T - 20 * 3600_000,
+      reason: 'cannot reach the camera',
+      lastChunk: undefined,
       recentGaps: [{ fromMs: T - 20 * 3600_000, toMs: T, ongoing: true }],
       spool: { ...sampleStatus().spool, waitingChunks: 0, oldestWaitingEndMs: undefined, waitingSpans: [] },
     });
     const view = buildFleetView({
-      nowMs: T, windowMs: DAY, statuses: [dark], invalid: [],
-      bucketOf: () => ({ chunks: [], listedAtMs: T, error: undefined }), uploads: mergeUploadFigures([], T), bucket: 'b', redisError: undefined,
+      nowMs: T,
+      windowMs: DAY,
+      statuses: [dark],
+      invalid: [],
+      bucketOf: () => ({ chunks: [], listedAtMs: T, error: undefined }),
+      uploads: mergeUploadFigures([], T),
+      bucket: 'b',
+      redisError: undefined,
     });
     const [row] = view.rows;
     expect(cells(row?.coverage.strip)).toBe(`${'n'.repeat(240)}${'g'.repeat(1200)}`);
@@ -78,8 +117,14 @@ describe('the fleet view', () => {
 
   it('marks a source id two nodes report', () => {
     const view = buildFleetView({
-      nowMs: T, windowMs: DAY, statuses: [sampleStatus({ nodeId: 'a' }), sampleStatus({ nodeId: 'b' })], invalid: [],
-      bucketOf: () => ({ chunks: [], listedAtMs: undefined, error: undefined }), uploads: mergeUploadFigures([], T), bucket: 'b', redisError: undefined,
+      nowMs: T,
+      windowMs: DAY,
+      statuses: [sampleStatus({ nodeId: 'a' }), sampleStatus({ nodeId: 'b' })],
+      invalid: [],
+      bucketOf: () => ({ chunks: [], listedAtMs: undefined, error: undefined }),
+      uploads: mergeUploadFigures([], T),
+      bucket: 'b',
+      redisError: undefined,
     });
     expect(view.rows.map((row) => row.duplicateSource)).toEqual([true, true]);
   });
@@ -101,6 +146,12 @@ describe('alerts for silent nodes', () => {
 
   it('a node stopped on purpose, and files, raise nothing', () => {
     const memory = new Map<string, StaleMemory>();
-    expect(decideStaleAlerts([sampleStatus({ state: 'stopped', heartbeatMs: T }), sampleStatus({ sourceId: 'clip', live: false, heartbeatMs: T })], memory, T + 60_000)).toEqual([]);
+    expect(
+      decideStaleAlerts(
+        [sampleStatus({ state: 'stopped', heartbeatMs: T }), sampleStatus({ sourceId: 'clip', live: false, heartbeatMs: T })],
+        memory,
+        T + 60_000,
+      ),
+    ).toEqual([]);
   });
 });
