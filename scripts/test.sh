@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need, type-checks, then runs every vitest project.
+# The test command: installs what the tests need, type-checks, lints, then runs every vitest project.
 # Every server a test needs (redis-server, the RTSP camera, the GCS test server, the Pub/Sub
 # emulator when installed, our three services) is started by the tests on 127.0.0.1 free ports.
 set -euo pipefail
@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh test
 npx tsc -b
 npx tsc -p bench # the benchmark harness is not run by the tests, but it must keep compiling
+# The lint gate and the formatter: zero warnings, or no test runs.
+npx eslint . --max-warnings 0
+npx prettier --check . --log-level warn
 rm -f test-output/fault-summary.jsonl
 status=0
 npx vitest run "$@" || status=$?
