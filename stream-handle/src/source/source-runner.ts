@@ -130,7 +130,10 @@ export class SourceRunner {
   private current: RunningRecorder | undefined;
   private wakeUp: AbortController | undefined;
   private chunks = 0;
+  /** Where the last chunk ended on this node's clock (gaps are found on it)... */
   private lastChunkEndMs: number | undefined;
+  /** ...and on the timeline it carries (`startTime`: gaps are said on it). */
+  private lastChunkRecordedEndMs: number | undefined;
   /** The next chunk follows a recording stopped on purpose (its stream changed): report even a short gap. */
   private gapExpected = false;
   /** Chunks are finalised one after another, in the order ffmpeg listed them. */
@@ -781,8 +784,9 @@ export class SourceRunner {
     // Gaps are measured on this node's clock: a camera's chunks move from it to the camera's own
     // clock when its first Sender Report arrives, and that is no gap.
     const hostStart = metadata.hostTime ?? metadata.startTime;
-    this.reportGap(hostStart);
+    this.reportGap(hostStart, metadata.startTime);
     this.lastChunkEndMs = Date.parse(hostStart) + metadata.durationMs;
+    this.lastChunkRecordedEndMs = Date.parse(metadata.startTime) + metadata.durationMs;
     this.chunks++;
     this.deps.metrics?.chunksRecorded.inc({ source: this.deps.source.id });
     this.enqueue.schedule(job, 'chunk recorded');
@@ -813,12 +817,17 @@ export class SourceRunner {
     }
   }
 
-  private reportGap(startTime: string): void {
+  /**
+   * A gap is found on this node's clock (`hostStart`), and said on the timeline the chunks carry
+   * (`startTime`, maybe the camera's): the times the bucket, coverage and the fleet page show.
+   */
+  private reportGap(hostStart: string, startTime: string): void {
     if (this.lastChunkEndMs === undefined) return;
-    const gapMs = Date.parse(startTime) - this.lastChunkEndMs;
+    const gapMs = Date.parse(hostStart) - this.lastChunkEndMs;
+    const fromMs = this.lastChunkRecordedEndMs ?? this.lastChunkEndMs;
     if (gapMs < -1000) {
       this.log.warn(
-        { overlapMs: -gapMs, previousEnd: new Date(this.lastChunkEndMs).toISOString(), startTime },
+        { overlapMs: -gapMs, previousEnd: new Date(fromMs).toISOString(), startTime },
         `this chunk starts ${(-gapMs / 1000).toFixed(1)} s before the one before it ended: this node's clock went back (see hostClockStepMs)`,
       );
     }
@@ -828,8 +837,7 @@ export class SourceRunner {
     // again on purpose (its stream changed), any gap is.
     if (gapMs > (expected ? 40 : 500)) {
       this.deps.metrics?.gapSeconds.inc({ source: this.deps.source.id }, gapMs / 1000);
-      this.log.warn({ gapMs, gapFrom: new Date(this.lastChunkEndMs).toISOString(), gapTo: startTime }, `recording gap of ${(gapMs / 1000).toFixed(1)} s`);
-      const fromMs = this.lastChunkEndMs;
+      this.log.warn({ gapMs, gapFrom: new Date(fromMs).toISOString(), gapTo: startTime }, `recording gap of ${(gapMs / 1000).toFixed(1)} s`);
       this.notify((o) => o.gap?.({ fromMs, toMs: Date.parse(startTime) }));
     }
   }
