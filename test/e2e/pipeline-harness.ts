@@ -7,6 +7,7 @@ import { basename, join, relative } from 'node:path';
 import { freePort } from '../../scripts/lib/free-port.js';
 import { startFunctionService, startStreamHandle, startUploadWorker } from '../../scripts/lib/local-stack.js';
 import { REPO_ROOT, type LogLine, type ServiceProcess } from '../../scripts/lib/service-process.js';
+import { faultOutcome, type FaultOutcome } from '../../scripts/lib/fault-outcome.js';
 
 /** The function and the worker with a local bucket, in a temp dir, ready for stream-handle runs. */
 export interface LocalPipeline {
@@ -169,14 +170,12 @@ export function probeVideoDurationMs(path: string): number {
  * One fault test's outcome, appended to test-output/fault-summary.jsonl for the README's figures.
  * Given sequence numbers: recorded by stream-handle, found in the bucket (one entry per object), and
  * reported (dropped by policy, or kept in quarantine). A chunk counts as stored once only if exactly
- * one object holds it; lost is whatever is neither stored once nor reported, so a duplicate or a
- * missing object both show. Call it before asserting, so a failing test still leaves its line.
+ * one object holds it, and as duplicated if more than one does; lost is whatever is neither stored
+ * (once or more) nor reported. Call it before asserting, so a failing test still leaves its line.
  */
-export function recordFaultOutcome(fault: string, sequences: { recorded: number[]; stored: number[]; reported?: number[] }): void {
-  const recorded = [...new Set(sequences.recorded)];
-  const storedOnce = recorded.filter((sequence) => sequences.stored.filter((s) => s === sequence).length === 1).length;
-  const reported = recorded.filter((sequence) => (sequences.reported ?? []).includes(sequence) && !sequences.stored.includes(sequence)).length;
-  const line = { fault, recorded: recorded.length, stored: storedOnce, reported, lost: recorded.length - storedOnce - reported, at: new Date().toISOString() };
+export function recordFaultOutcome(fault: string, sequences: { recorded: number[]; stored: number[]; reported?: number[] }): FaultOutcome {
+  const line = { ...faultOutcome(fault, sequences), at: new Date().toISOString() };
   mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
   appendFileSync(join(REPO_ROOT, 'test-output', 'fault-summary.jsonl'), `${JSON.stringify(line)}\n`);
+  return line;
 }
