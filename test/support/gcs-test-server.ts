@@ -78,6 +78,8 @@ export interface StoredObject {
   timeCreated: string;
 }
 
+export type ObjectSummary = Omit<StoredObject, 'bytes'> & { size: number };
+
 /** Which requests a fault applies to: method and request target (path and query). */
 export type FaultMatch = (method: string, path: string) => boolean;
 
@@ -114,6 +116,8 @@ export interface GcsTestServer {
   port: number;
   /** copies of the bucket's objects, sorted by name */
   objects(bucket: string): StoredObject[];
+  /** the bucket's objects without their bytes (cheap to call often, as a long soak does), sorted by name */
+  objectSummaries(bucket: string): ObjectSummary[];
   /** every request in the order it arrived; `status` stays 0 until it is answered */
   requests: RequestRecord[];
   /**
@@ -1117,6 +1121,14 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
         .map(({ updated: _updated, contentEncoding: _contentEncoding, ...object }) => ({
           ...object,
           bytes: Buffer.from(object.bytes),
+          metadata: { ...object.metadata },
+        })),
+    objectSummaries: bucketName =>
+      [...(buckets.get(bucketName)?.objects.values() ?? [])]
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .map(({ updated: _updated, contentEncoding: _contentEncoding, bytes, ...object }) => ({
+          ...object,
+          size: bytes.length,
           metadata: { ...object.metadata },
         })),
     injectFault: spec => {
