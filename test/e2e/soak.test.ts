@@ -28,7 +28,8 @@ describe('chaos soak, 3 minutes', () => {
     expect(result.faults.filter((f) => !f.happened).map((f) => `${f.kind}: ${f.proof}`)).toEqual([]);
     expect(result.faults.filter((f) => f.outcome.includes('NOT RECOVERED')).map((f) => `${f.kind}: ${f.outcome}`)).toEqual([]);
     expect(v.recorded).toBeGreaterThan(40);
-    expect({ lost: v.lost, duplicated: v.duplicated, sizeMismatches: v.sizeMismatches, examples: v.examples.lost }).toEqual({ lost: 0, duplicated: 0, sizeMismatches: 0, examples: [] });
+    const problems = { lost: v.lost, duplicated: v.duplicated, sizeMismatches: v.sizeMismatches, examples: v.examples.lost };
+    expect(problems).toEqual({ lost: 0, duplicated: 0, sizeMismatches: 0, examples: [] });
     expect(v.storedOnce + v.droppedByPolicy).toBe(v.recorded);
     if (result.described !== undefined) expect(result.undescribed).toBe(0);
   }, 480_000);

@@ -154,7 +154,10 @@ export async function runSoak(options: SoakOptions, logDir: string, say: (line: 
       undescribed = [...stored].filter((k) => !keys.has(k)).length;
     }
     const verdict = soakVerdict(recordedChunks(stack), bucketChunks(stack), droppedChunks(stack), new Set(stack.cameras.keys()));
-    const byKind = kinds.map((kind) => ({ kind, injected: faults.filter((f) => f.kind === kind).length, happened: faults.filter((f) => f.kind === kind && f.happened).length }));
+    const byKind = kinds.map((kind) => {
+      const ofKind = faults.filter((f) => f.kind === kind);
+      return { kind, injected: ofKind.length, happened: ofKind.filter((f) => f.happened).length };
+    });
     const load1 = loads.map((l) => l.load1);
     return {
       options,
