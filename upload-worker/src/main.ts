@@ -132,8 +132,8 @@ async function main(): Promise<number> {
     metrics.uploadedBytes.inc({ source: metadata.sourceId }, result.bytes);
     metrics.closedToStoredSeconds.observe({ source: metadata.sourceId }, closedToStoredMs / 1000);
     metrics.lastStored.set({ source: metadata.sourceId }, now / 1000);
-    stats.record({ source: metadata.sourceId, finishedAtMs: now, closedToStoredMs, bytes: result.bytes });
     const chunkEndMs = Date.parse(metadata.startTime) + metadata.durationMs;
+    stats.record({ source: metadata.sourceId, finishedAtMs: now, closedToStoredMs, bytes: result.bytes, chunkEndMs });
     logger.info(
       {
         source: metadata.sourceId,
