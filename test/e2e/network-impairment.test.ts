@@ -171,7 +171,8 @@ describe.skipIf(unavailable !== undefined)('uploads across an impaired network l
     const outcomeLine = await pipeline.worker.waitForLog(finished, 180_000, 'the 40 MB upload');
     const sent = (await link.stats()).outbound.bytes - before;
     const outcome = recordOutcome('storage link blacked out 30 s mid-way through a 40 MB upload', ['blackout#0'], storedKeys(gcs));
-    FIGURES.blackout = { chunkBytes: 40 * MB, sentOverLinkBytes: sent, ratio: Math.round((sent / (40 * MB)) * 100) / 100, storedAfterBlackoutS: (Date.now() - blackoutAt) / 1000 };
+    const ratio = Math.round((sent / (40 * MB)) * 100) / 100;
+    FIGURES.blackout = { chunkBytes: 40 * MB, sentOverLinkBytes: sent, ratio, storedAfterBlackoutS: (Date.now() - blackoutAt) / 1000 };
     console.log('30 s blackout mid-upload:', JSON.stringify(FIGURES.blackout));
 
     expect(outcome).toMatchObject({ stored: 1, lost: 0, duplicated: 0 });
