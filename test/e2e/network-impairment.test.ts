@@ -191,7 +191,8 @@ describe.skipIf(unavailable !== undefined)('uploads across an impaired network l
   }, 300_000);
 
   it('a link that resets connections every 3 s: every chunk once and whole', async () => {
-    const { gcs, link, pipeline } = await impairedStorage({ rateBitsPerSecond: 2_000_000, delayMs: 20, loss: 0 }, { UPLOAD_CONCURRENCY: '2', UPLOAD_PROGRESS_TIMEOUT_MS: '10000' });
+    // Fast enough that a chunk fits between two resets (each upload starts over: multipart), slow enough that resets hit uploads.
+    const { gcs, link, pipeline } = await impairedStorage({ rateBitsPerSecond: 6_000_000, delayMs: 20, loss: 0 }, { UPLOAD_CONCURRENCY: '2', UPLOAD_PROGRESS_TIMEOUT_MS: '10000' });
     const video = join(pipeline.dir, 'file.mp4');
     await makeSampleVideo(video, { seconds: 30, width: 640, height: 360, fps: 25, gopSeconds: 1 });
     let resets = 0;

@@ -4,7 +4,7 @@ namespace and one the test made: two TUN devices and this forwarder between them
 has no netem, so the impairment is done in user space, per packet (see test/support/impaired-link.ts).
 
 Prints "ready" once both devices exist. Reads commands on stdin, one a line:
-  stats   -> prints one JSON line of counters per direction
+  stats N -> prints one JSON line: N, and the counters per direction
   quit    -> exits (the devices vanish with it)
 """
 import argparse, ctypes, fcntl, heapq, json, os, random, select, struct, sys, time
@@ -63,8 +63,9 @@ def main():
                 line = sys.stdin.readline()
                 if line == '' or line.strip() == 'quit':
                     return
-                if line.strip() == 'stats':
-                    print(json.dumps({d.name: d.counts for d in (out, back)}), flush=True)
+                words = line.split()
+                if words and words[0] == 'stats':
+                    print(json.dumps({'n': int(words[1]) if len(words) > 1 else 0, **{d.name: d.counts for d in (out, back)}}), flush=True)
                 continue
             d = by_fd[fd]
             while True:

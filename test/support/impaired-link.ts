@@ -191,10 +191,10 @@ export async function startImpairedLink(options: ImpairedLinkOptions): Promise<I
       return out.split('\n').filter((line) => line.trim() !== '').length;
     },
     async stats() {
-      const before = link.lines.length;
-      statsSeen++;
-      link.writeStdin('stats\n');
-      const line = await link.waitForLine((l) => l.startsWith('{') && link.lines.indexOf(l) >= before, 5000, `link stats #${statsSeen}`);
+      // Numbered, so an answer is told from the ones before it (they may read the same).
+      const n = ++statsSeen;
+      link.writeStdin(`stats ${n}\n`);
+      const line = await link.waitForLine((l) => l.startsWith(`{"n": ${n},`), 5000, `link stats #${n}`);
       const raw = JSON.parse(line) as { outToIn: LinkDirectionStats; inToOut: LinkDirectionStats };
       return { outbound: raw.outToIn, inbound: raw.inToOut };
     },
