@@ -14,6 +14,6 @@ rm -f test-output/fault-summary.jsonl
 status=0
 npx vitest run "$@" || status=$?
 # The end-to-end fault tests each appended a line (also when they failed): recorded, stored once,
-# reported, lost. The table is printed either way, and a lost chunk fails the run.
+# duplicated, reported, lost. The table is printed either way; a lost or duplicated chunk fails the run.
 node --conditions=source --import ./node_modules/tsx/dist/loader.mjs scripts/fault-summary.ts || status=1
 exit "$status"

@@ -81,6 +81,8 @@ export interface StoredObject {
   timeCreated: string;
 }
 
+export type ObjectSummary = Omit<StoredObject, 'bytes'> & { size: number };
+
 /** Which requests a fault applies to: method and request target (path and query). */
 export type FaultMatch = (method: string, path: string) => boolean;
 
@@ -117,6 +119,8 @@ export interface GcsTestServer {
   port: number;
   /** copies of the bucket's objects, sorted by name */
   objects(bucket: string): StoredObject[];
+  /** the bucket's objects without their bytes (cheap to call often, as a long soak does), sorted by name */
+  objectSummaries(bucket: string): ObjectSummary[];
   /** every request in the order it arrived; `status` stays 0 until it is answered */
   requests: RequestRecord[];
   /**
@@ -264,9 +268,7 @@ function parseObjectMetadata(body: Buffer): ObjectMetadataInput {
   const custom = fields['metadata'];
   if (typeof custom === 'object' && custom !== null) {
     // GCS stores custom metadata as strings; null means "remove this key" in a PATCH.
-    input.metadata = Object.fromEntries(
-      Object.entries(custom).map(([key, value]) => [key, value === null ? null : String(value)]),
-    );
+    input.metadata = Object.fromEntries(Object.entries(custom).map(([key, value]) => [key, value === null ? null : String(value)]));
   }
   return input;
 }
@@ -336,7 +338,7 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 
 /** Encodes like the client's signer: every byte except A-Z a-z 0-9 - . _ ~ */
 function encodeRfc3986(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function decodePathSegment(segment: string): string {
@@ -425,7 +427,7 @@ function checkV4Signature(ctx: RequestContext, bucket: string, objectName: strin
   for (const method of methods) {
     for (const host of hostCandidates) {
       const canonicalHeaders = headerNames
-        .map(name => {
+        .map((name) => {
           const raw = name === 'host' ? host : [ctx.req.headers[name] ?? ''].flat().join(',');
           return `${name}:${raw.trim().replace(/\s{2,}/g, ' ')}\n`;
         })
@@ -621,7 +623,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       body: JSON.stringify({ messages: [{ data, attributes }] }),
       signal: AbortSignal.timeout(10_000),
     })
-      .then(async response => {
+      .then(async (response) => {
         if (!response.ok) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
       })
       .catch((error: unknown) => {
@@ -790,7 +792,11 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
   const finishResumableUpload = (uploadId: string, session: UploadSession, req: IncomingMessage, request: { method: string; path: string }): ObjectRecord => {
     try {
       if (session.declaredLength !== undefined && session.declaredLength !== session.persistedLength) {
-        throw new HttpError(400, 'invalid', `X-Upload-Content-Length validation failed. Expected = ${session.declaredLength} vs Actual = ${session.persistedLength}.`);
+        throw new HttpError(
+          400,
+          'invalid',
+          `X-Upload-Content-Length validation failed. Expected = ${session.declaredLength} vs Actual = ${session.persistedLength}.`,
+        );
       }
       session.finished = createObject({ ...session, bytes: Buffer.concat(session.persisted), hashHeader: req.headers['x-goog-hash'], request });
     } catch (error) {
@@ -859,7 +865,8 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       req.resume();
       req.once('end', () =>
         answerWith(() => {
-          if (total !== undefined && total === session.persistedLength) sendJson(res, 200, objectResource(finishResumableUpload(uploadId, session, req, request)));
+          if (total !== undefined && total === session.persistedLength)
+            sendJson(res, 200, objectResource(finishResumableUpload(uploadId, session, req, request)));
           else sendIncomplete(res, session);
         }),
       );
@@ -867,7 +874,9 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     }
     const start = range.kind === 'whole' ? 0 : range.start;
     if (start > session.persistedLength) {
-      return refuseAfterBody(new HttpError(400, 'invalid', `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request starts at byte ${start}.`));
+      return refuseAfterBody(
+        new HttpError(400, 'invalid', `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request starts at byte ${start}.`),
+      );
     }
     // Bytes resent that the session already holds (a resend after a lost answer) are skipped.
     const freshStart = session.persistedLength;
@@ -947,7 +956,11 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
           );
         }
         if (!addToSession(session, fresh, freshStart, !final)) {
-          throw new HttpError(400, 'invalid', `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request's new bytes start at byte ${freshStart}.`);
+          throw new HttpError(
+            400,
+            'invalid',
+            `Invalid request. There were ${session.persistedLength} byte(s) persisted but the request's new bytes start at byte ${freshStart}.`,
+          );
         }
         if (final && session.persistedLength === total) {
           sendJson(res, 200, objectResource(finishResumableUpload(uploadId, session, req, request)));
@@ -1017,9 +1030,9 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       if (spec.kind === 'corrupt-upload') return category === 'corrupt';
       return category === 'resumable-data';
     };
-    const fault = faults.find(candidate => candidate.remaining > 0 && fits(candidate.spec) && candidate.match(method, path));
+    const fault = faults.find((candidate) => candidate.remaining > 0 && fits(candidate.spec) && candidate.match(method, path));
     if (fault) fault.remaining -= 1;
-    faults = faults.filter(candidate => candidate.remaining > 0);
+    faults = faults.filter((candidate) => candidate.remaining > 0);
     return fault;
   };
 
@@ -1048,7 +1061,8 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     res.on('finish', () => {
       record.status = res.statusCode;
     });
-    const isResumable = (method === 'PUT' || method === 'POST') && /^\/upload\/storage\/v1\/b\/[^/]+\/o\/?$/.test(url.pathname) && url.searchParams.has('upload_id');
+    const isResumable =
+      (method === 'PUT' || method === 'POST') && /^\/upload\/storage\/v1\/b\/[^/]+\/o\/?$/.test(url.pathname) && url.searchParams.has('upload_id');
     const isStatusQuery = /^bytes \*\//.test(String(req.headers['content-range'] ?? ''));
     const requestFault = takeFault(method, target, 'request')?.spec;
     if (requestFault !== undefined && !('kind' in requestFault)) {
@@ -1101,7 +1115,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
         if (code === 'EADDRINUSE') throw new Error(`gcs-test-server: no port free on both 127.0.0.1 and ::1 after ${attempt} tries`, { cause: error });
         servers.push(v4); // no IPv6 loopback here: localhost resolves to 127.0.0.1
       } else {
-        await new Promise<void>(resolve => v4.close(() => resolve())); // ::1 port taken by someone else: try another
+        await new Promise<void>((resolve) => v4.close(() => resolve())); // ::1 port taken by someone else: try another
       }
     }
   }
@@ -1114,7 +1128,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     localhostUrl: `http://localhost:${port}`,
     port,
     requests,
-    objects: bucketName =>
+    objects: (bucketName) =>
       [...(buckets.get(bucketName)?.objects.values() ?? [])]
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
         .map(({ updated: _updated, contentEncoding: _contentEncoding, ...object }) => ({
@@ -1122,7 +1136,15 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
           bytes: Buffer.from(object.bytes),
           metadata: { ...object.metadata },
         })),
-    injectFault: spec => {
+    objectSummaries: (bucketName) =>
+      [...(buckets.get(bucketName)?.objects.values() ?? [])]
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .map(({ updated: _updated, contentEncoding: _contentEncoding, bytes, ...object }) => ({
+          ...object,
+          size: bytes.length,
+          metadata: { ...object.metadata },
+        })),
+    injectFault: (spec) => {
       const defaultMatch = !('kind' in spec) ? isObjectRequest : spec.kind === 'corrupt-upload' ? isUploadRequest : anyRequest;
       const count = 'kind' in spec ? (spec.count ?? 1) : spec.count;
       faults.push({ spec, remaining: count, match: spec.match ?? defaultMatch });
@@ -1130,11 +1152,11 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     clearFaults: () => {
       faults = [];
     },
-    configure: settings => {
+    configure: (settings) => {
       if (settings.checksumMismatch !== undefined) checksumMismatch = settings.checksumMismatch;
     },
     stop: async () => {
-      const closed = servers.map(server => new Promise<void>(resolve => server.close(() => resolve())));
+      const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
       for (const server of servers) server.closeAllConnections();
       await Promise.all(closed);
       await Promise.all([...pendingPublishes]);

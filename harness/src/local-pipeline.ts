@@ -7,6 +7,7 @@ import { basename, join, relative } from 'node:path';
 import { freePort } from './free-port.js';
 import { startFunctionService, startStreamHandle, startUploadWorker } from './local-stack.js';
 import { REPO_ROOT, type LogLine, type ServiceProcess } from './service-process.js';
+import { faultOutcome, type FaultOutcome } from './fault-outcome.js';
 
 /** The function and the worker with a local bucket, in a temp dir, ready for stream-handle runs. */
 export interface LocalPipeline {
@@ -41,7 +42,10 @@ export interface BucketObject {
 
 export interface PipelineOptions {
   /** Storage settings; by default a local bucket in the temp dir that notifies the function. */
-  storage?: (ports: { functionPort: number; workerPort: number; bucketDir: string }) => { functionEnv: Record<string, string>; workerEnv: Record<string, string> };
+  storage?: (ports: { functionPort: number; workerPort: number; bucketDir: string }) => {
+    functionEnv: Record<string, string>;
+    workerEnv: Record<string, string>;
+  };
   /** Called once the function listens, before the worker starts (to wire notifications to it). */
   onFunctionListening?: (functionPort: number) => Promise<void>;
   workerEnv?: Record<string, string>;
@@ -99,7 +103,10 @@ export async function startLocalPipeline(redisUrl: string, options: PipelineOpti
     signingSecret: options.storage === undefined ? secret : storage.functionEnv.LOCAL_SIGNING_SECRET,
     runStreamHandle(env, args) {
       // The recorder reaches Redis by host name (the worker by address): both must work.
-      const recorder = startStreamHandle({ env: { REDIS_URL: redisUrl.replace('//127.0.0.1:', '//localhost:'), SPOOL_DIR: spoolDir, STATUS_PORT: '0', ...env }, args });
+      const recorder = startStreamHandle({
+        env: { REDIS_URL: redisUrl.replace('//127.0.0.1:', '//localhost:'), SPOOL_DIR: spoolDir, STATUS_PORT: '0', ...env },
+        args,
+      });
       recorders.push(recorder);
       return recorder;
     },
@@ -158,7 +165,18 @@ export async function walk(dir: string): Promise<string[]> {
 
 /** Exact duration of a file's video stream in ms, from ffprobe's frame count and rate. */
 export function probeVideoDurationMs(path: string): number {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets,r_frame_rate', '-of', 'json', path]).toString();
+  const out = execFileSync('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_packets',
+    '-show_entries',
+    'stream=nb_read_packets,r_frame_rate',
+    '-of',
+    'json',
+    path,
+  ]).toString();
   const stream = (JSON.parse(out) as { streams: { nb_read_packets: string; r_frame_rate: string }[] }).streams[0];
   if (stream === undefined) throw new Error(`${path} has no video stream`);
   const [num, den] = stream.r_frame_rate.split('/').map(Number);
@@ -169,14 +187,17 @@ export function probeVideoDurationMs(path: string): number {
  * One fault test's outcome, appended to test-output/fault-summary.jsonl for the README's figures.
  * Given sequence numbers: recorded by stream-handle, found in the bucket (one entry per object), and
  * reported (dropped by policy, or kept in quarantine). A chunk counts as stored once only if exactly
- * one object holds it; lost is whatever is neither stored once nor reported, so a duplicate or a
- * missing object both show. Call it before asserting, so a failing test still leaves its line.
+ * one object holds it, and as duplicated if more than one does; lost is whatever is neither stored
+ * (once or more) nor reported. Call it before asserting, so a failing test still leaves its line.
  */
-export function recordFaultOutcome(fault: string, sequences: { recorded: number[]; stored: number[]; reported?: number[] }): void {
-  const recorded = [...new Set(sequences.recorded)];
-  const storedOnce = recorded.filter((sequence) => sequences.stored.filter((s) => s === sequence).length === 1).length;
-  const reported = recorded.filter((sequence) => (sequences.reported ?? []).includes(sequence) && !sequences.stored.includes(sequence)).length;
-  const line = { fault, recorded: recorded.length, stored: storedOnce, reported, lost: recorded.length - storedOnce - reported, at: new Date().toISOString() };
+export function recordFaultOutcome(fault: string, sequences: { recorded: number[]; stored: number[]; reported?: number[] }): FaultOutcome {
+  return appendFaultOutcome(faultOutcome(fault, sequences));
+}
+
+/** Appends an outcome counted elsewhere (the soak counts chunks of many sources). */
+export function appendFaultOutcome(outcome: FaultOutcome): FaultOutcome {
+  const line = { ...outcome, at: new Date().toISOString() };
   mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
   appendFileSync(join(REPO_ROOT, 'test-output', 'fault-summary.jsonl'), `${JSON.stringify(line)}\n`);
+  return line;
 }

@@ -12,6 +12,8 @@ export interface ShapedProxy {
   port: number;
   /** No byte moves either way until `ms` have passed. */
   blackout(ms: number): void;
+  /** Resets every open connection (the client gets a TCP RST, as from a middlebox); returns how many. */
+  resetConnections(): number;
   /** Bytes the client sent that reached the target. */
   readonly forwardedBytes: number;
   stop(): Promise<void>;
@@ -22,6 +24,7 @@ export async function startShapedProxy(target: { host: string; port: number }, b
   let blackoutUntil = 0;
   let forwardedBytes = 0;
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
 
   /** Copies `from` to `to`, no faster than the rate when `shaped`, never during a blackout. */
   const pump = (from: Socket, to: Socket, shaped: boolean): void => {
@@ -68,6 +71,8 @@ export async function startShapedProxy(target: { host: string; port: number }, b
 
   const server = createServer((client) => {
     const upstream = connect(target.port, target.host);
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -86,6 +91,11 @@ export async function startShapedProxy(target: { host: string; port: number }, b
     port,
     blackout(ms) {
       blackoutUntil = Date.now() + ms;
+    },
+    resetConnections() {
+      const count = clients.size;
+      for (const client of [...clients]) client.resetAndDestroy();
+      return count;
     },
     get forwardedBytes() {
       return forwardedBytes;

@@ -7,7 +7,7 @@ import { crc32cBase64 } from '@crispy-streamer/shared';
 import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
 import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
 import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
-import { pubsubEmulatorAvailable, PUBSUB_EMULATOR_BIN, startPubsubEmulator, type PubsubEmulator } from '../support/pubsub-emulator.js';
+import { pubsubEmulatorAvailable, PUBSUB_EMULATOR_BIN, startPubsubEmulator, type PubsubEmulator } from '@crispy-streamer/harness/pubsub-emulator';
 import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const PROJECT = 'crispy-test';

@@ -27,7 +27,7 @@ import {
   type ProvisionOptions,
 } from '../../scripts/provision-gcp.js';
 import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
-import { pubsubEmulatorAvailable, startPubsubEmulator, type PubsubEmulator } from '../support/pubsub-emulator.js';
+import { pubsubEmulatorAvailable, startPubsubEmulator, type PubsubEmulator } from '@crispy-streamer/harness/pubsub-emulator';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SCRIPT = join(REPO_ROOT, 'scripts/provision-gcp.ts');

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, spawnChild, type Child } from '@crispy-streamer/harness/child-process';
 import { freePort } from '@crispy-streamer/harness/free-port';
-import { pubsubEmulatorAvailable, PUBSUB_EMULATOR_BIN, startPubsubEmulator, type PubsubEmulator } from '../support/pubsub-emulator.js';
+import { pubsubEmulatorAvailable, PUBSUB_EMULATOR_BIN, startPubsubEmulator, type PubsubEmulator } from '@crispy-streamer/harness/pubsub-emulator';
 import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
 import { startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
 import { FFMPEG_BIN, makeSampleVideo, probeDuration, probeVideo } from '@crispy-streamer/harness/sample-video';

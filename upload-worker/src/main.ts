@@ -83,7 +83,9 @@ async function main(): Promise<number> {
     store = local;
     const secret = config.localSigningSecret ?? randomBytes(32).toString('hex');
     if (config.localSigningSecret === undefined) {
-      logger.warn('LOCAL_SIGNING_SECRET is not set: signed URLs of the local bucket will only work until this worker restarts, and the function cannot make them');
+      logger.warn(
+        'LOCAL_SIGNING_SECRET is not set: signed URLs of the local bucket will only work until this worker restarts, and the function cannot make them',
+      );
     }
     localBucket = { store: local, secret };
   }
@@ -132,8 +134,8 @@ async function main(): Promise<number> {
     metrics.uploadedBytes.inc({ source: metadata.sourceId }, result.bytes);
     metrics.closedToStoredSeconds.observe({ source: metadata.sourceId }, closedToStoredMs / 1000);
     metrics.lastStored.set({ source: metadata.sourceId }, now / 1000);
-    stats.record({ source: metadata.sourceId, finishedAtMs: now, closedToStoredMs, bytes: result.bytes });
     const chunkEndMs = Date.parse(metadata.startTime) + metadata.durationMs;
+    stats.record({ source: metadata.sourceId, finishedAtMs: now, closedToStoredMs, bytes: result.bytes, chunkEndMs });
     logger.info(
       {
         source: metadata.sourceId,
@@ -162,7 +164,14 @@ async function main(): Promise<number> {
     const fields =
       metadata === undefined
         ? { jobId: job.id, attempt: job.attemptsMade, attempts, err: error }
-        : { source: metadata.sourceId, sequence: metadata.sequence, file: chunkFilePath(config.spoolDir, metadata), attempt: job.attemptsMade, attempts, err: error };
+        : {
+            source: metadata.sourceId,
+            sequence: metadata.sequence,
+            file: chunkFilePath(config.spoolDir, metadata),
+            attempt: job.attemptsMade,
+            attempts,
+            err: error,
+          };
     if (final) logger.error(fields, 'chunk upload gave up: the file stays in the spool and the job in the failed set');
     else logger.warn(fields, 'chunk upload failed; will retry');
   });
@@ -206,13 +215,27 @@ async function main(): Promise<number> {
     stats,
     fleet,
     health: async () => {
-      const redisOk = await queueConnection.ping().then(() => true, () => false);
+      const redisOk = await queueConnection.ping().then(
+        () => true,
+        () => false,
+      );
       return { ok: redisOk && worker.isRunning(), detail: { redis: redisOk, workerRunning: worker.isRunning() } };
     },
   });
   void worker.run();
   logger.info(
-    { bucket: store.description, prefix, concurrency: config.concurrency, queue: config.queueName, http: http.url, board: `${http.url}/board`, dashboard: `${http.url}/dashboard`, fleet: `${http.url}/fleet`, fleetName: config.fleetName, workerId: config.workerId },
+    {
+      bucket: store.description,
+      prefix,
+      concurrency: config.concurrency,
+      queue: config.queueName,
+      http: http.url,
+      board: `${http.url}/board`,
+      dashboard: `${http.url}/dashboard`,
+      fleet: `${http.url}/fleet`,
+      fleetName: config.fleetName,
+      workerId: config.workerId,
+    },
     'upload-worker ready',
   );
 
@@ -228,7 +251,10 @@ async function main(): Promise<number> {
   // whoever stops it (a deploy, a node drain). What is not done stays in the spool and the queue.
   const graceEndsAt = Date.now() + config.shutdownGraceMs;
   setTimeout(() => {
-    logger.error({ afterMs: config.shutdownGraceMs + SHUTDOWN_MARGIN_MS }, 'stopping took too long: exiting now; unfinished uploads run again on the next worker');
+    logger.error(
+      { afterMs: config.shutdownGraceMs + SHUTDOWN_MARGIN_MS },
+      'stopping took too long: exiting now; unfinished uploads run again on the next worker',
+    );
     process.exit(1);
   }, config.shutdownGraceMs + SHUTDOWN_MARGIN_MS).unref();
   if (!(await settledWithin(worker.close(), config.shutdownGraceMs))) {
@@ -237,7 +263,8 @@ async function main(): Promise<number> {
   }
   if (outbox !== undefined) {
     const { pending } = await outbox.close(Math.max(1_000, graceEndsAt - Date.now()));
-    if (pending > 0) logger.warn({ notifications: pending }, 'finalize notifications not delivered yet: they stay in the outbox and the next worker delivers them');
+    if (pending > 0)
+      logger.warn({ notifications: pending }, 'finalize notifications not delivered yet: they stay in the outbox and the next worker delivers them');
   }
   fleet.stop();
   await alertSender?.close(2000);

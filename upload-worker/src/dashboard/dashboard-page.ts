@@ -27,16 +27,18 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="card">avg closed → stored<b id="total-avg">0 ms</b></div>
   <div class="card">p95 closed → stored<b id="total-p95">0 ms</b></div>
   <div class="card">upload throughput<b id="total-throughput">0 MB/s</b></div>
+  <div class="card" title="from the end of the last stored chunk's footage to the moment it was stored; the source furthest behind">behind live<b id="behind-live">0 s</b></div>
   <div class="card">backlog (waiting + active)<b id="backlog">0</b></div>
   <div class="card">failed<b id="failed">0</b></div>
 </div>
 <table>
-  <thead><tr><th>source</th><th>chunks</th><th>avg ms</th><th>p95 ms</th><th>MB/s</th></tr></thead>
+  <thead><tr><th>source</th><th>chunks</th><th>avg ms</th><th>p95 ms</th><th>MB/s</th><th>behind live s</th><th>max behind live s</th></tr></thead>
   <tbody id="sources"></tbody>
 </table>
 <canvas id="chart" width="900" height="220" aria-label="chunks stored per second, last minute"></canvas>
 <script>
 const mb = (bytes) => (bytes / 1e6).toFixed(2);
+const sec = (ms) => (ms / 1000).toFixed(1);
 function draw(series) {
   const canvas = document.getElementById('chart');
   const ctx = canvas.getContext('2d');
@@ -61,10 +63,12 @@ async function refresh() {
     document.getElementById('total-avg').textContent = data.stats.total.avgMs + ' ms';
     document.getElementById('total-p95').textContent = data.stats.total.p95Ms + ' ms';
     document.getElementById('total-throughput').textContent = mb(data.stats.total.bytesPerSecond) + ' MB/s';
+    document.getElementById('behind-live').textContent = sec(data.stats.total.behindLiveMs) + ' s';
     document.getElementById('backlog').textContent = (data.queue.waiting || 0) + (data.queue.active || 0) + (data.queue.delayed || 0);
     document.getElementById('failed').textContent = data.queue.failed || 0;
     document.getElementById('sources').innerHTML = data.stats.sources.map((s) =>
-      '<tr><td>' + s.source.replace(/[<>&]/g, '') + '</td><td>' + s.chunks + '</td><td>' + s.avgMs + '</td><td>' + s.p95Ms + '</td><td>' + mb(s.bytesPerSecond) + '</td></tr>').join('');
+      '<tr><td>' + s.source.replace(/[<>&]/g, '') + '</td><td>' + s.chunks + '</td><td>' + s.avgMs + '</td><td>' + s.p95Ms + '</td><td>' + mb(s.bytesPerSecond) +
+      '</td><td>' + sec(s.behindLiveMs) + '</td><td>' + sec(s.maxBehindLiveMs) + '</td></tr>').join('');
     draw(data.stats.series);
   } catch (error) {
     document.title = 'crispy-streamer: dashboard offline';

@@ -7,6 +7,8 @@ export interface UploadSample {
   /** From the chunk being queued (just after ffmpeg closed it) to the bucket confirming it. */
   closedToStoredMs: number;
   bytes: number;
+  /** When the chunk's footage ends (its start time plus its duration), epoch ms. */
+  chunkEndMs: number;
 }
 
 export interface SourceSummary {
@@ -15,6 +17,15 @@ export interface SourceSummary {
   avgMs: number;
   p95Ms: number;
   bytesPerSecond: number;
+  /**
+   * How far behind live uploads run: from the end of the footage of the chunk stored last to the
+   * moment it was stored. A chunk length or so when uploads keep up; it grows with the backlog
+   * (oldest first), and shrinks as the backlog drains. 0 before any upload. For 'all', the
+   * source furthest behind.
+   */
+  behindLiveMs: number;
+  /** The most behind live any upload in the window was. */
+  maxBehindLiveMs: number;
 }
 
 export interface StatsSnapshot {
@@ -23,6 +34,11 @@ export interface StatsSnapshot {
   total: SourceSummary;
   /** Recent throughput, one point per second: chunks and bytes finished in that second. */
   series: { atMs: number; chunks: number; bytes: number }[];
+}
+
+/** Behind live of one stored chunk; never negative (a camera's clock may run ahead of ours). */
+export function behindLiveMs(sample: Pick<UploadSample, 'finishedAtMs' | 'chunkEndMs'>): number {
+  return Math.max(0, Math.round(sample.finishedAtMs - sample.chunkEndMs));
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -39,6 +55,8 @@ export class UploadStats {
   private samples: UploadSample[] = [];
   private readonly counts = new Map<string, number>();
   private readonly lastStored = new Map<string, number>();
+  /** Per source, the chunk stored last: it says how far behind live the source's uploads are, even after the window slid past it. */
+  private readonly latest = new Map<string, UploadSample>();
 
   constructor(
     private readonly keptForMs = 5 * 60_000,
@@ -49,6 +67,8 @@ export class UploadStats {
     this.samples.push(sample);
     this.counts.set(sample.source, (this.counts.get(sample.source) ?? 0) + 1);
     this.lastStored.set(sample.source, Math.max(this.lastStored.get(sample.source) ?? 0, sample.finishedAtMs));
+    const previous = this.latest.get(sample.source);
+    if (previous === undefined || sample.finishedAtMs >= previous.finishedAtMs) this.latest.set(sample.source, sample);
   }
 
   get windowMs(): number {
@@ -97,7 +117,7 @@ export class UploadStats {
     this.samples = this.samples.filter((s) => nowMs - s.finishedAtMs <= this.keptForMs);
     const bySource = new Map<string, UploadSample[]>();
     for (const sample of this.samples) bySource.set(sample.source, [...(bySource.get(sample.source) ?? []), sample]);
-    const summarise = (source: string, samples: UploadSample[], count: number): SourceSummary => {
+    const summarise = (source: string, samples: UploadSample[], count: number, latest: UploadSample[]): SourceSummary => {
       const latencies = samples.map((s) => s.closedToStoredMs).sort((a, b) => a - b);
       const recentBytes = samples.filter((s) => nowMs - s.finishedAtMs <= this.throughputOverMs).reduce((sum, s) => sum + s.bytes, 0);
       return {
@@ -106,10 +126,23 @@ export class UploadStats {
         avgMs: latencies.length === 0 ? 0 : Math.round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
         p95Ms: Math.round(percentile(latencies, 95)),
         bytesPerSecond: Math.round(recentBytes / (this.throughputOverMs / 1000)),
+        behindLiveMs: Math.max(0, ...latest.map(behindLiveMs)),
+        maxBehindLiveMs: Math.max(0, ...samples.map(behindLiveMs), ...latest.map(behindLiveMs)),
       };
     };
-    const sources = [...this.counts.keys()].sort().map((source) => summarise(source, bySource.get(source) ?? [], this.counts.get(source) ?? 0));
-    const total = summarise('all', this.samples, [...this.counts.values()].reduce((a, b) => a + b, 0));
+    const latestOf = (source: string) => {
+      const sample = this.latest.get(source);
+      return sample === undefined ? [] : [sample];
+    };
+    const sources = [...this.counts.keys()]
+      .sort()
+      .map((source) => summarise(source, bySource.get(source) ?? [], this.counts.get(source) ?? 0, latestOf(source)));
+    const total = summarise(
+      'all',
+      this.samples,
+      [...this.counts.values()].reduce((a, b) => a + b, 0),
+      [...this.latest.values()],
+    );
     const series: StatsSnapshot['series'] = [];
     const lastSecond = Math.floor(nowMs / 1000) * 1000;
     for (let at = lastSecond - 59_000; at <= lastSecond; at += 1000) {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnChild, type Child } from '@crispy-streamer/harness/child-process';
-import { freePort } from '@crispy-streamer/harness/free-port';
+import { spawnChild, type Child } from './child-process.js';
+import { freePort } from './free-port.js';
 
 export interface PubsubEmulator {
   /** 127.0.0.1:PORT, the value for PUBSUB_EMULATOR_HOST. */
