@@ -97,10 +97,13 @@ describe('storage faults', () => {
     const recorded = await recordAll('killed-worker');
     await pipeline.startWorker();
     const victim = pipeline.worker;
-    const deadline = Date.now() + 10_000;
-    while (!gcs.requests.some((r) => r.status === 0 && r.path.includes('killed-worker')) && Date.now() < deadline) {
+    const deadline = Date.now() + 20_000;
+    const uploadHanging = () => gcs.requests.some((r) => r.status === 0 && r.path.includes('killed-worker'));
+    while (!uploadHanging() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    // The fault happened: the worker is inside an upload (its request hangs) when it is killed.
+    expect(uploadHanging()).toBe(true);
     victim.child.kill('SIGKILL');
     await victim.exited;
     await pipeline.startWorker();

@@ -837,7 +837,9 @@ export class SourceRunner {
     // again on purpose (its stream changed), any gap is.
     if (gapMs > (expected ? 40 : 500)) {
       this.deps.metrics?.gapSeconds.inc({ source: this.deps.source.id }, gapMs / 1000);
-      this.log.warn({ gapMs, gapFrom: new Date(fromMs).toISOString(), gapTo: startTime }, `recording gap of ${(gapMs / 1000).toFixed(1)} s`);
+      // Said on the chunks' timeline, so that from + gapMs = to, as the bucket and the alerts see it.
+      const saidGapMs = Date.parse(startTime) - fromMs;
+      this.log.warn({ gapMs: saidGapMs, gapFrom: new Date(fromMs).toISOString(), gapTo: startTime }, `recording gap of ${(saidGapMs / 1000).toFixed(1)} s`);
       this.notify((o) => o.gap?.({ fromMs, toMs: Date.parse(startTime) }));
     }
   }
