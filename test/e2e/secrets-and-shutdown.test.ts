@@ -68,9 +68,19 @@ describe('secrets, and stopping, when Redis refuses us or is gone', () => {
         LOG_LEVEL: 'debug',
       },
     });
-    // A chunk waiting for the queue, not only the queue's own complaint (which can come before any
-    // chunk is finished): the stop below must then say what stays in the spool.
-    await recorder.waitForLog((l) => l.message === 'could not queue chunk; it is safe in the spool, retrying', 30_000, 'Redis refusing a chunk');
+    await recorder.waitForLog(
+      (l) =>
+        l.message === 'could not queue chunk; it is safe in the spool, retrying' || l.message === 'upload queue problem; chunks keep recording to the spool',
+      30_000,
+      'Redis refusing it',
+    );
+    // A chunk finished and waiting for the queue (its job data beside it in the spool), not only
+    // the queue's complaint, which can come before any chunk is: the stop must say what stays.
+    const spoolOfFile = join(dir, 'spool', 'file');
+    const deadline = Date.now() + 30_000;
+    const waiting = async () => (await readdir(spoolOfFile).catch(() => [])).some((name) => name.endsWith('.mp4.json'));
+    while (!(await waiting()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await waiting()).toBe(true);
     await camera.waitForLog((l) => typeof l.message === 'string' && l.message.startsWith('camera stream ended'), 30_000, 'the camera failing');
     // The fault happened: Redis refused the password.
     expect(output(recorder)).toMatch(/WRONGPASS|NOAUTH|invalid username-password/);
