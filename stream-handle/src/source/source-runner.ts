@@ -480,8 +480,7 @@ export class SourceRunner {
     if (this.deps.source.kind === 'file') await this.current?.abort();
     else await this.current?.stop(this.deps.stopGraceMs);
     await this.finalising;
-    if (this.deps.source.kind === 'file') await this.discardUnfinishedChunk();
-    else await this.discardEmptyChunk();
+    await this.discardUnlistedChunks();
     this.enqueue.stop();
     await Promise.race([this.enqueue.drained(), sleep(this.deps.stopGraceMs)]);
     if (this.enqueue.waiting > 0) {
@@ -502,15 +501,24 @@ export class SourceRunner {
     return this.enqueue.waiting;
   }
 
-  /** The chunk a stopped file's ffmpeg was writing: its footage is read again from the file by the next run. */
   /**
-   * A camera's ffmpeg stopped before it wrote a byte of its next chunk (told to stop as it
-   * opened it): the empty file holds no footage, and left behind it would look like a chunk lost.
+   * The chunk this run's ffmpeg was writing when it stopped, never listed. A file's is discarded:
+   * its footage is read again from the file by the next run. A camera's is kept (the next start
+   * recovers what it holds) unless it is empty: ffmpeg stopped as it opened it, so it holds no
+   * footage, and left behind it would look like a chunk lost.
    */
-  private async discardEmptyChunk(): Promise<void> {
-    const { spool } = this.deps;
+  private async discardUnlistedChunks(): Promise<void> {
+    const { spool, source } = this.deps;
     for (const chunk of (await spool.scan().catch(() => undefined))?.unlisted ?? []) {
       if (chunk.sequence < this.finaliser.nextSequence) continue; // not this run's: the next start sees to it
+      if (source.kind === 'file') {
+        await unlink(chunk.path).catch(() => undefined);
+        this.log.info(
+          { file: chunk.path, sequence: chunk.sequence },
+          'stopped mid-chunk: the unfinished chunk is discarded, the next run records that part of the file again',
+        );
+        continue;
+      }
       const bytes = await stat(chunk.path).then(
         (found) => found.size,
         () => undefined,
@@ -518,18 +526,6 @@ export class SourceRunner {
       if (bytes !== 0) continue;
       await unlink(chunk.path).catch(() => undefined);
       this.log.info({ file: chunk.path, sequence: chunk.sequence }, 'stopped as a chunk was opened: its empty file is removed (it held no footage)');
-    }
-  }
-
-  private async discardUnfinishedChunk(): Promise<void> {
-    const { spool } = this.deps;
-    for (const chunk of (await spool.scan().catch(() => undefined))?.unlisted ?? []) {
-      if (chunk.sequence < this.finaliser.nextSequence) continue; // not this run's: the next start sees to it
-      await unlink(chunk.path).catch(() => undefined);
-      this.log.info(
-        { file: chunk.path, sequence: chunk.sequence },
-        'stopped mid-chunk: the unfinished chunk is discarded, the next run records that part of the file again',
-      );
     }
   }
 
