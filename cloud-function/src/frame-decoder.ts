@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,7 +142,12 @@ let frameCount = 0;
  * afterwards, whatever happens.
  */
 export async function withDecodedFrame<T>(ffmpegPath: string, input: DecoderInput, timeoutMs: number, use: (frame: DecodedFrame) => Promise<T>): Promise<T> {
-  frameDir ??= mkdtemp(join(tmpdir(), 'crispy-frames-'));
+  frameDir ??= mkdtemp(join(tmpdir(), 'crispy-frames-')).then((dir) => {
+    // One folder per process, for its life: removed when the process ends (a SIGKILL leaves it,
+    // empty: every PNG is removed as soon as it is read).
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  });
   const pngPath = join(await frameDir, `frame-${process.pid}-${frameCount++}.png`);
   try {
     const pixelFormat = await runDecoder(ffmpegPath, input, timeoutMs, pngPath);
