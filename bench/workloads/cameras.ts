@@ -26,6 +26,9 @@ export interface CameraRun {
   lost: number;
   undescribed: number;
   gapsLogged: number;
+  /** Cameras that had delivered a chunk when the window started, and when the last of them did (ms from start). */
+  camerasDelivering: number;
+  allDeliveringMs: number | undefined;
   reconnects: number;
   /** Video recorded / the time from each camera's first chunk start to its last chunk end, summed. */
   coverage: number;
@@ -163,20 +166,27 @@ async function runCameras(
     const t0 = Date.now();
     const recorder = bench.runStreamHandle({ SOURCES_FILE: session.sourcesFile });
     const stopRecorder = onCleanup('stream-handle', () => recorder.stop());
-    // The steady window starts once every camera has delivered its first chunk, or after the warm-up.
+    // The steady window starts once every camera has delivered its first chunk, or after the
+    // warm-up. Each camera's start is two connections and a keyframe wait (its probe, then its
+    // recorder) plus a chunk, and many start at once on two cores: ~45 s for 128 here, so the wait
+    // grows with the count. The window then lasts the full `seconds`.
     const firstChunks = new Set<string>();
-    while (Date.now() - t0 < warmupMs + 20_000) {
+    const startWaitMs = warmupMs + 20_000 + cameras * 400;
+    while (Date.now() - t0 < startWaitMs) {
       for (const line of recorder.logs) if (line.message === 'chunk recorded' && typeof line.source === 'string') firstChunks.add(line.source);
       if (firstChunks.size >= cameras && Date.now() - t0 >= warmupMs) break;
       await sleep(100);
     }
+    const allDeliveringMs = firstChunks.size >= cameras ? Date.now() - t0 : undefined;
     bench.sampler.sampleNow();
     const cameraTotals = () => Object.fromEntries(session.cameraLabels.map((l) => [l, bench.sampler.totals(l)]));
     const before: Record<string, ProcessTotals | undefined> = { ...bench.totals(), ...cameraTotals() };
     const busy0 = machineBusyCpuSeconds();
     const windowStart = Date.now();
-    ctx.log(`  [${label}] ${firstChunks.size}/${cameras} cameras delivering; recording ${seconds} s ...`);
-    await sleep(Math.max(0, seconds * 1000 - (windowStart - t0)));
+    ctx.log(
+      `  [${label}] ${firstChunks.size}/${cameras} cameras delivering${allDeliveringMs === undefined ? '' : ` (all after ${(allDeliveringMs / 1000).toFixed(1)} s)`}; recording ${seconds} s ...`,
+    );
+    await sleep(seconds * 1000);
     bench.sampler.sampleNow();
     const after: Record<string, ProcessTotals | undefined> = { ...bench.totals(), ...cameraTotals() };
     // PSS at the end of the window, while every recorder runs: shared pages counted once.
@@ -280,6 +290,8 @@ async function runCameras(
         camera: session.cameraLabels.reduce((total, l) => total + (pss[l]?.selfKb ?? 0), 0),
       },
       cameraServers: session.cameraServers.length,
+      camerasDelivering: firstChunks.size,
+      allDeliveringMs,
       notifications: bench.notifications,
       windowSeconds,
       machineBusyPercent: (busy / windowSeconds) * 100,
@@ -313,6 +325,7 @@ export async function cameras(ctx: BenchContext, options: { counts?: number[]; m
       'expected / recorded / stored / described',
       'lost',
       'gaps (total), reconnects',
+      'all delivering after',
       'coverage',
       'worker closedToStoredMs',
       'queued -> object created',
@@ -325,6 +338,7 @@ export async function cameras(ctx: BenchContext, options: { counts?: number[]; m
       `${r.chunksExpected} / ${r.chunksRecorded} / ${r.objectsStored} / ${r.chunksDescribed}`,
       String(r.lost),
       `${r.gapsLogged} (${fmt.ms(r.gapMsTotal)}), ${r.reconnects}`,
+      r.allDeliveringMs === undefined ? `${r.camerasDelivering} of ${r.cameras} by the window` : fmt.ms(r.allDeliveringMs),
       fmt.pct(r.coverage * 100),
       d(r.latencyMs.closedToStored),
       d(r.latencyMs.queuedToCreated),
@@ -420,8 +434,9 @@ export async function cameras(ctx: BenchContext, options: { counts?: number[]; m
     targets.push({
       target: `edge memory per camera, PSS of ffmpeg plus node's and redis's share <= 20 MB (${r.storage}, ${r.cameras} cameras)`,
       measured: `${fmt.mb(edgePssKb(r) / r.cameras)} per camera (ffmpeg ${fmt.mb((r.pssKb['recorder ffmpegs'] ?? 0) / Math.max(1, r.pssKb.recorders ?? 0))} each)`,
-      met: edgePssKb(r) / r.cameras <= 20 * 1024,
-      detail: '',
+      // Per camera only when every recorder ran: fewer recorders would make the share look smaller.
+      met: (r.pssKb.recorders ?? 0) >= r.cameras && edgePssKb(r) / r.cameras <= 20 * 1024,
+      detail: (r.pssKb.recorders ?? 0) >= r.cameras ? '' : `only ${r.pssKb.recorders ?? 0} of ${r.cameras} recorders were running: not a per-camera figure`,
     });
     const p95Stored = r.latencyMs.closedToStored?.p95 ?? Number.NaN;
     const p95Created = r.latencyMs.queuedToCreated?.p95 ?? Number.NaN;
