@@ -35,6 +35,7 @@ const worker = startUploadWorker({
     GOOGLE_CLOUD_PROJECT: 'memory-test',
     METADATA_SERVER_DETECTION: 'none',
     UPLOAD_CONCURRENCY: '1',
+    UPLOAD_CONCURRENCY_MAX: '1',
   },
 });
 try {

@@ -39,6 +39,7 @@ const worker = startUploadWorker({
     GOOGLE_CLOUD_PROJECT: 'shaped-test',
     METADATA_SERVER_DETECTION: 'none',
     UPLOAD_CONCURRENCY: '1',
+    UPLOAD_CONCURRENCY_MAX: '1',
     UPLOAD_PROGRESS_TIMEOUT_MS: String(values['progress-timeout-ms']),
   },
 });

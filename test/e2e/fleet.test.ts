@@ -97,6 +97,7 @@ describe('a fleet of 8 cameras on two nodes', () => {
           FLEET_PUBLISH_MS: '1000',
           FLEET_BUCKET_REFRESH_MS: '2000',
           UPLOAD_CONCURRENCY: '4',
+          UPLOAD_CONCURRENCY_MAX: '4',
           ALERT_WEBHOOK_URL: webhook.url,
         },
       });

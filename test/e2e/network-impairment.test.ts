@@ -114,7 +114,7 @@ describe.skipIf(unavailable !== undefined)('uploads across an impaired network l
   it('5 Mbit/s, 200 ms round trip, 1 % loss each way, three cameras at once: every chunk once and whole; the dashboard says how far behind live', async () => {
     const { gcs, link, pipeline } = await impairedStorage(
       { rateBitsPerSecond: 5_000_000, delayMs: 100, loss: 0.01 },
-      { UPLOAD_CONCURRENCY: '3', UPLOAD_PROGRESS_TIMEOUT_MS: '15000' },
+      { UPLOAD_CONCURRENCY: '3', UPLOAD_CONCURRENCY_MAX: '3', UPLOAD_PROGRESS_TIMEOUT_MS: '15000' },
     );
     const video = join(pipeline.dir, 'camera.mp4');
     await makeSampleVideo(video, { seconds: 20, width: 320, height: 180, fps: 25, gopSeconds: 1 });
@@ -162,7 +162,7 @@ describe.skipIf(unavailable !== undefined)('uploads across an impaired network l
   it('a 30 s blackout in the middle of a 40 MB upload: the connection dies, the next attempt resumes the session, well under twice the bytes cross the link', async () => {
     const { gcs, link, redis, pipeline } = await impairedStorage(
       { rateBitsPerSecond: 20_000_000, delayMs: 10, loss: 0 },
-      { UPLOAD_CONCURRENCY: '1', UPLOAD_PROGRESS_TIMEOUT_MS: '10000' },
+      { UPLOAD_CONCURRENCY: '1', UPLOAD_CONCURRENCY_MAX: '1', UPLOAD_PROGRESS_TIMEOUT_MS: '10000' },
     );
     const chunk = await writeSyntheticChunk(pipeline.spoolDir, 'blackout', 0, 40 * MB);
     const sha256 = createHash('sha256')
@@ -206,7 +206,7 @@ describe.skipIf(unavailable !== undefined)('uploads across an impaired network l
     // Fast enough that a chunk fits between two resets (each upload starts over: multipart), slow enough that resets hit uploads.
     const { gcs, link, pipeline } = await impairedStorage(
       { rateBitsPerSecond: 6_000_000, delayMs: 20, loss: 0 },
-      { UPLOAD_CONCURRENCY: '2', UPLOAD_PROGRESS_TIMEOUT_MS: '10000' },
+      { UPLOAD_CONCURRENCY: '2', UPLOAD_CONCURRENCY_MAX: '2', UPLOAD_PROGRESS_TIMEOUT_MS: '10000' },
     );
     const video = join(pipeline.dir, 'file.mp4');
     await makeSampleVideo(video, { seconds: 30, width: 640, height: 360, fps: 25, gopSeconds: 1 });

@@ -29,6 +29,7 @@ describe('storage faults', () => {
           METADATA_SERVER_DETECTION: 'none',
           // One upload at a time, so the order in which the backlog drains is observable.
           UPLOAD_CONCURRENCY: '1',
+          UPLOAD_CONCURRENCY_MAX: '1',
           UPLOAD_PROGRESS_TIMEOUT_MS: '3000',
           OUTAGE_MIN_PAUSE_MS: '200',
           OUTAGE_MAX_PAUSE_MS: '1000',

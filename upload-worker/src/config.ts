@@ -21,7 +21,10 @@ export interface UploadWorkerConfig {
   spoolDir: string;
   queueName: string;
   bucket: BucketLocation;
+  /** Uploads in flight: the floor, and what the worker runs while the queue keeps up. */
   concurrency: number;
+  /** The most uploads in flight while chunks wait (adaptive-concurrency.ts); equal to concurrency: fixed. */
+  maxConcurrency: number;
   /** GCS JSON API endpoint override (fake-gcs-server or a test server). */
   gcsApiEndpoint: string | undefined;
   gcpProject: string | undefined;
@@ -78,6 +81,7 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
     queueName: readQueueName(reader),
     bucket,
     concurrency: reader.integer('UPLOAD_CONCURRENCY', 8, { min: 1, max: 256 }),
+    maxConcurrency: 0,
     gcsApiEndpoint: readGcsApiEndpoint(reader),
     gcpProject: readGcpProject(reader),
     httpHost: reader.string('HTTP_HOST', '127.0.0.1'),
@@ -101,6 +105,13 @@ export function loadUploadWorkerConfig(env: Record<string, string | undefined>):
     alertWebhookToken: reader.string('ALERT_WEBHOOK_TOKEN'),
     logLevel: readLogLevel(reader),
   };
+  config.maxConcurrency = reader.integer('UPLOAD_CONCURRENCY_MAX', Math.max(32, config.concurrency), { min: 1, max: 256 });
+  if (config.maxConcurrency < config.concurrency) {
+    reader.problem(
+      'UPLOAD_CONCURRENCY_MAX',
+      `${config.maxConcurrency} is below UPLOAD_CONCURRENCY (${config.concurrency}): set it to at least that, or equal to it for a fixed number of uploads`,
+    );
+  }
   if (!LOOPBACK.has(config.httpHost) && (config.boardUser === undefined || config.boardPassword === undefined)) {
     reader.problem(
       'BOARD_USER',

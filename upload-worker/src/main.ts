@@ -24,6 +24,7 @@ import { createGcsStore } from './storage/gcs-store.js';
 import { createLocalBucket, type LocalBucket } from './storage/local-bucket.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { redisUploadSessions } from './storage/upload-sessions.js';
+import { startConcurrencyControl } from './concurrency-control.js';
 import { createChunkProcessor } from './chunk-processor.js';
 import { OutageBackoff } from './upload-failure.js';
 import { spoolFiles, type UploadResult } from './upload-chunk.js';
@@ -125,7 +126,20 @@ async function main(): Promise<number> {
     },
   );
 
+  const concurrencyControl = startConcurrencyControl({
+    limits: { min: config.concurrency, max: config.maxConcurrency },
+    waitingCount: async () => {
+      const counts = await queue.getJobCounts('waiting', 'prioritized');
+      return (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0);
+    },
+    apply: (concurrency) => {
+      worker.concurrency = concurrency;
+    },
+    logger,
+  });
+
   worker.on('completed', (job, result) => {
+    concurrencyControl.stored();
     const { metadata } = job.data;
     const now = Date.now();
     // job.timestamp is when stream-handle queued the chunk, right after ffmpeg closed it.
@@ -154,6 +168,7 @@ async function main(): Promise<number> {
     );
   });
   worker.on('failed', (job, error) => {
+    concurrencyControl.failed();
     if (job === undefined) return;
     // A job that failed validation carries data nobody vouches for: name it by its id only.
     const data: unknown = job.data;
@@ -196,7 +211,7 @@ async function main(): Promise<number> {
     workerId: config.workerId,
     queueName: config.queueName,
     bucket: store.description,
-    concurrency: config.concurrency,
+    concurrency: () => concurrencyControl.concurrency,
     queueCounts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
     logger,
     publishEveryMs: config.fleetPublishMs,
@@ -228,6 +243,7 @@ async function main(): Promise<number> {
       bucket: store.description,
       prefix,
       concurrency: config.concurrency,
+      maxConcurrency: config.maxConcurrency,
       queue: config.queueName,
       http: http.url,
       board: `${http.url}/board`,
@@ -266,6 +282,7 @@ async function main(): Promise<number> {
     if (pending > 0)
       logger.warn({ notifications: pending }, 'finalize notifications not delivered yet: they stay in the outbox and the next worker delivers them');
   }
+  concurrencyControl.stop();
   fleet.stop();
   await alertSender?.close(2000);
   await http.close();

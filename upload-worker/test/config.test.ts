@@ -22,6 +22,7 @@ describe('loadUploadWorkerConfig', () => {
       queueName: 'chunks',
       bucket: { kind: 'local', bucket: 'bucket', prefix: '', dir: resolve('bucket') },
       concurrency: 8,
+      maxConcurrency: 32,
       httpHost: '127.0.0.1',
       httpPort: 3000,
       boardUser: undefined,
@@ -101,6 +102,18 @@ describe('loadUploadWorkerConfig', () => {
   it('bounds an upload attempt by lack of progress: UPLOAD_PROGRESS_TIMEOUT_MS, at least 3 s', () => {
     expect(loadUploadWorkerConfig({ UPLOAD_PROGRESS_TIMEOUT_MS: '15000' }).uploadProgressTimeoutMs).toBe(15_000);
     expect(problemsOf({ UPLOAD_PROGRESS_TIMEOUT_MS: '1000' }).map((p) => p.setting)).toEqual(['UPLOAD_PROGRESS_TIMEOUT_MS']);
+  });
+
+  it('lets concurrency adapt up to UPLOAD_CONCURRENCY_MAX (default 32, or the floor if higher), never below the floor', () => {
+    expect(loadUploadWorkerConfig({ UPLOAD_CONCURRENCY: '4', UPLOAD_CONCURRENCY_MAX: '16' })).toMatchObject({ concurrency: 4, maxConcurrency: 16 });
+    expect(loadUploadWorkerConfig({ UPLOAD_CONCURRENCY: '64' }).maxConcurrency).toBe(64);
+    expect(loadUploadWorkerConfig({ UPLOAD_CONCURRENCY: '8', UPLOAD_CONCURRENCY_MAX: '8' }).maxConcurrency).toBe(8);
+    expect(problemsOf({ UPLOAD_CONCURRENCY: '16', UPLOAD_CONCURRENCY_MAX: '8' })).toEqual([
+      {
+        setting: 'UPLOAD_CONCURRENCY_MAX',
+        message: '8 is below UPLOAD_CONCURRENCY (16): set it to at least that, or equal to it for a fixed number of uploads',
+      },
+    ]);
   });
 
   it('refuses the old total-time UPLOAD_TIMEOUT_MS, saying what replaced it', () => {

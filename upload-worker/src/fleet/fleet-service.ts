@@ -25,7 +25,8 @@ export interface FleetServiceDeps {
   workerId: string;
   queueName: string;
   bucket: string;
-  concurrency: number;
+  /** Uploads in flight allowed now (it adapts to the queue). */
+  concurrency: () => number;
   queueCounts: () => Promise<Record<string, number>>;
   logger: Logger;
   publishEveryMs: number;
@@ -112,7 +113,7 @@ export class FleetService {
       staleAfterMs: 3 * this.deps.publishEveryMs + 2000,
       windowMs: this.deps.stats.windowMs,
       throughputWindowMs: this.deps.stats.throughputWindowMs,
-      concurrency: this.deps.concurrency,
+      concurrency: this.deps.concurrency(),
       storedSinceStart: this.deps.stats.storedSinceStart,
       queue,
       sources,
