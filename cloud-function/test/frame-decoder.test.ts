@@ -13,6 +13,7 @@ import {
   DecoderUnavailableError,
   NoFrameDecodedError,
   decoderArgs,
+  parseFrameSize,
   parsePixelFormat,
   withDecodedFrame,
 } from '../src/frame-decoder.js';
@@ -80,6 +81,39 @@ describe('decoderArgs', () => {
     expect(grey.slice(grey.indexOf('-pix_fmt'), grey.indexOf('-pix_fmt') + 2)).toEqual(['-pix_fmt', 'gray']);
     expect(grey.indexOf('-pix_fmt')).toBeGreaterThan(grey.indexOf('-i'));
   });
+
+  it("writes the decoded frame's first row only, exactly (no rounding to the chroma grid)", () => {
+    const args = decoderArgs({ format: 'h264' }, '/tmp/x.png');
+    expect(args.slice(args.indexOf('-vf'), args.indexOf('-vf') + 2)).toEqual(['-vf', 'crop=iw:1:0:0:exact=1']);
+    expect(args.indexOf('-vf')).toBeGreaterThan(args.indexOf('-i'));
+  });
+});
+
+describe('parseFrameSize', () => {
+  it("reads the input stream's picture size from ffmpeg's stderr, not the output's", () => {
+    const stderr = [
+      'Input #0, h264, from pipe:0:',
+      '  Duration: N/A, bitrate: N/A',
+      '    Stream #0:0: Video: h264 (High), yuv420p(tv, bt709, progressive), 1280x720 [SAR 1:1 DAR 16:9], 30 tbr, 1200k tbn, 60 tbc',
+      'Output #0, image2, to /tmp/x.png:',
+      '    Stream #0:0: Video: png, rgb24, 1280x1 [SAR 1:1 DAR 1280:1], q=2-31, 200 kb/s, 30 fps',
+    ].join('\n');
+    expect(parseFrameSize(stderr)).toEqual({ width: 1280, height: 720 });
+    expect(parseFrameSize('  Stream #0:0(und): Video: vp9 (Profile 0), yuva420p(tv), 321x241, SAR 1:1 DAR 321:241, 25 fps')).toEqual({
+      width: 321,
+      height: 241,
+    });
+    expect(parseFrameSize('    Stream #0:0: Video: hevc (Rext), gray(pc, progressive), 2x2, 25 fps')).toEqual({ width: 2, height: 2 });
+    // The codec tag's hex is not a size.
+    expect(parseFrameSize('  Stream #0:0: Video: h264 (avc1 / 0x31637661), yuv420p, 640x360, 25 fps')).toEqual({ width: 640, height: 360 });
+  });
+
+  it('is undefined without a stream line, a size, or with a zero side', () => {
+    expect(parseFrameSize('no stream line')).toBeUndefined();
+    expect(parseFrameSize('  Stream #0:0: Video: h264, none, 25 fps')).toBeUndefined();
+    expect(parseFrameSize('  Stream #0:0: Video: h264 (High), yuv420p, 0x0, 25 fps')).toBeUndefined();
+    expect(parseFrameSize('  Stream #0:0: Audio: pcm_mulaw, 8000 Hz, 1x1\n')).toBeUndefined();
+  });
 });
 
 describe('parsePixelFormat', () => {
@@ -93,16 +127,19 @@ describe('parsePixelFormat', () => {
   });
 });
 
-describe('the PNG keeps the source channels (no forced pixel format)', () => {
+describe('the PNG row keeps the source width and channels (no forced pixel format)', () => {
   it.each([
     ['yuva420p', 4],
     ['gray', 1],
+    ['gray16be', 1],
     ['yuv420p', 3],
+    ['yuv420p10le', 3],
+    ['rgba64le', 4],
   ])('a %s frame: sharp reads %i channels', async (pixelFormat, channels) => {
-    // The output half of decoderArgs, fed a frame of that pixel format.
+    // The output half of decoderArgs (from the strip on), fed a frame of that pixel format.
     const png = join(dir, `${pixelFormat}.png`);
     const args = decoderArgs({ format: 'h264' }, png);
-    const output = args.slice(args.indexOf('-c:v'));
+    const output = args.slice(args.indexOf('-vf'));
     await run(DEBIAN_FFMPEG, [
       '-hide_banner',
       '-loglevel',
@@ -110,12 +147,12 @@ describe('the PNG keeps the source channels (no forced pixel format)', () => {
       '-f',
       'lavfi',
       '-i',
-      `testsrc2=size=64x48,format=${pixelFormat}`,
+      `testsrc=size=63x47,format=${pixelFormat}`,
       '-frames:v',
       '1',
       ...output,
     ]);
-    expect(await measurePng(png)).toEqual({ width: 64, height: 48, channels });
+    expect(await measurePng(png)).toEqual({ width: 63, height: 1, channels });
   });
 });
 
