@@ -198,6 +198,17 @@ describe('each way the decoder fails is its own error', () => {
     expect(await failure(decodeFirstFrame(silent, { format: 'h264', bytes: new Uint8Array(10) }, 10_000))).toBeInstanceOf(NoFrameDecodedError);
   });
 
+  it("the decoder runs with no environment: the function's settings are not handed to it", async () => {
+    process.env.CRISPY_DECODER_ENV_PROBE = 'visible';
+    try {
+      const printing = await script('env.sh', 'echo "vars: $(env | grep -c CRISPY_DECODER_ENV_PROBE)" >&2; exit 4');
+      const error = await failure(decodeFirstFrame(printing, { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
+      expect(error.message).toMatch(/^ffmpeg exited with code 4: vars: 0$/);
+    } finally {
+      delete process.env.CRISPY_DECODER_ENV_PROBE;
+    }
+  });
+
   it('a missing binary is unavailable', async () => {
     const error = await failure(decodeFirstFrame(join(dir, 'no-such-ffmpeg'), { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
     expect(error).toBeInstanceOf(DecoderUnavailableError);
