@@ -18,7 +18,7 @@ import {
   withDecodedFrame,
 } from '../src/frame-decoder.js';
 import type { DecoderInput } from '../src/decoder-input/decoder-input.js';
-import { measurePng } from '../src/frame-probe.js';
+import { measurePng, probeFirstFrame } from '../src/frame-probe.js';
 import { DEBIAN_FFMPEG, STATIC_FFMPEG } from './chunks.js';
 
 const run = promisify(execFile);
@@ -153,6 +153,30 @@ describe('the PNG row keeps the source width and channels (no forced pixel forma
       ...output,
     ]);
     expect(await measurePng(png)).toEqual({ width: 63, height: 1, channels });
+  });
+});
+
+describe('probeFirstFrame: the row and the stream line must agree', () => {
+  /** A stand-in decoder that writes a real 64x1 PNG where it is told and prints `streamLine`. */
+  async function rowWriter(name: string, streamLine: string): Promise<string> {
+    const row = join(dir, `${name}-row.png`);
+    await run(DEBIAN_FFMPEG, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x1', '-frames:v', '1', '-y', row]);
+    return script(`${name}.sh`, `echo '${streamLine}' >&2; for last; do :; done; cat >/dev/null; cp '${row}' "$last"`);
+  }
+  const input: DecoderInput = { format: 'h264', bytes: new Uint8Array(10) };
+
+  it('takes the width and channels from the row and the height from the line', async () => {
+    const agreeing = await rowWriter('agree', '  Stream #0:0: Video: h264 (High), yuv420p(progressive), 64x37, 25 fps');
+    expect(await probeFirstFrame(agreeing, input, 10_000)).toEqual({ width: 64, height: 37, channels: 3, pixelFormat: 'yuv420p' });
+  });
+
+  it('a line that names another width, or no size, is no frame', async () => {
+    const wider = await rowWriter('wider', '  Stream #0:0: Video: h264 (High), yuv420p(progressive), 1280x720, 25 fps');
+    const error = await failure(probeFirstFrame(wider, input, 10_000));
+    expect(error).toBeInstanceOf(NoFrameDecodedError);
+    expect(error.message).toMatch(/the decoded row is 64x1, the decoder reported 1280x720/);
+    const silent = await rowWriter('sizeless', 'no stream line');
+    expect(await failure(probeFirstFrame(silent, input, 10_000))).toBeInstanceOf(NoFrameDecodedError);
   });
 });
 
