@@ -72,10 +72,17 @@ export class DecoderUnavailableError extends FrameDecodeError {
 }
 
 export interface DecodedFrame {
-  /** The first frame as a PNG file, in the pixel layout ffmpeg's PNG encoder chose for the source. */
+  /** The first row of the first frame as a PNG file, in the pixel layout ffmpeg's PNG encoder chose for the source. */
   pngPath: string;
   /** The decoder's pixel format as ffmpeg names it (yuv420p, gray, yuva420p...). */
   pixelFormat: string | undefined;
+  /** The decoded picture's size as the decoder reports it on its stream line; undefined if the line is missing. */
+  size: FrameSize | undefined;
+}
+
+export interface FrameSize {
+  width: number;
+  height: number;
 }
 
 /** A PNG bigger than this is not one frame of ours (8K RGBA uncompressed is ~133 MB): ffmpeg's -fs stops it. */
@@ -83,12 +90,16 @@ const MAX_PNG_BYTES = 160 * 1024 * 1024;
 
 /**
  * ffmpeg's arguments for one frame. The input: a raw elementary stream on stdin, nothing but the
- * pipe allowed. The output: one uncompressed PNG written to `pngPath` in the temp dir (RAM on Cloud
- * Functions). No `-pix_fmt`: the PNG encoder picks rgb24, rgba or gray (and their 16-bit forms) from
- * the decoded format, so the PNG keeps the source's channels. No compression: deflating a 1080p
- * frame costs more than decoding it. A file, not stdout: reading 2.7 MB (720p) to 6 MB (1080p)
- * through a pipe costs node 5-11 ms of CPU, while sharp reads only the file's header. One decoding
- * thread: a single intra frame gains nothing from more, and each costs a start.
+ * pipe allowed. The output: the decoded frame's first row as one uncompressed PNG written to
+ * `pngPath` in the temp dir (RAM on Cloud Functions). One row, not the picture: converting and
+ * writing a whole 720p frame (2.7 MB) cost ffmpeg ~17 ms of its ~37; the row keeps the decoded width
+ * and channels for sharp to read, and the height comes from the decoder's stream line
+ * (`parseFrameSize`). `exact=1`: without it crop rounds to the chroma grid (a 1-row 4:2:0 crop
+ * becomes 0 rows, an odd width loses a column). No `-pix_fmt`: the PNG encoder picks rgb24, rgba
+ * or gray (and their 16-bit forms) from the decoded format, so the PNG keeps the source's channels.
+ * No compression: deflating costs more than writing. A file, not stdout: nothing to read through a
+ * pipe, sharp reads only the file's header. One decoding thread: a single intra frame gains nothing
+ * from more, and each costs a start.
  */
 export function decoderArgs(input: Pick<DecoderInput, 'format' | 'decoder' | 'monochrome'>, pngPath: string): string[] {
   return [
@@ -108,6 +119,8 @@ export function decoderArgs(input: Pick<DecoderInput, 'format' | 'decoder' | 'mo
     '-frames:v',
     '1',
     '-an',
+    '-vf',
+    STRIP_FILTER,
     // A 4:0:0 stream the decoder shows as 4:2:0 with flat chroma: its luma, which is all it has.
     ...(input.monochrome === true ? ['-pix_fmt', 'gray'] : []),
     '-c:v',
@@ -125,9 +138,24 @@ export function decoderArgs(input: Pick<DecoderInput, 'format' | 'decoder' | 'mo
   ];
 }
 
+/** The decoded frame's first row, exactly: its full width, one row, whatever the chroma subsampling. */
+const STRIP_FILTER = 'crop=iw:1:0:0:exact=1';
+
 /** The pixel format in ffmpeg's input stream line, e.g. `Stream #0:0: Video: h264 (High), yuv420p(progressive), 1280x720`. */
 export function parsePixelFormat(stderr: string): string | undefined {
   return /Stream #\d+:\d+[^\n]*?: Video: [^,\n]+, ([a-z0-9_]+)/.exec(stderr)?.[1];
+}
+
+/**
+ * The picture size in ffmpeg's input stream line, e.g. `Stream #0:0: Video: h264 (High), yuv420p(tv, bt709, progressive), 1280x720 [SAR 1:1 DAR 16:9]`:
+ * the first `, WxH` after `Video:` on the first stream line (the input's; the output's follows it).
+ */
+export function parseFrameSize(stderr: string): FrameSize | undefined {
+  const line = /Stream #\d+:\d+[^\n]*?: Video: ([^\n]*)/.exec(stderr)?.[1];
+  const size = line === undefined ? undefined : /, (\d+)x(\d+)(?![\dx])/.exec(line);
+  if (size === undefined || size === null) return undefined;
+  const [width, height] = [Number(size[1]), Number(size[2])];
+  return width > 0 && height > 0 ? { width, height } : undefined;
 }
 
 function lastLinesOf(stderr: string): string {
@@ -150,19 +178,28 @@ export async function withDecodedFrame<T>(ffmpegPath: string, input: DecoderInpu
   });
   const pngPath = join(await frameDir, `frame-${process.pid}-${frameCount++}.png`);
   try {
-    const pixelFormat = await runDecoder(ffmpegPath, input, timeoutMs, pngPath);
-    return await use({ pngPath, pixelFormat });
+    const stderr = await runDecoder(ffmpegPath, input, timeoutMs, pngPath);
+    return await use({ pngPath, pixelFormat: input.monochrome === true ? 'gray' : parsePixelFormat(stderr), size: parseFrameSize(stderr) });
   } finally {
     await rm(pngPath, { force: true });
   }
 }
 
-async function runDecoder(ffmpegPath: string, input: DecoderInput, timeoutMs: number, pngPath: string): Promise<string | undefined> {
-  const child = spawn(ffmpegPath, decoderArgs(input, pngPath), { stdio: ['pipe', 'ignore', 'pipe'] });
+const STDERR_KEPT = 64_000;
+
+/** Runs ffmpeg to its end and returns the head of its stderr (its stream lines), or throws how it failed. */
+async function runDecoder(ffmpegPath: string, input: DecoderInput, timeoutMs: number, pngPath: string): Promise<string> {
+  // No environment: ffmpeg needs none, the function's own (its settings) is none of its business,
+  // and copying it for every spawn was ~1 ms of node per chunk.
+  const child = spawn(ffmpegPath, decoderArgs(input, pngPath), { stdio: ['pipe', 'ignore', 'pipe'], env: {} });
+  // The tail for the failure's last lines; the head for the input stream line, printed early.
   let stderr = '';
+  let head = '';
   let timedOut = false;
   child.stderr.on('data', (data: Buffer) => {
-    stderr = (stderr + data.toString()).slice(-64_000);
+    const text = data.toString();
+    if (head.length < STDERR_KEPT) head = (head + text).slice(0, STDERR_KEPT);
+    stderr = (stderr + text).slice(-STDERR_KEPT);
   });
   // ffmpeg may exit before reading all of stdin (it refused the stream): that EPIPE is not ours to report.
   child.stdin.on('error', () => {});
@@ -184,5 +221,5 @@ async function runDecoder(ffmpegPath: string, input: DecoderInput, timeoutMs: nu
     () => 0,
   );
   if (written === 0) throw new NoFrameDecodedError(lastLines);
-  return input.monochrome === true ? 'gray' : parsePixelFormat(stderr);
+  return head;
 }

@@ -20,7 +20,18 @@ export async function measurePng(png: Buffer | string): Promise<Pick<FrameFacts,
   return { width: meta.width, height: meta.height, channels: meta.channels };
 }
 
-/** Decodes the keyframe with ffmpeg and measures the picture with sharp. */
+/**
+ * Decodes the keyframe with ffmpeg and measures what it wrote with sharp: the first row of the
+ * picture, so its width and channels are the decoded frame's. The height is the decoder's stream
+ * line; the row's width must agree with that line, or the frame is not what the line says.
+ */
 export async function probeFirstFrame(ffmpegPath: string, input: DecoderInput, timeoutMs: number): Promise<FrameFacts> {
-  return withDecodedFrame(ffmpegPath, input, timeoutMs, async (frame) => ({ ...(await measurePng(frame.pngPath)), pixelFormat: frame.pixelFormat }));
+  return withDecodedFrame(ffmpegPath, input, timeoutMs, async (frame) => {
+    const row = await measurePng(frame.pngPath);
+    if (frame.size === undefined) throw new NoFrameDecodedError('the decoder reported no picture size');
+    if (row.width !== frame.size.width || row.height !== 1) {
+      throw new NoFrameDecodedError(`the decoded row is ${row.width}x${row.height}, the decoder reported ${frame.size.width}x${frame.size.height}`);
+    }
+    return { width: row.width, height: frame.size.height, channels: row.channels, pixelFormat: frame.pixelFormat };
+  });
 }

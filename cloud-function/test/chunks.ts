@@ -23,6 +23,8 @@ export interface ChunkOptions {
   seconds?: number;
   codec?: 'libx264' | 'libx265' | 'mpeg4';
   pixFmt?: string;
+  /** The lavfi test pattern; testsrc2 rounds its size to even sides, testsrc keeps odd ones. */
+  pattern?: 'testsrc2' | 'testsrc';
 }
 
 /** A 2 s-GOP clip cut into 3 s segments; returns the first segment's path. */
@@ -39,7 +41,7 @@ export async function makeChunk(dir: string, name: string, options: ChunkOptions
     '-f',
     'lavfi',
     '-i',
-    `testsrc2=size=${options.size ?? '1280x720'}:rate=30`,
+    `${options.pattern ?? 'testsrc2'}=size=${options.size ?? '1280x720'}:rate=30`,
     '-t',
     String(options.seconds ?? 4),
     ...codecArgs,
@@ -91,6 +93,7 @@ export interface MatroskaChunkOptions {
   /** Audio to mux beside the video (encoder arguments); none by default. */
   audio?: string[];
   format: 'matroska' | 'webm';
+  pattern?: ChunkOptions['pattern'];
 }
 
 /** A clip cut into 1 s Matroska/WebM segments by the segment muxer, as stream-handle does; returns the second segment. */
@@ -103,7 +106,7 @@ export async function makeMatroskaChunk(dir: string, name: string, options: Matr
     '-f',
     'lavfi',
     '-i',
-    `testsrc2=size=${options.size ?? '320x240'}:rate=25:duration=${seconds}`,
+    `${options.pattern ?? 'testsrc2'}=size=${options.size ?? '320x240'}:rate=25:duration=${seconds}`,
     ...audioInput,
     ...options.video,
     ...(options.audio ?? ['-an']),

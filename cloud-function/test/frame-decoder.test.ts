@@ -13,11 +13,12 @@ import {
   DecoderUnavailableError,
   NoFrameDecodedError,
   decoderArgs,
+  parseFrameSize,
   parsePixelFormat,
   withDecodedFrame,
 } from '../src/frame-decoder.js';
 import type { DecoderInput } from '../src/decoder-input/decoder-input.js';
-import { measurePng } from '../src/frame-probe.js';
+import { measurePng, probeFirstFrame } from '../src/frame-probe.js';
 import { DEBIAN_FFMPEG, STATIC_FFMPEG } from './chunks.js';
 
 const run = promisify(execFile);
@@ -80,6 +81,39 @@ describe('decoderArgs', () => {
     expect(grey.slice(grey.indexOf('-pix_fmt'), grey.indexOf('-pix_fmt') + 2)).toEqual(['-pix_fmt', 'gray']);
     expect(grey.indexOf('-pix_fmt')).toBeGreaterThan(grey.indexOf('-i'));
   });
+
+  it("writes the decoded frame's first row only, exactly (no rounding to the chroma grid)", () => {
+    const args = decoderArgs({ format: 'h264' }, '/tmp/x.png');
+    expect(args.slice(args.indexOf('-vf'), args.indexOf('-vf') + 2)).toEqual(['-vf', 'crop=iw:1:0:0:exact=1']);
+    expect(args.indexOf('-vf')).toBeGreaterThan(args.indexOf('-i'));
+  });
+});
+
+describe('parseFrameSize', () => {
+  it("reads the input stream's picture size from ffmpeg's stderr, not the output's", () => {
+    const stderr = [
+      'Input #0, h264, from pipe:0:',
+      '  Duration: N/A, bitrate: N/A',
+      '    Stream #0:0: Video: h264 (High), yuv420p(tv, bt709, progressive), 1280x720 [SAR 1:1 DAR 16:9], 30 tbr, 1200k tbn, 60 tbc',
+      'Output #0, image2, to /tmp/x.png:',
+      '    Stream #0:0: Video: png, rgb24, 1280x1 [SAR 1:1 DAR 1280:1], q=2-31, 200 kb/s, 30 fps',
+    ].join('\n');
+    expect(parseFrameSize(stderr)).toEqual({ width: 1280, height: 720 });
+    expect(parseFrameSize('  Stream #0:0(und): Video: vp9 (Profile 0), yuva420p(tv), 321x241, SAR 1:1 DAR 321:241, 25 fps')).toEqual({
+      width: 321,
+      height: 241,
+    });
+    expect(parseFrameSize('    Stream #0:0: Video: hevc (Rext), gray(pc, progressive), 2x2, 25 fps')).toEqual({ width: 2, height: 2 });
+    // The codec tag's hex is not a size.
+    expect(parseFrameSize('  Stream #0:0: Video: h264 (avc1 / 0x31637661), yuv420p, 640x360, 25 fps')).toEqual({ width: 640, height: 360 });
+  });
+
+  it('is undefined without a stream line, a size, or with a zero side', () => {
+    expect(parseFrameSize('no stream line')).toBeUndefined();
+    expect(parseFrameSize('  Stream #0:0: Video: h264, none, 25 fps')).toBeUndefined();
+    expect(parseFrameSize('  Stream #0:0: Video: h264 (High), yuv420p, 0x0, 25 fps')).toBeUndefined();
+    expect(parseFrameSize('  Stream #0:0: Audio: pcm_mulaw, 8000 Hz, 1x1\n')).toBeUndefined();
+  });
 });
 
 describe('parsePixelFormat', () => {
@@ -93,16 +127,19 @@ describe('parsePixelFormat', () => {
   });
 });
 
-describe('the PNG keeps the source channels (no forced pixel format)', () => {
+describe('the PNG row keeps the source width and channels (no forced pixel format)', () => {
   it.each([
     ['yuva420p', 4],
     ['gray', 1],
+    ['gray16be', 1],
     ['yuv420p', 3],
+    ['yuv420p10le', 3],
+    ['rgba64le', 4],
   ])('a %s frame: sharp reads %i channels', async (pixelFormat, channels) => {
-    // The output half of decoderArgs, fed a frame of that pixel format.
+    // The output half of decoderArgs (from the strip on), fed a frame of that pixel format.
     const png = join(dir, `${pixelFormat}.png`);
     const args = decoderArgs({ format: 'h264' }, png);
-    const output = args.slice(args.indexOf('-c:v'));
+    const output = args.slice(args.indexOf('-vf'));
     await run(DEBIAN_FFMPEG, [
       '-hide_banner',
       '-loglevel',
@@ -110,12 +147,36 @@ describe('the PNG keeps the source channels (no forced pixel format)', () => {
       '-f',
       'lavfi',
       '-i',
-      `testsrc2=size=64x48,format=${pixelFormat}`,
+      `testsrc=size=63x47,format=${pixelFormat}`,
       '-frames:v',
       '1',
       ...output,
     ]);
-    expect(await measurePng(png)).toEqual({ width: 64, height: 48, channels });
+    expect(await measurePng(png)).toEqual({ width: 63, height: 1, channels });
+  });
+});
+
+describe('probeFirstFrame: the row and the stream line must agree', () => {
+  /** A stand-in decoder that writes a real 64x1 PNG where it is told and prints `streamLine`. */
+  async function rowWriter(name: string, streamLine: string): Promise<string> {
+    const row = join(dir, `${name}-row.png`);
+    await run(DEBIAN_FFMPEG, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x1', '-frames:v', '1', '-y', row]);
+    return script(`${name}.sh`, `echo '${streamLine}' >&2; for last; do :; done; cat >/dev/null; cp '${row}' "$last"`);
+  }
+  const input: DecoderInput = { format: 'h264', bytes: new Uint8Array(10) };
+
+  it('takes the width and channels from the row and the height from the line', async () => {
+    const agreeing = await rowWriter('agree', '  Stream #0:0: Video: h264 (High), yuv420p(progressive), 64x37, 25 fps');
+    expect(await probeFirstFrame(agreeing, input, 10_000)).toEqual({ width: 64, height: 37, channels: 3, pixelFormat: 'yuv420p' });
+  });
+
+  it('a line that names another width, or no size, is no frame', async () => {
+    const wider = await rowWriter('wider', '  Stream #0:0: Video: h264 (High), yuv420p(progressive), 1280x720, 25 fps');
+    const error = await failure(probeFirstFrame(wider, input, 10_000));
+    expect(error).toBeInstanceOf(NoFrameDecodedError);
+    expect(error.message).toMatch(/the decoded row is 64x1, the decoder reported 1280x720/);
+    const silent = await rowWriter('sizeless', 'no stream line');
+    expect(await failure(probeFirstFrame(silent, input, 10_000))).toBeInstanceOf(NoFrameDecodedError);
   });
 });
 
@@ -159,6 +220,17 @@ describe('each way the decoder fails is its own error', () => {
   it('exit 0 without a picture is no frame', async () => {
     const silent = await script('silent.sh', 'cat >/dev/null; exit 0');
     expect(await failure(decodeFirstFrame(silent, { format: 'h264', bytes: new Uint8Array(10) }, 10_000))).toBeInstanceOf(NoFrameDecodedError);
+  });
+
+  it("the decoder runs with no environment: the function's settings are not handed to it", async () => {
+    process.env.CRISPY_DECODER_ENV_PROBE = 'visible';
+    try {
+      const printing = await script('env.sh', 'echo "vars: $(env | grep -c CRISPY_DECODER_ENV_PROBE)" >&2; exit 4');
+      const error = await failure(decodeFirstFrame(printing, { format: 'h264', bytes: new Uint8Array(10) }, 10_000));
+      expect(error.message).toMatch(/^ffmpeg exited with code 4: vars: 0$/);
+    } finally {
+      delete process.env.CRISPY_DECODER_ENV_PROBE;
+    }
   });
 
   it('a missing binary is unavailable', async () => {

@@ -21,6 +21,17 @@ beforeAll(async () => {
     makeChunk(dir, 'gray', { size: '320x240', codec: 'libx265', pixFmt: 'gray' }),
     makeChunk(dir, 'gray-h264', { size: '320x240', pixFmt: 'gray' }),
     makeChunk(dir, 'mpeg4', { size: '320x240', codec: 'mpeg4' }),
+    // Sizes and formats the one-row strip must get right: odd sides (4:4:4 and 4:0:0 H.264 allow them), 10 bits, a frame of 2x2.
+    makeChunk(dir, 'h264-odd-444', { size: '321x241', pixFmt: 'yuv444p', pattern: 'testsrc' }),
+    makeChunk(dir, 'gray-h264-odd', { size: '321x241', pixFmt: 'gray', pattern: 'testsrc' }),
+    makeChunk(dir, 'h264-10bit', { size: '320x240', pixFmt: 'yuv420p10le' }),
+    makeChunk(dir, 'h264-tiny', { size: '2x2' }),
+    makeMatroskaChunk(dir, 'vp9-odd', {
+      format: 'webm',
+      size: '321x241',
+      pattern: 'testsrc',
+      video: ['-pix_fmt', 'yuv420p', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-g', '25'],
+    }),
     // The inputs MP4 cannot hold, as stream-handle writes them: WebM and Matroska.
     makeMatroskaChunk(dir, 'vp9-alpha', {
       format: 'webm',
@@ -64,6 +75,11 @@ beforeAll(async () => {
     chunks.gray,
     chunks.grayH264,
     chunks.mpeg4,
+    chunks.h264Odd444,
+    chunks.grayH264Odd,
+    chunks.h264TenBit,
+    chunks.h264Tiny,
+    chunks.vp9Odd,
     chunks.vp9Alpha,
     chunks.ffv1Gray,
     chunks.ffv1Gray16,
@@ -120,6 +136,11 @@ describe('readChunk: the MP4 reader hands the decoder one keyframe', () => {
     ['mpeg4Mkv', 320, 240, 'yuv420p', 3],
     ['vp9Mp4', 320, 240, 'yuv420p', 3],
     ['av1Mp4', 320, 240, 'yuv420p', 3],
+    ['h264Odd444', 321, 241, 'yuv444p', 3],
+    ['grayH264Odd', 321, 241, 'gray', 1],
+    ['h264TenBit', 320, 240, 'yuv420p10le', 3],
+    ['h264Tiny', 2, 2, 'yuv420p', 3],
+    ['vp9Odd', 321, 241, 'yuv420p', 3],
   ])('%s: both ffmpegs decode it to %ix%i %s with %i channels', async (name, width, height, pixelFormat, channels) => {
     const { readout } = await readFile_(chunks[name] ?? '');
     for (const ffmpeg of [STATIC_FFMPEG, DEBIAN_FFMPEG]) {
