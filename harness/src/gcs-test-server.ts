@@ -456,6 +456,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
   const requests: GcsTestServer['requests'] = [];
   let faults: Fault[] = [];
   const pendingPublishes = new Set<Promise<void>>();
+  let stopping = false;
   let lastGeneration = 0;
   let baseUrl = '';
   let serverPort = 0;
@@ -601,6 +602,9 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     return object;
   };
 
+  /** Tries per notification before it is given up (and said on stderr). */
+  const PUBLISH_ATTEMPTS = 6;
+
   /** Publishes OBJECT_FINALIZE like a bucket notification in JSON_API_V1 format; failures go to stderr. */
   const publishFinalize = (object: ObjectRecord, overwroteGeneration: string | undefined): void => {
     const target = options.notifications;
@@ -617,15 +621,27 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     };
     const data = Buffer.from(JSON.stringify(objectResource(object))).toString('base64');
     const endpoint = `${target.pubsubEmulatorUrl.replace(/\/+$/, '')}/v1/projects/${target.project}/topics/${target.topic}:publish`;
-    const publish = fetch(endpoint, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ messages: [{ data, attributes }] }),
-      signal: AbortSignal.timeout(10_000),
-    })
-      .then(async (response) => {
-        if (!response.ok) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-      })
+    const body = JSON.stringify({ messages: [{ data, attributes }] });
+    // Cloud Storage retries a notification it could not publish; so does this, a few times with
+    // backoff, until it stops: a busy Pub/Sub stand-in must not lose notifications the real one keeps.
+    const attempt = async (): Promise<void> => {
+      for (let n = 1; ; n++) {
+        try {
+          const response = await fetch(endpoint, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body,
+            signal: AbortSignal.timeout(10_000),
+          });
+          if (response.ok) return;
+          throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+        } catch (error) {
+          if (stopping || n >= PUBLISH_ATTEMPTS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(8_000, 250 * 2 ** (n - 1))));
+        }
+      }
+    };
+    const publish = attempt()
       .catch((error: unknown) => {
         console.error(`gcs-test-server: publishing OBJECT_FINALIZE for ${object.bucket}/${object.name} to ${endpoint} failed:`, error);
       })
@@ -1156,6 +1172,7 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       if (settings.checksumMismatch !== undefined) checksumMismatch = settings.checksumMismatch;
     },
     stop: async () => {
+      stopping = true;
       const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
       for (const server of servers) server.closeAllConnections();
       await Promise.all(closed);

@@ -924,6 +924,37 @@ describe('OBJECT_FINALIZE notifications', () => {
     }
   });
 
+  it('a publish the stand-in refuses is tried again, as Cloud Storage does, and arrives once', async () => {
+    let refused = 0;
+    const delivered: string[] = [];
+    const flaky = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        if (refused < 2) {
+          refused++;
+          res.writeHead(503).end('busy');
+          return;
+        }
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as RecordedPost['body'];
+        delivered.push(body.messages[0]?.attributes['objectId'] ?? '');
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ messageIds: ['1'] }));
+      });
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const server = await startGcsTestServer({
+      notifications: { pubsubEmulatorUrl: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, project: PROJECT, topic: 'gcs-events' },
+    });
+    try {
+      await storageFor(server).bucket('notified').file('retried.bin').save(Buffer.from('x'), { resumable: false });
+      await vi.waitFor(() => expect(delivered).toEqual(['retried.bin']), { timeout: 5000 });
+      expect(refused).toBe(2);
+    } finally {
+      await server.stop();
+      await new Promise((resolve) => flaky.close(resolve));
+    }
+  });
+
   it('a failed publish is logged, not thrown at the uploader', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
