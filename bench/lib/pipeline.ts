@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedisServer } from '@crispy-streamer/harness/redis-server';
 import type { LogLine, ServiceProcess } from '@crispy-streamer/harness/service-process';
 import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
@@ -27,12 +28,23 @@ export interface BenchPipeline {
   sink: NotificationSink | undefined;
   /** Notifications that reached their end: chunks the function described, or POSTs the sink counted. */
   deliveredCount(): number;
+  /**
+   * Waits until `expected` notifications arrived, or, once the worker logged `expected` uploads,
+   * at most NOTIFICATION_GRACE_MS more (a notification lost on the way must not hold a run for
+   * the whole cap), or until `capMs`. Returns how many arrived.
+   */
+  waitForDelivery(expected: number, capMs: number): Promise<number>;
   /** Latest totals of each tracked process. */
   totals(): Record<string, ProcessTotals | undefined>;
   stop(): Promise<void>;
 }
 
 export const LOG_LEVEL = 'info';
+
+/** After the last upload, how long notifications may still take before a run stops waiting for them. */
+const NOTIFICATION_GRACE_MS = 15_000;
+
+const isStoredLine = (line: LogLine) => line.message === 'chunk uploaded' || line.message === 'chunk was already in the bucket';
 
 export interface BenchPipelineOptions {
   workerEnv?: Record<string, string>;
@@ -93,6 +105,16 @@ export async function startBenchPipeline(storage: BenchStorage, options: BenchPi
     notifications: sink === undefined ? 'function' : 'sink',
     sink,
     deliveredCount: () => (sink === undefined ? pipeline.fn.logs.filter(isDescription).length : sink.count()),
+    async waitForDelivery(expected, capMs) {
+      const capAt = Date.now() + capMs;
+      let allStoredAt: number | undefined;
+      while (bench.deliveredCount() < expected && Date.now() < capAt) {
+        if (allStoredAt === undefined && bench.workerLogs().filter(isStoredLine).length >= expected) allStoredAt = Date.now();
+        if (allStoredAt !== undefined && Date.now() - allStoredAt > NOTIFICATION_GRACE_MS) break;
+        await sleep(200);
+      }
+      return bench.deliveredCount();
+    },
     totals() {
       return Object.fromEntries(['stream-handle', 'upload-worker', 'cloud-function', 'redis', 'storage'].map((label) => [label, sampler.totals(label)]));
     },

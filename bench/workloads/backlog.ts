@@ -132,11 +132,7 @@ async function runBacklog(ctx: BenchContext, storageKind: 'local' | 'gcs', camer
     await sleep(2_000);
     await stopRecorder();
     const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded').length;
-    const describeDeadline = Date.now() + 120_000 + recorded * 500;
-    while (Date.now() < describeDeadline) {
-      if (bench.deliveredCount() >= recorded) break;
-      await sleep(200);
-    }
+    await bench.waitForDelivery(recorded, 120_000 + recorded * 500);
     const objects = await bench.objects();
     const all = traceChunks(recorder.logs, bench.workerLogs(), bench.functionLogs(), objects).filter((t) => t.recordedAtMs !== undefined);
     const backlogDescribed = all.filter((t) => backlogKeys?.has(`${t.source}#${t.sequence}`)).map((t) => t.describedAtMs ?? Number.NaN);

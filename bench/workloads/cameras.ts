@@ -196,8 +196,7 @@ async function runCameras(
     const stopAt = Date.now();
     await stopRecorder();
     const recorded = recorder.logs.filter((l) => l.message === 'chunk recorded' || l.message === 'recovered chunk queued').length;
-    const deadline = Date.now() + 60_000 + recorded * 500;
-    while (bench.deliveredCount() < recorded && Date.now() < deadline) await sleep(200);
+    await bench.waitForDelivery(recorded, 60_000 + recorded * 500);
     const objects = await bench.objects();
     const traces = traceChunks(recorder.logs, bench.workerLogs(), bench.functionLogs(), objects).filter((t) => sourceIds.includes(t.source));
     const lat = latencies(traces);
