@@ -51,6 +51,31 @@ export interface PipelineOptions {
   workerEnv?: Record<string, string>;
 }
 
+/**
+ * Storage settings for a pipeline on the GCS test server: the worker writes `gs://BUCKET/PREFIX`
+ * (through `workerEndpoint`, e.g. an impaired link in front of the server, or the server itself),
+ * and the function reads BUCKET from the server.
+ */
+export function gcsTestServerStorage(options: {
+  serverUrl: string;
+  bucket: string;
+  prefix: string;
+  project: string;
+  workerEndpoint?: string;
+  workerEnv?: Record<string, string>;
+}): NonNullable<PipelineOptions['storage']> {
+  return () => ({
+    functionEnv: { GCS_API_ENDPOINT: options.serverUrl, BUCKETS: options.bucket },
+    workerEnv: {
+      BUCKET_URL: `gs://${options.bucket}/${options.prefix}`,
+      GCS_API_ENDPOINT: options.workerEndpoint ?? options.serverUrl,
+      GOOGLE_CLOUD_PROJECT: options.project,
+      METADATA_SERVER_DETECTION: 'none',
+      ...options.workerEnv,
+    },
+  });
+}
+
 export async function startLocalPipeline(redisUrl: string, options: PipelineOptions = {}): Promise<LocalPipeline> {
   const dir = await mkdtemp(join(tmpdir(), 'crispy-e2e-'));
   const spoolDir = join(dir, 'spool');

@@ -12,7 +12,7 @@ import { impairedLinkUnavailable, startImpairedLink, type ImpairedLink, type Imp
 import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
 import { startRtspCamera, type RtspCamera } from '@crispy-streamer/harness/rtsp-camera';
 import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
-import { appendFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
+import { appendFaultOutcome, gcsTestServerStorage, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 // The worker uploads to storage across a real IP link between this namespace and one the test
 // makes (test/support/impaired-link.ts: TUN devices and a forwarder that delays, drops and rate
@@ -53,17 +53,13 @@ async function impairedStorage(linkOptions: ImpairedLinkOptions, workerEnv: Reco
   cleanups.push(() => link.stop());
   const storageUrl = await link.expose(gcs.port);
   const pipeline = await startLocalPipeline(redis.url, {
-    storage: () => ({
-      functionEnv: { GCS_API_ENDPOINT: gcs.url, BUCKETS: BUCKET },
-      workerEnv: {
-        BUCKET_URL: `gs://${BUCKET}/impaired`,
-        GCS_API_ENDPOINT: storageUrl,
-        GOOGLE_CLOUD_PROJECT: 'impaired-test',
-        METADATA_SERVER_DETECTION: 'none',
-        OUTAGE_MIN_PAUSE_MS: '500',
-        OUTAGE_MAX_PAUSE_MS: '3000',
-        ...workerEnv,
-      },
+    storage: gcsTestServerStorage({
+      serverUrl: gcs.url,
+      bucket: BUCKET,
+      prefix: 'impaired',
+      project: 'impaired-test',
+      workerEndpoint: storageUrl,
+      workerEnv: { OUTAGE_MIN_PAUSE_MS: '500', OUTAGE_MAX_PAUSE_MS: '3000', ...workerEnv },
     }),
   });
   cleanups.push(() => pipeline.stop());

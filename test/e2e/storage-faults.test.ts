@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
 import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
 import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
-import { recordFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
+import { gcsTestServerStorage, recordFaultOutcome, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const BUCKET = 'fault-bucket';
 const isUpload = (method: string, path: string) => method === 'POST' && path.startsWith('/upload/');
@@ -20,13 +20,12 @@ describe('storage faults', () => {
     redis = await startRedisServer();
     gcs = await startGcsTestServer();
     pipeline = await startLocalPipeline(redis.url, {
-      storage: () => ({
-        functionEnv: { GCS_API_ENDPOINT: gcs.url, BUCKETS: BUCKET },
+      storage: gcsTestServerStorage({
+        serverUrl: gcs.url,
+        bucket: BUCKET,
+        prefix: 'faults',
+        project: 'fault-test',
         workerEnv: {
-          BUCKET_URL: `gs://${BUCKET}/faults`,
-          GCS_API_ENDPOINT: gcs.url,
-          GOOGLE_CLOUD_PROJECT: 'fault-test',
-          METADATA_SERVER_DETECTION: 'none',
           // One upload at a time, so the order in which the backlog drains is observable.
           UPLOAD_CONCURRENCY: '1',
           UPLOAD_CONCURRENCY_MAX: '1',

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSampleVideo } from '@crispy-streamer/harness/sample-video';
 import { startRedisServer, type RedisServer } from '@crispy-streamer/harness/redis-server';
 import { startGcsTestServer, type GcsTestServer } from '@crispy-streamer/harness/gcs-test-server';
-import { startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
+import { gcsTestServerStorage, startLocalPipeline, type LocalPipeline } from '@crispy-streamer/harness/local-pipeline';
 
 const BUCKET = 'concurrency-bucket';
 const isUpload = (method: string, path: string) => method === 'POST' && path.startsWith('/upload/');
@@ -20,13 +20,12 @@ describe('upload concurrency adapts to the queue', () => {
     redis = await startRedisServer();
     gcs = await startGcsTestServer();
     pipeline = await startLocalPipeline(redis.url, {
-      storage: () => ({
-        functionEnv: { GCS_API_ENDPOINT: gcs.url, BUCKETS: BUCKET },
+      storage: gcsTestServerStorage({
+        serverUrl: gcs.url,
+        bucket: BUCKET,
+        prefix: 'adaptive',
+        project: 'concurrency-test',
         workerEnv: {
-          BUCKET_URL: `gs://${BUCKET}/adaptive`,
-          GCS_API_ENDPOINT: gcs.url,
-          GOOGLE_CLOUD_PROJECT: 'concurrency-test',
-          METADATA_SERVER_DETECTION: 'none',
           UPLOAD_CONCURRENCY: '1',
           UPLOAD_CONCURRENCY_MAX: '6',
           OUTAGE_MIN_PAUSE_MS: '200',
