@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { redactSecrets } from '@crispy-streamer/shared';
 import type { DecoderInput } from './decoder-input/decoder-input.js';
+import { processFrameDir } from './frame-dir.js';
 
 // The one place ffmpeg runs in the function. It is handed one keyframe as a raw elementary stream
 // on stdin (`-f h264` / `-f hevc`), may read nothing but that pipe (`-protocol_whitelist pipe`),
@@ -162,7 +161,6 @@ function lastLinesOf(stderr: string): string {
   return redactSecrets(stderr.trim().split('\n').slice(-3).join(' | '));
 }
 
-let frameDir: Promise<string> | undefined;
 let frameCount = 0;
 
 /**
@@ -170,13 +168,7 @@ let frameCount = 0;
  * afterwards, whatever happens.
  */
 export async function withDecodedFrame<T>(ffmpegPath: string, input: DecoderInput, timeoutMs: number, use: (frame: DecodedFrame) => Promise<T>): Promise<T> {
-  frameDir ??= mkdtemp(join(tmpdir(), 'crispy-frames-')).then((dir) => {
-    // One folder per process, for its life: removed when the process ends (a SIGKILL leaves it,
-    // empty: every PNG is removed as soon as it is read).
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  });
-  const pngPath = join(await frameDir, `frame-${process.pid}-${frameCount++}.png`);
+  const pngPath = join(await processFrameDir(), `frame-${process.pid}-${frameCount++}.png`);
   try {
     const stderr = await runDecoder(ffmpegPath, input, timeoutMs, pngPath);
     return await use({ pngPath, pixelFormat: input.monochrome === true ? 'gray' : parsePixelFormat(stderr), size: parseFrameSize(stderr) });
